@@ -1,0 +1,5 @@
+//! Retort's engine. No UI dependency: the CLI, the desktop app and `retort serve` are thin
+//! faces over these modules.
+
+pub mod graph;
+pub mod project;

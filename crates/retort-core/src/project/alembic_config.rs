@@ -1,0 +1,1 @@
+//! alembic.ini and pyproject.toml [tool.alembic] (helper B writes this).

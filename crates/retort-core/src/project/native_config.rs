@@ -1,0 +1,1 @@
+//! retort.toml (helper B writes this).

@@ -1,0 +1,1 @@
+//! Native `.sql` revision files (helper B writes this).

@@ -1,7 +1,7 @@
 //! Alembic's text formats (`Script.log_entry`, `_head_only`, `cmd_format`, and the `heads`,
 //! `history`, `branches` and `show` commands), byte for byte.
 
-use super::{Idx, RevArg, RevisionError, RevisionMap, Revision};
+use super::{Idx, Revision, RevisionMap};
 
 /// `_format_down_revision`.
 pub fn down_revision_text(rev: &Revision) -> String {
@@ -102,32 +102,30 @@ fn print_all(lines: impl IntoIterator<Item = String>) -> String {
     out
 }
 
-/// What `alembic heads [-v] [--resolve-dependencies]` prints.
-pub fn heads_output(map: &RevisionMap, verbose: bool, resolve_dependencies: bool) -> Result<String, RevisionError> {
-    let heads: Vec<Idx> = if resolve_dependencies { map.real_heads().to_vec() } else { map.heads().to_vec() };
+/// What `alembic heads [-v]` prints for the selected heads.
+pub fn heads_output(map: &RevisionMap, heads: &[Idx], verbose: bool) -> String {
     let parts = HeadOnly { include_branches: true, ..HeadOnly::default() };
-    Ok(print_all(heads.into_iter().map(|h| cmd_format(map, h, verbose, parts, false))))
+    print_all(heads.iter().map(|&h| cmd_format(map, h, verbose, parts, false)))
 }
 
 /// What `alembic history` prints for already-selected revisions (newest first).
 pub fn history_output(map: &RevisionMap, revisions: &[Idx], verbose: bool, currents: Option<&[String]>) -> String {
-    let parts = HeadOnly { include_branches: true, include_doc: true, include_parents: true, tree_indicators: true };
-    print_all(revisions.iter().map(|&i| {
-        let current = currents.is_some_and(|c| c.contains(&map.rev(i).revision));
-        cmd_format(map, i, verbose, parts, current)
-    }))
+    print_all(revisions.iter().map(|&i| history_line(map, i, verbose, currents)))
 }
 
-/// What `alembic branches [-v]` prints.
-pub fn branches_output(map: &RevisionMap, verbose: bool) -> Result<String, RevisionError> {
+/// One `history` entry.
+pub fn history_line(map: &RevisionMap, i: Idx, verbose: bool, currents: Option<&[String]>) -> String {
+    let parts = HeadOnly { include_branches: true, include_doc: true, include_parents: true, tree_indicators: true };
+    let current = currents.is_some_and(|c| c.contains(&map.rev(i).revision));
+    cmd_format(map, i, verbose, parts, current)
+}
+
+/// What `alembic branches [-v]` prints for the given branch points.
+pub fn branches_output(map: &RevisionMap, branch_points: &[Idx], verbose: bool) -> String {
     let parts = HeadOnly { include_branches: true, tree_indicators: true, ..HeadOnly::default() };
     let child_parts = HeadOnly { include_branches: true, include_doc: verbose, tree_indicators: true, ..HeadOnly::default() };
-    let mut out = Vec::new();
-    for i in map.walk_revisions("base", "heads")? {
+    print_all(branch_points.iter().map(|&i| {
         let rev = map.rev(i);
-        if !rev.is_branch_point() {
-            continue;
-        }
         let indent = " ".repeat(rev.revision.chars().count());
         let children = rev
             .children()
@@ -135,22 +133,13 @@ pub fn branches_output(map: &RevisionMap, verbose: bool) -> Result<String, Revis
             .map(|&c| format!("{indent} -> {}", head_only(map, c, child_parts, false)))
             .collect::<Vec<_>>()
             .join("\n");
-        out.push(format!("{}\n{}\n", cmd_format(map, i, verbose, parts, false), children));
-    }
-    Ok(print_all(out))
+        format!("{}\n{}\n", cmd_format(map, i, verbose, parts, false), children)
+    }))
 }
 
-/// What `alembic show REV` prints (`REV` may name several revisions, e.g. `heads`).
-pub fn show_output(map: &RevisionMap, rev: &str) -> Result<String, RevisionError> {
-    let revisions = map.get_revisions(&RevArg::one(rev))?;
-    let mut out = Vec::new();
-    for slot in revisions {
-        match slot.rev() {
-            Some(i) => out.push(log_entry(map, i, false)),
-            None => return Err(RevisionError::Other { message: format!("'{rev}' does not name a revision") }),
-        }
-    }
-    Ok(print_all(out))
+/// What `alembic show REV` prints for the revisions `REV` names.
+pub fn show_output(map: &RevisionMap, revisions: &[Idx]) -> String {
+    print_all(revisions.iter().map(|&i| log_entry(map, i, false)))
 }
 
 /// Python's `str.splitlines()`: splits on every line boundary Python knows, drops a final empty line.

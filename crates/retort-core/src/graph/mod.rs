@@ -12,6 +12,7 @@
 //! - normalized dependencies keep the order they were declared in.
 
 mod bitset;
+pub mod commands;
 pub mod export;
 pub mod format;
 pub mod lanes;

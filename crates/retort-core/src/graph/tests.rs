@@ -234,6 +234,7 @@ fn effective_head() {
     assert_eq!(ids(&m, m.real_heads().to_vec()), strs("y2"));
     assert_eq!(up(&m, "heads", &[]), strs("x1 y1 y2"));
     let history = format::history_output(&m, &m.walk_revisions("base", "heads").unwrap(), false, None);
+    assert_eq!(format::heads_output(&m, m.heads(), false), "x1 (x) (effective head)\ny2 (y) (head)\n");
     assert!(history.ends_with("<base> -> x1 (x) (effective head), \n"), "{history}");
 
     let m = map(vec![

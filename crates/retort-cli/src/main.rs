@@ -1,1 +1,178 @@
-fn main() {}
+//! `retort`: the command-line face of Retort's engine. Output of the Alembic-named commands
+//! matches alembic 1.20.1 byte for byte; every command also speaks JSON.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use retort_core::graph::commands::{self, CommandError, HistoryRange};
+use retort_core::graph::export::{self, RevisionInfo};
+use retort_core::graph::{format, lanes, RevisionMap};
+use retort_core::project::{self, Project};
+use serde::Serialize;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "retort", version, about = "Retort: a workbench for Alembic-style database migrations")]
+struct Cli {
+    /// The project: an alembic.ini, a pyproject.toml, a retort.toml, or a directory holding
+    /// one (default: the current directory).
+    #[arg(short = 'c', long = "config", global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
+    /// Print machine-readable JSON instead of Alembic's text.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Show current available heads in the script directory.
+    Heads {
+        #[arg(short, long)]
+        verbose: bool,
+        /// Treat dependency versions as down revisions.
+        #[arg(long)]
+        resolve_dependencies: bool,
+    },
+    /// List changeset scripts in chronological order.
+    History {
+        /// Specify a revision range; format is [start]:[end].
+        #[arg(short = 'r', long = "rev-range", allow_hyphen_values = true, value_name = "RANGE")]
+        rev_range: Option<String>,
+        #[arg(short, long)]
+        verbose: bool,
+        /// Indicate the current revision (needs a database).
+        #[arg(short = 'i', long)]
+        indicate_current: bool,
+        /// Draw the branches as lanes beside the history.
+        #[arg(long)]
+        graph: bool,
+    },
+    /// Show current branch points.
+    Branches {
+        #[arg(short, long)]
+        verbose: bool,
+    },
+    /// Show the revision(s) denoted by the given symbol.
+    Show {
+        /// Revision identifier (id, prefix, head, heads, label@rev, ...).
+        rev: String,
+    },
+    /// Export the whole revision graph.
+    Graph {
+        #[arg(long, value_enum, default_value_t = GraphFormat::Json)]
+        format: GraphFormat,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum GraphFormat {
+    Json,
+    Dot,
+    Mermaid,
+}
+
+/// Alembic exits 255 (`sys.exit(-1)`) on a command error; scripts rely on it.
+const FAILURE: u8 = 255;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(&cli) {
+        Ok(output) => {
+            let mut stdout = std::io::stdout().lock();
+            // A closed pipe (`retort history | head`) is not an error worth reporting.
+            let _ = stdout.write_all(output.as_bytes()).and_then(|_| stdout.flush());
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            if cli.json {
+                eprintln!("{}", serde_json::json!({ "error": message }));
+            } else {
+                eprintln!("FAILED: {message}");
+            }
+            ExitCode::from(FAILURE)
+        }
+    }
+}
+
+fn load(cli: &Cli) -> Result<(Project, RevisionMap), String> {
+    let cwd = std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
+    let config = project::find_config(cli.config.as_deref(), &cwd).map_err(|e| e.to_string())?;
+    let project = project::load_project(&config).map_err(|e| e.to_string())?;
+    for warning in &project.warnings {
+        eprintln!("warning: {warning}");
+    }
+    let map = RevisionMap::from_project(&project).map_err(|e| e.to_string())?;
+    for warning in &map.warnings {
+        eprintln!("warning: {}", warning.message);
+    }
+    Ok((project, map))
+}
+
+fn json<T: Serialize>(value: &T) -> Result<String, String> {
+    serde_json::to_string_pretty(value).map(|s| s + "\n").map_err(|e| e.to_string())
+}
+
+fn infos(map: &RevisionMap, revisions: &[usize]) -> Vec<RevisionInfo> {
+    revisions.iter().map(|&i| RevisionInfo::of(map, i)).collect()
+}
+
+fn run(cli: &Cli) -> Result<String, String> {
+    let (_project, map) = load(cli)?;
+    let failed = |e: CommandError| e.message;
+    match &cli.command {
+        Command::Heads { verbose, resolve_dependencies } => {
+            let heads = commands::heads(&map, *resolve_dependencies);
+            if cli.json { json(&infos(&map, &heads)) } else { Ok(format::heads_output(&map, &heads, *verbose)) }
+        }
+        Command::History { rev_range, verbose, indicate_current, graph } => {
+            let range = rev_range.as_deref().map(HistoryRange::parse).transpose().map_err(failed)?;
+            if *indicate_current || range.as_ref().is_some_and(HistoryRange::mentions_current) {
+                return Err("history -i and the 'current' token read the database's version table, which needs a database connection; this build of retort reads projects only".to_string());
+            }
+            let revisions = commands::history(&map, range.as_ref()).map_err(failed)?;
+            if cli.json {
+                json(&infos(&map, &revisions))
+            } else if *graph {
+                let rows = lanes::layout(&map, &revisions);
+                Ok(lanes::render(&map, &rows, |i| format::history_line(&map, i, false, None)))
+            } else {
+                Ok(format::history_output(&map, &revisions, *verbose, None))
+            }
+        }
+        Command::Branches { verbose } => {
+            let points = commands::branches(&map).map_err(failed)?;
+            if cli.json {
+                #[derive(Serialize)]
+                struct BranchPoint {
+                    branchpoint: RevisionInfo,
+                    children: Vec<RevisionInfo>,
+                }
+                let list: Vec<BranchPoint> = points
+                    .iter()
+                    .map(|&i| BranchPoint {
+                        branchpoint: RevisionInfo::of(&map, i),
+                        children: infos(&map, map.rev(i).children()),
+                    })
+                    .collect();
+                json(&list)
+            } else {
+                Ok(format::branches_output(&map, &points, *verbose))
+            }
+        }
+        Command::Show { rev } => {
+            let revisions = commands::show(&map, rev).map_err(failed)?;
+            if cli.json { json(&infos(&map, &revisions)) } else { Ok(format::show_output(&map, &revisions)) }
+        }
+        Command::Graph { format: graph_format } => {
+            let order = commands::history(&map, None).map_err(failed)?;
+            let graph = export::export(&map, &order);
+            match (graph_format, cli.json) {
+                (GraphFormat::Json, _) | (_, true) => json(&graph),
+                (GraphFormat::Dot, false) => Ok(export::to_dot(&graph)),
+                (GraphFormat::Mermaid, false) => Ok(export::to_mermaid(&graph)),
+            }
+        }
+    }
+}

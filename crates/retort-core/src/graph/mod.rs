@@ -457,6 +457,11 @@ impl RevisionMap {
         Ok(map)
     }
 
+    /// The graph of a project read from disk.
+    pub fn from_project(project: &crate::project::Project) -> Result<Self, RevisionError> {
+        Self::build(project.revisions.iter().map(RevisionDecl::from))
+    }
+
     /// `_normalize_depends_on`: drop a dependency that a versioned ancestor already declares.
     fn normalize_depends_on(&mut self) {
         for i in 0..self.revs.len() {

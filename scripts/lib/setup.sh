@@ -1,0 +1,47 @@
+# Shared set-up steps for the README's two commands and CI. Source it; every function is
+# idempotent and installs only what is missing.
+
+repo_root() { cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd; }
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+apt_install() {
+  local missing=()
+  for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "==> installing ${missing[*]}"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+ensure_rust() {
+  if ! command -v cargo >/dev/null 2>&1; then
+    [ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
+  fi
+  command -v cargo >/dev/null 2>&1 || { echo "cargo not found: install Rust (rustup) first" >&2; exit 1; }
+  command -v cc >/dev/null 2>&1 || apt_install build-essential pkg-config
+}
+
+# alembic 1.20.1 in ./.venv: the reference the comparison tests and the benchmark run against.
+ensure_alembic_venv() {
+  local root; root=$(repo_root)
+  if [ ! -x "$root/.venv/bin/alembic" ] || ! "$root/.venv/bin/alembic" --version 2>/dev/null | grep -q '1\.20\.1'; then
+    echo "==> creating .venv with alembic 1.20.1"
+    python3 -m venv "$root/.venv" 2>/dev/null || { apt_install python3-venv; python3 -m venv "$root/.venv"; }
+    "$root/.venv/bin/pip" install -q --disable-pip-version-check alembic==1.20.1 SQLAlchemy
+  fi
+  export RETORT_ALEMBIC_PYTHON="$root/.venv/bin/python"
+}
+
+# The loopback PostgreSQL and MariaDB the integration tests use; start whichever is down.
+ensure_services() {
+  if command -v pg_ctlcluster >/dev/null 2>&1 && ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+    echo "==> starting PostgreSQL"
+    as_root pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
+  fi
+  if [ -x /usr/sbin/mariadbd ] && ! mariadb-admin -h 127.0.0.1 -uroot ping >/dev/null 2>&1; then
+    echo "==> starting MariaDB"
+    as_root start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd || true
+    for _ in $(seq 1 30); do mariadb-admin -h 127.0.0.1 -uroot ping >/dev/null 2>&1 && break; sleep 1; done
+  fi
+}

@@ -1,25 +1,2015 @@
-//! Reading Alembic's Python revision files without running them (helper A writes this).
+//! Reading Alembic's Python revision files.
+//!
+//! Alembic imports every revision file as a module and reads `revision`, `down_revision`,
+//! `branch_labels`, `depends_on` and the module docstring (`Script._from_path`). Running Python
+//! for every file is slow and needs an interpreter, while almost every real file assigns plain
+//! literals, so [`read_static`] parses the source with ruff's Python parser and reads the
+//! literal values without running anything. When a value is computed (a name, a call, an
+//! assignment inside an `if`, …) it answers [`StaticRead::Computed`] rather than guess, and the
+//! caller then hands those files to [`read_with_python`], which imports them the way Alembic
+//! does, all in one Python process.
+
 use super::{Diagnostic, RevisionFile};
+use ruff_python_ast::token::TokenKind;
+use ruff_python_ast::visitor::{self, Visitor};
+use ruff_python_ast::{Expr, ExprContext, Pattern, Stmt};
+use ruff_python_parser::{Mode, lexer, parse_module};
+use ruff_text_size::{Ranged, TextSize};
+use serde::Deserialize;
+use std::ffi::OsString;
+use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 
 /// Result of reading one file statically.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // `Read` is the common case; boxing it buys nothing.
 pub enum StaticRead {
     Read(RevisionFile),
     /// The file is valid Python but a needed value is computed; `line` is where.
-    Computed { line: usize, reason: String },
+    Computed {
+        line: usize,
+        reason: String,
+    },
 }
 
+/// The module-level names Alembic reads, in the order they are checked.
+const NAMES: [&str; 4] = ["revision", "down_revision", "branch_labels", "depends_on"];
+const REVISION: usize = 0;
+
+/// Estimated nesting above which a file is left to Python: the parser recurses once per level,
+/// so a pathological file could otherwise overflow the stack (CPython itself stops at 200
+/// nested brackets and 100 indentation levels).
+const MAX_NESTING: usize = 2_000;
+/// The parser runs on its own thread with this much stack (reserved, not committed). The
+/// parser takes about 3 KiB a level in a debug build, so this is far above `MAX_NESTING`.
+const PARSER_STACK: usize = 64 * 1024 * 1024;
+
+/// Reads one revision file without running it.
+///
+/// Values may be string literals (any prefix or quoting, implicit concatenation included),
+/// `None`, or tuples, lists and sets of string literals. A set is read in written order,
+/// while Python would iterate it in hash order, which varies between runs.
 pub fn read_static(path: &Path, source: &str) -> Result<StaticRead, Diagnostic> {
-    let _ = (path, source);
-    todo!()
+    // A thread of our own gives the parser a known, large stack, and turns a panic inside
+    // the parser into a diagnostic instead of taking the caller down.
+    let outcome = std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("retort-python-parse".into())
+            .stack_size(PARSER_STACK)
+            .spawn_scoped(scope, || read_static_here(path, source))
+            .map(|handle| handle.join())
+    });
+    match outcome {
+        Ok(Ok(result)) => result,
+        Ok(Err(panic)) => {
+            let detail = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            Err(Diagnostic::error(
+                path,
+                None,
+                format!("internal error while parsing this file: {detail}"),
+            ))
+        }
+        // No thread could be started; the nesting guard keeps the current stack safe enough.
+        Err(_) => read_static_here(path, source),
+    }
 }
 
+fn read_static_here(path: &Path, source: &str) -> Result<StaticRead, Diagnostic> {
+    if u32::try_from(source.len()).is_err() {
+        return Err(Diagnostic::error(
+            path,
+            None,
+            "file is too large to read (4 GiB or more)",
+        ));
+    }
+    let lines = LineIndex::new(source);
+    if let Some(at) = source.find('\0') {
+        let line = lines.line(TextSize::try_from(at).unwrap_or_default());
+        return Err(Diagnostic::error(
+            path,
+            Some(line),
+            "invalid Python: source code cannot contain null bytes",
+        ));
+    }
+
+    if let Some((line, encoding)) = coding_cookie(source)
+        && !is_utf8_name(&encoding)
+        && !source.is_ascii()
+    {
+        return Ok(StaticRead::Computed {
+            line,
+            reason: format!(
+                "the file declares the encoding '{encoding}', so Python reads its text differently"
+            ),
+        });
+    }
+    if nesting_estimate(source) > MAX_NESTING {
+        return Ok(StaticRead::Computed {
+            line: 1,
+            reason: format!(
+                "the file nests expressions or blocks more than {MAX_NESTING} levels deep"
+            ),
+        });
+    }
+
+    let parsed = match parse_module(source) {
+        Ok(parsed) => parsed,
+        Err(error) => {
+            let line = lines.line(error.location.start());
+            return Err(Diagnostic::error(
+                path,
+                Some(line),
+                format!("invalid Python: {}", error.error),
+            ));
+        }
+    };
+    let body = &parsed.syntax().body;
+
+    let mut bindings = collect_bindings(body, &lines);
+    let mut globals = GlobalDecls {
+        lines: &lines,
+        found: [None; 4],
+    };
+    globals.visit_body(body);
+    for (index, line) in globals.found.iter().enumerate() {
+        if let Some(line) = *line {
+            // A function may assign it at any time; only running the module tells.
+            bindings[index] = Some(Binding::Dynamic {
+                line,
+                reason: format!(
+                    "'{}' is declared `global` and may be assigned by a function",
+                    NAMES[index]
+                ),
+            });
+        }
+    }
+
+    let mut hints = DynamicHints {
+        lines: &lines,
+        function_depth: 0,
+        found: None,
+    };
+    hints.scan_module(body);
+
+    // Values, in Alembic's terms: None = attribute absent.
+    let mut values: [Option<Value>; 4] = [None, None, None, None];
+    let mut computed: Vec<(usize, String)> = Vec::new();
+    for (index, binding) in bindings.iter().enumerate() {
+        let name = NAMES[index];
+        match binding {
+            None => {
+                if let Some((line, what)) = &hints.found {
+                    computed.push((
+                        *line,
+                        format!("'{name}' is not assigned at module level, and {what} on line {line} may define it"),
+                    ));
+                }
+            }
+            Some(Binding::Dynamic { line, reason }) => computed.push((*line, reason.clone())),
+            Some(Binding::Literal(expr)) => {
+                if index == REVISION
+                    && let Some(kind) = non_string_literal(expr)
+                {
+                    let line = lines.line(expr.start());
+                    return Err(Diagnostic::error(
+                        path,
+                        Some(line),
+                        format!("'revision' must be a string, not {kind}"),
+                    ));
+                }
+                match evaluate(expr, &lines) {
+                    Ok(value) => values[index] = Some(value),
+                    Err((line, what)) => {
+                        computed.push((line, format!("'{name}' is {what}, not a string literal")))
+                    }
+                }
+            }
+        }
+    }
+    if let Some((line, reason)) = computed.into_iter().min_by_key(|(line, _)| *line) {
+        return Ok(StaticRead::Computed { line, reason });
+    }
+
+    let [revision, down_revision, branch_labels, depends_on] = values;
+    let Some(down_revision) = down_revision else {
+        // Alembic reads `module.down_revision` unguarded and fails with AttributeError.
+        return Err(Diagnostic::error(
+            path,
+            None,
+            "revision file does not define 'down_revision'",
+        ));
+    };
+    let revision = match revision {
+        Some(Value::Str(revision)) => revision,
+        // `non_string_literal` has already rejected these; kept as an error, not a panic.
+        Some(_) => return Err(Diagnostic::error(path, None, "'revision' must be a string")),
+        None => legacy_revision_id(path)?,
+    };
+    let longdoc = docstring(body)
+        .map(py_strip)
+        .unwrap_or_default()
+        .to_string();
+    let create_date = create_date(&longdoc);
+    Ok(StaticRead::Read(RevisionFile {
+        revision,
+        down_revision: down_revision.into_list(),
+        branch_labels: branch_labels.map(Value::into_list).unwrap_or_default(),
+        depends_on: depends_on.map(Value::into_list).unwrap_or_default(),
+        longdoc,
+        create_date,
+        path: path.to_path_buf(),
+        sql: None,
+    }))
+}
+
+/// A literal value as Alembic's `util.to_tuple` sees it.
+#[derive(Debug)]
+enum Value {
+    Str(String),
+    None,
+    Seq(Vec<String>),
+}
+
+impl Value {
+    fn into_list(self) -> Vec<String> {
+        match self {
+            Value::Str(s) => vec![s],
+            Value::None => Vec::new(),
+            Value::Seq(items) => items,
+        }
+    }
+}
+
+/// How a name is bound by the last module-level statement that binds it.
+enum Binding<'a> {
+    Literal(&'a Expr),
+    Dynamic { line: usize, reason: String },
+}
+
+fn name_index(name: &str) -> Option<usize> {
+    NAMES.iter().position(|n| *n == name)
+}
+
+/// Follows the module body in execution order; the last binding of each name wins.
+fn collect_bindings<'a>(body: &'a [Stmt], lines: &LineIndex) -> [Option<Binding<'a>>; 4] {
+    let mut bindings: [Option<Binding<'a>>; 4] = [None, None, None, None];
+    for stmt in body {
+        match stmt {
+            Stmt::Assign(assign) => {
+                for target in &assign.targets {
+                    bind_target(target, Some(&assign.value), lines, &mut bindings);
+                }
+            }
+            Stmt::AnnAssign(assign) => {
+                // A bare annotation (`revision: str`) binds nothing.
+                if let Some(value) = &assign.value {
+                    bind_target(&assign.target, Some(value), lines, &mut bindings);
+                }
+            }
+            Stmt::AugAssign(assign) => {
+                if let Expr::Name(name) = assign.target.as_ref()
+                    && let Some(index) = name_index(name.id.as_str())
+                {
+                    bindings[index] = Some(Binding::Dynamic {
+                        line: lines.line(assign.start()),
+                        reason: format!("'{}' is changed by an augmented assignment", NAMES[index]),
+                    });
+                }
+            }
+            other => {
+                let mut finder = BindingFinder { found: [false; 4] };
+                finder.visit_stmt(other);
+                for (index, found) in finder.found.iter().enumerate() {
+                    if *found {
+                        bindings[index] = Some(Binding::Dynamic {
+                            line: lines.line(other.start()),
+                            reason: format!(
+                                "'{}' is bound by {}",
+                                NAMES[index],
+                                describe_stmt(other)
+                            ),
+                        });
+                    }
+                }
+            }
+        }
+    }
+    bindings
+}
+
+/// Binds one assignment target; `value` is `None` when the value is not known statically.
+fn bind_target<'a>(
+    target: &'a Expr,
+    value: Option<&'a Expr>,
+    lines: &LineIndex,
+    bindings: &mut [Option<Binding<'a>>; 4],
+) {
+    match target {
+        Expr::Name(name) => {
+            if let Some(index) = name_index(name.id.as_str()) {
+                bindings[index] = Some(match value {
+                    Some(value) => Binding::Literal(value),
+                    None => Binding::Dynamic {
+                        line: lines.line(target.start()),
+                        reason: format!("'{}' is assigned by unpacking a value", NAMES[index]),
+                    },
+                });
+            }
+        }
+        Expr::Tuple(ast_tuple) => bind_unpacking(&ast_tuple.elts, value, lines, bindings),
+        Expr::List(list) => bind_unpacking(&list.elts, value, lines, bindings),
+        Expr::Starred(starred) => bind_target(&starred.value, None, lines, bindings),
+        // Attributes and subscripts do not bind module names.
+        _ => {}
+    }
+}
+
+/// `a, b = 'x', 'y'` pairs up when both sides are plain sequences of the same length.
+fn bind_unpacking<'a>(
+    targets: &'a [Expr],
+    value: Option<&'a Expr>,
+    lines: &LineIndex,
+    bindings: &mut [Option<Binding<'a>>; 4],
+) {
+    let values = match value {
+        Some(Expr::Tuple(t)) => Some(&t.elts),
+        Some(Expr::List(l)) => Some(&l.elts),
+        _ => None,
+    };
+    let starred = |e: &Expr| matches!(e, Expr::Starred(_));
+    match values {
+        Some(values)
+            if values.len() == targets.len()
+                && !values.iter().any(starred)
+                && !targets.iter().any(starred) =>
+        {
+            for (target, value) in targets.iter().zip(values) {
+                bind_target(target, Some(value), lines, bindings);
+            }
+        }
+        _ => {
+            for target in targets {
+                bind_target(target, None, lines, bindings);
+            }
+        }
+    }
+}
+
+fn describe_stmt(stmt: &Stmt) -> &'static str {
+    match stmt {
+        Stmt::If(_) => "an assignment inside an `if` block",
+        Stmt::Try(_) => "an assignment inside a `try` block",
+        Stmt::For(_) => "a `for` loop",
+        Stmt::While(_) => "an assignment inside a `while` loop",
+        Stmt::With(_) => "a `with` block",
+        Stmt::Match(_) => "a `match` statement",
+        Stmt::Import(_) | Stmt::ImportFrom(_) => "an import",
+        Stmt::FunctionDef(_) => "a function definition",
+        Stmt::ClassDef(_) => "a class definition",
+        Stmt::Delete(_) => "a `del` statement",
+        Stmt::TypeAlias(_) => "a `type` statement",
+        _ => "a statement that is not a plain assignment",
+    }
+}
+
+/// Finds the wanted names bound by one module-level statement, not counting the bodies of
+/// functions and classes, whose assignments are local to them.
+struct BindingFinder {
+    found: [bool; 4],
+}
+
+impl BindingFinder {
+    fn mark(&mut self, name: &str) {
+        if let Some(index) = name_index(name) {
+            self.found[index] = true;
+        }
+    }
+}
+
+impl<'a> Visitor<'a> for BindingFinder {
+    fn visit_stmt(&mut self, stmt: &'a Stmt) {
+        match stmt {
+            Stmt::FunctionDef(def) => self.mark(def.name.as_str()),
+            Stmt::ClassDef(class) => self.mark(class.name.as_str()),
+            Stmt::Import(import) => {
+                for alias in &import.names {
+                    match &alias.asname {
+                        Some(asname) => self.mark(asname.as_str()),
+                        // `import a.b` binds `a`.
+                        None => {
+                            self.mark(alias.name.as_str().split('.').next().unwrap_or_default())
+                        }
+                    }
+                }
+            }
+            Stmt::ImportFrom(import) => {
+                for alias in &import.names {
+                    self.mark(alias.asname.as_ref().unwrap_or(&alias.name).as_str());
+                }
+            }
+            _ => visitor::walk_stmt(self, stmt),
+        }
+    }
+
+    fn visit_expr(&mut self, expr: &'a Expr) {
+        match expr {
+            Expr::Name(name) if matches!(name.ctx, ExprContext::Store | ExprContext::Del) => {
+                self.mark(name.id.as_str());
+            }
+            Expr::Lambda(_) => {}
+            _ => visitor::walk_expr(self, expr),
+        }
+    }
+
+    fn visit_except_handler(&mut self, handler: &'a ruff_python_ast::ExceptHandler) {
+        let ruff_python_ast::ExceptHandler::ExceptHandler(inner) = handler;
+        if let Some(name) = &inner.name {
+            self.mark(name.as_str());
+        }
+        visitor::walk_except_handler(self, handler);
+    }
+
+    fn visit_pattern(&mut self, pattern: &'a Pattern) {
+        match pattern {
+            Pattern::MatchAs(p) => {
+                if let Some(name) = &p.name {
+                    self.mark(name.as_str());
+                }
+            }
+            Pattern::MatchStar(p) => {
+                if let Some(name) = &p.name {
+                    self.mark(name.as_str());
+                }
+            }
+            Pattern::MatchMapping(p) => {
+                if let Some(name) = &p.rest {
+                    self.mark(name.as_str());
+                }
+            }
+            _ => {}
+        }
+        visitor::walk_pattern(self, pattern);
+    }
+}
+
+/// `global revision` anywhere in the file (usually inside a function).
+struct GlobalDecls<'l> {
+    lines: &'l LineIndex,
+    found: [Option<usize>; 4],
+}
+
+impl<'a> Visitor<'a> for GlobalDecls<'_> {
+    fn visit_stmt(&mut self, stmt: &'a Stmt) {
+        if let Stmt::Global(global) = stmt {
+            for name in &global.names {
+                if let Some(index) = name_index(name.as_str()) {
+                    self.found[index].get_or_insert(self.lines.line(stmt.start()));
+                }
+            }
+        }
+        visitor::walk_stmt(self, stmt);
+    }
+}
+
+/// Code that could create module globals without naming them: `globals()`, `setattr`,
+/// `exec`, star imports, a module `__getattr__`, … Only consulted for names that are not
+/// assigned at all, to prefer running the file over declaring the name missing.
+struct DynamicHints<'l> {
+    lines: &'l LineIndex,
+    function_depth: usize,
+    found: Option<(usize, String)>,
+}
+
+impl DynamicHints<'_> {
+    fn scan_module(&mut self, body: &[Stmt]) {
+        for stmt in body {
+            if let Stmt::FunctionDef(def) = stmt
+                && def.name.as_str() == "__getattr__"
+            {
+                self.note(stmt.start(), "a module-level `__getattr__`".into());
+            }
+        }
+        self.visit_body(body);
+    }
+
+    fn note(&mut self, at: TextSize, what: String) {
+        if self.found.is_none() {
+            self.found = Some((self.lines.line(at), what));
+        }
+    }
+}
+
+impl<'a> Visitor<'a> for DynamicHints<'_> {
+    fn visit_stmt(&mut self, stmt: &'a Stmt) {
+        match stmt {
+            Stmt::ImportFrom(import) if import.names.iter().any(|a| a.name.as_str() == "*") => {
+                self.note(stmt.start(), "the star import".into());
+            }
+            Stmt::FunctionDef(_) => {
+                self.function_depth += 1;
+                visitor::walk_stmt(self, stmt);
+                self.function_depth -= 1;
+                return;
+            }
+            _ => {}
+        }
+        visitor::walk_stmt(self, stmt);
+    }
+
+    fn visit_expr(&mut self, expr: &'a Expr) {
+        match expr {
+            Expr::Name(name) => {
+                let id = name.id.as_str();
+                // Inside a function only `globals()` reaches the module namespace.
+                let dynamic = if self.function_depth == 0 {
+                    matches!(
+                        id,
+                        "globals" | "vars" | "locals" | "exec" | "eval" | "setattr" | "__import__"
+                    )
+                } else {
+                    id == "globals"
+                };
+                if dynamic {
+                    self.note(expr.start(), format!("`{id}`"));
+                }
+            }
+            Expr::Attribute(attribute) => {
+                let attr = attribute.attr.as_str();
+                let sys_modules = attr == "modules"
+                    && matches!(attribute.value.as_ref(), Expr::Name(n) if n.id.as_str() == "sys");
+                if attr == "__dict__" || sys_modules {
+                    self.note(expr.start(), format!("`{attr}`"));
+                }
+            }
+            Expr::Lambda(_) => {
+                self.function_depth += 1;
+                visitor::walk_expr(self, expr);
+                self.function_depth -= 1;
+                return;
+            }
+            _ => {}
+        }
+        visitor::walk_expr(self, expr);
+    }
+}
+
+/// Evaluates a literal value; `Err((line, what))` describes the first part that is not one.
+fn evaluate(expr: &Expr, lines: &LineIndex) -> Result<Value, (usize, &'static str)> {
+    match expr {
+        Expr::StringLiteral(s) => Ok(Value::Str(s.value.to_str().to_string())),
+        Expr::NoneLiteral(_) => Ok(Value::None),
+        Expr::Tuple(t) => sequence(&t.elts, lines),
+        Expr::List(l) => sequence(&l.elts, lines),
+        Expr::Set(s) => sequence(&s.elts, lines),
+        other => Err((lines.line(other.start()), describe_expr(other))),
+    }
+}
+
+fn sequence(elts: &[Expr], lines: &LineIndex) -> Result<Value, (usize, &'static str)> {
+    elts.iter()
+        .map(|e| match e {
+            Expr::StringLiteral(s) => Ok(s.value.to_str().to_string()),
+            other => Err((lines.line(other.start()), describe_element(other))),
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Value::Seq)
+}
+
+/// For `revision`: a literal that can never be a string, which Alembic cannot use as an id.
+fn non_string_literal(expr: &Expr) -> Option<&'static str> {
+    match expr {
+        Expr::NoneLiteral(_)
+        | Expr::NumberLiteral(_)
+        | Expr::BooleanLiteral(_)
+        | Expr::BytesLiteral(_)
+        | Expr::EllipsisLiteral(_)
+        | Expr::Tuple(_)
+        | Expr::List(_)
+        | Expr::Set(_)
+        | Expr::Dict(_)
+        | Expr::ListComp(_)
+        | Expr::SetComp(_)
+        | Expr::DictComp(_)
+        | Expr::Generator(_)
+        | Expr::Lambda(_) => Some(describe_expr(expr)),
+        _ => None,
+    }
+}
+
+fn describe_expr(expr: &Expr) -> &'static str {
+    match expr {
+        Expr::Name(_) => "a name",
+        Expr::Call(_) => "a function call",
+        Expr::Attribute(_) => "an attribute",
+        Expr::Subscript(_) => "a subscript",
+        Expr::FString(_) => "an f-string",
+        Expr::TString(_) => "a t-string",
+        Expr::BytesLiteral(_) => "a bytes literal",
+        Expr::NumberLiteral(_) => "a number",
+        Expr::BooleanLiteral(_) => "a boolean",
+        Expr::NoneLiteral(_) => "None",
+        Expr::EllipsisLiteral(_) => "an ellipsis",
+        Expr::Tuple(_) => "a tuple",
+        Expr::List(_) => "a list",
+        Expr::Set(_) => "a set",
+        Expr::Dict(_) => "a dict",
+        Expr::ListComp(_) | Expr::SetComp(_) | Expr::DictComp(_) | Expr::Generator(_) => {
+            "a comprehension"
+        }
+        Expr::Lambda(_) => "a lambda",
+        Expr::Starred(_) => "an unpacked value",
+        Expr::If(_) => "a conditional expression",
+        _ => "a computed expression",
+    }
+}
+
+fn describe_element(expr: &Expr) -> &'static str {
+    match expr {
+        Expr::Name(_) => "a sequence holding a name",
+        Expr::Call(_) => "a sequence holding a function call",
+        Expr::Starred(_) => "a sequence with an unpacked value",
+        Expr::NoneLiteral(_)
+        | Expr::NumberLiteral(_)
+        | Expr::BooleanLiteral(_)
+        | Expr::BytesLiteral(_) => "a sequence holding a non-string literal",
+        _ => "a sequence holding a computed value",
+    }
+}
+
+/// The module docstring as Python would set `__doc__`: only a plain string literal counts.
+fn docstring(body: &[Stmt]) -> Option<&str> {
+    match body.first() {
+        Some(Stmt::Expr(stmt)) => match stmt.value.as_ref() {
+            Expr::StringLiteral(s) => Some(s.value.to_str()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Python's `str.isspace`: Unicode White_Space plus the four ASCII separators 0x1C–0x1F.
+fn is_py_space(c: char) -> bool {
+    c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
+}
+
+/// Python's `str.strip()` without arguments.
+fn py_strip(s: &str) -> &str {
+    s.trim_matches(is_py_space)
+}
+
+/// The `Create Date:` line that Alembic's template writes into the docstring.
+fn create_date(longdoc: &str) -> Option<String> {
+    longdoc.lines().find_map(|line| {
+        let date = py_strip(py_strip(line).strip_prefix("Create Date:")?);
+        (!date.is_empty()).then(|| date.to_string())
+    })
+}
+
+/// Alembic 0.1 files had no `revision`; the id came from the file name (`_legacy_rev`).
+fn legacy_revision_id(path: &Path) -> Result<String, Diagnostic> {
+    let filename = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    // `re.match(r"([a-f0-9]+)\.py$")`: anchored at the start; `$` also matches before a final newline.
+    let name = filename.strip_suffix('\n').unwrap_or(&filename);
+    match name.strip_suffix(".py") {
+        Some(stem)
+            if !stem.is_empty() && stem.bytes().all(|b| matches!(b, b'a'..=b'f' | b'0'..=b'9')) =>
+        {
+            Ok(stem.to_string())
+        }
+        _ => Err(Diagnostic::error(path, None, legacy_error(&filename))),
+    }
+}
+
+fn legacy_error(filename: &str) -> String {
+    format!(
+        "Could not determine revision id from filename {filename}. Be sure the 'revision' variable is declared \
+         inside the script (please see 'Upgrading from Alembic 0.1 to 0.2' in the documentation)."
+    )
+}
+
+/// A PEP 263 coding cookie on line 1, or on line 2 after a blank or comment-only line 1.
+fn coding_cookie(source: &str) -> Option<(usize, String)> {
+    let source = source.strip_prefix('\u{feff}').unwrap_or(source);
+    let (first, rest) = split_first_line(source);
+    if let Some(name) = cookie_in(first) {
+        return Some((1, name));
+    }
+    let first = first.trim_start_matches([' ', '\t', '\u{c}']);
+    if !(first.is_empty() || first.starts_with('#')) {
+        return None;
+    }
+    let (second, _) = split_first_line(rest?);
+    cookie_in(second).map(|name| (2, name))
+}
+
+fn split_first_line(s: &str) -> (&str, Option<&str>) {
+    match s.find(['\n', '\r']) {
+        None => (s, None),
+        Some(end) => {
+            let next = if s[end..].starts_with("\r\n") {
+                end + 2
+            } else {
+                end + 1
+            };
+            (&s[..end], Some(&s[next..]))
+        }
+    }
+}
+
+/// Python's `^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)`.
+fn cookie_in(line: &str) -> Option<String> {
+    let rest = line
+        .trim_start_matches([' ', '\t', '\u{c}'])
+        .strip_prefix('#')?;
+    let mut search = rest;
+    while let Some(at) = search.find("coding") {
+        let after = &search[at + "coding".len()..];
+        if let Some(value) = after.strip_prefix([':', '=']) {
+            let value = value.trim_start_matches([' ', '\t']);
+            let name: String = value
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'))
+                .collect();
+            if !name.is_empty() {
+                return Some(name);
+            }
+        }
+        search = after;
+    }
+    None
+}
+
+/// Encodings under which a UTF-8 text decodes to itself (CPython's `get_normal_name` plus
+/// the codec aliases of UTF-8).
+fn is_utf8_name(name: &str) -> bool {
+    let name = name.to_ascii_lowercase().replace('_', "-");
+    name == "utf-8" || name == "utf8" || name.starts_with("utf-8-") || name.starts_with("utf8-")
+}
+
+/// An upper estimate of how deeply the parser will recurse, from the tokens alone.
+fn nesting_estimate(source: &str) -> usize {
+    let mut lexer = lexer::lex(source, Mode::Module);
+    // Operators seen at each open bracket level since the last comma: each may nest the AST.
+    let mut levels: Vec<usize> = vec![0];
+    let mut operators = 0usize;
+    let mut indent = 0usize;
+    let mut max = 0usize;
+    // The lexer always ends, but a bound costs nothing.
+    for _ in 0..=source.len().saturating_add(16) {
+        let kind = lexer.next_token();
+        match kind {
+            TokenKind::EndOfFile => break,
+            TokenKind::Lpar
+            | TokenKind::Lsqb
+            | TokenKind::Lbrace
+            | TokenKind::FStringStart
+            | TokenKind::TStringStart => {
+                levels.push(0);
+            }
+            TokenKind::Rpar
+            | TokenKind::Rsqb
+            | TokenKind::Rbrace
+            | TokenKind::FStringEnd
+            | TokenKind::TStringEnd => {
+                if levels.len() > 1 {
+                    operators -= levels.pop().unwrap_or(0);
+                }
+                // `f()()()` nests calls at the enclosing level.
+                bump(&mut levels, &mut operators);
+            }
+            TokenKind::Comma | TokenKind::Semi => {
+                if let Some(top) = levels.last_mut() {
+                    operators -= *top;
+                    *top = 0;
+                }
+            }
+            TokenKind::Newline => {
+                levels.truncate(1);
+                levels[0] = 0;
+                operators = 0;
+            }
+            TokenKind::Indent => indent += 1,
+            TokenKind::Dedent => indent = indent.saturating_sub(1),
+            TokenKind::Name
+            | TokenKind::Int
+            | TokenKind::Float
+            | TokenKind::Complex
+            | TokenKind::String
+            | TokenKind::FStringMiddle
+            | TokenKind::TStringMiddle
+            | TokenKind::Comment
+            | TokenKind::NonLogicalNewline
+            | TokenKind::Unknown => {}
+            _ => bump(&mut levels, &mut operators),
+        }
+        // Each block level costs the parser several frames.
+        max = max.max(operators + levels.len() + 4 * indent);
+        if max > MAX_NESTING {
+            break;
+        }
+    }
+    max
+}
+
+fn bump(levels: &mut [usize], operators: &mut usize) {
+    if let Some(top) = levels.last_mut() {
+        *top += 1;
+        *operators += 1;
+    }
+}
+
+/// Maps byte offsets to 1-based line numbers; `\n`, `\r\n` and `\r` all end a line, as in Python.
+struct LineIndex {
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    fn new(source: &str) -> Self {
+        let bytes = source.as_bytes();
+        let mut starts = vec![0];
+        for (i, b) in bytes.iter().enumerate() {
+            match b {
+                b'\n' => starts.push(i + 1),
+                b'\r' if bytes.get(i + 1) != Some(&b'\n') => starts.push(i + 1),
+                _ => {}
+            }
+        }
+        LineIndex { starts }
+    }
+
+    fn line(&self, offset: TextSize) -> usize {
+        let offset = offset.to_usize();
+        self.starts.partition_point(|start| *start <= offset).max(1)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Finding and running Python
+
+/// The Python to run revision files with: `$RETORT_PYTHON` if set (a path, or a name looked up
+/// on `PATH`; `None` if it names nothing runnable), else `python3`, then `python`, on `PATH`.
 pub fn find_python() -> Option<PathBuf> {
-    todo!()
+    find_python_in(std::env::var_os("RETORT_PYTHON"), std::env::var_os("PATH"))
 }
 
-pub fn read_with_python(python: &Path, files: &[PathBuf], sys_path: &[PathBuf]) -> Vec<Result<RevisionFile, Diagnostic>> {
-    let _ = (python, files, sys_path);
-    todo!()
+fn find_python_in(configured: Option<OsString>, path_var: Option<OsString>) -> Option<PathBuf> {
+    if let Some(configured) = configured.filter(|c| !c.is_empty()) {
+        let configured = PathBuf::from(configured);
+        if configured.components().count() > 1 || configured.is_absolute() {
+            return is_executable(&configured).then_some(configured);
+        }
+        return search_path(configured.as_os_str(), path_var.as_deref());
+    }
+    ["python3", "python"]
+        .iter()
+        .find_map(|name| search_path(name.as_ref(), path_var.as_deref()))
+}
+
+fn search_path(name: &std::ffi::OsStr, path_var: Option<&std::ffi::OsStr>) -> Option<PathBuf> {
+    for dir in std::env::split_paths(path_var?) {
+        // An empty entry would mean the current directory; never run a program from there.
+        if dir.as_os_str().is_empty() {
+            continue;
+        }
+        let candidate = dir.join(name);
+        if is_executable(&candidate) {
+            return Some(candidate);
+        }
+        if cfg!(windows) && candidate.extension().is_none() {
+            let exe = candidate.with_extension("exe");
+            if is_executable(&exe) {
+                return Some(exe);
+            }
+        }
+    }
+    None
+}
+
+fn is_executable(path: &Path) -> bool {
+    let Ok(metadata) = std::fs::metadata(path) else {
+        return false;
+    };
+    if !metadata.is_file() {
+        return false;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        metadata.permissions().mode() & 0o111 != 0
+    }
+    #[cfg(not(unix))]
+    {
+        true
+    }
+}
+
+/// Runs as `python -c LOADER`. The request (paths) arrives on stdin as JSON; the answer is
+/// `LOADER_READY`, then one JSON line per file, in order, written to a copy of stdout taken
+/// before any revision code runs (fd 1 itself is pointed at stderr, so that `print` in a
+/// revision cannot corrupt the answer).
+const LOADER: &str = r#"
+import sys
+if sys.version_info[0] < 3:
+    sys.stderr.write("Python 3 is required\n")
+    sys.exit(3)
+import importlib.util, json, os, re, traceback
+try:
+    from collections.abc import Iterable
+except ImportError:
+    from collections import Iterable
+
+READY = "RETORT-LOADER-READY"
+LEGACY = re.compile(r"([a-f0-9]+)\.py$")
+LEGACY_ERROR = ("Could not determine revision id from filename %s. Be sure the 'revision' variable is declared "
+                "inside the script (please see 'Upgrading from Alembic 0.1 to 0.2' in the documentation).")
+
+def decode_path(p):
+    if isinstance(p, str):
+        return p
+    return os.fsdecode(bytes.fromhex(p["hex"]))
+
+def same_file(a, b):
+    try:
+        return os.path.normcase(os.path.abspath(a)) == os.path.normcase(os.path.abspath(b))
+    except Exception:
+        return False
+
+def to_list(value, name):
+    # util.to_tuple: None -> (), str -> (str,), iterable -> tuple(it), other -> (other,)
+    if value is None:
+        return []
+    if isinstance(value, str):
+        items = [value]
+    elif isinstance(value, Iterable):
+        items = list(value)
+    else:
+        items = [value]
+    for item in items:
+        if not isinstance(item, str):
+            raise TypeError("%s holds %r, which is not a string" % (name, item))
+    return items
+
+def load(path):
+    # util.load_python_file / load_module_py, then Script._from_path and Script.__init__
+    filename = os.path.basename(path)
+    module_id = re.sub(r"\W", "_", filename)
+    spec = importlib.util.spec_from_file_location(module_id, path)
+    if spec is None or spec.loader is None:
+        return {"error": "Python cannot load %s as a module" % filename, "line": None}
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    if not hasattr(module, "revision"):
+        m = LEGACY.match(filename)
+        if not m:
+            return {"error": LEGACY_ERROR % filename, "line": None}
+        revision = m.group(1)
+    else:
+        revision = module.revision
+    if not isinstance(revision, str):
+        raise TypeError("revision is %r, not a string" % (revision,))
+    down_revision = to_list(module.down_revision, "down_revision")
+    branch_labels = to_list(getattr(module, "branch_labels", None), "branch_labels")
+    depends_on = to_list(getattr(module, "depends_on", None), "depends_on")
+    doc = module.__doc__
+    return {
+        "revision": revision,
+        "down_revision": down_revision,
+        "branch_labels": branch_labels,
+        "depends_on": depends_on,
+        "doc": doc if isinstance(doc, str) else "",
+    }
+
+def safe_str(exc):
+    try:
+        return str(exc)
+    except BaseException:
+        return "<unprintable %s>" % type(exc).__name__
+
+def failing_line(exc, path):
+    if isinstance(exc, SyntaxError) and exc.lineno and same_file(exc.filename or "", path):
+        return exc.lineno
+    line = None
+    try:
+        for frame in traceback.extract_tb(exc.__traceback__):
+            if same_file(frame.filename, path):
+                line = frame.lineno
+    except BaseException:
+        pass
+    return line
+
+def main():
+    request = json.loads(sys.stdin.buffer.read().decode("utf-8"))
+    out = os.dup(1)
+    os.dup2(2, 1)
+    # Retort's working directory means nothing to the project; Alembic's own script
+    # does not put it on sys.path either.
+    if sys.path and sys.path[0] == "":
+        del sys.path[0]
+    sys.path[:0] = [decode_path(p) for p in request["sys_path"]]
+    write(out, READY)
+    for raw in request["files"]:
+        path = decode_path(raw)
+        try:
+            answer = load(path)
+        except BaseException as exc:
+            answer = {"error": "%s: %s" % (type(exc).__name__, safe_str(exc)), "line": failing_line(exc, path)}
+        try:
+            data = json.dumps(answer)
+        except BaseException as exc:
+            data = json.dumps({"error": "cannot report the values: %s" % safe_str(exc), "line": None})
+        write(out, data)
+
+def write(fd, line):
+    data = (line + "\n").encode("ascii")
+    while data:
+        data = data[os.write(fd, data):]
+
+main()
+"#;
+
+/// The loader's first line, once it has read the request and set `sys.path` up.
+const LOADER_READY: &str = "RETORT-LOADER-READY";
+
+/// One line of the loader's answer.
+#[derive(Deserialize)]
+struct Answer {
+    revision: Option<String>,
+    down_revision: Option<Vec<String>>,
+    branch_labels: Option<Vec<String>>,
+    depends_on: Option<Vec<String>>,
+    doc: Option<String>,
+    error: Option<String>,
+    line: Option<usize>,
+}
+
+/// Imports the given revision files with Python, as Alembic does, in a single process.
+///
+/// `sys_path` is Alembic's `prepend_sys_path`. The answer has one entry per file, in order.
+/// A file whose import fails gets the exception (and the failing line of that file when the
+/// traceback shows one); the files read before a crash of the interpreter keep their values.
+pub fn read_with_python(
+    python: &Path,
+    files: &[PathBuf],
+    sys_path: &[PathBuf],
+) -> Vec<Result<RevisionFile, Diagnostic>> {
+    if files.is_empty() {
+        return Vec::new();
+    }
+    let request = serde_json::json!({
+        "sys_path": sys_path.iter().map(|p| path_to_json(p)).collect::<Vec<_>>(),
+        "files": files.iter().map(|p| path_to_json(p)).collect::<Vec<_>>(),
+    });
+    let request = request.to_string().into_bytes();
+
+    let child = Command::new(python)
+        .arg("-c")
+        .arg(LOADER)
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(child) => child,
+        Err(error) => {
+            let message = format!("cannot start Python ({}): {error}", python.display());
+            return files
+                .iter()
+                .map(|f| Err(Diagnostic::error(f, None, message.clone())))
+                .collect();
+        }
+    };
+    // Written from a thread so that a child busy filling stderr first cannot deadlock us.
+    let writer = child.stdin.take().map(|mut stdin| {
+        std::thread::spawn(move || {
+            // A child that exits early closes the pipe; its exit status tells the story.
+            let _ = stdin.write_all(&request);
+        })
+    });
+    let output = child.wait_with_output();
+    if let Some(writer) = writer {
+        let _ = writer.join();
+    }
+    let output = match output {
+        Ok(output) => output,
+        Err(error) => {
+            let message = format!(
+                "Python ({}) could not be run to the end: {error}",
+                python.display()
+            );
+            return files
+                .iter()
+                .map(|f| Err(Diagnostic::error(f, None, message.clone())))
+                .collect();
+        }
+    };
+
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let mut answers = stdout.lines();
+    if answers.next() != Some(LOADER_READY) {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let message = format!(
+            "Python ({}) could not run Retort's loader ({}){}",
+            python.display(),
+            output.status,
+            stderr_tail(&stderr)
+        );
+        return files
+            .iter()
+            .map(|f| Err(Diagnostic::error(f, None, message.clone())))
+            .collect();
+    }
+    let mut results = Vec::with_capacity(files.len());
+    let mut stopped_at: Option<&Path> = None;
+    for file in files {
+        if let Some(first) = stopped_at {
+            results.push(Err(Diagnostic::error(
+                file,
+                None,
+                format!(
+                    "not read: Python ({}) stopped while loading {}",
+                    python.display(),
+                    first.display()
+                ),
+            )));
+            continue;
+        }
+        match answers.next() {
+            Some(line) => results.push(answer_to_revision(file, line)),
+            None => {
+                stopped_at = Some(file);
+                let stderr = String::from_utf8_lossy(&output.stderr);
+                results.push(Err(Diagnostic::error(
+                    file,
+                    None,
+                    format!(
+                        "Python ({}) stopped while loading this file ({}){}",
+                        python.display(),
+                        output.status,
+                        stderr_tail(&stderr)
+                    ),
+                )));
+            }
+        }
+    }
+    results
+}
+
+fn answer_to_revision(path: &Path, line: &str) -> Result<RevisionFile, Diagnostic> {
+    let answer: Answer = serde_json::from_str(line).map_err(|e| {
+        Diagnostic::error(
+            path,
+            None,
+            format!("cannot understand Python's answer for this file: {e}"),
+        )
+    })?;
+    if let Some(error) = answer.error {
+        return Err(Diagnostic::error(path, answer.line, error));
+    }
+    let (Some(revision), Some(down_revision)) = (answer.revision, answer.down_revision) else {
+        return Err(Diagnostic::error(
+            path,
+            None,
+            "Python's answer for this file lacks the revision values",
+        ));
+    };
+    let longdoc = py_strip(answer.doc.as_deref().unwrap_or_default()).to_string();
+    Ok(RevisionFile {
+        revision,
+        down_revision,
+        branch_labels: answer.branch_labels.unwrap_or_default(),
+        depends_on: answer.depends_on.unwrap_or_default(),
+        create_date: create_date(&longdoc),
+        longdoc,
+        path: path.to_path_buf(),
+        sql: None,
+    })
+}
+
+/// Paths go as strings; on Unix a path that is not UTF-8 goes as its bytes in hex.
+fn path_to_json(path: &Path) -> serde_json::Value {
+    if let Some(s) = path.to_str() {
+        return serde_json::Value::String(s.to_string());
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let hex: String = path
+            .as_os_str()
+            .as_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        serde_json::json!({ "hex": hex })
+    }
+    #[cfg(not(unix))]
+    {
+        serde_json::Value::String(path.to_string_lossy().into_owned())
+    }
+}
+
+/// The last lines of Python's stderr (a traceback ends with the useful part).
+fn stderr_tail(stderr: &str) -> String {
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    if lines.is_empty() {
+        return String::new();
+    }
+    let tail = &lines[lines.len().saturating_sub(5)..];
+    format!(": {}", tail.join(" | "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn read(name: &str, source: &str) -> Result<StaticRead, Diagnostic> {
+        read_static(&Path::new("/proj/versions").join(name), source)
+    }
+
+    fn read_ok(source: &str) -> RevisionFile {
+        match read("x.py", source) {
+            Ok(StaticRead::Read(file)) => file,
+            other => panic!("expected a static read, got {other:?}"),
+        }
+    }
+
+    fn computed(source: &str) -> (usize, String) {
+        match read("x.py", source) {
+            Ok(StaticRead::Computed { line, reason }) => (line, reason),
+            other => panic!("expected Computed, got {other:?}"),
+        }
+    }
+
+    fn error(name: &str, source: &str) -> Diagnostic {
+        match read(name, source) {
+            Err(diagnostic) => diagnostic,
+            other => panic!("expected an error, got {other:?}"),
+        }
+    }
+
+    fn strings(items: &[&str]) -> Vec<String> {
+        items.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// What `alembic merge -m "merge heads" 3000cccc0002 9000cccc0001` writes with 1.20.1.
+    const TEMPLATE: &str = r#""""merge heads
+
+Revision ID: 4000dddd0001
+Revises: 3000cccc0002, 9000cccc0001
+Create Date: 2026-11-24 14:42:16.219210
+
+"""
+from typing import Sequence, Union
+
+from alembic import op
+import sqlalchemy as sa
+
+
+# revision identifiers, used by Alembic.
+revision: str = '4000dddd0001'
+down_revision: Union[str, Sequence[str], None] = ('3000cccc0002', '9000cccc0001')
+branch_labels: Union[str, Sequence[str], None] = None
+depends_on: Union[str, Sequence[str], None] = None
+
+
+def upgrade() -> None:
+    """Upgrade schema."""
+    pass
+
+
+def downgrade() -> None:
+    """Downgrade schema."""
+    pass
+"#;
+
+    #[test]
+    fn reads_the_alembic_1_20_template() {
+        let file = read_ok(TEMPLATE);
+        assert_eq!(
+            file,
+            RevisionFile {
+                revision: "4000dddd0001".into(),
+                down_revision: strings(&["3000cccc0002", "9000cccc0001"]),
+                branch_labels: vec![],
+                depends_on: vec![],
+                longdoc: "merge heads\n\nRevision ID: 4000dddd0001\nRevises: 3000cccc0002, 9000cccc0001\n\
+                          Create Date: 2026-11-24 14:42:16.219210"
+                    .into(),
+                create_date: Some("2026-11-24 14:42:16.219210".into()),
+                path: PathBuf::from("/proj/versions/x.py"),
+                sql: None,
+            }
+        );
+    }
+
+    #[test]
+    fn reads_the_old_unannotated_style_without_labels() {
+        let file = read_ok(
+            "\"\"\"create account table\n\nRevision ID: 1975ea83b712\nRevises: \nCreate Date: 2011-11-08 11:40:27.089406\n\n\"\"\"\n\
+             revision = '1975ea83b712'\ndown_revision = None\n\nfrom alembic import op\n",
+        );
+        assert_eq!(file.revision, "1975ea83b712");
+        assert!(
+            file.down_revision.is_empty()
+                && file.branch_labels.is_empty()
+                && file.depends_on.is_empty()
+        );
+        assert_eq!(
+            file.create_date.as_deref(),
+            Some("2011-11-08 11:40:27.089406")
+        );
+        // `Revises: ` keeps its trailing space inside the docstring; only the ends are stripped.
+        assert!(file.longdoc.contains("Revises: \n"));
+    }
+
+    #[test]
+    fn any_annotation_is_accepted() {
+        let file = read_ok(
+            "revision: 'str' = 'a1'\ndown_revision: Union[str, None] = 'b2'\n\
+             branch_labels: Optional[Sequence[str]] = ('lib',)\ndepends_on: str | None = 'c3'\n",
+        );
+        assert_eq!(file.revision, "a1");
+        assert_eq!(file.down_revision, strings(&["b2"]));
+        assert_eq!(file.branch_labels, strings(&["lib"]));
+        assert_eq!(file.depends_on, strings(&["c3"]));
+    }
+
+    #[test]
+    fn quotes_prefixes_and_implicit_concatenation() {
+        let file = read_ok(
+            "revision = r\"ab\\c\"\ndown_revision = u'def'\nbranch_labels = R'x'\ndepends_on = U\"y\" 'z'\n",
+        );
+        assert_eq!(file.revision, "ab\\c");
+        assert_eq!(file.down_revision, strings(&["def"]));
+        assert_eq!(file.branch_labels, strings(&["x"]));
+        assert_eq!(file.depends_on, strings(&["yz"]));
+        let file = read_ok("revision = '''abc'''\ndown_revision = \"\"\"d\"\"\" 'e'\n");
+        assert_eq!(
+            (file.revision.as_str(), file.down_revision),
+            ("abc", strings(&["de"]))
+        );
+    }
+
+    #[test]
+    fn tuples_lists_sets_trailing_commas_and_none() {
+        let file = read_ok(
+            "revision = 'r'\ndown_revision = ['a', 'b',]\nbranch_labels = ('x',)\ndepends_on = {'q', 'p'}\n",
+        );
+        assert_eq!(file.down_revision, strings(&["a", "b"]));
+        assert_eq!(file.branch_labels, strings(&["x"]));
+        // Written order; Python would iterate the set in hash order.
+        assert_eq!(file.depends_on, strings(&["q", "p"]));
+
+        let file =
+            read_ok("revision = 'r'\ndown_revision = ()\nbranch_labels = []\ndepends_on = None\n");
+        assert!(
+            file.down_revision.is_empty()
+                && file.branch_labels.is_empty()
+                && file.depends_on.is_empty()
+        );
+
+        let file = read_ok("revision = 'r'\ndown_revision = (\n    'a',\n    'b',\n)\n");
+        assert_eq!(file.down_revision, strings(&["a", "b"]));
+        // A bare tuple without parentheses.
+        let file = read_ok("revision = 'r'\ndown_revision = 'a', 'b'\n");
+        assert_eq!(file.down_revision, strings(&["a", "b"]));
+    }
+
+    #[test]
+    fn docstring_forms() {
+        let file = read_ok(
+            "r'''  First line\\n\n\nSecond paragraph.\n\t'''\nrevision = 'r'\ndown_revision = None\n",
+        );
+        assert_eq!(file.longdoc, "First line\\n\n\nSecond paragraph.");
+        // Escapes are processed as Python does; `str.strip()` also strips U+001C..U+001F.
+        let file = read_ok(
+            "\"\"\"\\x1c\\tTab\\u00e9\\N{BULLET}\\n \"\"\"\nrevision = 'r'\ndown_revision = None\n",
+        );
+        assert_eq!(file.longdoc, "Tab\u{e9}\u{2022}");
+        assert_eq!(file.create_date, None);
+        // Not a docstring: an f-string, a bytes literal, or a string after another statement.
+        for source in [
+            "f'doc'\nrevision = 'r'\ndown_revision = None\n",
+            "b'doc'\nrevision = 'r'\ndown_revision = None\n",
+            "import os\n'doc'\nrevision = 'r'\ndown_revision = None\n",
+            "revision = 'r'\ndown_revision = None\n",
+        ] {
+            assert_eq!(read_ok(source).longdoc, "", "{source}");
+        }
+        let file = read_ok("'Single quoted'\nrevision = 'r'\ndown_revision = None\n");
+        assert_eq!(file.longdoc, "Single quoted");
+    }
+
+    #[test]
+    fn non_ascii_docstring() {
+        let file = read_ok(
+            "\"\"\"Añadir tabla ünïcode — 表 🎉\n\nCreate Date: 2026-11-24 14:47:46.681405+00:00\n\"\"\"\nrevision = 'r'\ndown_revision = None\n",
+        );
+        assert!(file.longdoc.starts_with("Añadir tabla ünïcode — 表 🎉\n"));
+        assert_eq!(
+            file.create_date.as_deref(),
+            Some("2026-11-24 14:47:46.681405+00:00")
+        );
+    }
+
+    #[test]
+    fn bom_and_coding_cookie() {
+        let source = "\u{feff}# -*- coding: utf-8 -*-\n\"\"\"Doc é\"\"\"\nrevision = 'r'\ndown_revision = None\nx = (\n  1 +\n)\n";
+        let diagnostic = error("x.py", source);
+        assert_eq!(diagnostic.line, Some(7), "{diagnostic}");
+        let file = read_ok(&source.replace("x = (\n  1 +\n)\n", ""));
+        assert_eq!(
+            (file.revision.as_str(), file.longdoc.as_str()),
+            ("r", "Doc é")
+        );
+
+        // A cookie on line 2 after a shebang; ASCII text reads the same under any ASCII-compatible codec.
+        let file = read_ok(
+            "#!/usr/bin/env python\n# vim: set fileencoding=latin-1 :\nrevision = 'r'\ndown_revision = None\n",
+        );
+        assert_eq!(file.revision, "r");
+        // Non-ASCII text under a latin-1 cookie: Python would decode it differently.
+        let (line, reason) = computed(
+            "#!/usr/bin/env python\n# coding=latin-1\n'é'\nrevision = 'r'\ndown_revision = None\n",
+        );
+        assert_eq!(line, 2);
+        assert!(reason.contains("latin-1"), "{reason}");
+        assert_eq!(coding_cookie("x = 1\n# coding: latin-1\n"), None);
+        assert_eq!(
+            coding_cookie("\r\n# coding: cp1252\r\n"),
+            Some((2, "cp1252".into()))
+        );
+    }
+
+    #[test]
+    fn legacy_files_take_the_id_from_the_file_name() {
+        let source = "\"\"\"old\"\"\"\ndown_revision = None\n";
+        match read("1975ea83b712.py", source) {
+            Ok(StaticRead::Read(file)) => assert_eq!(file.revision, "1975ea83b712"),
+            other => panic!("{other:?}"),
+        }
+        for name in ["1975ea83b712_add_table.py", "ABC123.py", ".py"] {
+            let diagnostic = error(name, source);
+            assert_eq!(
+                diagnostic.message,
+                format!(
+                    "Could not determine revision id from filename {name}. Be sure the 'revision' variable is \
+                     declared inside the script (please see 'Upgrading from Alembic 0.1 to 0.2' in the documentation)."
+                )
+            );
+            assert_eq!(diagnostic.line, None);
+        }
+    }
+
+    #[test]
+    fn down_revision_is_required() {
+        let diagnostic = error("x.py", "revision = 'abc'\nbranch_labels = None\n");
+        assert_eq!(
+            diagnostic.message,
+            "revision file does not define 'down_revision'"
+        );
+        assert_eq!(diagnostic.path, PathBuf::from("/proj/versions/x.py"));
+        // A bare annotation assigns nothing.
+        error("x.py", "revision = 'abc'\ndown_revision: str\n");
+        // Assigned only inside a function: local, so still missing.
+        error(
+            "x.py",
+            "revision = 'abc'\ndef f():\n    down_revision = 'x'\n",
+        );
+    }
+
+    #[test]
+    fn missing_down_revision_with_dynamic_code_is_computed() {
+        let (line, reason) = computed("revision = 'abc'\nif True:\n    down_revision = 'x'\n");
+        assert_eq!(line, 2);
+        assert!(
+            reason.contains("'down_revision'") && reason.contains("`if`"),
+            "{reason}"
+        );
+        assert_eq!(computed("revision = 'abc'\ntry:\n    import x\nexcept ImportError:\n    down_revision = None\n").0, 2);
+        assert_eq!(
+            computed("revision = 'abc'\nglobals()['down_revision'] = None\n").0,
+            2
+        );
+        assert_eq!(computed("revision = 'abc'\nfrom common import *\n").0, 2);
+        assert_eq!(
+            computed("revision = 'abc'\nfrom common import down_revision\n").0,
+            2
+        );
+        assert_eq!(
+            computed("revision = 'abc'\n\ndef __getattr__(name):\n    return None\n").0,
+            3
+        );
+        // `setattr` inside a function body cannot reach the module.
+        error(
+            "x.py",
+            "revision = 'abc'\ndef upgrade():\n    setattr(obj, 'down_revision', 1)\n",
+        );
+    }
+
+    #[test]
+    fn computed_values_name_their_line() {
+        let (line, reason) = computed(
+            "\"\"\"doc\n\nmore\n\"\"\"\nrevision = \"7003\" + \"abcd\"\ndown_revision = None\n",
+        );
+        assert_eq!(line, 5);
+        assert!(reason.contains("'revision'"), "{reason}");
+        assert_eq!(computed("revision = 'a'\ndown_revision = PARENT\n").0, 2);
+        assert_eq!(computed("revision = 'a'\ndown_revision = get()\n").0, 2);
+        assert_eq!(computed("revision = 'a'\ndown_revision = f'{x}'\n").0, 2);
+        assert_eq!(computed("revision = 'a'\ndown_revision = b'abc'\n").0, 2);
+        assert_eq!(
+            computed("revision = 'a'\ndown_revision = (\n    'b',\n    OTHER,\n)\n").0,
+            4
+        );
+        assert_eq!(
+            computed("revision = 'a'\ndown_revision = None\ndepends_on = ('x', *more)\n").0,
+            3
+        );
+        assert_eq!(
+            computed("revision = 'a'\ndown_revision = None\nbranch_labels = ('x', 1)\n").0,
+            3
+        );
+        // The earliest computed value is reported; CRLF endings count as one line each.
+        assert_eq!(
+            computed("revision = 'a'\r\nbranch_labels = x\r\ndown_revision = y\r\n").0,
+            2
+        );
+        assert_eq!(computed("revision = 'a'\rdown_revision = y\r").0, 2);
+    }
+
+    #[test]
+    fn later_rebinding_makes_a_value_computed() {
+        assert_eq!(
+            computed("revision = 'a'\ndown_revision = None\nif X:\n    down_revision = 'b'\n").0,
+            3
+        );
+        assert_eq!(
+            computed("revision = 'a'\ndown_revision = ('b',)\ndown_revision += ('c',)\n").0,
+            3
+        );
+        assert_eq!(
+            computed("revision = 'a'\ndown_revision = None\nfor down_revision in []: pass\n").0,
+            3
+        );
+        assert_eq!(
+            computed("revision = 'a'\ndown_revision = None\ndel down_revision\n").0,
+            3
+        );
+        assert_eq!(computed("revision, down_revision = pair()\n").0, 1);
+        // A `global` declaration lets any function assign it.
+        assert_eq!(computed("revision = 'a'\ndown_revision = None\ndef f():\n    global revision\n    revision = 'b'\n").0, 4);
+        // ... but a later plain assignment wins over an earlier block.
+        let file = read_ok("if X:\n    revision = 'z'\nrevision = 'a'\ndown_revision = None\n");
+        assert_eq!(file.revision, "a");
+    }
+
+    #[test]
+    fn last_assignment_wins_and_chained_forms() {
+        let file = read_ok("revision = 'first'\ndown_revision = None\nrevision: str = 'second'\n");
+        assert_eq!(file.revision, "second");
+        let file = read_ok("revision = other = 'r1'\ndown_revision = branch_labels = None\n");
+        assert_eq!(
+            (file.revision.as_str(), file.down_revision.len()),
+            ("r1", 0)
+        );
+        let file = read_ok(
+            "revision, down_revision = 'r2', ('p',)\n(branch_labels, [depends_on]) = 'l', ['d']\n",
+        );
+        assert_eq!(file.revision, "r2");
+        assert_eq!(file.down_revision, strings(&["p"]));
+        assert_eq!(file.branch_labels, strings(&["l"]));
+        assert_eq!(file.depends_on, strings(&["d"]));
+    }
+
+    #[test]
+    fn revision_must_be_a_string() {
+        for (source, kind) in [
+            ("down_revision = None\nrevision = ('a',)\n", "a tuple"),
+            ("down_revision = None\nrevision = 12\n", "a number"),
+            ("down_revision = None\nrevision = None\n", "None"),
+        ] {
+            let diagnostic = error("x.py", source);
+            assert_eq!(diagnostic.line, Some(2));
+            assert_eq!(
+                diagnostic.message,
+                format!("'revision' must be a string, not {kind}")
+            );
+        }
+    }
+
+    #[test]
+    fn syntax_errors_name_their_line() {
+        let diagnostic = error(
+            "x.py",
+            "revision = 'a'\ndown_revision = None\n\n\ndef upgrade(:\n    pass\n",
+        );
+        assert_eq!(diagnostic.line, Some(5));
+        assert!(
+            diagnostic.message.starts_with("invalid Python: "),
+            "{}",
+            diagnostic.message
+        );
+        assert_eq!(error("x.py", "revision = 'a\n").line, Some(1));
+        assert_eq!(error("x.py", "\"\"\"doc\n\nrevision = 'a'\n").line, Some(1));
+        assert_eq!(
+            error("x.py", "revision = 'a'\n  down_revision = None\n").line,
+            Some(2)
+        );
+        let nul = error("x.py", "revision = 'a'\ndown_revision = None\n# \0\n");
+        assert_eq!(
+            (nul.line, nul.message.as_str()),
+            (
+                Some(3),
+                "invalid Python: source code cannot contain null bytes"
+            )
+        );
+    }
+
+    #[test]
+    fn deep_nesting_is_left_to_python_instead_of_overflowing() {
+        for source in [
+            format!(
+                "revision = 'a'\ndown_revision = {}None{}\n",
+                "(".repeat(100_000),
+                ")".repeat(100_000)
+            ),
+            format!("revision = 'a'\ndown_revision = {}1\n", "-".repeat(100_000)),
+            format!(
+                "revision = 'a'\ndown_revision = x{}\n",
+                ".y".repeat(100_000)
+            ),
+            format!(
+                "revision = 'a'\ndown_revision = 1{}\n",
+                "+1".repeat(100_000)
+            ),
+        ] {
+            let (line, reason) = computed(&source);
+            assert_eq!(line, 1);
+            assert!(reason.contains("levels deep"), "{reason}");
+        }
+        // Wide is fine: a long data literal is not deep.
+        let data = format!(
+            "revision = 'a'\ndown_revision = None\nrows = [{}]\n",
+            "{'a': -1, 'b': (2, 3)}, ".repeat(20_000)
+        );
+        assert_eq!(read_ok(&data).revision, "a");
+        // Moderately deep code still reads statically.
+        let moderate = format!(
+            "revision = 'a'\ndown_revision = None\nx = {}1{}\n",
+            "(".repeat(150),
+            ")".repeat(150)
+        );
+        assert_eq!(read_ok(&moderate).revision, "a");
+    }
+
+    #[test]
+    fn line_index_and_strip() {
+        let index = LineIndex::new("a\nb\r\nc\rd");
+        let lines: Vec<usize> = (0..9u32).map(|o| index.line(TextSize::new(o))).collect();
+        assert_eq!(lines, vec![1, 1, 2, 2, 2, 3, 3, 4, 4]);
+        assert_eq!(py_strip("\u{1f}\u{3000} x \u{85}\u{a0}"), "x");
+        assert_eq!(
+            create_date("a\n  Create Date:   \nCreate Date: 2020-01-01 \n"),
+            Some("2020-01-01".into())
+        );
+    }
+
+    #[test]
+    fn find_python_searches_path_and_honours_retort_python() {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("bin");
+        let other = dir.path().join("other");
+        std::fs::create_dir_all(&bin).unwrap();
+        std::fs::create_dir_all(&other).unwrap();
+        let path_var = std::env::join_paths([other.clone(), bin.clone()]).unwrap();
+        assert_eq!(find_python_in(None, Some(path_var.clone())), None);
+        assert_eq!(find_python_in(None, None), None);
+
+        let make = |path: &Path| {
+            std::fs::write(path, "#!/bin/sh\n").unwrap();
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+            }
+        };
+        let name = |n: &str| {
+            if cfg!(windows) {
+                format!("{n}.exe")
+            } else {
+                n.to_string()
+            }
+        };
+        make(&bin.join(name("python")));
+        assert_eq!(
+            find_python_in(None, Some(path_var.clone())),
+            Some(bin.join(name("python")))
+        );
+        make(&bin.join(name("python3")));
+        assert_eq!(
+            find_python_in(None, Some(path_var.clone())),
+            Some(bin.join(name("python3")))
+        );
+
+        let custom = other.join(name("mypython"));
+        make(&custom);
+        assert_eq!(
+            find_python_in(Some(custom.clone().into()), Some(path_var.clone())),
+            Some(custom.clone())
+        );
+        assert_eq!(
+            find_python_in(Some("mypython".into()), Some(path_var.clone())),
+            Some(custom)
+        );
+        // Set but naming nothing runnable: no silent fallback to another interpreter.
+        assert_eq!(
+            find_python_in(Some(dir.path().join("nope").into()), Some(path_var.clone())),
+            None
+        );
+        assert_eq!(
+            find_python_in(Some("".into()), Some(path_var)),
+            Some(bin.join(name("python3")))
+        );
+        #[cfg(unix)]
+        {
+            let plain = other.join("python3");
+            std::fs::write(&plain, "not executable").unwrap();
+            let only_other = std::env::join_paths([other.clone()]).unwrap();
+            assert_eq!(find_python_in(None, Some(only_other)), None);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+        #[test]
+        fn never_panics_on_any_text(source in "\\PC*") {
+            let _ = read_static(Path::new("ab12.py"), &source);
+        }
+
+        #[test]
+        fn never_panics_on_any_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+            let _ = read_static(Path::new("x.py"), &String::from_utf8_lossy(&bytes));
+        }
+
+        #[test]
+        fn never_panics_on_python_like_text(parts in proptest::collection::vec(prop_oneof![
+            Just("revision"), Just("down_revision"), Just("branch_labels"), Just(" = "), Just(": str"),
+            Just("'a'"), Just("\"b\""), Just("r'''c'''"), Just("u'\\N{BULLET}'"), Just("f'{x}'"), Just("b'x'"),
+            Just("None"), Just("("), Just(")"), Just("["), Just("]"), Just("{"), Just("}"), Just(", "),
+            Just("\n"), Just("\r\n"), Just("\r"), Just("    "), Just("\t"), Just("if x:"), Just("global "),
+            Just("def f():"), Just("+"), Just("-"), Just("\\"), Just("#"), Just("# coding: latin-1\n"),
+            Just("\u{feff}"), Just("\"\"\""), Just("é"), Just("\\ud800"), Just("*"), Just("import *"),
+        ], 0..60)) {
+            let source: String = parts.concat();
+            let _ = read_static(Path::new("ab12.py"), &source);
+        }
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // The Python fallback, with a real interpreter.
+
+    fn python() -> Option<PathBuf> {
+        let python = find_python();
+        if python.is_none() {
+            eprintln!("no python3/python on PATH: skipping the Python fallback test");
+        }
+        python
+    }
+
+    fn write(dir: &Path, name: &str, source: &str) -> PathBuf {
+        let path = dir.join(name);
+        std::fs::write(&path, source).unwrap();
+        path
+    }
+
+    #[test]
+    fn python_reads_computed_files_errors_and_sys_path_imports() {
+        let Some(python) = python() else { return };
+        let dir = tempfile::tempdir().unwrap();
+        let versions = dir.path().join("versions");
+        let app = dir.path().join("app");
+        std::fs::create_dir_all(&versions).unwrap();
+        std::fs::create_dir_all(&app).unwrap();
+        write(
+            &app,
+            "retort_test_helper.py",
+            "PARENT = '7003abcd'\nLABELS = {'lib'}\n",
+        );
+
+        let files = vec![
+            write(
+                &versions,
+                "7003abcd_computed.py",
+                "\"\"\"Computed id\n\nCreate Date: 2026-01-02 03:04:05.000006\n\"\"\"\nprint('noise on stdout')\n\
+                 revision = \"7003\" + \"abcd\"\ndown_revision = None\n",
+            ),
+            write(
+                &versions,
+                "boom.py",
+                "\"\"\"doc\"\"\"\nrevision = 'b'\n\nraise RuntimeError('boom')\ndown_revision = None\n",
+            ),
+            write(
+                &versions,
+                "8000_imports.py",
+                "from retort_test_helper import PARENT, LABELS\nrevision = '8000'\ndown_revision = PARENT\nbranch_labels = LABELS\n\
+                 depends_on = ['x', 'y']\n",
+            ),
+            write(&versions, "nodown.py", "revision = 'n'\n"),
+            write(&versions, "abc123.py", "down_revision = ('8000',)\n"),
+            write(&versions, "not_hex.py", "down_revision = None\n"),
+            write(&versions, "exits.py", "import sys\nsys.exit(3)\n"),
+            write(&versions, "syntax.py", "revision = 'a'\n\ndef f(:\n"),
+            write(
+                &versions,
+                "badtype.py",
+                "revision = 'q'\ndown_revision = (1, 2)\n",
+            ),
+            write(
+                &versions,
+                "last.py",
+                "revision = 'z'\ndown_revision = 'y'\n",
+            ),
+        ];
+        let results = read_with_python(&python, &files, std::slice::from_ref(&app));
+        assert_eq!(results.len(), files.len());
+
+        let computed = results[0].as_ref().unwrap();
+        assert_eq!(computed.revision, "7003abcd");
+        assert!(computed.down_revision.is_empty());
+        assert_eq!(
+            computed.longdoc,
+            "Computed id\n\nCreate Date: 2026-01-02 03:04:05.000006"
+        );
+        assert_eq!(
+            computed.create_date.as_deref(),
+            Some("2026-01-02 03:04:05.000006")
+        );
+        assert_eq!(computed.path, files[0]);
+        assert_eq!(computed.sql, None);
+
+        let boom = results[1].as_ref().unwrap_err();
+        assert_eq!(boom.message, "RuntimeError: boom");
+        assert_eq!(boom.line, Some(4));
+        assert_eq!(boom.path, files[1]);
+
+        let imports = results[2].as_ref().unwrap();
+        assert_eq!(imports.revision, "8000");
+        assert_eq!(imports.down_revision, strings(&["7003abcd"]));
+        assert_eq!(imports.branch_labels, strings(&["lib"]));
+        assert_eq!(imports.depends_on, strings(&["x", "y"]));
+
+        let nodown = results[3].as_ref().unwrap_err();
+        assert!(
+            nodown.message.starts_with("AttributeError: ")
+                && nodown.message.contains("down_revision"),
+            "{nodown}"
+        );
+
+        assert_eq!(results[4].as_ref().unwrap().revision, "abc123");
+        assert_eq!(
+            results[5].as_ref().unwrap_err().message,
+            legacy_error("not_hex.py")
+        );
+        assert_eq!(results[6].as_ref().unwrap_err().message, "SystemExit: 3");
+        assert_eq!(results[6].as_ref().unwrap_err().line, Some(2));
+        let syntax = results[7].as_ref().unwrap_err();
+        assert!(syntax.message.starts_with("SyntaxError: "), "{syntax}");
+        assert_eq!(syntax.line, Some(3));
+        assert!(
+            results[8]
+                .as_ref()
+                .unwrap_err()
+                .message
+                .starts_with("TypeError: down_revision holds 1")
+        );
+        assert_eq!(results[9].as_ref().unwrap().down_revision, strings(&["y"]));
+
+        // PYTHONDONTWRITEBYTECODE: nothing written into the user's tree.
+        assert!(!app.join("__pycache__").exists());
+        assert!(!versions.join("__pycache__").exists());
+    }
+
+    #[test]
+    fn python_and_static_reads_agree() {
+        let Some(python) = python() else { return };
+        let dir = tempfile::tempdir().unwrap();
+        let sources = [
+            ("4000dddd0001_merge_heads.py", TEMPLATE.to_string()),
+            (
+                "a1_x.py",
+                "# -*- coding: utf-8 -*-\nr'''  Añadir\\n tabla\n\nCreate Date: 2026-11-24 14:47:46.681405+00:00\n\t'''\n\
+                 revision = u'a1'\ndown_revision = 'b' 'c'\nbranch_labels = ['l1', 'l2',]\ndepends_on = ('d',)\n"
+                    .to_string(),
+            ),
+            ("1975ea83b712.py", "\u{feff}\"\"\"legacy\"\"\"\ndown_revision = ()\n".to_string()),
+            ("nodoc.py", "import os\nrevision = 'n'\nrevision = 'n2'\ndown_revision = None\ndepends_on = 'x'\n".to_string()),
+        ];
+        let files: Vec<PathBuf> = sources
+            .iter()
+            .map(|(name, source)| write(dir.path(), name, source))
+            .collect();
+        // Stand-ins for the packages the template imports.
+        let stubs = tempfile::tempdir().unwrap();
+        for package in ["alembic", "sqlalchemy"] {
+            std::fs::create_dir(stubs.path().join(package)).unwrap();
+            write(&stubs.path().join(package), "__init__.py", "op = None\n");
+        }
+        let from_python = read_with_python(&python, &files, &[stubs.path().to_path_buf()]);
+        for ((path, (_, source)), python_result) in files.iter().zip(&sources).zip(from_python) {
+            let Ok(StaticRead::Read(static_file)) = read_static(path, source) else {
+                panic!("{path:?}")
+            };
+            assert_eq!(python_result.unwrap(), static_file, "{path:?}");
+        }
+    }
+
+    #[test]
+    fn python_that_cannot_start_fails_every_file() {
+        let files = vec![PathBuf::from("/p/a.py"), PathBuf::from("/p/b.py")];
+        let missing = Path::new("/nonexistent/retort/python3");
+        let results = read_with_python(missing, &files, &[]);
+        assert_eq!(results.len(), 2);
+        for (result, file) in results.iter().zip(&files) {
+            let diagnostic = result.as_ref().unwrap_err();
+            assert_eq!(&diagnostic.path, file);
+            assert!(
+                diagnostic
+                    .message
+                    .starts_with("cannot start Python (/nonexistent/retort/python3)"),
+                "{diagnostic}"
+            );
+        }
+        assert!(read_with_python(missing, &[], &[]).is_empty());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn python_failing_at_startup_fails_every_file_with_its_stderr() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let fake = write(
+            dir.path(),
+            "python3",
+            "#!/bin/sh\ncat >/dev/null\necho 'Traceback: bad python' >&2\nexit 1\n",
+        );
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let files = vec![dir.path().join("a.py"), dir.path().join("b.py")];
+        let results = read_with_python(&fake, &files, &[]);
+        for result in &results {
+            let message = &result.as_ref().unwrap_err().message;
+            assert!(
+                message.contains("could not run Retort's loader")
+                    && message.ends_with(": Traceback: bad python"),
+                "{message}"
+            );
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn python_dying_midway_keeps_earlier_answers() {
+        let Some(python) = python() else { return };
+        let dir = tempfile::tempdir().unwrap();
+        let files = vec![
+            write(dir.path(), "a.py", "revision = 'a'\ndown_revision = None\n"),
+            write(dir.path(), "b.py", "import os\nos._exit(7)\n"),
+            write(dir.path(), "c.py", "revision = 'c'\ndown_revision = 'a'\n"),
+        ];
+        let results = read_with_python(&python, &files, &[]);
+        assert_eq!(results[0].as_ref().unwrap().revision, "a");
+        let died = results[1].as_ref().unwrap_err();
+        assert!(
+            died.message.contains("stopped while loading this file") && died.message.contains('7'),
+            "{died}"
+        );
+        let skipped = results[2].as_ref().unwrap_err();
+        assert!(skipped.message.starts_with("not read: Python"), "{skipped}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn python_handles_paths_that_are_not_utf8() {
+        use std::os::unix::ffi::OsStrExt;
+        let Some(python) = python() else { return };
+        let dir = tempfile::tempdir().unwrap();
+        let name = std::ffi::OsStr::from_bytes(b"caf\xe9.py");
+        let path = dir.path().join(name);
+        if std::fs::write(&path, "revision = 'cafe'\ndown_revision = None\n").is_err() {
+            return; // a file system that insists on UTF-8 names
+        }
+        let results = read_with_python(&python, std::slice::from_ref(&path), &[]);
+        assert_eq!(results[0].as_ref().unwrap().revision, "cafe");
+        assert_eq!(results[0].as_ref().unwrap().path, path);
+    }
 }

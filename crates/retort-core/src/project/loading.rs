@@ -1,7 +1,1415 @@
-//! Loading a project's revisions in Alembic's order (helper B writes this).
-use super::{ConfigFile, Project, ProjectError};
+//! Loading a project's revision files in Alembic's load order
+//! (`ScriptDirectory._load_revisions`, `Script._list_py_dir`, `Script._from_path`).
+//!
+//! The order matters: it is the order of Alembic's revision map, which decides the order of
+//! heads and the tie-breaks of its topological sort (spec §0.1). So:
+//!
+//! - version locations in configuration order; missing ones skipped;
+//! - per location a top-down walk: each folder's files in code-point order, then (only with
+//!   `recursive_version_locations`) its subfolders in sorted order, depth first; folders whose
+//!   name ends in `__pycache__` contribute no files; symlinked folders are not entered
+//!   (`os.walk`'s default);
+//! - with `sourceless`, after each folder's files, the entries of its `__pycache__` whose stem
+//!   (the name up to the first `.`) is not the stem of a file in the folder;
+//! - every listed file is resolved (symlinks followed); one reached twice is skipped with
+//!   Alembic's warning, before the name filter, as Alembic does;
+//! - Alembic's name filter `(?!\.\#|__init__)(.*\.py)$` (with `sourceless`:
+//!   `(?!\.\#|__init__)(.*\.py)(c|o)?$`, a `.pyc` skipped when its `.py` exists, a `.pyo` when
+//!   its `.py` or `.pyc` exists); native projects take `*.sql` files not starting with `.#`.
+//!
+//! Deviations: Alembic lists a `__pycache__` folder's entries in directory order; Retort
+//! sorts them. Alembic still walks the subfolders of a `__pycache__` folder; Retort does not.
+//! A version location that is a file is ignored by Alembic silently; Retort warns.
+//!
+//! Python files are read with [`python_revision::read_static`]; the files it cannot read
+//! (computed values, other encodings, compiled files) go to Python in one batch.
 
+use super::python_revision::{self, StaticRead};
+use super::{
+    ConfigFile, Diagnostic, Project, ProjectError, ProjectKind, ProjectSettings, RevisionFile,
+    alembic_config, native_config, sql_revision,
+};
+use std::collections::HashSet;
+use std::ffi::OsString;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// Reads the project's settings and all its revision files. Every unreadable revision file is
+/// reported (in [`ProjectError::Revisions`]), not just the first.
 pub fn load_project(config: &ConfigFile) -> Result<Project, ProjectError> {
-    let _ = config;
-    todo!()
+    load_project_with(config, python_revision::find_python)
+}
+
+/// [`load_project`] with the Python lookup injected (called only when a file needs Python).
+fn load_project_with(
+    config: &ConfigFile,
+    find_python: impl FnOnce() -> Option<PathBuf>,
+) -> Result<Project, ProjectError> {
+    let (kind, settings) = match config {
+        ConfigFile::AlembicIni { ini, pyproject } => (
+            ProjectKind::Alembic,
+            alembic_config::read_alembic_settings(
+                Some(ini),
+                pyproject.as_deref(),
+                alembic_config::DEFAULT_INI_SECTION,
+            )?,
+        ),
+        ConfigFile::Pyproject(pyproject) => (
+            ProjectKind::Alembic,
+            alembic_config::read_alembic_settings(
+                None,
+                Some(pyproject),
+                alembic_config::DEFAULT_INI_SECTION,
+            )?,
+        ),
+        ConfigFile::RetortToml(path) => (
+            ProjectKind::Native,
+            native_config::read_native_settings(path)?,
+        ),
+    };
+    let config_path = config.path().to_path_buf();
+    if let Some(dir) = &settings.script_location
+        && !dir.exists()
+    {
+        // `ScriptDirectory.__init__`.
+        return Err(ProjectError::Config(Diagnostic::error(
+            &config_path,
+            None,
+            format!(
+                "Path doesn't exist: {}.  Please use the 'init' command to create a new scripts folder.",
+                dir.display()
+            ),
+        )));
+    }
+
+    let mut warnings = Vec::new();
+    let mut errors = Vec::new();
+    let files = list_revision_files(&settings, kind, &mut warnings, &mut errors);
+    let revisions = match kind {
+        ProjectKind::Native => read_sql_files(&files, &mut errors),
+        ProjectKind::Alembic => read_python_files(&files, &settings, find_python, &mut errors),
+    };
+
+    // `RevisionMap._revision_map`: a later file with the same id replaces the earlier one
+    // (the graph builder does that); both stay in `revisions`, in load order.
+    let mut seen = HashSet::new();
+    for rev in &revisions {
+        if !seen.insert(rev.revision.as_str()) {
+            warnings.push(Diagnostic::warning(
+                &rev.path,
+                None,
+                format!("Revision {} is present more than once", rev.revision),
+            ));
+        }
+    }
+
+    if !errors.is_empty() {
+        return Err(ProjectError::Revisions(errors));
+    }
+    Ok(Project {
+        kind,
+        config_path,
+        settings,
+        revisions,
+        warnings,
+    })
+}
+
+/// One file to read, as listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Listed {
+    /// `.py` or `.sql`.
+    Source(PathBuf),
+    /// A sourceless `.pyc`/`.pyo`.
+    Compiled(PathBuf),
+}
+
+/// The revision files in load order (resolved paths), after the name filter.
+fn list_revision_files(
+    settings: &ProjectSettings,
+    kind: ProjectKind,
+    warnings: &mut Vec<Diagnostic>,
+    errors: &mut Vec<Diagnostic>,
+) -> Vec<Listed> {
+    let sourceless = kind == ProjectKind::Alembic && settings.sourceless;
+    let recursive = settings.recursive_version_locations;
+    let mut dupes: HashSet<PathBuf> = HashSet::new();
+    let mut listed = Vec::new();
+    for location in &settings.version_locations {
+        if !location.exists() {
+            continue;
+        }
+        if !location.is_dir() {
+            warnings.push(Diagnostic::warning(
+                location,
+                None,
+                "version location is not a folder; ignored",
+            ));
+            continue;
+        }
+        let mut paths = Vec::new();
+        walk(location, recursive, sourceless, &mut paths, errors);
+        for path in paths {
+            let real = fs::canonicalize(&path).unwrap_or(path);
+            if !dupes.insert(real.clone()) {
+                warnings.push(Diagnostic::warning(
+                    &real,
+                    None,
+                    format!(
+                        "File {} loaded twice! ignoring. Please ensure version_locations is unique.",
+                        real.display()
+                    ),
+                ));
+                continue;
+            }
+            let candidate = match kind {
+                ProjectKind::Alembic => alembic_candidate(&real, sourceless),
+                ProjectKind::Native => native_candidate(&real),
+            };
+            listed.extend(candidate);
+        }
+    }
+    listed
+}
+
+/// One folder of the walk (`os.walk` top-down, as `Script._list_py_dir` uses it).
+fn walk(
+    dir: &Path,
+    recursive: bool,
+    sourceless: bool,
+    out: &mut Vec<PathBuf>,
+    errors: &mut Vec<Diagnostic>,
+) {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) => {
+            errors.push(Diagnostic::error(
+                dir,
+                None,
+                format!("cannot read folder: {e}"),
+            ));
+            return;
+        }
+    };
+    let mut files: Vec<OsString> = Vec::new();
+    // (name, is a symlink): `os.walk` lists symlinked folders but does not enter them.
+    let mut dirs: Vec<(OsString, bool)> = Vec::new();
+    for entry in entries {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(e) => {
+                errors.push(Diagnostic::error(
+                    dir,
+                    None,
+                    format!("cannot read folder: {e}"),
+                ));
+                continue;
+            }
+        };
+        let is_symlink = entry.file_type().is_ok_and(|t| t.is_symlink());
+        // `DirEntry.is_dir()` in Python follows symlinks.
+        let is_dir = fs::metadata(entry.path()).is_ok_and(|m| m.is_dir());
+        if is_dir {
+            dirs.push((entry.file_name(), is_symlink));
+        } else {
+            files.push(entry.file_name());
+        }
+    }
+    files.sort_by(|a, b| a.as_encoded_bytes().cmp(b.as_encoded_bytes()));
+
+    if !is_pycache(dir) {
+        out.extend(files.iter().map(|f| dir.join(f)));
+        if sourceless {
+            let pycache = dir.join("__pycache__");
+            if pycache.exists() {
+                let stems: HashSet<String> = files.iter().map(stem).collect();
+                match fs::read_dir(&pycache) {
+                    Ok(entries) => {
+                        let mut extra: Vec<OsString> = entries
+                            .filter_map(Result::ok)
+                            .map(|e| e.file_name())
+                            .filter(|name| !stems.contains(&stem(name)))
+                            .collect();
+                        extra.sort_by(|a, b| a.as_encoded_bytes().cmp(b.as_encoded_bytes()));
+                        out.extend(extra.iter().map(|f| pycache.join(f)));
+                    }
+                    Err(e) => errors.push(Diagnostic::error(
+                        &pycache,
+                        None,
+                        format!("cannot read folder: {e}"),
+                    )),
+                }
+            }
+        }
+    }
+    if !recursive {
+        return;
+    }
+    dirs.sort_by(|a, b| a.0.as_encoded_bytes().cmp(b.0.as_encoded_bytes()));
+    for (name, is_symlink) in dirs {
+        let path = dir.join(&name);
+        if is_symlink || is_pycache(&path) {
+            continue;
+        }
+        walk(&path, recursive, sourceless, out, errors);
+    }
+}
+
+fn is_pycache(dir: &Path) -> bool {
+    dir.file_name()
+        .is_some_and(|n| n.to_string_lossy().ends_with("__pycache__"))
+}
+
+/// `Path(filename).name.split(".")[0]`.
+fn stem(name: &OsString) -> String {
+    let name = name.to_string_lossy();
+    name.split('.').next().unwrap_or_default().to_string()
+}
+
+/// `Script._from_path`'s filter on the resolved file name.
+fn alembic_candidate(real: &Path, sourceless: bool) -> Option<Listed> {
+    let name = real.file_name()?.to_string_lossy();
+    // `(?!\.\#|__init__)`, and `.` does not match a newline.
+    if name.starts_with(".#") || name.starts_with("__init__") || name.contains('\n') {
+        return None;
+    }
+    if name.ends_with(".py") {
+        return Some(Listed::Source(real.to_path_buf()));
+    }
+    if !sourceless {
+        return None;
+    }
+    let is_o = name.ends_with(".pyo");
+    if !(is_o || name.ends_with(".pyc")) {
+        return None;
+    }
+    let dir = real.parent()?;
+    let py_name = &name[..name.len() - 1];
+    // Prefer .py over .pyc (for the source encoding) and .pyc over .pyo (for docstrings).
+    if dir.join(py_name).exists() || (is_o && dir.join(format!("{py_name}c")).exists()) {
+        return None;
+    }
+    Some(Listed::Compiled(real.to_path_buf()))
+}
+
+fn native_candidate(real: &Path) -> Option<Listed> {
+    let name = real.file_name()?.to_string_lossy();
+    (name.ends_with(".sql") && !name.starts_with(".#")).then(|| Listed::Source(real.to_path_buf()))
+}
+
+/// The file's bytes, or an error naming it.
+fn read_bytes(path: &Path, errors: &mut Vec<Diagnostic>) -> Option<Vec<u8>> {
+    match fs::read(path) {
+        Ok(bytes) => Some(bytes),
+        Err(e) => {
+            errors.push(Diagnostic::error(
+                path,
+                None,
+                format!("cannot read file: {e}"),
+            ));
+            None
+        }
+    }
+}
+
+/// The 1-based line of the first byte that is not UTF-8.
+fn invalid_utf8_line(bytes: &[u8], error: &std::str::Utf8Error) -> usize {
+    bytes[..error.valid_up_to()]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+fn read_sql_files(files: &[Listed], errors: &mut Vec<Diagnostic>) -> Vec<RevisionFile> {
+    let mut revisions = Vec::new();
+    for listed in files {
+        let (Listed::Source(path) | Listed::Compiled(path)) = listed;
+        let Some(bytes) = read_bytes(path, errors) else {
+            continue;
+        };
+        let text = match std::str::from_utf8(&bytes) {
+            Ok(text) => text,
+            Err(e) => {
+                errors.push(Diagnostic::error(
+                    path,
+                    Some(invalid_utf8_line(&bytes, &e)),
+                    "file is not valid UTF-8",
+                ));
+                continue;
+            }
+        };
+        match sql_revision::parse_sql_revision(path, text) {
+            Ok(rev) => revisions.push(rev),
+            Err(d) => errors.push(d),
+        }
+    }
+    revisions
+}
+
+/// A file left to Python, with what to say when there is no Python.
+struct Deferred {
+    path: PathBuf,
+    line: Option<usize>,
+    without_python: String,
+}
+
+/// One listed file's outcome, kept in load order so that errors are reported in that order.
+enum Slot {
+    Done(RevisionFile),
+    Deferred(usize),
+    Failed(Diagnostic),
+}
+
+fn read_python_files(
+    files: &[Listed],
+    settings: &ProjectSettings,
+    find_python: impl FnOnce() -> Option<PathBuf>,
+    errors: &mut Vec<Diagnostic>,
+) -> Vec<RevisionFile> {
+    let mut slots = Vec::with_capacity(files.len());
+    let mut deferred: Vec<Deferred> = Vec::new();
+    let mut defer =
+        |slots: &mut Vec<Slot>, path: &Path, line: Option<usize>, without_python: String| {
+            slots.push(Slot::Deferred(deferred.len()));
+            deferred.push(Deferred {
+                path: path.to_path_buf(),
+                line,
+                without_python,
+            });
+        };
+    for listed in files {
+        match listed {
+            Listed::Compiled(path) => defer(
+                &mut slots,
+                path,
+                None,
+                "compiled revision file without its source (sourceless = true); install Python 3 so \
+                 Retort can read it"
+                    .to_string(),
+            ),
+            Listed::Source(path) => {
+                let bytes = match fs::read(path) {
+                    Ok(bytes) => bytes,
+                    Err(e) => {
+                        slots.push(Slot::Failed(Diagnostic::error(path, None, format!("cannot read file: {e}"))));
+                        continue;
+                    }
+                };
+                let text = match std::str::from_utf8(&bytes) {
+                    Ok(text) => text,
+                    Err(e) => {
+                        if let Some((line, encoding)) = coding_cookie(&bytes) {
+                            defer(
+                                &mut slots,
+                                path,
+                                Some(line),
+                                format!(
+                                    "the file declares the encoding '{encoding}'; install Python 3 so Retort \
+                                     can read it, or save it as UTF-8"
+                                ),
+                            );
+                        } else {
+                            slots.push(Slot::Failed(Diagnostic::error(
+                                path,
+                                Some(invalid_utf8_line(&bytes, &e)),
+                                "file is not valid UTF-8 (Python reads source files as UTF-8 unless they \
+                                 declare an encoding)",
+                            )));
+                        }
+                        continue;
+                    }
+                };
+                match python_revision::read_static(path, text) {
+                    Ok(StaticRead::Read(rev)) => slots.push(Slot::Done(rev)),
+                    Ok(StaticRead::Computed { line, reason }) => defer(
+                        &mut slots,
+                        path,
+                        Some(line),
+                        format!(
+                            "value computed at run time ({reason}); install Python 3 so Retort can read it, \
+                             or write it as a literal"
+                        ),
+                    ),
+                    Err(d) => slots.push(Slot::Failed(d)),
+                }
+            }
+        }
+    }
+
+    let mut results: Vec<Option<Result<RevisionFile, Diagnostic>>> = Vec::new();
+    if !deferred.is_empty() {
+        match find_python() {
+            Some(python) => {
+                let paths: Vec<PathBuf> = deferred.iter().map(|d| d.path.clone()).collect();
+                results =
+                    python_revision::read_with_python(&python, &paths, &settings.prepend_sys_path)
+                        .into_iter()
+                        .map(Some)
+                        .collect();
+            }
+            None => {
+                results = deferred
+                    .iter()
+                    .map(|d| {
+                        Some(Err(Diagnostic::error(
+                            &d.path,
+                            d.line,
+                            d.without_python.clone(),
+                        )))
+                    })
+                    .collect();
+            }
+        }
+    }
+
+    let mut revisions = Vec::with_capacity(slots.len());
+    for slot in slots {
+        match slot {
+            Slot::Done(rev) => revisions.push(rev),
+            Slot::Failed(d) => errors.push(d),
+            Slot::Deferred(index) => match results.get_mut(index).and_then(Option::take) {
+                Some(Ok(rev)) => revisions.push(rev),
+                Some(Err(d)) => errors.push(d),
+                None => errors.push(Diagnostic::error(
+                    &deferred[index].path,
+                    deferred[index].line,
+                    "Python gave no answer for this file",
+                )),
+            },
+        }
+    }
+    revisions
+}
+
+/// A PEP 263 coding cookie (`^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)`) on line 1, or on line 2
+/// after a blank or comment-only line 1, when it names an encoding other than UTF-8.
+fn coding_cookie(bytes: &[u8]) -> Option<(usize, String)> {
+    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
+    let mut lines = bytes.split(|&b| b == b'\n' || b == b'\r');
+    let first = String::from_utf8_lossy(lines.next().unwrap_or_default()).into_owned();
+    let found = cookie_in(&first).map(|name| (1, name)).or_else(|| {
+        let trimmed = first.trim_start_matches([' ', '\t', '\u{c}']);
+        if !(trimmed.is_empty() || trimmed.starts_with('#')) {
+            return None;
+        }
+        // `\r\n` gives an empty piece between the two bytes.
+        let second = if bytes.get(first.len()) == Some(&b'\r')
+            && bytes.get(first.len() + 1) == Some(&b'\n')
+        {
+            lines.nth(1)
+        } else {
+            lines.next()
+        };
+        cookie_in(&String::from_utf8_lossy(second?)).map(|name| (2, name))
+    })?;
+    let normal = found.1.to_ascii_lowercase().replace('_', "-");
+    let utf8 = normal == "utf-8"
+        || normal == "utf8"
+        || normal.starts_with("utf-8-")
+        || normal.starts_with("utf8-");
+    (!utf8).then_some(found)
+}
+
+fn cookie_in(line: &str) -> Option<String> {
+    let rest = line
+        .trim_start_matches([' ', '\t', '\u{c}'])
+        .strip_prefix('#')?;
+    let mut search = rest;
+    while let Some(at) = search.find("coding") {
+        let after = &search[at + "coding".len()..];
+        if let Some(value) = after.strip_prefix([':', '=']) {
+            let name: String = value
+                .trim_start_matches([' ', '\t'])
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'))
+                .collect();
+            if !name.is_empty() {
+                return Some(name);
+            }
+        }
+        search = after;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::project::{Severity, find_config};
+    use std::process::{Command, Stdio};
+
+    fn write(root: &Path, name: &str, text: impl AsRef<[u8]>) {
+        let path = root.join(name);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, text).unwrap();
+    }
+
+    fn sql(rev: &str, down: &str) -> String {
+        format!(
+            "-- revision: {rev}\n-- down_revision: {down}\n-- message: m {rev}\n\n-- migrate:up\nSELECT 1;\n"
+        )
+    }
+
+    fn py(rev: &str, down: &str) -> String {
+        let down = if down.is_empty() {
+            "None".to_string()
+        } else {
+            format!("'{down}'")
+        };
+        format!(
+            "\"\"\"message {rev}\n\nRevision ID: {rev}\nRevises: \nCreate Date: 2026-11-24 14:42:16.219210\n\n\"\"\"\n\
+             revision = '{rev}'\ndown_revision = {down}\nbranch_labels = None\ndepends_on = None\n\n\
+             def upgrade():\n    pass\n\n\ndef downgrade():\n    pass\n"
+        )
+    }
+
+    fn root() -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        (dir, root)
+    }
+
+    fn names(revisions: &[RevisionFile], root: &Path) -> Vec<String> {
+        revisions
+            .iter()
+            .map(|r| {
+                r.path
+                    .strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect()
+    }
+
+    fn listed_names(files: &[Listed], root: &Path) -> Vec<String> {
+        files
+            .iter()
+            .map(|l| {
+                let (Listed::Source(p) | Listed::Compiled(p)) = l;
+                p.strip_prefix(root).unwrap().to_string_lossy().into_owned()
+            })
+            .collect()
+    }
+
+    fn alembic_settings(
+        root: &Path,
+        locations: &[&str],
+        recursive: bool,
+        sourceless: bool,
+    ) -> ProjectSettings {
+        ProjectSettings {
+            script_location: Some(root.join("alembic")),
+            version_locations: locations.iter().map(|l| root.join(l)).collect(),
+            recursive_version_locations: recursive,
+            sourceless,
+            file_template: ProjectSettings::DEFAULT_FILE_TEMPLATE.into(),
+            truncate_slug_length: None,
+            url: None,
+            version_table: ProjectSettings::DEFAULT_VERSION_TABLE.into(),
+            version_table_schema: None,
+            prepend_sys_path: vec![],
+            timezone: None,
+            revision_environment: false,
+        }
+    }
+
+    fn list(
+        settings: &ProjectSettings,
+        kind: ProjectKind,
+    ) -> (Vec<Listed>, Vec<Diagnostic>, Vec<Diagnostic>) {
+        let (mut warnings, mut errors) = (Vec::new(), Vec::new());
+        let files = list_revision_files(settings, kind, &mut warnings, &mut errors);
+        (files, warnings, errors)
+    }
+
+    // ---- native projects -------------------------------------------------------------------
+
+    #[test]
+    fn native_project_in_file_name_order() {
+        let (_d, root) = root();
+        write(&root, "retort.toml", "url = \"sqlite:///x.db\"\n");
+        write(&root, "versions/b_second.sql", sql("b2", "a1"));
+        write(&root, "versions/a_first.sql", sql("a1", ""));
+        write(&root, "versions/B_upper.sql", sql("c3", "b2"));
+        write(&root, "versions/.#a_first.sql", "editor lock");
+        write(&root, "versions/notes.txt", "not a revision");
+        write(&root, "versions/sub/z.sql", "not read: not recursive");
+        let config = find_config(None, &root).unwrap();
+        let project = load_project(&config).unwrap();
+        assert_eq!(project.kind, ProjectKind::Native);
+        assert_eq!(project.config_path, root.join("retort.toml"));
+        assert_eq!(
+            names(&project.revisions, &root),
+            [
+                "versions/B_upper.sql",
+                "versions/a_first.sql",
+                "versions/b_second.sql"
+            ]
+        );
+        assert_eq!(project.revisions[1].longdoc, "m a1");
+        assert_eq!(project.settings.url.as_deref(), Some("sqlite:///x.db"));
+        assert!(project.warnings.is_empty());
+    }
+
+    #[test]
+    fn native_errors_are_all_collected() {
+        let (_d, root) = root();
+        write(&root, "retort.toml", "");
+        write(&root, "versions/1.sql", sql("a1", ""));
+        write(&root, "versions/2.sql", "-- revision: b2\n-- migrate:up\n");
+        write(
+            &root,
+            "versions/3.sql",
+            b"-- revision: c3\n-- down_revision: a1\n\xff\n",
+        );
+        write(&root, "versions/4.sql", sql("d-4", "a1"));
+        let err = load_project(&ConfigFile::RetortToml(root.join("retort.toml"))).unwrap_err();
+        let ProjectError::Revisions(diagnostics) = err else {
+            panic!("{err:?}")
+        };
+        let got: Vec<(String, Option<usize>)> = diagnostics
+            .iter()
+            .map(|d| {
+                (
+                    d.path.file_name().unwrap().to_string_lossy().into_owned(),
+                    d.line,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("2.sql".to_string(), Some(1)),
+                ("3.sql".to_string(), Some(3)),
+                ("4.sql".to_string(), Some(1))
+            ]
+        );
+        assert!(diagnostics.iter().all(|d| d.severity == Severity::Error));
+    }
+
+    #[test]
+    fn duplicate_ids_warn_and_keep_both() {
+        let (_d, root) = root();
+        write(
+            &root,
+            "retort.toml",
+            "versions = [\"v1\", \"v2\", \"missing\"]\n",
+        );
+        write(&root, "v1/x.sql", sql("a1", ""));
+        write(&root, "v2/y.sql", sql("a1", ""));
+        let project = load_project(&ConfigFile::RetortToml(root.join("retort.toml"))).unwrap();
+        assert_eq!(names(&project.revisions, &root), ["v1/x.sql", "v2/y.sql"]);
+        assert_eq!(project.warnings.len(), 1);
+        assert_eq!(
+            project.warnings[0].message,
+            "Revision a1 is present more than once"
+        );
+        assert_eq!(project.warnings[0].path, root.join("v2/y.sql"));
+        assert_eq!(project.warnings[0].severity, Severity::Warning);
+    }
+
+    #[test]
+    fn same_folder_twice_warns_per_file() {
+        let (_d, root) = root();
+        write(
+            &root,
+            "retort.toml",
+            "versions = [\"versions\", \"./versions\", \"link\"]\n",
+        );
+        write(&root, "versions/a.sql", sql("a1", ""));
+        std::os::unix::fs::symlink(root.join("versions"), root.join("link")).unwrap();
+        let project = load_project(&ConfigFile::RetortToml(root.join("retort.toml"))).unwrap();
+        assert_eq!(names(&project.revisions, &root), ["versions/a.sql"]);
+        let expected = format!(
+            "File {} loaded twice! ignoring. Please ensure version_locations is unique.",
+            root.join("versions/a.sql").display()
+        );
+        assert_eq!(
+            project
+                .warnings
+                .iter()
+                .map(|w| w.message.clone())
+                .collect::<Vec<_>>(),
+            [expected.clone(), expected]
+        );
+    }
+
+    #[test]
+    fn demo_project_loads() {
+        let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../demo");
+        if !demo.join("retort.toml").exists() {
+            return;
+        }
+        let project = load_project(&find_config(Some(&demo), Path::new("/")).unwrap()).unwrap();
+        assert_eq!(project.revisions.len(), 10);
+        assert!(project.warnings.is_empty());
+        let merge = project
+            .revisions
+            .iter()
+            .find(|r| r.revision == "7a5be04c9f12")
+            .unwrap();
+        assert_eq!(merge.down_revision, ["5e83b27f6d4a", "6f29c8d1e7a3"]);
+    }
+
+    #[test]
+    fn config_errors_pass_through() {
+        let (_d, root) = root();
+        write(&root, "retort.toml", "versoins = [\"v\"]\n");
+        assert!(matches!(
+            load_project(&ConfigFile::RetortToml(root.join("retort.toml"))),
+            Err(ProjectError::Config(_))
+        ));
+        write(
+            &root,
+            "alembic.ini",
+            "[alembic]\nscript_location = %(here)s/nowhere\n",
+        );
+        match load_project(&ConfigFile::AlembicIni {
+            ini: root.join("alembic.ini"),
+            pyproject: None,
+        }) {
+            Err(ProjectError::Config(d)) => assert_eq!(
+                d.message,
+                format!(
+                    "Path doesn't exist: {}.  Please use the 'init' command to create a new scripts folder.",
+                    root.join("nowhere").display()
+                )
+            ),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn unreadable_folder_is_an_error() {
+        let (_d, root) = root();
+        write(&root, "retort.toml", "");
+        write(&root, "versions/a.sql", sql("a1", ""));
+        let versions = root.join("versions");
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&versions, fs::Permissions::from_mode(0o000)).unwrap();
+        let readable_anyway = fs::read_dir(&versions).is_ok(); // running as root
+        let result = load_project(&ConfigFile::RetortToml(root.join("retort.toml")));
+        fs::set_permissions(&versions, fs::Permissions::from_mode(0o755)).unwrap();
+        if readable_anyway {
+            assert!(result.is_ok());
+        } else {
+            let Err(ProjectError::Revisions(d)) = result else {
+                panic!("{result:?}")
+            };
+            assert_eq!(d[0].path, versions);
+            assert!(
+                d[0].message.contains("cannot read folder"),
+                "{}",
+                d[0].message
+            );
+        }
+    }
+
+    // ---- Alembic listing (no Python reading needed) -----------------------------------------
+
+    #[test]
+    fn alembic_name_filter() {
+        let (_d, root) = root();
+        for name in [
+            "b.py",
+            "a.py",
+            "A.py",
+            "_a.py",
+            "1.py",
+            "__init__.py",
+            "__init__x.py",
+            ".#a.py",
+            "x.pyc",
+            "x.pyo",
+            "README",
+            "notes.py.txt",
+            ".py",
+            "ü.py",
+            "z.PY",
+        ] {
+            write(&root, &format!("versions/{name}"), "");
+        }
+        write(&root, "versions/sub/c.py", "");
+        let (files, warnings, errors) = list(
+            &alembic_settings(&root, &["versions"], false, false),
+            ProjectKind::Alembic,
+        );
+        assert_eq!(
+            listed_names(&files, &root),
+            [
+                "versions/.py",
+                "versions/1.py",
+                "versions/A.py",
+                "versions/_a.py",
+                "versions/a.py",
+                "versions/b.py",
+                "versions/ü.py"
+            ]
+        );
+        assert!(warnings.is_empty() && errors.is_empty());
+    }
+
+    #[test]
+    fn recursive_walk_is_sorted_depth_first_preorder() {
+        let (_d, root) = root();
+        for name in [
+            "z.py",
+            "b/y.py",
+            "b/a/x.py",
+            "a/w.py",
+            "a/__pycache__/w.cpython-311.py",
+            "B/v.py",
+            "a.py",
+        ] {
+            write(&root, &format!("versions/{name}"), "");
+        }
+        std::os::unix::fs::symlink(root.join("versions/b"), root.join("versions/c")).unwrap();
+        let settings = alembic_settings(&root, &["versions"], true, false);
+        let (files, _, _) = list(&settings, ProjectKind::Alembic);
+        assert_eq!(
+            listed_names(&files, &root),
+            [
+                "versions/a.py",
+                "versions/z.py",
+                "versions/B/v.py",
+                "versions/a/w.py",
+                "versions/b/y.py",
+                "versions/b/a/x.py"
+            ]
+        );
+    }
+
+    #[test]
+    fn sourceless_listing() {
+        let (_d, root) = root();
+        for name in [
+            "a.py",
+            "__pycache__/a.cpython-311.pyc",
+            "__pycache__/c.cpython-311.pyc",
+            "__pycache__/__init__.cpython-311.pyc",
+            "b.pyc",
+            "d.pyc",
+            "d.pyo",
+            "e.pyo",
+            "f.py",
+            "f.pyc",
+        ] {
+            write(&root, &format!("versions/{name}"), "");
+        }
+        let (files, _, _) = list(
+            &alembic_settings(&root, &["versions"], false, true),
+            ProjectKind::Alembic,
+        );
+        let names = listed_names(&files, &root);
+        assert_eq!(
+            names,
+            [
+                "versions/a.py",
+                "versions/b.pyc",
+                "versions/d.pyc",
+                "versions/e.pyo",
+                "versions/f.py",
+                "versions/__pycache__/c.cpython-311.pyc"
+            ]
+        );
+        assert!(matches!(&files[1], Listed::Compiled(_)));
+        // Without `sourceless`, only sources.
+        let (files, _, _) = list(
+            &alembic_settings(&root, &["versions"], false, false),
+            ProjectKind::Alembic,
+        );
+        assert_eq!(
+            listed_names(&files, &root),
+            ["versions/a.py", "versions/f.py"]
+        );
+    }
+
+    #[test]
+    fn compiled_files_without_python_are_errors() {
+        let (_d, root) = root();
+        write(
+            &root,
+            "alembic.ini",
+            "[alembic]\nscript_location = %(here)s/alembic\nsourceless = true\n",
+        );
+        write(&root, "alembic/versions/b.pyc", b"\x00\x01");
+        let config = ConfigFile::AlembicIni {
+            ini: root.join("alembic.ini"),
+            pyproject: None,
+        };
+        let Err(ProjectError::Revisions(d)) = load_project_with(&config, || None) else {
+            panic!()
+        };
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].path, root.join("alembic/versions/b.pyc"));
+        assert!(
+            d[0].message.contains("install Python 3"),
+            "{}",
+            d[0].message
+        );
+    }
+
+    #[test]
+    fn coding_cookies() {
+        assert_eq!(
+            coding_cookie(b"# -*- coding: latin-1 -*-\n"),
+            Some((1, "latin-1".into()))
+        );
+        assert_eq!(
+            coding_cookie(b"#!/usr/bin/env python\r\n# vim: set fileencoding=cp1252 :\r\n"),
+            Some((2, "cp1252".into()))
+        );
+        assert_eq!(
+            coding_cookie(b"\n# coding=iso-8859-15\n"),
+            Some((2, "iso-8859-15".into()))
+        );
+        assert_eq!(coding_cookie(b"import os\n# coding: latin-1\n"), None);
+        assert_eq!(coding_cookie(b"# coding: utf_8\n"), None);
+        assert_eq!(coding_cookie(b"x = 1\n"), None);
+    }
+
+    // ---- Alembic projects read through python_revision ---------------------------------------
+
+    fn alembic_project(root: &Path, ini_extra: &str) -> ConfigFile {
+        write(
+            root,
+            "alembic.ini",
+            format!(
+                "[alembic]\nscript_location = %(here)s/alembic\nprepend_sys_path = .\npath_separator = os\n{ini_extra}"
+            ),
+        );
+        fs::create_dir_all(root.join("alembic/versions")).unwrap();
+        find_config(None, root).unwrap()
+    }
+
+    #[test]
+    fn alembic_project_reads_python_files() {
+        let (_d, root) = root();
+        let config = alembic_project(&root, "");
+        write(
+            &root,
+            "alembic/versions/2000_second.py",
+            py("2000bbbbbbbb", "1000aaaaaaaa"),
+        );
+        write(
+            &root,
+            "alembic/versions/1000_first.py",
+            py("1000aaaaaaaa", ""),
+        );
+        write(&root, "alembic/versions/__init__.py", "");
+        write(&root, "alembic/versions/notes.txt", "");
+        let project = load_project_with(&config, || None).unwrap();
+        assert_eq!(project.kind, ProjectKind::Alembic);
+        let ids: Vec<&str> = project
+            .revisions
+            .iter()
+            .map(|r| r.revision.as_str())
+            .collect();
+        assert_eq!(ids, ["1000aaaaaaaa", "2000bbbbbbbb"]);
+        assert_eq!(project.revisions[1].down_revision, ["1000aaaaaaaa"]);
+        assert_eq!(
+            project.revisions[0].path,
+            root.join("alembic/versions/1000_first.py")
+        );
+        assert!(
+            project.revisions[0]
+                .longdoc
+                .starts_with("message 1000aaaaaaaa")
+        );
+        assert_eq!(
+            project.settings.prepend_sys_path,
+            std::slice::from_ref(&root)
+        );
+    }
+
+    #[test]
+    fn computed_values_without_python_name_file_and_line() {
+        let (_d, root) = root();
+        let config = alembic_project(&root, "");
+        write(&root, "alembic/versions/a.py", py("1000aaaaaaaa", ""));
+        write(
+            &root,
+            "alembic/versions/b.py",
+            "revision = '7003' + 'abcd'\ndown_revision = None\n",
+        );
+        write(
+            &root,
+            "alembic/versions/c.py",
+            "import os\n\nrevision = os.environ['X']\ndown_revision = None\n",
+        );
+        write(
+            &root,
+            "alembic/versions/d.py",
+            b"# -*- coding: latin-1 -*-\nrevision = '\xe9'\ndown_revision = None\n",
+        );
+        write(
+            &root,
+            "alembic/versions/e.py",
+            b"revision = '\xe9'\ndown_revision = None\n",
+        );
+        let Err(ProjectError::Revisions(d)) = load_project_with(&config, || None) else {
+            panic!()
+        };
+        let got: Vec<(String, Option<usize>)> = d
+            .iter()
+            .map(|d| {
+                (
+                    d.path.file_name().unwrap().to_string_lossy().into_owned(),
+                    d.line,
+                )
+            })
+            .collect();
+        // In load order.
+        assert_eq!(
+            got,
+            [
+                ("b.py".into(), Some(1)),
+                ("c.py".into(), Some(3)),
+                ("d.py".into(), Some(1)),
+                ("e.py".into(), Some(1))
+            ]
+        );
+        assert!(
+            d[0].message.starts_with("value computed at run time ("),
+            "{}",
+            d[0].message
+        );
+        assert!(
+            d[0].message
+                .ends_with("); install Python 3 so Retort can read it, or write it as a literal")
+        );
+        assert!(d[2].message.contains("'latin-1'"), "{}", d[2].message);
+        assert!(d[3].message.contains("not valid UTF-8"), "{}", d[3].message);
+    }
+
+    #[test]
+    fn computed_values_with_python() {
+        let Some(python) = python_revision::find_python() else {
+            return;
+        };
+        let (_d, root) = root();
+        let config = alembic_project(&root, "");
+        write(&root, "alembic/versions/a.py", py("1000aaaaaaaa", ""));
+        write(
+            &root,
+            "alembic/versions/b.py",
+            "\"\"\"computed\"\"\"\nrevision = '7003' + 'abcd'\ndown_revision = '1000aaaaaaaa'\n",
+        );
+        write(&root, "helpers.py", "PARENT = '7003abcd'\n");
+        write(
+            &root,
+            "alembic/versions/c.py",
+            "from helpers import PARENT\nrevision = 'c0c0'\ndown_revision = PARENT\n",
+        );
+        write(&root, "alembic/versions/d.py", b"# -*- coding: latin-1 -*-\n\"\"\"caf\xe9\"\"\"\nrevision = 'd0d0'\ndown_revision = 'c0c0'\n");
+        let project = load_project_with(&config, || Some(python)).unwrap();
+        let got: Vec<(&str, Vec<String>)> = project
+            .revisions
+            .iter()
+            .map(|r| (r.revision.as_str(), r.down_revision.clone()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("1000aaaaaaaa", vec![]),
+                ("7003abcd", vec!["1000aaaaaaaa".to_string()]),
+                ("c0c0", vec!["7003abcd".to_string()]),
+                ("d0d0", vec!["c0c0".to_string()]),
+            ]
+        );
+        assert_eq!(project.revisions[1].longdoc, "computed");
+        assert_eq!(project.revisions[3].longdoc, "café");
+    }
+
+    // ---- Comparison with alembic itself --------------------------------------------------------
+
+    /// A Python with alembic importable (`RETORT_ALEMBIC_PYTHON`, else the repository's
+    /// `.venv`), as `tests/alembic_compat.rs` finds it. Without one the comparison is skipped
+    /// unless `RETORT_REQUIRE_ALEMBIC=1`.
+    fn alembic_python() -> Option<PathBuf> {
+        let candidate = std::env::var_os("RETORT_ALEMBIC_PYTHON")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python")
+            });
+        let ok = Command::new(&candidate)
+            .args(["-c", "import alembic"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok && std::env::var_os("RETORT_REQUIRE_ALEMBIC").is_some_and(|v| v == "1") {
+            panic!(
+                "RETORT_REQUIRE_ALEMBIC=1 but no Python with alembic at {}",
+                candidate.display()
+            );
+        }
+        ok.then_some(candidate)
+    }
+
+    /// Alembic's load order for the project in `root` (run from `root`), one resolved path a
+    /// line, plus its warnings prefixed `W `.
+    fn alembic_load_order(python: &Path, root: &Path) -> Vec<String> {
+        let script = r#"
+import warnings, sys
+warnings.simplefilter("always")
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+with warnings.catch_warnings(record=True) as caught:
+    sd = ScriptDirectory.from_config(Config("alembic.ini"))
+    for s in sd._load_revisions():
+        print(s.path)
+for w in caught:
+    if "loaded twice" in str(w.message):
+        print("W " + str(w.message))
+"#;
+        let out = Command::new(python)
+            .arg("-c")
+            .arg(script)
+            .current_dir(root)
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    fn our_load_order(root: &Path) -> Vec<String> {
+        let config = find_config(None, root).unwrap();
+        let settings = match &config {
+            ConfigFile::AlembicIni { ini, pyproject } => {
+                alembic_config::read_alembic_settings(Some(ini), pyproject.as_deref(), "alembic")
+                    .unwrap()
+            }
+            _ => unreachable!(),
+        };
+        let (files, warnings, errors) = list(&settings, ProjectKind::Alembic);
+        assert!(errors.is_empty(), "{errors:?}");
+        let mut lines: Vec<String> = files
+            .iter()
+            .map(|l| {
+                let (Listed::Source(p) | Listed::Compiled(p)) = l;
+                p.display().to_string()
+            })
+            .collect();
+        lines.extend(warnings.iter().map(|w| format!("W {}", w.message)));
+        lines
+    }
+
+    #[test]
+    fn load_order_matches_alembic() {
+        let Some(python) = alembic_python() else {
+            return;
+        };
+        let (_d, root) = root();
+        write(
+            &root,
+            "alembic.ini",
+            "[alembic]\nscript_location = %(here)s/alembic\npath_separator = os\nrecursive_version_locations = true\n\
+             version_locations = %(here)s/alembic/versions:%(here)s/extra:%(here)s/missing:%(here)s/alembic/versions/sub\n",
+        );
+        let mut n = 0;
+        let mut rev = |root: &Path, name: &str| {
+            n += 1;
+            write(root, name, py(&format!("{n:04}"), ""));
+        };
+        for name in [
+            "alembic/versions/b_two.py",
+            "alembic/versions/a_one.py",
+            "alembic/versions/B_upper.py",
+            "alembic/versions/_under.py",
+            "alembic/versions/10_ten.py",
+            "alembic/versions/9_nine.py",
+            "alembic/versions/é_accent.py",
+            "alembic/versions/sub/z.py",
+            "alembic/versions/sub/deeper/y.py",
+            "alembic/versions/Sub2/x.py",
+            "alembic/versions/sub-dash/w.py",
+            "extra/e.py",
+        ] {
+            rev(&root, name);
+        }
+        write(&root, "alembic/versions/__init__.py", "");
+        write(
+            &root,
+            "alembic/versions/__init__x.py",
+            "raise SystemExit('must not load')",
+        );
+        write(
+            &root,
+            "alembic/versions/.#lock.py",
+            "raise SystemExit('must not load')",
+        );
+        write(&root, "alembic/versions/readme.txt", "");
+        write(
+            &root,
+            "alembic/versions/__pycache__/junk.py",
+            "raise SystemExit('must not load')",
+        );
+        write(&root, "alembic/env.py", "");
+        let theirs = alembic_load_order(&python, &root);
+        let ours = our_load_order(&root);
+        assert_eq!(ours, theirs);
+        assert!(ours.iter().any(|l| l.starts_with("W File ")), "{ours:?}");
+    }
+
+    #[test]
+    fn sourceless_load_order_matches_alembic() {
+        let Some(python) = alembic_python() else {
+            return;
+        };
+        let (_d, root) = root();
+        write(
+            &root,
+            "alembic.ini",
+            "[alembic]\nscript_location = %(here)s/alembic\nsourceless = true\n",
+        );
+        write(&root, "alembic/versions/a.py", py("aaaa", ""));
+        write(&root, "alembic/versions/b.py", py("bbbb", ""));
+        write(&root, "alembic/versions/c.py", py("cccc", ""));
+        write(&root, "alembic/versions/d.py", py("dddd", ""));
+        // b: only its __pycache__ .pyc is left; c: a legacy .pyc beside it; d: .py and .pyc.
+        let compile = "import py_compile, sys\n\
+                       py_compile.compile('alembic/versions/b.py', doraise=True)\n\
+                       py_compile.compile('alembic/versions/c.py', cfile='alembic/versions/c.pyc', doraise=True)\n\
+                       py_compile.compile('alembic/versions/d.py', cfile='alembic/versions/d.pyc', doraise=True)\n";
+        let status = Command::new(&python)
+            .arg("-c")
+            .arg(compile)
+            .current_dir(&root)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        fs::remove_file(root.join("alembic/versions/b.py")).unwrap();
+        fs::remove_file(root.join("alembic/versions/c.py")).unwrap();
+        let theirs = alembic_load_order(&python, &root);
+        let ours = our_load_order(&root);
+        assert_eq!(ours, theirs);
+        assert_eq!(ours.len(), 4, "{ours:?}");
+        // And they read through Python.
+        let project =
+            load_project_with(&find_config(None, &root).unwrap(), || Some(python)).unwrap();
+        let ids: Vec<&str> = project
+            .revisions
+            .iter()
+            .map(|r| r.revision.as_str())
+            .collect();
+        assert_eq!(ids, ["aaaa", "cccc", "dddd", "bbbb"]);
+    }
+
+    /// Settings as Alembic computes them, run from `root` (where Retort's resolution of relative
+    /// paths and Alembic's agree).
+    fn alembic_settings_json(python: &Path, root: &Path) -> serde_json::Value {
+        let script = r#"
+import json, os, warnings
+from pathlib import Path
+warnings.simplefilter("ignore")
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+cfg = Config("alembic.ini" if os.path.exists("alembic.ini") else None, toml_file="pyproject.toml")
+sd = ScriptDirectory.from_config(cfg)
+print(json.dumps({
+    "script_location": str(Path(sd.dir).absolute()),
+    "version_locations": [str(p) for p in sd._version_locations],
+    "recursive_version_locations": sd.recursive_version_locations,
+    "sourceless": sd.sourceless,
+    "file_template": sd.file_template,
+    "truncate_slug_length": sd.truncate_slug_length,
+    "prepend_sys_path": [str(Path(p).absolute()) for p in (cfg.get_prepend_sys_paths_list() or [])],
+    "timezone": sd.timezone,
+    "url": cfg.get_main_option("sqlalchemy.url") if cfg.file_config.has_section("alembic") else None,
+}))
+"#;
+        let out = Command::new(python)
+            .arg("-c")
+            .arg(script)
+            .current_dir(root)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    fn our_settings_json(root: &Path) -> serde_json::Value {
+        let config = find_config(None, root).unwrap();
+        let project = load_project_with(&config, || None).unwrap();
+        let s = project.settings;
+        let path = |p: &Path| p.display().to_string();
+        serde_json::json!({
+            "script_location": path(s.script_location.as_deref().unwrap()),
+            "version_locations": s.version_locations.iter().map(|p| path(p)).collect::<Vec<_>>(),
+            "recursive_version_locations": s.recursive_version_locations,
+            "sourceless": s.sourceless,
+            "file_template": s.file_template,
+            "truncate_slug_length": s.truncate_slug_length.unwrap_or(40),
+            "prepend_sys_path": s.prepend_sys_path.iter().map(|p| path(p)).collect::<Vec<_>>(),
+            "timezone": s.timezone,
+            "url": s.url,
+        })
+    }
+
+    #[test]
+    fn settings_match_alembic() {
+        let Some(python) = alembic_python() else {
+            return;
+        };
+        let cases: &[(&str, &str)] = &[
+            (
+                "[alembic]\nscript_location = %(here)s/alembic\nprepend_sys_path = .\npath_separator = os\n\
+                 sqlalchemy.url = driver://user:pass@localhost/dbname\n[loggers]\nkeys = root\n",
+                "",
+            ),
+            (
+                "[alembic]\nscript_location = alembic\nversion_locations = alembic/versions, other  more\n\
+                 prepend_sys_path = .:src\ntruncate_slug_length = 0\nrecursive_version_locations = True\n",
+                "",
+            ),
+            (
+                "[DEFAULT]\nbase = %(here)s\n[alembic]\nscript_location = %(base)s/./alembic/\ntimezone = UTC\n\
+                 sourceless = true\nfile_template = %%(year)d_%%(rev)s\ntruncate_slug_length = 12\n\
+                 path_separator = newline\nversion_locations =\n    %(here)s/a\n    b c\n",
+                "",
+            ),
+            (
+                "",
+                "[tool.alembic]\nscript_location = \"%(here)s/alembic\"\nversion_locations = [\"%(here)s/v1\", \"v2\"]\n\
+                 file_template = \"%%(rev)s\"\ntruncate_slug_length = 20\nsourceless = true\n\
+                 recursive_version_locations = true\nprepend_sys_path = [\".\"]\ntimezone = \"Europe/Paris\"\n",
+            ),
+            (
+                "[alembic]\nscript_location = alembic\nsourceless = false\nsqlalchemy.url = sqlite:///%(here)s/x.db\n",
+                "[tool.alembic]\nscript_location = \"ignored\"\nsourceless = true\nrecursive_version_locations = true\n\
+                 version_locations = [\"tv\"]\nfile_template = \"%%(slug)s\"\n",
+            ),
+        ];
+        for (ini, toml) in cases {
+            let (_d, root) = root();
+            fs::create_dir_all(root.join("alembic")).unwrap();
+            if !ini.is_empty() {
+                write(&root, "alembic.ini", ini);
+            }
+            if !toml.is_empty() {
+                write(&root, "pyproject.toml", toml);
+            }
+            assert_eq!(
+                our_settings_json(&root),
+                alembic_settings_json(&python, &root),
+                "ini {ini:?} toml {toml:?}"
+            );
+        }
+    }
 }

@@ -5,20 +5,35 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn demo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../demo").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../demo")
+        .canonicalize()
+        .unwrap()
 }
 
 fn retort(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_retort")).args(args).output().expect("run retort")
+    Command::new(env!("CARGO_BIN_EXE_retort"))
+        .args(args)
+        .output()
+        .expect("run retort")
 }
 
 fn stdout(out: &Output) -> String {
-    assert!(out.status.success(), "retort failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "retort failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout.clone()).unwrap()
 }
 
 fn failure(out: &Output) -> String {
-    assert_eq!(out.status.code(), Some(255), "expected a command failure, got {:?}", out.status);
+    assert_eq!(
+        out.status.code(),
+        Some(255),
+        "expected a command failure, got {:?}",
+        out.status
+    );
     String::from_utf8(out.stderr.clone()).unwrap()
 }
 
@@ -29,7 +44,10 @@ fn demo_arg() -> String {
 #[test]
 fn demo_heads_and_branches() {
     let d = demo_arg();
-    assert_eq!(stdout(&retort(&["-c", &d, "heads"])), "8b0d3e6f1c58 (pricing, reviews) (head)\na0e7d5c3b861 (audit) (head)\n");
+    assert_eq!(
+        stdout(&retort(&["-c", &d, "heads"])),
+        "8b0d3e6f1c58 (pricing, reviews) (head)\na0e7d5c3b861 (audit) (head)\n"
+    );
     assert_eq!(
         stdout(&retort(&["-c", &d, "branches"])),
         "3c44d0e8b915 (branchpoint)\n             -> 4d1f6a92c0b7 (reviews)\n             -> 6f29c8d1e7a3 (pricing)\n\n"
@@ -41,24 +59,49 @@ fn demo_history_in_alembic_format_and_with_lanes() {
     let d = demo_arg();
     let history = stdout(&retort(&["-c", &d, "history"]));
     let lines: Vec<&str> = history.lines().collect();
-    assert_eq!(lines[0], "7a5be04c9f12 -> 8b0d3e6f1c58 (pricing, reviews) (head), create publishers");
-    assert_eq!(lines[1], "5e83b27f6d4a, 6f29c8d1e7a3 -> 7a5be04c9f12 (pricing, reviews) (mergepoint), merge reviews and pricing");
-    assert!(history.contains("9c6a1f4b2e90 (3c44d0e8b915) -> a0e7d5c3b861 (audit) (head), audit book changes\n"));
+    assert_eq!(
+        lines[0],
+        "7a5be04c9f12 -> 8b0d3e6f1c58 (pricing, reviews) (head), create publishers"
+    );
+    assert_eq!(
+        lines[1],
+        "5e83b27f6d4a, 6f29c8d1e7a3 -> 7a5be04c9f12 (pricing, reviews) (mergepoint), merge reviews and pricing"
+    );
+    assert!(history.contains(
+        "9c6a1f4b2e90 (3c44d0e8b915) -> a0e7d5c3b861 (audit) (head), audit book changes\n"
+    ));
     assert!(history.ends_with("<base> -> 1a0c5e2b7d01, create authors\n"));
     assert_eq!(lines.len(), 10);
 
     let graph = stdout(&retort(&["-c", &d, "history", "--graph"]));
-    assert!(graph.starts_with("◉ 7a5be04c9f12 -> 8b0d3e6f1c58"), "{graph}");
-    assert!(graph.contains("├─╮\n"), "a merge splits into two lanes:\n{graph}");
-    assert!(graph.contains("├─╯\n"), "a branch point joins two lanes:\n{graph}");
+    assert!(
+        graph.starts_with("◉ 7a5be04c9f12 -> 8b0d3e6f1c58"),
+        "{graph}"
+    );
+    assert!(
+        graph.contains("├─╮\n"),
+        "a merge splits into two lanes:\n{graph}"
+    );
+    assert!(
+        graph.contains("├─╯\n"),
+        "a branch point joins two lanes:\n{graph}"
+    );
 }
 
 #[test]
 fn demo_show_resolves_labels_and_prefixes() {
     let d = demo_arg();
     let show = stdout(&retort(&["-c", &d, "show", "reviews@head"]));
-    assert!(show.starts_with("Rev: 8b0d3e6f1c58 (head)\nParent: 7a5be04c9f12\nBranch names: pricing, reviews\nPath: "), "{show}");
-    assert!(show.ends_with("8b0d3e6f1c58_create_publishers.sql\n\n    create publishers\n\n"), "{show:?}");
+    assert!(
+        show.starts_with(
+            "Rev: 8b0d3e6f1c58 (head)\nParent: 7a5be04c9f12\nBranch names: pricing, reviews\nPath: "
+        ),
+        "{show}"
+    );
+    assert!(
+        show.ends_with("8b0d3e6f1c58_create_publishers.sql\n\n    create publishers\n\n"),
+        "{show:?}"
+    );
     let by_prefix = stdout(&retort(&["-c", &d, "show", "4d1f"]));
     assert!(by_prefix.starts_with("Rev: 4d1f6a92c0b7\n"));
 }
@@ -66,14 +109,25 @@ fn demo_show_resolves_labels_and_prefixes() {
 #[test]
 fn json_outputs_parse() {
     let d = demo_arg();
-    let heads: serde_json::Value = serde_json::from_str(&stdout(&retort(&["-c", &d, "--json", "heads"]))).unwrap();
+    let heads: serde_json::Value =
+        serde_json::from_str(&stdout(&retort(&["-c", &d, "--json", "heads"]))).unwrap();
     assert_eq!(heads[0]["revision"], "8b0d3e6f1c58");
     assert_eq!(heads[1]["branch_labels"], serde_json::json!(["audit"]));
-    let graph: serde_json::Value = serde_json::from_str(&stdout(&retort(&["-c", &d, "graph"]))).unwrap();
+    let graph: serde_json::Value =
+        serde_json::from_str(&stdout(&retort(&["-c", &d, "graph"]))).unwrap();
     assert_eq!(graph["revisions"].as_array().unwrap().len(), 10);
-    assert!(graph["edges"].as_array().unwrap().iter().any(|e| e["kind"] == "dependency" && e["to"] == "3c44d0e8b915"));
+    assert!(
+        graph["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "dependency" && e["to"] == "3c44d0e8b915")
+    );
     let dot = stdout(&retort(&["-c", &d, "graph", "--format", "dot"]));
-    assert!(dot.starts_with("digraph revisions {") && dot.contains("\"a0e7d5c3b861\" -> \"3c44d0e8b915\" [style=dashed];"));
+    assert!(
+        dot.starts_with("digraph revisions {")
+            && dot.contains("\"a0e7d5c3b861\" -> \"3c44d0e8b915\" [style=dashed];")
+    );
     let mermaid = stdout(&retort(&["-c", &d, "graph", "--format", "mermaid"]));
     assert!(mermaid.starts_with("flowchart BT\n") && mermaid.contains("-.->"));
 }
@@ -81,14 +135,37 @@ fn json_outputs_parse() {
 #[test]
 fn errors_are_detailed_and_exit_255() {
     let d = demo_arg();
-    let err = failure(&retort(&["-c", &d, "show", "9"]));
-    assert_eq!(err, "FAILED: No such revision or branch '9'; please ensure at least four characters are present for partial revision identifier matches\n");
+    let err = failure(&retort(&["-c", &d, "show", "x"]));
+    assert_eq!(
+        err,
+        "FAILED: No such revision or branch 'x'; please ensure at least four characters are present for partial revision identifier matches\n"
+    );
     let err = failure(&retort(&["-c", &d, "show", "head"]));
-    assert!(err.starts_with("FAILED: Multiple head revisions are present for given argument 'head'"), "{err}");
+    assert!(
+        err.starts_with("FAILED: Multiple head revisions are present for given argument 'head'"),
+        "{err}"
+    );
+    // like alembic, one character is enough when it matches a single id
+    assert!(stdout(&retort(&["-c", &d, "show", "9"])).starts_with("Rev: 9c6a1f4b2e90\n"));
+    // a prefix is searched within the branch only
     let err = failure(&retort(&["-c", &d, "show", "audit@4d1f"]));
-    assert_eq!(err, "FAILED: Revision 4d1f6a92c0b7 is not a member of branch 'audit'\n");
-    let err = failure(&retort(&["-c", &d, "history", "-r", "4d1f6a92c0b7:6f29c8d1e7a3"]));
-    assert!(err.contains("does not refer to ancestor/descendant revisions along the same branch"), "{err}");
+    assert_eq!(err, "FAILED: No such revision or branch '4d1f'\n");
+    let err = failure(&retort(&["-c", &d, "show", "audit@4d1f6a92c0b7"]));
+    assert_eq!(
+        err,
+        "FAILED: Revision 4d1f6a92c0b7 is not a member of branch 'audit'\n"
+    );
+    let err = failure(&retort(&[
+        "-c",
+        &d,
+        "history",
+        "-r",
+        "4d1f6a92c0b7:6f29c8d1e7a3",
+    ]));
+    assert!(
+        err.contains("does not refer to ancestor/descendant revisions along the same branch"),
+        "{err}"
+    );
     let err = failure(&retort(&["-c", "/nonexistent/project", "heads"]));
     assert!(err.contains("/nonexistent/project"), "{err}");
     let json_err = failure(&retort(&["-c", &d, "--json", "show", "zzzz"]));
@@ -109,23 +186,49 @@ fn native_project(files: &[(&str, &str)]) -> tempfile::TempDir {
 #[test]
 fn broken_projects_name_the_file_and_line() {
     let dir = native_project(&[
-        ("a.sql", "-- revision: aaaa0001\n-- down_revision:\n\n-- migrate:up\nSELECT 1;\n"),
-        ("b.sql", "-- revision: bbbb0002\n-- down_revision: aaaa0001\n-- colour: blue\n\n-- migrate:up\nSELECT 1;\n"),
+        (
+            "a.sql",
+            "-- revision: aaaa0001\n-- down_revision:\n\n-- migrate:up\nSELECT 1;\n",
+        ),
+        (
+            "b.sql",
+            "-- revision: bbbb0002\n-- down_revision: aaaa0001\n-- colour: blue\n\n-- migrate:up\nSELECT 1;\n",
+        ),
     ]);
     let err = failure(&retort(&["-c", dir.path().to_str().unwrap(), "heads"]));
     assert!(err.contains("b.sql:3"), "{err}");
     assert!(err.contains("colour"), "{err}");
 
     let dir = native_project(&[
-        ("a.sql", "-- revision: aaaa0001\n-- down_revision: cccc0003\n\n-- migrate:up\nSELECT 1;\n"),
-        ("b.sql", "-- revision: bbbb0002\n-- down_revision: aaaa0001\n\n-- migrate:up\nSELECT 1;\n"),
-        ("c.sql", "-- revision: cccc0003\n-- down_revision: bbbb0002\n\n-- migrate:up\nSELECT 1;\n"),
+        (
+            "a.sql",
+            "-- revision: aaaa0001\n-- down_revision: cccc0003\n\n-- migrate:up\nSELECT 1;\n",
+        ),
+        (
+            "b.sql",
+            "-- revision: bbbb0002\n-- down_revision: aaaa0001\n\n-- migrate:up\nSELECT 1;\n",
+        ),
+        (
+            "c.sql",
+            "-- revision: cccc0003\n-- down_revision: bbbb0002\n\n-- migrate:up\nSELECT 1;\n",
+        ),
     ]);
     let err = failure(&retort(&["-c", dir.path().to_str().unwrap(), "heads"]));
-    assert_eq!(err, "FAILED: Cycle is detected in revisions (aaaa0001, bbbb0002, cccc0003)\n");
+    assert_eq!(
+        err,
+        "FAILED: Cycle is detected in revisions (aaaa0001, bbbb0002, cccc0003)\n"
+    );
 
-    let dir = native_project(&[("a.sql", "-- revision: aaaa0001\n-- down_revision: missing1\n\n-- migrate:up\nSELECT 1;\n")]);
+    let dir = native_project(&[(
+        "a.sql",
+        "-- revision: aaaa0001\n-- down_revision: missing1\n\n-- migrate:up\nSELECT 1;\n",
+    )]);
     let err = failure(&retort(&["-c", dir.path().to_str().unwrap(), "history"]));
-    assert!(err.contains("Revision missing1 referenced from missing1 -> aaaa0001 (head), is not present"), "{err}");
+    assert!(
+        err.contains(
+            "Revision missing1 referenced from missing1 -> aaaa0001 (head),  is not present"
+        ),
+        "{err}"
+    );
     assert!(err.contains("a.sql"), "{err}");
 }

@@ -10,8 +10,24 @@ import json
 import sys
 import warnings
 
-from alembic.config import main
+from alembic.config import Config, main
 
+
+class CurrentStdout:
+    """Config binds `sys.stdout` as a default argument at import time; write to the current one."""
+
+    encoding = "utf-8"
+
+    def write(self, text):
+        return sys.stdout.write(text)
+
+    def flush(self):
+        sys.stdout.flush()
+
+
+Config.__init__.__defaults__ = tuple(
+    CurrentStdout() if d is sys.stdout else d for d in Config.__init__.__defaults__
+)
 warnings.simplefilter("ignore")
 commands = json.load(sys.stdin)["commands"]
 results = []

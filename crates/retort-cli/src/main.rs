@@ -4,7 +4,7 @@
 use clap::{Parser, Subcommand, ValueEnum};
 use retort_core::graph::commands::{self, CommandError, HistoryRange};
 use retort_core::graph::export::{self, RevisionInfo};
-use retort_core::graph::{format, lanes, RevisionMap};
+use retort_core::graph::{RevisionMap, format, lanes};
 use retort_core::project::{self, Project};
 use serde::Serialize;
 use std::io::Write;
@@ -12,7 +12,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "retort", version, about = "Retort: a workbench for Alembic-style database migrations")]
+#[command(
+    name = "retort",
+    version,
+    about = "Retort: a workbench for Alembic-style database migrations"
+)]
 struct Cli {
     /// The project: an alembic.ini, a pyproject.toml, a retort.toml, or a directory holding
     /// one (default: the current directory).
@@ -38,7 +42,12 @@ enum Command {
     /// List changeset scripts in chronological order.
     History {
         /// Specify a revision range; format is [start]:[end].
-        #[arg(short = 'r', long = "rev-range", allow_hyphen_values = true, value_name = "RANGE")]
+        #[arg(
+            short = 'r',
+            long = "rev-range",
+            allow_hyphen_values = true,
+            value_name = "RANGE"
+        )]
         rev_range: Option<String>,
         #[arg(short, long)]
         verbose: bool,
@@ -82,7 +91,9 @@ fn main() -> ExitCode {
         Ok(output) => {
             let mut stdout = std::io::stdout().lock();
             // A closed pipe (`retort history | head`) is not an error worth reporting.
-            let _ = stdout.write_all(output.as_bytes()).and_then(|_| stdout.flush());
+            let _ = stdout
+                .write_all(output.as_bytes())
+                .and_then(|_| stdout.flush());
             ExitCode::SUCCESS
         }
         Err(message) => {
@@ -97,7 +108,8 @@ fn main() -> ExitCode {
 }
 
 fn load(cli: &Cli) -> Result<(Project, RevisionMap), String> {
-    let cwd = std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
+    let cwd =
+        std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
     let config = project::find_config(cli.config.as_deref(), &cwd).map_err(|e| e.to_string())?;
     let project = project::load_project(&config).map_err(|e| e.to_string())?;
     for warning in &project.warnings {
@@ -111,23 +123,44 @@ fn load(cli: &Cli) -> Result<(Project, RevisionMap), String> {
 }
 
 fn json<T: Serialize>(value: &T) -> Result<String, String> {
-    serde_json::to_string_pretty(value).map(|s| s + "\n").map_err(|e| e.to_string())
+    serde_json::to_string_pretty(value)
+        .map(|s| s + "\n")
+        .map_err(|e| e.to_string())
 }
 
 fn infos(map: &RevisionMap, revisions: &[usize]) -> Vec<RevisionInfo> {
-    revisions.iter().map(|&i| RevisionInfo::of(map, i)).collect()
+    revisions
+        .iter()
+        .map(|&i| RevisionInfo::of(map, i))
+        .collect()
 }
 
 fn run(cli: &Cli) -> Result<String, String> {
     let (_project, map) = load(cli)?;
     let failed = |e: CommandError| e.message;
     match &cli.command {
-        Command::Heads { verbose, resolve_dependencies } => {
+        Command::Heads {
+            verbose,
+            resolve_dependencies,
+        } => {
             let heads = commands::heads(&map, *resolve_dependencies);
-            if cli.json { json(&infos(&map, &heads)) } else { Ok(format::heads_output(&map, &heads, *verbose)) }
+            if cli.json {
+                json(&infos(&map, &heads))
+            } else {
+                Ok(format::heads_output(&map, &heads, *verbose))
+            }
         }
-        Command::History { rev_range, verbose, indicate_current, graph } => {
-            let range = rev_range.as_deref().map(HistoryRange::parse).transpose().map_err(failed)?;
+        Command::History {
+            rev_range,
+            verbose,
+            indicate_current,
+            graph,
+        } => {
+            let range = rev_range
+                .as_deref()
+                .map(HistoryRange::parse)
+                .transpose()
+                .map_err(failed)?;
             if *indicate_current || range.as_ref().is_some_and(HistoryRange::mentions_current) {
                 return Err("history -i and the 'current' token read the database's version table, which needs a database connection; this build of retort reads projects only".to_string());
             }
@@ -136,7 +169,9 @@ fn run(cli: &Cli) -> Result<String, String> {
                 json(&infos(&map, &revisions))
             } else if *graph {
                 let rows = lanes::layout(&map, &revisions);
-                Ok(lanes::render(&map, &rows, |i| format::history_line(&map, i, false, None)))
+                Ok(lanes::render(&map, &rows, |i| {
+                    format::history_line(&map, i, false, None)
+                }))
             } else {
                 Ok(format::history_output(&map, &revisions, *verbose, None))
             }
@@ -163,9 +198,15 @@ fn run(cli: &Cli) -> Result<String, String> {
         }
         Command::Show { rev } => {
             let revisions = commands::show(&map, rev).map_err(failed)?;
-            if cli.json { json(&infos(&map, &revisions)) } else { Ok(format::show_output(&map, &revisions)) }
+            if cli.json {
+                json(&infos(&map, &revisions))
+            } else {
+                Ok(format::show_output(&map, &revisions))
+            }
         }
-        Command::Graph { format: graph_format } => {
+        Command::Graph {
+            format: graph_format,
+        } => {
             let order = commands::history(&map, None).map_err(failed)?;
             let graph = export::export(&map, &order);
             match (graph_format, cli.json) {

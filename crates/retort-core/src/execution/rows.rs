@@ -26,7 +26,9 @@ pub struct HeadRows {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RowError {
-    #[error("Can't do an UPDATE because downrevision is ambiguous (heads: {heads}; revision {revision})")]
+    #[error(
+        "Can't do an UPDATE because downrevision is ambiguous (heads: {heads}; revision {revision})"
+    )]
     AmbiguousUpdate { revision: String, heads: String },
     #[error("version table already holds '{0}'")]
     AlreadyPresent(String),
@@ -36,11 +38,18 @@ pub enum RowError {
 
 impl HeadRows {
     pub fn new<S: AsRef<str>>(heads: &[S]) -> Self {
-        Self { heads: heads.iter().map(|h| h.as_ref().to_string()).collect() }
+        Self {
+            heads: heads.iter().map(|h| h.as_ref().to_string()).collect(),
+        }
     }
 
     /// `HeadMaintainer.update_to_step` for a revision step: returns the changes and applies them.
-    pub fn apply_step(&mut self, map: &RevisionMap, revision: Idx, upgrade: bool) -> Result<Vec<RowChange>, RowError> {
+    pub fn apply_step(
+        &mut self,
+        map: &RevisionMap,
+        revision: Idx,
+        upgrade: bool,
+    ) -> Result<Vec<RowChange>, RowError> {
         let changes = self.changes_for(map, revision, upgrade)?;
         for change in &changes {
             self.apply(change)?;
@@ -73,36 +82,66 @@ impl HeadRows {
         Ok(())
     }
 
-    fn changes_for(&self, map: &RevisionMap, revision: Idx, upgrade: bool) -> Result<Vec<RowChange>, RowError> {
+    fn changes_for(
+        &self,
+        map: &RevisionMap,
+        revision: Idx,
+        upgrade: bool,
+    ) -> Result<Vec<RowChange>, RowError> {
         let rev = map.rev(revision);
         let id = rev.revision.clone();
         let down: Vec<String> = map.ids(rev.normalized_parents());
         let in_heads = |ids: &[String]| ids.iter().filter(|d| self.heads.contains(*d)).count();
 
-        if !upgrade && self.heads.contains(&id) && (down.is_empty() || self.unmerge_to(map, revision).is_empty()) {
+        if !upgrade
+            && self.heads.contains(&id)
+            && (down.is_empty() || self.unmerge_to(map, revision).is_empty())
+        {
             return Ok(vec![RowChange::Delete { version: id }]);
         }
         if upgrade && (down.is_empty() || in_heads(&down) == 0) {
             return Ok(vec![RowChange::Insert { version: id }]);
         }
         if upgrade && down.len() > 1 && in_heads(&down) > 1 {
-            let other_heads: Vec<String> = self.heads.iter().filter(|h| !down.contains(h)).cloned().collect();
+            let other_heads: Vec<String> = self
+                .heads
+                .iter()
+                .filter(|h| !down.contains(h))
+                .cloned()
+                .collect();
             let from: Vec<String> = if other_heads.is_empty() {
                 down.clone()
             } else {
                 let implied = self.ancestor_ids(map, &other_heads);
-                down.iter().filter(|d| !implied.contains(*d)).cloned().collect()
+                down.iter()
+                    .filter(|d| !implied.contains(*d))
+                    .cloned()
+                    .collect()
             };
-            let (last, rest) = from.split_last().expect("a merge has two parents in the heads");
-            let mut changes: Vec<RowChange> = rest.iter().map(|v| RowChange::Delete { version: v.clone() }).collect();
-            changes.push(RowChange::Update { from: last.clone(), to: id });
+            let (last, rest) = from
+                .split_last()
+                .expect("a merge has two parents in the heads");
+            let mut changes: Vec<RowChange> = rest
+                .iter()
+                .map(|v| RowChange::Delete { version: v.clone() })
+                .collect();
+            changes.push(RowChange::Update {
+                from: last.clone(),
+                to: id,
+            });
             return Ok(changes);
         }
         if !upgrade && self.heads.contains(&id) && down.len() > 1 {
             let to = self.unmerge_to(map, revision);
             let (last, rest) = to.split_last().expect("checked non-empty above");
-            let mut changes: Vec<RowChange> = rest.iter().map(|v| RowChange::Insert { version: v.clone() }).collect();
-            changes.push(RowChange::Update { from: id, to: last.clone() });
+            let mut changes: Vec<RowChange> = rest
+                .iter()
+                .map(|v| RowChange::Insert { version: v.clone() })
+                .collect();
+            changes.push(RowChange::Update {
+                from: id,
+                to: last.clone(),
+            });
             return Ok(changes);
         }
         let down_revision = if down.len() == 1 {
@@ -118,9 +157,15 @@ impl HeadRows {
             present[0].clone()
         };
         Ok(vec![if upgrade {
-            RowChange::Update { from: down_revision, to: id }
+            RowChange::Update {
+                from: down_revision,
+                to: id,
+            }
         } else {
-            RowChange::Update { from: id, to: down_revision }
+            RowChange::Update {
+                from: id,
+                to: down_revision,
+            }
         }])
     }
 
@@ -128,7 +173,12 @@ impl HeadRows {
     fn unmerge_to(&self, map: &RevisionMap, revision: Idx) -> Vec<String> {
         let rev = map.rev(revision);
         let to: Vec<String> = map.ids(rev.normalized_parents());
-        let others: Vec<String> = self.heads.iter().filter(|h| **h != rev.revision).cloned().collect();
+        let others: Vec<String> = self
+            .heads
+            .iter()
+            .filter(|h| **h != rev.revision)
+            .cloned()
+            .collect();
         if !others.is_empty() {
             let implied = self.ancestor_ids(map, &others);
             to.into_iter().filter(|t| !implied.contains(t)).collect()
@@ -149,7 +199,10 @@ impl HeadRows {
 
     fn ancestor_ids(&self, map: &RevisionMap, ids: &[String]) -> BTreeSet<String> {
         let idxs: Vec<Idx> = ids.iter().filter_map(|i| map.lookup(i)).collect();
-        map.ancestors(&idxs, true).into_iter().map(|a| map.rev(a).revision.clone()).collect()
+        map.ancestors(&idxs, true)
+            .into_iter()
+            .map(|a| map.rev(a).revision.clone())
+            .collect()
     }
 }
 
@@ -175,7 +228,11 @@ mod tests {
             .iter()
             .map(|&s| {
                 rows.apply_step(map, s, upgrade).unwrap();
-                format!("{}{{{}}}", map.rev(s).revision, rows.heads.iter().cloned().collect::<Vec<_>>().join(","))
+                format!(
+                    "{}{{{}}}",
+                    map.rev(s).revision,
+                    rows.heads.iter().cloned().collect::<Vec<_>>().join(",")
+                )
             })
             .collect::<Vec<_>>()
             .join(" ")
@@ -194,8 +251,14 @@ mod tests {
             r("d2", &["c2"]),
         ])
         .unwrap();
-        assert_eq!(walk(&m, "heads", &["a"], true), "b2{b2} b3{b2,b3} c2{c2} d2{d2} b1{b1,d2} c1{c1,d2} d1{d1,d2}");
-        assert_eq!(walk(&m, "a", &["d1", "d2"], false), "d1{c1,d2} c1{b1,d2} b1{d2} d2{c2} c2{b2,b3} b3{b2} b2{a}");
+        assert_eq!(
+            walk(&m, "heads", &["a"], true),
+            "b2{b2} b3{b2,b3} c2{c2} d2{d2} b1{b1,d2} c1{c1,d2} d1{d1,d2}"
+        );
+        assert_eq!(
+            walk(&m, "a", &["d1", "d2"], false),
+            "d1{c1,d2} c1{b1,d2} b1{d2} d2{c2} c2{b2,b3} b3{b2} b2{a}"
+        );
     }
 
     #[test]
@@ -211,12 +274,20 @@ mod tests {
             r("d2", &["c2"]),
         ])
         .unwrap();
-        assert_eq!(walk(&m, "heads", &["a"], true), "b3{b3} b2{b2,b3} b1{b1,b2,b3} c2{c2} d2{d2} c1{c1,d2} d1{d1,d2}");
+        assert_eq!(
+            walk(&m, "heads", &["a"], true),
+            "b3{b3} b2{b2,b3} b1{b1,b2,b3} c2{c2} d2{d2} c1{c1,d2} d1{d1,d2}"
+        );
     }
 
     #[test]
     fn dependency_implications() {
-        let m = RevisionMap::build(vec![r("a1", &[]), r("b1", &[]).depends_on(&["a1"]), r("bmerge", &["a1", "b1"])]).unwrap();
+        let m = RevisionMap::build(vec![
+            r("a1", &[]),
+            r("b1", &[]).depends_on(&["a1"]),
+            r("bmerge", &["a1", "b1"]),
+        ])
+        .unwrap();
         assert_eq!(walk(&m, "heads", &[], true), "a1{a1} b1{b1} bmerge{bmerge}");
 
         let m = RevisionMap::build(vec![
@@ -231,7 +302,12 @@ mod tests {
         assert_eq!(walk(&m, "b1", &["a3", "b2"], false), "b2{a3}");
 
         // effective head: upgrading heads leaves only y2 as a row
-        let m = RevisionMap::build(vec![r("x1", &[]), r("y1", &[]), r("y2", &["y1"]).depends_on(&["x1"])]).unwrap();
+        let m = RevisionMap::build(vec![
+            r("x1", &[]),
+            r("y1", &[]),
+            r("y2", &["y1"]).depends_on(&["x1"]),
+        ])
+        .unwrap();
         assert_eq!(walk(&m, "heads", &[], true), "x1{x1} y1{x1,y1} y2{y2}");
     }
 
@@ -246,7 +322,13 @@ mod tests {
             r("9000", &["2000"]),
         ])
         .unwrap();
-        assert_eq!(walk(&m, "head", &[], true), "1000{1000} 2000{2000} 9000{9000} 3000{3000,9000} 4000{4000} 5000{5000}");
-        assert_eq!(walk(&m, "2000", &["5000"], false), "5000{4000} 4000{3000,9000} 3000{9000} 9000{2000}");
+        assert_eq!(
+            walk(&m, "head", &[], true),
+            "1000{1000} 2000{2000} 9000{9000} 3000{3000,9000} 4000{4000} 5000{5000}"
+        );
+        assert_eq!(
+            walk(&m, "2000", &["5000"], false),
+            "5000{4000} 4000{3000,9000} 3000{9000} 9000{2000}"
+        );
     }
 }

@@ -7,7 +7,9 @@ pub(crate) struct BitSet {
 
 impl BitSet {
     pub(crate) fn new(len: usize) -> Self {
-        Self { words: vec![0; len.div_ceil(64)] }
+        Self {
+            words: vec![0; len.div_ceil(64)],
+        }
     }
     pub(crate) fn insert(&mut self, i: usize) {
         self.words[i / 64] |= 1 << (i % 64);
@@ -16,6 +18,8 @@ impl BitSet {
         self.words[i / 64] &= !(1 << (i % 64));
     }
     pub(crate) fn contains(&self, i: usize) -> bool {
-        self.words.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
+        self.words
+            .get(i / 64)
+            .is_some_and(|w| w & (1 << (i % 64)) != 0)
     }
 }

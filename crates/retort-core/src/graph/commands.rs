@@ -17,7 +17,9 @@ pub struct CommandError {
 
 impl CommandError {
     pub fn new(message: impl Into<String>) -> Self {
-        Self { message: message.into() }
+        Self {
+            message: message.into(),
+        }
     }
 }
 
@@ -35,7 +37,9 @@ fn wrap(err: RevisionError, ctx: Catch<'_>) -> CommandError {
             let start = ctx.start.map_or(lower, str::to_string);
             let end = ctx.end.map_or(upper, str::to_string);
             let text = match ctx.ancestor {
-                Some(template) => template.replace("%(start)s", &start).replace("%(end)s", &end),
+                Some(template) => template
+                    .replace("%(start)s", &start)
+                    .replace("%(end)s", &end),
                 None => format!(
                     "Requested range {start}:{end} does not refer to ancestor/descendant revisions along the same branch"
                 ),
@@ -55,7 +59,11 @@ fn wrap(err: RevisionError, ctx: Catch<'_>) -> CommandError {
 
 /// `alembic heads`: versioned heads, or with `resolve_dependencies` the real heads.
 pub fn heads(map: &RevisionMap, resolve_dependencies: bool) -> Vec<Idx> {
-    if resolve_dependencies { map.real_heads().to_vec() } else { map.heads().to_vec() }
+    if resolve_dependencies {
+        map.real_heads().to_vec()
+    } else {
+        map.heads().to_vec()
+    }
 }
 
 /// A parsed `history -r` range; `None` sides default to `base` / `heads`.
@@ -74,7 +82,9 @@ impl HistoryRange {
                 base: Some(base.to_string()).filter(|s| !s.is_empty()),
                 head: Some(head.to_string()).filter(|s| !s.is_empty()),
             }),
-            [_] => Err(CommandError::new("History range requires [start]:[end], [start]:, or :[end]")),
+            [_] => Err(CommandError::new(
+                "History range requires [start]:[end], [start]:, or :[end]",
+            )),
             _ => Err(CommandError::new(format!(
                 "History range '{range}' has more than one ':'; it requires [start]:[end], [start]:, or :[end]"
             ))),
@@ -91,53 +101,83 @@ impl HistoryRange {
 pub fn history(map: &RevisionMap, range: Option<&HistoryRange>) -> Result<Vec<Idx>, CommandError> {
     let base = range.and_then(|r| r.base.as_deref()).unwrap_or("base");
     let head = range.and_then(|r| r.head.as_deref()).unwrap_or("heads");
-    map.walk_revisions(base, head).map_err(|e| wrap(e, Catch { start: Some(base), end: Some(head), ..Catch::default() }))
+    map.walk_revisions(base, head).map_err(|e| {
+        wrap(
+            e,
+            Catch {
+                start: Some(base),
+                end: Some(head),
+                ..Catch::default()
+            },
+        )
+    })
 }
 
 /// `alembic branches`: the branch points, in history order.
 pub fn branches(map: &RevisionMap) -> Result<Vec<Idx>, CommandError> {
     let all = history(map, None)?;
-    Ok(all.into_iter().filter(|&i| map.rev(i).is_branch_point()).collect())
+    Ok(all
+        .into_iter()
+        .filter(|&i| map.rev(i).is_branch_point())
+        .collect())
 }
 
 /// `alembic show REV`: the revisions `REV` names (`heads` may name several).
 pub fn show(map: &RevisionMap, rev: &str) -> Result<Vec<Idx>, CommandError> {
-    let slots = map.get_revisions(&RevArg::one(rev)).map_err(|e| wrap(e, Catch::default()))?;
+    let slots = map
+        .get_revisions(&RevArg::one(rev))
+        .map_err(|e| wrap(e, Catch::default()))?;
     slots
         .into_iter()
         .map(|s| match s {
             Slot::Rev(i) => Ok(i),
-            _ => Err(CommandError::new(format!("'{rev}' does not name a revision"))),
+            _ => Err(CommandError::new(format!(
+                "'{rev}' does not name a revision"
+            ))),
         })
         .collect()
 }
 
 /// Upgrade steps with `upgrade`'s error wording.
-pub fn upgrade_plan(map: &RevisionMap, destination: &str, current: &[String]) -> Result<Vec<Idx>, CommandError> {
-    map.upgrade_steps(&RevArg::one(destination), current).map_err(|e| {
-        wrap(
-            e,
-            Catch {
-                ancestor: Some("Destination %(end)s is not a valid upgrade target from current head(s)"),
-                end: Some(destination),
-                ..Catch::default()
-            },
-        )
-    })
+pub fn upgrade_plan(
+    map: &RevisionMap,
+    destination: &str,
+    current: &[String],
+) -> Result<Vec<Idx>, CommandError> {
+    map.upgrade_steps(&RevArg::one(destination), current)
+        .map_err(|e| {
+            wrap(
+                e,
+                Catch {
+                    ancestor: Some(
+                        "Destination %(end)s is not a valid upgrade target from current head(s)",
+                    ),
+                    end: Some(destination),
+                    ..Catch::default()
+                },
+            )
+        })
 }
 
 /// Downgrade steps with `downgrade`'s error wording.
-pub fn downgrade_plan(map: &RevisionMap, destination: &str, current: &[String]) -> Result<Vec<Idx>, CommandError> {
-    map.downgrade_steps(&RevArg::one(destination), current).map_err(|e| {
-        wrap(
-            e,
-            Catch {
-                ancestor: Some("Destination %(end)s is not a valid downgrade target from current head(s)"),
-                end: Some(destination),
-                ..Catch::default()
-            },
-        )
-    })
+pub fn downgrade_plan(
+    map: &RevisionMap,
+    destination: &str,
+    current: &[String],
+) -> Result<Vec<Idx>, CommandError> {
+    map.downgrade_steps(&RevArg::one(destination), current)
+        .map_err(|e| {
+            wrap(
+                e,
+                Catch {
+                    ancestor: Some(
+                        "Destination %(end)s is not a valid downgrade target from current head(s)",
+                    ),
+                    end: Some(destination),
+                    ..Catch::default()
+                },
+            )
+        })
 }
 
 #[cfg(test)]
@@ -177,7 +217,12 @@ mod tests {
             show(&m, "3000").unwrap_err().message,
             "Multiple revisions start with '3000': '3000cccc0002', '3000ffff0003'..."
         );
-        assert!(show(&m, "head").unwrap_err().message.starts_with("Multiple head revisions are present for given argument 'head'"));
+        assert!(
+            show(&m, "head")
+                .unwrap_err()
+                .message
+                .starts_with("Multiple head revisions are present for given argument 'head'")
+        );
         assert_eq!(show(&m, "heads").unwrap().len(), 2);
     }
 
@@ -185,8 +230,14 @@ mod tests {
     fn upgrade_errors() {
         let m = live();
         let current = vec!["3000cccc0002".to_string(), "9000cccc0001".to_string()];
-        assert_eq!(upgrade_plan(&m, "+1", &current).unwrap_err().message, "Ambiguous upgrade from multiple current revisions");
+        assert_eq!(
+            upgrade_plan(&m, "+1", &current).unwrap_err().message,
+            "Ambiguous upgrade from multiple current revisions"
+        );
         let err = downgrade_plan(&m, "3000ffff0003", &["9000cccc0001".to_string()]).unwrap_err();
-        assert_eq!(err.message, "Destination 3000ffff0003 is not a valid downgrade target from current head(s)");
+        assert_eq!(
+            err.message,
+            "Destination 3000ffff0003 is not a valid downgrade target from current head(s)"
+        );
     }
 }

@@ -64,15 +64,29 @@ pub fn export(map: &RevisionMap, order: &[Idx]) -> GraphExport {
     for &i in order {
         let rev = map.rev(i);
         for d in &rev.down_revision {
-            edges.push(Edge { from: rev.revision.clone(), to: d.clone(), kind: "version" });
+            edges.push(Edge {
+                from: rev.revision.clone(),
+                to: d.clone(),
+                kind: "version",
+            });
         }
         for d in rev.resolved_dependencies() {
-            edges.push(Edge { from: rev.revision.clone(), to: d.clone(), kind: "dependency" });
+            edges.push(Edge {
+                from: rev.revision.clone(),
+                to: d.clone(),
+                kind: "dependency",
+            });
         }
     }
     GraphExport {
         heads: map.ids(map.real_heads()),
-        effective_heads: map.ids(&map.heads().iter().copied().filter(|&h| !map.rev(h).is_real_head()).collect::<Vec<_>>()),
+        effective_heads: map.ids(
+            &map.heads()
+                .iter()
+                .copied()
+                .filter(|&h| !map.rev(h).is_real_head())
+                .collect::<Vec<_>>(),
+        ),
         bases: map.ids(map.bases()),
         revisions: order.iter().map(|&i| RevisionInfo::of(map, i)).collect(),
         edges,
@@ -91,18 +105,42 @@ fn label(info: &RevisionInfo) -> String {
 }
 
 fn dot_escape(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('"', "\\\"").replace("\\\\n", "\\n")
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace("\\\\n", "\\n")
 }
 
 pub fn to_dot(graph: &GraphExport) -> String {
-    let mut out = String::from("digraph revisions {\n  rankdir=BT;\n  node [shape=box, fontname=\"monospace\"];\n");
+    let mut out = String::from(
+        "digraph revisions {\n  rankdir=BT;\n  node [shape=box, fontname=\"monospace\"];\n",
+    );
     for info in &graph.revisions {
-        let style = if info.is_head { ", style=bold" } else if info.is_effective_head { ", style=dashed" } else { "" };
-        out.push_str(&format!("  \"{}\" [label=\"{}\"{}];\n", dot_escape(&info.revision), dot_escape(&label(info)), style));
+        let style = if info.is_head {
+            ", style=bold"
+        } else if info.is_effective_head {
+            ", style=dashed"
+        } else {
+            ""
+        };
+        out.push_str(&format!(
+            "  \"{}\" [label=\"{}\"{}];\n",
+            dot_escape(&info.revision),
+            dot_escape(&label(info)),
+            style
+        ));
     }
     for e in &graph.edges {
-        let style = if e.kind == "dependency" { " [style=dashed]" } else { "" };
-        out.push_str(&format!("  \"{}\" -> \"{}\"{};\n", dot_escape(&e.from), dot_escape(&e.to), style));
+        let style = if e.kind == "dependency" {
+            " [style=dashed]"
+        } else {
+            ""
+        };
+        out.push_str(&format!(
+            "  \"{}\" -> \"{}\"{};\n",
+            dot_escape(&e.from),
+            dot_escape(&e.to),
+            style
+        ));
     }
     out.push_str("}\n");
     out
@@ -111,15 +149,29 @@ pub fn to_dot(graph: &GraphExport) -> String {
 /// Mermaid node ids must be plain words, so nodes are numbered and labelled.
 pub fn to_mermaid(graph: &GraphExport) -> String {
     let mut out = String::from("flowchart BT\n");
-    let id_of = |rev: &str| graph.revisions.iter().position(|r| r.revision == rev).map(|i| format!("r{i}"));
+    let id_of = |rev: &str| {
+        graph
+            .revisions
+            .iter()
+            .position(|r| r.revision == rev)
+            .map(|i| format!("r{i}"))
+    };
     for (i, info) in graph.revisions.iter().enumerate() {
         let text = label(info).replace("\\n", "<br/>").replace('"', "#quot;");
-        let (open, close) = if info.is_head { ("([", "])") } else { ("[", "]") };
+        let (open, close) = if info.is_head {
+            ("([", "])")
+        } else {
+            ("[", "]")
+        };
         out.push_str(&format!("  r{i}{open}\"{text}\"{close}\n"));
     }
     for e in &graph.edges {
         if let (Some(from), Some(to)) = (id_of(&e.from), id_of(&e.to)) {
-            let arrow = if e.kind == "dependency" { "-.->" } else { "-->" };
+            let arrow = if e.kind == "dependency" {
+                "-.->"
+            } else {
+                "-->"
+            };
             out.push_str(&format!("  {from} {arrow} {to}\n"));
         }
     }

@@ -5,7 +5,11 @@ use super::{Idx, Revision, RevisionMap};
 
 /// `_format_down_revision`.
 pub fn down_revision_text(rev: &Revision) -> String {
-    if rev.down_revision.is_empty() { "<base>".to_string() } else { rev.down_revision.join(", ") }
+    if rev.down_revision.is_empty() {
+        "<base>".to_string()
+    } else {
+        rev.down_revision.join(", ")
+    }
 }
 
 /// Which parts `_head_only` includes.
@@ -25,7 +29,12 @@ pub fn head_only(map: &RevisionMap, i: Idx, parts: HeadOnly, current: bool) -> S
         text = if rev.dependencies.is_empty() {
             format!("{} -> {}", down_revision_text(rev), text)
         } else {
-            format!("{} ({}) -> {}", down_revision_text(rev), rev.dependencies.join(", "), text)
+            format!(
+                "{} ({}) -> {}",
+                down_revision_text(rev),
+                rev.dependencies.join(", "),
+                text
+            )
         };
     }
     if parts.include_branches && !rev.branch_labels.is_empty() {
@@ -62,8 +71,16 @@ pub fn log_entry(map: &RevisionMap, i: Idx, current: bool) -> String {
         "Rev: {}{}{}{}{}\n",
         rev.revision,
         if rev.is_head() { " (head)" } else { "" },
-        if rev.is_branch_point() { " (branchpoint)" } else { "" },
-        if rev.is_merge_point() { " (mergepoint)" } else { "" },
+        if rev.is_branch_point() {
+            " (branchpoint)"
+        } else {
+            ""
+        },
+        if rev.is_merge_point() {
+            " (mergepoint)"
+        } else {
+            ""
+        },
         if current { " (current)" } else { "" },
     );
     if rev.is_merge_point() {
@@ -72,24 +89,41 @@ pub fn log_entry(map: &RevisionMap, i: Idx, current: bool) -> String {
         entry.push_str(&format!("Parent: {}\n", down_revision_text(rev)));
     }
     if !rev.dependencies.is_empty() {
-        entry.push_str(&format!("Also depends on: {}\n", rev.dependencies.join(", ")));
+        entry.push_str(&format!(
+            "Also depends on: {}\n",
+            rev.dependencies.join(", ")
+        ));
     }
     if rev.is_branch_point() {
-        entry.push_str(&format!("Branches into: {}\n", map.ids(rev.children()).join(", ")));
+        entry.push_str(&format!(
+            "Branches into: {}\n",
+            map.ids(rev.children()).join(", ")
+        ));
     }
     if !rev.branch_labels.is_empty() {
         entry.push_str(&format!("Branch names: {}\n", rev.branch_labels.join(", ")));
     }
-    let path = rev.path.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+    let path = rev
+        .path
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
     entry.push_str(&format!("Path: {path}\n"));
-    let body = python_splitlines(&rev.longdoc).map(|line| format!("    {line}")).collect::<Vec<_>>().join("\n");
+    let body = python_splitlines(&rev.longdoc)
+        .map(|line| format!("    {line}"))
+        .collect::<Vec<_>>()
+        .join("\n");
     entry.push_str(&format!("\n{body}\n"));
     entry
 }
 
 /// `cmd_format`.
 fn cmd_format(map: &RevisionMap, i: Idx, verbose: bool, parts: HeadOnly, current: bool) -> String {
-    if verbose { log_entry(map, i, current) } else { head_only(map, i, parts, current) }
+    if verbose {
+        log_entry(map, i, current)
+    } else {
+        head_only(map, i, parts, current)
+    }
 }
 
 /// `print_stdout`: each message followed by a newline.
@@ -104,26 +138,61 @@ fn print_all(lines: impl IntoIterator<Item = String>) -> String {
 
 /// What `alembic heads [-v]` prints for the selected heads.
 pub fn heads_output(map: &RevisionMap, heads: &[Idx], verbose: bool) -> String {
-    let parts = HeadOnly { include_branches: true, ..HeadOnly::default() };
-    print_all(heads.iter().map(|&h| cmd_format(map, h, verbose, parts, false)))
+    let parts = HeadOnly {
+        include_branches: true,
+        ..HeadOnly::default()
+    };
+    print_all(
+        heads
+            .iter()
+            .map(|&h| cmd_format(map, h, verbose, parts, false)),
+    )
 }
 
 /// What `alembic history` prints for already-selected revisions (newest first).
-pub fn history_output(map: &RevisionMap, revisions: &[Idx], verbose: bool, currents: Option<&[String]>) -> String {
-    print_all(revisions.iter().map(|&i| history_line(map, i, verbose, currents)))
+pub fn history_output(
+    map: &RevisionMap,
+    revisions: &[Idx],
+    verbose: bool,
+    currents: Option<&[String]>,
+) -> String {
+    print_all(
+        revisions
+            .iter()
+            .map(|&i| history_line(map, i, verbose, currents)),
+    )
 }
 
 /// One `history` entry.
-pub fn history_line(map: &RevisionMap, i: Idx, verbose: bool, currents: Option<&[String]>) -> String {
-    let parts = HeadOnly { include_branches: true, include_doc: true, include_parents: true, tree_indicators: true };
+pub fn history_line(
+    map: &RevisionMap,
+    i: Idx,
+    verbose: bool,
+    currents: Option<&[String]>,
+) -> String {
+    let parts = HeadOnly {
+        include_branches: true,
+        include_doc: true,
+        include_parents: true,
+        tree_indicators: true,
+    };
     let current = currents.is_some_and(|c| c.contains(&map.rev(i).revision));
     cmd_format(map, i, verbose, parts, current)
 }
 
 /// What `alembic branches [-v]` prints for the given branch points.
 pub fn branches_output(map: &RevisionMap, branch_points: &[Idx], verbose: bool) -> String {
-    let parts = HeadOnly { include_branches: true, tree_indicators: true, ..HeadOnly::default() };
-    let child_parts = HeadOnly { include_branches: true, include_doc: verbose, tree_indicators: true, ..HeadOnly::default() };
+    let parts = HeadOnly {
+        include_branches: true,
+        tree_indicators: true,
+        ..HeadOnly::default()
+    };
+    let child_parts = HeadOnly {
+        include_branches: true,
+        include_doc: verbose,
+        tree_indicators: true,
+        ..HeadOnly::default()
+    };
     print_all(branch_points.iter().map(|&i| {
         let rev = map.rev(i);
         let indent = " ".repeat(rev.revision.chars().count());
@@ -133,7 +202,11 @@ pub fn branches_output(map: &RevisionMap, branch_points: &[Idx], verbose: bool) 
             .map(|&c| format!("{indent} -> {}", head_only(map, c, child_parts, false)))
             .collect::<Vec<_>>()
             .join("\n");
-        format!("{}\n{}\n", cmd_format(map, i, verbose, parts, false), children)
+        format!(
+            "{}\n{}\n",
+            cmd_format(map, i, verbose, parts, false),
+            children
+        )
     }))
 }
 
@@ -150,7 +223,15 @@ pub fn python_splitlines(text: &str) -> impl Iterator<Item = &str> {
     while let Some((i, c)) = chars.next() {
         let boundary = matches!(
             c,
-            '\n' | '\r' | '\x0b' | '\x0c' | '\x1c' | '\x1d' | '\x1e' | '\u{85}' | '\u{2028}' | '\u{2029}'
+            '\n' | '\r'
+                | '\x0b'
+                | '\x0c'
+                | '\x1c'
+                | '\x1d'
+                | '\x1e'
+                | '\u{85}'
+                | '\u{2028}'
+                | '\u{2029}'
         );
         if boundary {
             lines.push(&text[start..i]);

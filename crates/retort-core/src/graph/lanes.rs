@@ -35,10 +35,15 @@ pub fn layout(map: &RevisionMap, order: &[Idx]) -> Vec<LaneRow> {
     let mut lanes: Vec<Option<Idx>> = Vec::new();
     let mut rows = Vec::with_capacity(order.len());
     for &node in order {
-        let expecting: Vec<usize> = (0..lanes.len()).filter(|&c| lanes[c] == Some(node)).collect();
+        let expecting: Vec<usize> = (0..lanes.len())
+            .filter(|&c| lanes[c] == Some(node))
+            .collect();
         let (column, joins) = match expecting.split_first() {
             Some((&first, rest)) => {
-                let joins = (!rest.is_empty()).then(|| Connector { column: first, others: rest.to_vec() });
+                let joins = (!rest.is_empty()).then(|| Connector {
+                    column: first,
+                    others: rest.to_vec(),
+                });
                 (first, joins)
             }
             None => match lanes.iter().position(Option::is_none) {
@@ -80,7 +85,10 @@ pub fn layout(map: &RevisionMap, order: &[Idx]) -> Vec<LaneRow> {
         while lanes.last() == Some(&None) {
             lanes.pop();
         }
-        let splits = (!split_to.is_empty()).then(|| Connector { column, others: split_to });
+        let splits = (!split_to.is_empty()).then_some(Connector {
+            column,
+            others: split_to,
+        });
         rows.push(LaneRow {
             revision: node,
             column,
@@ -95,9 +103,24 @@ pub fn layout(map: &RevisionMap, order: &[Idx]) -> Vec<LaneRow> {
 
 /// Draws the connector line between lanes with box characters.
 fn connector_line(open: &[bool], c: &Connector, joining: bool) -> String {
-    let width = open.len().max(c.others.iter().max().map_or(0, |m| m + 1)).max(c.column + 1);
-    let lo = c.others.iter().copied().chain([c.column]).min().unwrap_or(c.column);
-    let hi = c.others.iter().copied().chain([c.column]).max().unwrap_or(c.column);
+    let width = open
+        .len()
+        .max(c.others.iter().max().map_or(0, |m| m + 1))
+        .max(c.column + 1);
+    let lo = c
+        .others
+        .iter()
+        .copied()
+        .chain([c.column])
+        .min()
+        .unwrap_or(c.column);
+    let hi = c
+        .others
+        .iter()
+        .copied()
+        .chain([c.column])
+        .max()
+        .unwrap_or(c.column);
     let mut line = String::new();
     for col in 0..width {
         let ch = if col == c.column {
@@ -116,7 +139,11 @@ fn connector_line(open: &[bool], c: &Connector, joining: bool) -> String {
                 (_, _, false) => '┬',
             }
         } else if col > lo && col < hi {
-            if open.get(col).copied().unwrap_or(false) { '┼' } else { '─' }
+            if open.get(col).copied().unwrap_or(false) {
+                '┼'
+            } else {
+                '─'
+            }
         } else if open.get(col).copied().unwrap_or(false) {
             '│'
         } else {
@@ -141,7 +168,11 @@ pub fn render(map: &RevisionMap, rows: &[LaneRow], text: impl Fn(Idx) -> String)
         let mut prefix = String::new();
         for (col, open) in row.open.iter().enumerate() {
             let ch = if col == row.column {
-                if map.rev(row.revision).is_head() { '◉' } else { '○' }
+                if map.rev(row.revision).is_head() {
+                    '◉'
+                } else {
+                    '○'
+                }
             } else if *open {
                 '│'
             } else {
@@ -154,7 +185,13 @@ pub fn render(map: &RevisionMap, rows: &[LaneRow], text: impl Fn(Idx) -> String)
         out.push_str(&text(row.revision));
         out.push('\n');
         if let Some(s) = &row.splits {
-            let open: Vec<bool> = row.open.iter().copied().chain(std::iter::repeat(false)).take(row.open_after.len().max(row.open.len())).collect();
+            let open: Vec<bool> = row
+                .open
+                .iter()
+                .copied()
+                .chain(std::iter::repeat(false))
+                .take(row.open_after.len().max(row.open.len()))
+                .collect();
             out.push_str(&connector_line(&open, s, false));
             out.push('\n');
         }
@@ -181,7 +218,10 @@ mod tests {
         let order = map.walk_revisions("base", "heads").unwrap();
         let rows = layout(&map, &order);
         let text = render(&map, &rows, |i| map.rev(i).revision.clone());
-        assert_eq!(text, "◉ 5000\n○ 4000\n├─╮\n○ │ 3000\n│ ○ 9000\n├─╯\n○ 2000\n○ 1000\n");
+        assert_eq!(
+            text,
+            "◉ 5000\n○ 4000\n├─╮\n○ │ 3000\n│ ○ 9000\n├─╯\n○ 2000\n○ 1000\n"
+        );
     }
 
     #[test]

@@ -152,11 +152,17 @@ pub enum RevisionError {
     #[error("Revision {lower} is not an ancestor of revision {upper}")]
     RangeNotAncestor { lower: String, upper: String },
     #[error("Multiple heads are present for given argument '{argument}'; {}", .heads.join(", "))]
-    MultipleHeads { heads: Vec<String>, argument: String },
+    MultipleHeads {
+        heads: Vec<String>,
+        argument: String,
+    },
     #[error("{message}")]
     Resolution { message: String, argument: String },
     #[error("{kind} is detected in revisions ({})", .revisions.join(", "))]
-    Cycle { kind: CycleKind, revisions: Vec<String> },
+    Cycle {
+        kind: CycleKind,
+        revisions: Vec<String>,
+    },
     #[error("{message}")]
     Other { message: String },
 }
@@ -181,11 +187,16 @@ impl fmt::Display for CycleKind {
 }
 
 fn other(message: impl Into<String>) -> RevisionError {
-    RevisionError::Other { message: message.into() }
+    RevisionError::Other {
+        message: message.into(),
+    }
 }
 
 fn resolution(message: String, argument: &str) -> RevisionError {
-    RevisionError::Resolution { message, argument: argument.to_string() }
+    RevisionError::Resolution {
+        message,
+        argument: argument.to_string(),
+    }
 }
 
 /// A revision argument, as Alembic's functions accept them: a string (which may be a symbol
@@ -225,7 +236,13 @@ impl RevArg {
             RevArg::One(s) => s.clone(),
             RevArg::Many(v) if v.len() == 1 => format!("('{}',)", v[0]),
             RevArg::Many(v) => {
-                format!("({})", v.iter().map(|s| format!("'{s}'")).collect::<Vec<_>>().join(", "))
+                format!(
+                    "({})",
+                    v.iter()
+                        .map(|s| format!("'{s}'"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
             }
         }
     }
@@ -283,8 +300,16 @@ fn script_str(rev: &Revision) -> String {
         format::down_revision_text(rev),
         rev.revision,
         if rev.is_head() { " (head)" } else { "" },
-        if rev.is_branch_point() { " (branchpoint)" } else { "" },
-        if rev.is_merge_point() { " (mergepoint)" } else { "" },
+        if rev.is_branch_point() {
+            " (branchpoint)"
+        } else {
+            ""
+        },
+        if rev.is_merge_point() {
+            " (mergepoint)"
+        } else {
+            ""
+        },
         rev.doc()
     )
 }
@@ -304,14 +329,23 @@ pub const ILLEGAL_ID_CHARS: [char; 4] = ['@', '-', '+', ':'];
 
 /// `Revision.verify_rev_id`.
 pub fn verify_rev_id(revision: &str) -> Result<(), RevisionError> {
-    let mut illegal: Vec<char> =
-        ILLEGAL_ID_CHARS.iter().copied().filter(|c| revision.contains(*c)).collect();
+    let mut illegal: Vec<char> = ILLEGAL_ID_CHARS
+        .iter()
+        .copied()
+        .filter(|c| revision.contains(*c))
+        .collect();
     if illegal.is_empty() {
         return Ok(());
     }
     illegal.sort();
-    let chars = illegal.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(", ");
-    Err(other(format!("Character(s) '{chars}' not allowed in revision identifier '{revision}'")))
+    let chars = illegal
+        .iter()
+        .map(|c| c.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    Err(other(format!(
+        "Character(s) '{chars}' not allowed in revision identifier '{revision}'"
+    )))
 }
 
 impl RevisionMap {
@@ -401,8 +435,13 @@ impl RevisionMap {
         let mut is_head = vec![true; revs.len()];
         let mut is_real_head = vec![true; revs.len()];
         for i in 0..revs.len() {
-            let all_down =
-                dedupe(revs[i].down_revision.iter().chain(&revs[i].resolved_dependencies).cloned());
+            let all_down = dedupe(
+                revs[i]
+                    .down_revision
+                    .iter()
+                    .chain(&revs[i].resolved_dependencies)
+                    .cloned(),
+            );
             let mut all_down_idx = Vec::new();
             for down_id in &all_down {
                 let Some(&d) = index.get(down_id) else {
@@ -429,8 +468,11 @@ impl RevisionMap {
                 }
                 is_real_head[d] = false;
             }
-            revs[i].down =
-                revs[i].down_revision.iter().map(|d| index[d]).collect::<Vec<_>>();
+            revs[i].down = revs[i]
+                .down_revision
+                .iter()
+                .map(|d| index[d])
+                .collect::<Vec<_>>();
             revs[i].all_down = all_down_idx;
         }
         // Children were pushed while visiting parents' children in load order already, but a
@@ -445,7 +487,9 @@ impl RevisionMap {
             heads: (0..revs.len()).filter(|&i| is_head[i]).collect(),
             real_heads: (0..revs.len()).filter(|&i| is_real_head[i]).collect(),
             bases: (0..revs.len()).filter(|&i| revs[i].is_base()).collect(),
-            real_bases: (0..revs.len()).filter(|&i| revs[i].is_real_base()).collect(),
+            real_bases: (0..revs.len())
+                .filter(|&i| revs[i].is_real_base())
+                .collect(),
             revs,
             keys,
             index,
@@ -478,8 +522,13 @@ impl RevisionMap {
                 }
             }
             let normalized = dedupe(normalized);
-            let normalized_down =
-                dedupe(self.revs[i].down_revision.iter().chain(&normalized).cloned());
+            let normalized_down = dedupe(
+                self.revs[i]
+                    .down_revision
+                    .iter()
+                    .chain(&normalized)
+                    .cloned(),
+            );
             self.revs[i].normalized_down = normalized_down.iter().map(|d| self.index[d]).collect();
             self.revs[i].normalized_dependencies = normalized;
         }
@@ -489,8 +538,16 @@ impl RevisionMap {
         if self.revs.is_empty() {
             return Ok(());
         }
-        let all_ids = || self.revs.iter().map(|r| r.revision.clone()).collect::<Vec<_>>();
-        let outside = |heads: &[Idx], bases: &[Idx], down: fn(&Revision) -> &Vec<Idx>, up: fn(&Revision) -> &Vec<Idx>| {
+        let all_ids = || {
+            self.revs
+                .iter()
+                .map(|r| r.revision.clone())
+                .collect::<Vec<_>>()
+        };
+        let outside = |heads: &[Idx],
+                       bases: &[Idx],
+                       down: fn(&Revision) -> &Vec<Idx>,
+                       up: fn(&Revision) -> &Vec<Idx>| {
             let mut from_heads = BitSet::new(self.revs.len());
             for i in self.related(heads, down) {
                 from_heads.insert(i);
@@ -509,11 +566,17 @@ impl RevisionMap {
             deleted
         };
         if self.heads.is_empty() || self.bases.is_empty() {
-            return Err(RevisionError::Cycle { kind: CycleKind::Cycle, revisions: all_ids() });
+            return Err(RevisionError::Cycle {
+                kind: CycleKind::Cycle,
+                revisions: all_ids(),
+            });
         }
         let deleted = outside(&self.heads, &self.bases, |r| &r.down, |r| &r.next);
         if !deleted.is_empty() {
-            return Err(RevisionError::Cycle { kind: CycleKind::Cycle, revisions: deleted });
+            return Err(RevisionError::Cycle {
+                kind: CycleKind::Cycle,
+                revisions: deleted,
+            });
         }
         if self.real_heads.is_empty() || self.real_bases.is_empty() {
             return Err(RevisionError::Cycle {
@@ -521,7 +584,12 @@ impl RevisionMap {
                 revisions: all_ids(),
             });
         }
-        let deleted = outside(&self.real_heads, &self.real_bases, |r| &r.all_down, |r| &r.all_next);
+        let deleted = outside(
+            &self.real_heads,
+            &self.real_bases,
+            |r| &r.all_down,
+            |r| &r.all_next,
+        );
         if !deleted.is_empty() {
             return Err(RevisionError::Cycle {
                 kind: CycleKind::DependencyCycle,
@@ -540,7 +608,9 @@ impl RevisionMap {
             }
             let labels = self.revs[i].branch_labels.clone();
             let descendants = self.related(&[i], |r| &r.next);
-            let last = *descendants.last().expect("a revision is its own descendant");
+            let last = *descendants
+                .last()
+                .expect("a revision is its own descendant");
             for &node in &descendants {
                 add_labels(&mut self.revs[node], &labels);
             }
@@ -603,15 +673,21 @@ impl RevisionMap {
                 todo.extend(edges(&self.revs[rev]).iter().copied());
                 out.push(rev);
             }
-            let mut overlaps: Vec<Idx> =
-                per_target.into_iter().filter(|r| *r != target && targets.contains(r)).collect();
+            let mut overlaps: Vec<Idx> = per_target
+                .into_iter()
+                .filter(|r| *r != target && targets.contains(r))
+                .collect();
             overlaps.sort_unstable();
             overlaps.dedup();
             if !overlaps.is_empty() {
                 return Err(other(format!(
                     "Requested revision {} overlaps with other requested revisions {}",
                     self.revs[target].revision,
-                    overlaps.iter().map(|&o| self.revs[o].revision.as_str()).collect::<Vec<_>>().join(", ")
+                    overlaps
+                        .iter()
+                        .map(|&o| self.revs[o].revision.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )));
             }
         }
@@ -670,13 +746,18 @@ impl RevisionMap {
         &self.real_bases
     }
     pub fn ids(&self, idxs: &[Idx]) -> Vec<String> {
-        idxs.iter().map(|&i| self.revs[i].revision.clone()).collect()
+        idxs.iter()
+            .map(|&i| self.revs[i].revision.clone())
+            .collect()
     }
 
     // ----- identifier resolution -------------------------------------------------------
 
     /// `get_current_head(branch_label)`.
-    pub fn get_current_head(&self, branch_label: Option<&str>) -> Result<Option<Idx>, RevisionError> {
+    pub fn get_current_head(
+        &self,
+        branch_label: Option<&str>,
+    ) -> Result<Option<Idx>, RevisionError> {
         let mut current = self.heads.clone();
         if let Some(label) = branch_label.filter(|l| !l.is_empty()) {
             current = self.filter_for_lineage(&current, &RevArg::one(label), false)?;
@@ -749,10 +830,12 @@ impl RevisionMap {
         }
         let mut out = Vec::new();
         for rev_id in &resolved {
-            out.push(match self.revision_for_ident(Some(rev_id), branch_label.as_deref())? {
-                Some(i) => Slot::Rev(i),
-                None => Slot::Nothing,
-            });
+            out.push(
+                match self.revision_for_ident(Some(rev_id), branch_label.as_deref())? {
+                    Some(i) => Slot::Rev(i),
+                    None => Slot::Nothing,
+                },
+            );
         }
         Ok(out)
     }
@@ -761,9 +844,15 @@ impl RevisionMap {
     pub fn get_revision(&self, id: &RevArg) -> Result<Option<Idx>, RevisionError> {
         let (resolved, branch_label) = self.resolve_number(id)?;
         if resolved.len() > 1 {
-            return Err(RevisionError::MultipleHeads { heads: resolved, argument: id.python_str() });
+            return Err(RevisionError::MultipleHeads {
+                heads: resolved,
+                argument: id.python_str(),
+            });
         }
-        self.revision_for_ident(resolved.first().map(String::as_str), branch_label.as_deref())
+        self.revision_for_ident(
+            resolved.first().map(String::as_str),
+            branch_label.as_deref(),
+        )
     }
 
     /// Resolves a single identifier that must name exactly one revision (e.g. for `show`).
@@ -848,16 +937,16 @@ impl RevisionMap {
                 }
             }
         };
-        if let (Some(branch), Some(branch_rev)) = (check_branch, branch_rev) {
-            if !self.shares_lineage_with(revision, &[branch_rev], false) {
-                return Err(resolution(
-                    format!(
-                        "Revision {} is not a member of branch '{}'",
-                        self.revs[revision].revision, branch
-                    ),
-                    resolved_id,
-                ));
-            }
+        if let (Some(branch), Some(branch_rev)) = (check_branch, branch_rev)
+            && !self.shares_lineage_with(revision, &[branch_rev], false)
+        {
+            return Err(resolution(
+                format!(
+                    "Revision {} is not a member of branch '{}'",
+                    self.revs[revision].revision, branch
+                ),
+                resolved_id,
+            ));
         }
         Ok(Some(revision))
     }
@@ -879,7 +968,12 @@ impl RevisionMap {
         Ok(out)
     }
 
-    fn shares_lineage(&self, target: Idx, check_against: &RevArg, include_dependencies: bool) -> Result<bool, RevisionError> {
+    fn shares_lineage(
+        &self,
+        target: Idx,
+        check_against: &RevArg,
+        include_dependencies: bool,
+    ) -> Result<bool, RevisionError> {
         let (ids, branch_label) = self.resolve_number(check_against)?;
         let mut shares: Vec<String> = Vec::new();
         if let Some(l) = branch_label.filter(|l| !l.is_empty()) {
@@ -898,7 +992,12 @@ impl RevisionMap {
         Ok(self.shares_lineage_with(target, &against, include_dependencies))
     }
 
-    fn shares_lineage_with(&self, target: Idx, against: &[Idx], include_dependencies: bool) -> bool {
+    fn shares_lineage_with(
+        &self,
+        target: Idx,
+        against: &[Idx],
+        include_dependencies: bool,
+    ) -> bool {
         self.descendants(&[target], include_dependencies)
             .into_iter()
             .chain(self.ancestors(&[target], include_dependencies))
@@ -908,7 +1007,13 @@ impl RevisionMap {
     // ----- relative walks --------------------------------------------------------------
 
     /// `_walk`: `steps` up (> 0) or down (< 0); `Slot::Nothing` when it overwalks.
-    pub fn walk(&self, start: Slot, steps: i64, branch_label: Option<&str>, no_overwalk: bool) -> Result<Slot, RevisionError> {
+    pub fn walk(
+        &self,
+        start: Slot,
+        steps: i64,
+        branch_label: Option<&str>,
+        no_overwalk: bool,
+    ) -> Result<Slot, RevisionError> {
         let mut initial = start;
         for _ in 0..steps.unsigned_abs() {
             let children: Vec<Slot> = if steps > 0 {
@@ -927,8 +1032,13 @@ impl RevisionMap {
                     Slot::Base => Vec::new(),
                     Slot::Nothing => self.heads.iter().map(|&h| Slot::Rev(h)).collect(),
                     Slot::Rev(i) => {
-                        let down: Vec<Slot> = self.revs[i].down.iter().map(|&d| Slot::Rev(d)).collect();
-                        if down.is_empty() { vec![Slot::Base] } else { down }
+                        let down: Vec<Slot> =
+                            self.revs[i].down.iter().map(|&d| Slot::Rev(d)).collect();
+                        if down.is_empty() {
+                            vec![Slot::Base]
+                        } else {
+                            down
+                        }
                     }
                 }
             };
@@ -944,7 +1054,11 @@ impl RevisionMap {
     }
 
     fn get_all_current(&self, ids: &[String]) -> Result<Vec<Idx>, RevisionError> {
-        let top: Vec<Idx> = self.get_revisions(&RevArg::Many(ids.to_vec()))?.into_iter().filter_map(Slot::rev).collect();
+        let top: Vec<Idx> = self
+            .get_revisions(&RevArg::Many(ids.to_vec()))?
+            .into_iter()
+            .filter_map(Slot::rev)
+            .collect();
         let all = self.ancestors(&top, true);
         Ok(self.filter_into_branch_heads(&all))
     }
@@ -958,7 +1072,12 @@ impl RevisionMap {
         let mut out: Vec<Idx> = set
             .iter()
             .copied()
-            .filter(|&r| !self.descendants(&[r], false).into_iter().any(|d| d != r && members.contains(d)))
+            .filter(|&r| {
+                !self
+                    .descendants(&[r], false)
+                    .into_iter()
+                    .any(|d| d != r && members.contains(d))
+            })
             .collect();
         out.sort_unstable();
         out.dedup();
@@ -987,7 +1106,12 @@ impl RevisionMap {
                     return Err(didnt_produce(&rel.relative, rel.steps));
                 };
                 let start = self.slot_of(self.get_revision(&RevArg::one(symbol))?);
-                let rev = self.walk(start, rel.steps, rel.branch_label.as_deref(), assert_relative_length)?;
+                let rev = self.walk(
+                    start,
+                    rel.steps,
+                    rel.branch_label.as_deref(),
+                    assert_relative_length,
+                )?;
                 if rev == Slot::Nothing {
                     return Err(other("Walked too far"));
                 }
@@ -1004,10 +1128,13 @@ impl RevisionMap {
                             .into_iter()
                             .filter_map(Slot::rev)
                             .collect();
-                        let mut symbols = self.filter_for_lineage(&current, &RevArg::one(label), false)?;
+                        let mut symbols =
+                            self.filter_for_lineage(&current, &RevArg::one(label), false)?;
                         if symbols.is_empty() {
-                            let all_current = self.get_all_current(&current_revisions.to_tuple())?;
-                            symbols = self.filter_for_lineage(&all_current, &RevArg::one(label), false)?;
+                            let all_current =
+                                self.get_all_current(&current_revisions.to_tuple())?;
+                            symbols =
+                                self.filter_for_lineage(&all_current, &RevArg::one(label), false)?;
                         }
                         if symbols.len() != 1 {
                             return Err(other(format!(
@@ -1067,27 +1194,46 @@ impl RevisionMap {
         if rel.steps > 0 {
             if let Some(symbol) = &rel.symbol {
                 let start = self.slot_of(self.get_revision(&RevArg::one(symbol))?);
-                return Ok(vec![self.walk(start, rel.steps, rel.branch_label.as_deref(), assert_relative_length)?]);
+                return Ok(vec![self.walk(
+                    start,
+                    rel.steps,
+                    rel.branch_label.as_deref(),
+                    assert_relative_length,
+                )?]);
             }
             let current = current_revisions.to_tuple();
             let mut start_revs: Vec<Slot> = if current.is_empty() {
                 vec![Slot::Nothing]
             } else {
-                current.iter().map(|c| self.get_revision(&RevArg::one(c)).map(|r| self.slot_of(r))).collect::<Result<_, _>>()?
+                current
+                    .iter()
+                    .map(|c| self.get_revision(&RevArg::one(c)).map(|r| self.slot_of(r)))
+                    .collect::<Result<_, _>>()?
             };
             if let Some(label) = rel.branch_label.as_deref().filter(|l| !l.is_empty()) {
                 let current_idx: Vec<Idx> = if current.is_empty() {
                     Vec::new()
                 } else {
-                    self.get_revisions(&RevArg::Many(current.clone()))?.into_iter().filter_map(Slot::rev).collect()
+                    self.get_revisions(&RevArg::Many(current.clone()))?
+                        .into_iter()
+                        .filter_map(Slot::rev)
+                        .collect()
                 };
-                let on_branch = self.filter_for_lineage(&current_idx, &RevArg::one(label), false)?;
+                let on_branch =
+                    self.filter_for_lineage(&current_idx, &RevArg::one(label), false)?;
                 start_revs = on_branch.iter().map(|&i| Slot::Rev(i)).collect();
                 if start_revs.is_empty() {
                     let ancestors = self.ancestors(&current_idx, true);
                     let active = self.filter_for_lineage(&ancestors, &RevArg::one(label), false)?;
-                    let downs: Vec<Idx> = active.iter().flat_map(|&a| self.revs[a].normalized_down.clone()).collect();
-                    let mut tips: Vec<Idx> = active.iter().copied().filter(|a| !downs.contains(a)).collect();
+                    let downs: Vec<Idx> = active
+                        .iter()
+                        .flat_map(|&a| self.revs[a].normalized_down.clone())
+                        .collect();
+                    let mut tips: Vec<Idx> = active
+                        .iter()
+                        .copied()
+                        .filter(|a| !downs.contains(a))
+                        .collect();
                     tips.sort_unstable();
                     tips.dedup();
                     start_revs = tips.into_iter().map(Slot::Rev).collect();
@@ -1099,7 +1245,12 @@ impl RevisionMap {
             if start_revs.len() > 1 {
                 return Err(other("Ambiguous upgrade from multiple current revisions"));
             }
-            let rev = self.walk(start_revs[0], rel.steps, rel.branch_label.as_deref(), assert_relative_length)?;
+            let rev = self.walk(
+                start_revs[0],
+                rel.steps,
+                rel.branch_label.as_deref(),
+                assert_relative_length,
+            )?;
             if rev == Slot::Nothing {
                 return Err(didnt_produce(&rel.relative, rel.steps));
             }
@@ -1112,7 +1263,12 @@ impl RevisionMap {
             None => self.get_revision(&RevArg::one(symbol))?,
             Some(l) => self.get_revision(&RevArg::One(format!("{l}@{symbol}")))?,
         };
-        Ok(vec![self.walk(self.slot_of(start), rel.steps, None, assert_relative_length)?])
+        Ok(vec![self.walk(
+            self.slot_of(start),
+            rel.steps,
+            None,
+            assert_relative_length,
+        )?])
     }
 
     fn require_revisions(&self, slots: &[Slot], what: &str) -> Result<Vec<Idx>, RevisionError> {
@@ -1133,12 +1289,17 @@ impl RevisionMap {
         implicit_base: bool,
         assert_relative_length: bool,
     ) -> Result<(Vec<Idx>, Vec<Slot>), RevisionError> {
-        let (branch_label, target) = self.parse_downgrade_target(upper, lower, assert_relative_length)?;
+        let (branch_label, target) =
+            self.parse_downgrade_target(upper, lower, assert_relative_length)?;
         let target = target.rev();
         // Alembic iterates the map's values, where a labelled base appears once per key.
         let (mut roots, root_count): (Vec<Idx>, usize) = match target {
             None => {
-                let count = self.keys.iter().filter(|(_, i)| self.revs[*i].is_base()).count();
+                let count = self
+                    .keys
+                    .iter()
+                    .filter(|(_, i)| self.revs[*i].is_base())
+                    .count();
                 (self.bases.clone(), count)
             }
             Some(t) if inclusive => (vec![t], 1),
@@ -1148,7 +1309,9 @@ impl RevisionMap {
             && root_count > 1
         {
             let branch = self.resolve_branch(label)?;
-            let ancestors = branch.map(|b| self.ancestors(&[b], false)).unwrap_or_default();
+            let ancestors = branch
+                .map(|b| self.ancestors(&[b], false))
+                .unwrap_or_default();
             roots.retain(|r| ancestors.contains(r));
             if roots.is_empty() {
                 return Err(other("Not a valid downgrade target from current heads"));
@@ -1161,10 +1324,19 @@ impl RevisionMap {
         for &a in &active {
             active_set.insert(a);
         }
-        let mut drop: Vec<Idx> = self.descendants(&roots, true).into_iter().filter(|d| active_set.contains(*d)).collect();
+        let mut drop: Vec<Idx> = self
+            .descendants(&roots, true)
+            .into_iter()
+            .filter(|d| active_set.contains(*d))
+            .collect();
         if implicit_base {
             let root_ancestors = self.ancestors(&roots, true);
-            drop.extend(active.iter().copied().filter(|a| !root_ancestors.contains(a)));
+            drop.extend(
+                active
+                    .iter()
+                    .copied()
+                    .filter(|a| !root_ancestors.contains(a)),
+            );
         }
         drop.sort_unstable();
         drop.dedup();
@@ -1199,7 +1371,9 @@ impl RevisionMap {
                 && self.revs[b].revision == branch
             {
                 if self.revs[b].branch_labels.len() != 1 {
-                    return Err(other(format!("Revision {branch} must carry exactly one branch label to be used as a branch")));
+                    return Err(other(format!(
+                        "Revision {branch} must carry exactly one branch label to be used as a branch"
+                    )));
                 }
                 branch = self.revs[b].branch_labels[0].clone();
             }
@@ -1223,7 +1397,10 @@ impl RevisionMap {
                 Slot::Nothing => false,
             })
         {
-            return Err(RevisionError::RangeNotAncestor { lower: range_side(lower), upper: range_side(upper) });
+            return Err(RevisionError::RangeNotAncestor {
+                lower: range_side(lower),
+                upper: range_side(upper),
+            });
         }
         let mut lower = lower.clone();
         if current.first() == Some(&Slot::Nothing) {
@@ -1237,7 +1414,12 @@ impl RevisionMap {
                     current = vec![Slot::Rev(i)];
                     lower = RevArg::One(self.revs[i].revision.clone());
                 }
-                Slot::Nothing => return Err(other(format!("{} does not name a revision", lower.python_str()))),
+                Slot::Nothing => {
+                    return Err(other(format!(
+                        "{} does not name a revision",
+                        lower.python_str()
+                    )));
+                }
             }
         }
         let current_idx = self.require_revisions(&current, &lower.python_str())?;
@@ -1248,7 +1430,10 @@ impl RevisionMap {
         for &r in &current_idx {
             current_nodes.insert(r);
         }
-        let mut needs: Vec<Idx> = required.into_iter().filter(|r| !current_nodes.contains(*r)).collect();
+        let mut needs: Vec<Idx> = required
+            .into_iter()
+            .filter(|r| !current_nodes.contains(*r))
+            .collect();
         if inclusive {
             let lower_revs = self.get_revisions(&lower)?;
             needs.extend(self.require_revisions(&lower_revs, &lower.python_str())?);
@@ -1263,11 +1448,28 @@ impl RevisionMap {
     }
 
     /// `iterate_revisions`: the revisions between `upper` and `lower`, newest first.
-    pub fn iterate_revisions(&self, upper: &RevArg, lower: &RevArg, options: IterateOptions) -> Result<Vec<Idx>, RevisionError> {
+    pub fn iterate_revisions(
+        &self,
+        upper: &RevArg,
+        lower: &RevArg,
+        options: IterateOptions,
+    ) -> Result<Vec<Idx>, RevisionError> {
         let (revisions, heads) = if options.select_for_downgrade {
-            self.collect_downgrade_revisions(upper, lower, options.inclusive, options.implicit_base, options.assert_relative_length)?
+            self.collect_downgrade_revisions(
+                upper,
+                lower,
+                options.inclusive,
+                options.implicit_base,
+                options.assert_relative_length,
+            )?
         } else {
-            self.collect_upgrade_revisions(upper, lower, options.inclusive, options.implicit_base, options.assert_relative_length)?
+            self.collect_upgrade_revisions(
+                upper,
+                lower,
+                options.inclusive,
+                options.implicit_base,
+                options.assert_relative_length,
+            )?
         };
         let heads: Vec<Idx> = heads.into_iter().filter_map(Slot::rev).collect();
         Ok(self.topological_sort(&revisions, &heads))
@@ -1278,27 +1480,45 @@ impl RevisionMap {
         self.iterate_revisions(
             &RevArg::one(head),
             &RevArg::one(base),
-            IterateOptions { inclusive: true, assert_relative_length: false, ..IterateOptions::default() },
+            IterateOptions {
+                inclusive: true,
+                assert_relative_length: false,
+                ..IterateOptions::default()
+            },
         )
     }
 
     /// The ordered upgrade steps from the database's `current` heads to `destination`.
-    pub fn upgrade_steps(&self, destination: &RevArg, current: &[String]) -> Result<Vec<Idx>, RevisionError> {
+    pub fn upgrade_steps(
+        &self,
+        destination: &RevArg,
+        current: &[String],
+    ) -> Result<Vec<Idx>, RevisionError> {
         let mut revs = self.iterate_revisions(
             destination,
             &RevArg::Many(current.to_vec()),
-            IterateOptions { implicit_base: true, ..IterateOptions::default() },
+            IterateOptions {
+                implicit_base: true,
+                ..IterateOptions::default()
+            },
         )?;
         revs.reverse();
         Ok(revs)
     }
 
     /// The ordered downgrade steps from the database's `current` heads to `destination`.
-    pub fn downgrade_steps(&self, destination: &RevArg, current: &[String]) -> Result<Vec<Idx>, RevisionError> {
+    pub fn downgrade_steps(
+        &self,
+        destination: &RevArg,
+        current: &[String],
+    ) -> Result<Vec<Idx>, RevisionError> {
         self.iterate_revisions(
             &RevArg::Many(current.to_vec()),
             destination,
-            IterateOptions { select_for_downgrade: true, ..IterateOptions::default() },
+            IterateOptions {
+                select_for_downgrade: true,
+                ..IterateOptions::default()
+            },
         )
     }
 
@@ -1321,7 +1541,11 @@ impl RevisionMap {
             }
             set
         };
-        let mut current: Vec<Idx> = heads.iter().copied().filter(|&h| todo.contains(h)).collect();
+        let mut current: Vec<Idx> = heads
+            .iter()
+            .copied()
+            .filter(|&h| todo.contains(h))
+            .collect();
         current.sort_unstable();
         current.dedup();
         let mut ancestors: Vec<BitSet> = current.iter().map(|&h| ancestors_of(h)).collect();
@@ -1329,7 +1553,11 @@ impl RevisionMap {
         let mut idx = 0usize;
         while !current.is_empty() {
             let candidate = current[idx];
-            if let Some(j) = ancestors.iter().enumerate().position(|(j, a)| j != idx && a.contains(candidate)) {
+            if let Some(j) = ancestors
+                .iter()
+                .enumerate()
+                .position(|(j, a)| j != idx && a.contains(candidate))
+            {
                 idx = j;
                 continue;
             }
@@ -1339,8 +1567,12 @@ impl RevisionMap {
                 remaining -= 1;
             }
             let rev = &self.revs[candidate];
-            let to_add: Vec<Idx> =
-                rev.normalized_down.iter().copied().filter(|d| todo.contains(*d) && !current.contains(d)).collect();
+            let to_add: Vec<Idx> = rev
+                .normalized_down
+                .iter()
+                .copied()
+                .filter(|d| todo.contains(*d) && !current.contains(d))
+                .collect();
             if to_add.is_empty() {
                 current.remove(idx);
                 ancestors.remove(idx);
@@ -1372,7 +1604,12 @@ pub struct IterateOptions {
 
 impl Default for IterateOptions {
     fn default() -> Self {
-        Self { implicit_base: false, inclusive: false, assert_relative_length: true, select_for_downgrade: false }
+        Self {
+            implicit_base: false,
+            inclusive: false,
+            assert_relative_length: true,
+            select_for_downgrade: false,
+        }
     }
 }
 
@@ -1392,12 +1629,19 @@ fn path_suffix(rev: &Revision) -> String {
 }
 
 fn didnt_produce(relative: &str, steps: i64) -> RevisionError {
-    other(format!("Relative revision {relative} didn't produce {} migrations", steps.unsigned_abs()))
+    other(format!(
+        "Relative revision {relative} didn't produce {} migrations",
+        steps.unsigned_abs()
+    ))
 }
 
 /// `RangeNotAncestorError(lower, upper)` renders a missing side as `base`.
 fn range_side(arg: &RevArg) -> String {
-    if arg.is_truthy() { arg.python_str() } else { "base".to_string() }
+    if arg.is_truthy() {
+        arg.python_str()
+    } else {
+        "base".to_string()
+    }
 }
 
 /// Python's `int()` on an identifier: optional sign, ASCII digits, surrounding spaces.
@@ -1408,7 +1652,11 @@ fn python_int(s: &str) -> Option<i64> {
         Some(b'+') => (false, &t[1..]),
         _ => (false, t),
     };
-    if digits.is_empty() || digits.starts_with('_') || digits.ends_with('_') || digits.contains("__") {
+    if digits.is_empty()
+        || digits.starts_with('_')
+        || digits.ends_with('_')
+        || digits.contains("__")
+    {
         return None;
     }
     if !digits.bytes().all(|b| b.is_ascii_digit() || b == b'_') {
@@ -1438,9 +1686,19 @@ impl Relative {
             .collect();
         label_ends.push(usize::MAX);
         for end in label_ends {
-            let (label, rest) = if end == usize::MAX { (None, target) } else { (Some(&target[..end]), &target[end + 1..]) };
+            let (label, rest) = if end == usize::MAX {
+                (None, target)
+            } else {
+                (Some(&target[..end]), &target[end + 1..])
+            };
             if let Some((symbol, relative)) = Self::symbol_and_number(rest) {
-                let steps = relative.parse::<i64>().unwrap_or(if relative.starts_with('-') { i64::MIN + 1 } else { i64::MAX });
+                let steps = relative
+                    .parse::<i64>()
+                    .unwrap_or(if relative.starts_with('-') {
+                        i64::MIN + 1
+                    } else {
+                        i64::MAX
+                    });
                 return Some(Relative {
                     branch_label: label.map(str::to_string),
                     symbol: symbol.map(str::to_string),
@@ -1454,7 +1712,10 @@ impl Relative {
 
     /// `(\w+)?((?:\+|-)\d+)` at the start of `s`, with the greedy word run backing off.
     fn symbol_and_number(s: &str) -> Option<(Option<&str>, &str)> {
-        let word_end = s.char_indices().find(|&(_, c)| !is_word(c)).map_or(s.len(), |(i, _)| i);
+        let word_end = s
+            .char_indices()
+            .find(|&(_, c)| !is_word(c))
+            .map_or(s.len(), |(i, _)| i);
         // A word run can't contain '+'/'-', so only the full run (or none, when the run is
         // empty) can be followed by the sign.
         let rest = &s[word_end..];
@@ -1462,11 +1723,18 @@ impl Relative {
         if sign != '+' && sign != '-' {
             return None;
         }
-        let digits_len = rest[1..].char_indices().find(|&(_, c)| !c.is_ascii_digit()).map_or(rest.len() - 1, |(i, _)| i);
+        let digits_len = rest[1..]
+            .char_indices()
+            .find(|&(_, c)| !c.is_ascii_digit())
+            .map_or(rest.len() - 1, |(i, _)| i);
         if digits_len == 0 {
             return None;
         }
-        let symbol = if word_end == 0 { None } else { Some(&s[..word_end]) };
+        let symbol = if word_end == 0 {
+            None
+        } else {
+            Some(&s[..word_end])
+        };
         Some((symbol, &rest[..1 + digits_len]))
     }
 }

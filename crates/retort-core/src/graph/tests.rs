@@ -25,34 +25,72 @@ fn many(v: &[&str]) -> RevArg {
 
 /// `_assert_iteration` with its defaults: inclusive, no implicit base.
 fn iter(m: &RevisionMap, upper: RevArg, lower: RevArg) -> Vec<String> {
-    iter_with(m, upper, lower, IterateOptions { inclusive: true, ..IterateOptions::default() })
+    iter_with(
+        m,
+        upper,
+        lower,
+        IterateOptions {
+            inclusive: true,
+            ..IterateOptions::default()
+        },
+    )
 }
 
-fn iter_with(m: &RevisionMap, upper: RevArg, lower: RevArg, options: IterateOptions) -> Vec<String> {
-    ids(m, m.iterate_revisions(&upper, &lower, options).expect("iteration"))
+fn iter_with(
+    m: &RevisionMap,
+    upper: RevArg,
+    lower: RevArg,
+    options: IterateOptions,
+) -> Vec<String> {
+    ids(
+        m,
+        m.iterate_revisions(&upper, &lower, options)
+            .expect("iteration"),
+    )
 }
 
 fn iter_err(m: &RevisionMap, upper: RevArg, lower: RevArg, options: IterateOptions) -> String {
-    m.iterate_revisions(&upper, &lower, options).expect_err("should fail").to_string()
+    m.iterate_revisions(&upper, &lower, options)
+        .expect_err("should fail")
+        .to_string()
 }
 
 fn down_iter(m: &RevisionMap, upper: RevArg, lower: RevArg, inclusive: bool) -> Vec<String> {
-    iter_with(m, upper, lower, IterateOptions { inclusive, select_for_downgrade: true, ..IterateOptions::default() })
+    iter_with(
+        m,
+        upper,
+        lower,
+        IterateOptions {
+            inclusive,
+            select_for_downgrade: true,
+            ..IterateOptions::default()
+        },
+    )
 }
 
 fn up(m: &RevisionMap, dest: &str, current: &[&str]) -> Vec<String> {
     let current: Vec<String> = current.iter().map(|s| s.to_string()).collect();
-    ids(m, m.upgrade_steps(&one(dest), &current).expect("upgrade steps"))
+    ids(
+        m,
+        m.upgrade_steps(&one(dest), &current)
+            .expect("upgrade steps"),
+    )
 }
 
 fn up_err(m: &RevisionMap, dest: &str, current: &[&str]) -> String {
     let current: Vec<String> = current.iter().map(|s| s.to_string()).collect();
-    m.upgrade_steps(&one(dest), &current).expect_err("should fail").to_string()
+    m.upgrade_steps(&one(dest), &current)
+        .expect_err("should fail")
+        .to_string()
 }
 
 fn down(m: &RevisionMap, dest: &str, current: &[&str]) -> Vec<String> {
     let current: Vec<String> = current.iter().map(|s| s.to_string()).collect();
-    ids(m, m.downgrade_steps(&one(dest), &current).expect("downgrade steps"))
+    ids(
+        m,
+        m.downgrade_steps(&one(dest), &current)
+            .expect("downgrade steps"),
+    )
 }
 
 fn strs(v: &str) -> Vec<String> {
@@ -60,7 +98,9 @@ fn strs(v: &str) -> Vec<String> {
 }
 
 fn build_err(decls: Vec<RevisionDecl>) -> String {
-    RevisionMap::build(decls).expect_err("should fail").to_string()
+    RevisionMap::build(decls)
+        .expect_err("should fail")
+        .to_string()
 }
 
 fn resolve(m: &RevisionMap, id: &str) -> String {
@@ -74,10 +114,22 @@ fn resolve_err(m: &RevisionMap, id: &str) -> String {
 // 1. Diamond
 #[test]
 fn diamond() {
-    let m = map(vec![r("a", &[]), r("b1", &["a"]), r("b2", &["a"]), r("c", &["b1", "b2"]), r("d", &["c"])]);
+    let m = map(vec![
+        r("a", &[]),
+        r("b1", &["a"]),
+        r("b2", &["a"]),
+        r("c", &["b1", "b2"]),
+        r("d", &["c"]),
+    ]);
     assert_eq!(iter(&m, one("d"), one("a")), strs("d c b1 b2 a"));
     assert_eq!(up(&m, "d", &[]), strs("a b2 b1 c d"));
-    let m = map(vec![r("a", &[]), r("b1", &["a"]), r("b2", &["a"]), r("c", &["b2", "b1"]), r("d", &["c"])]);
+    let m = map(vec![
+        r("a", &[]),
+        r("b1", &["a"]),
+        r("b2", &["a"]),
+        r("c", &["b2", "b1"]),
+        r("d", &["c"]),
+    ]);
     assert_eq!(iter(&m, one("d"), one("a")), strs("d c b2 b1 a"));
     assert_eq!(up(&m, "d", &[]), strs("a b1 b2 c d"));
 }
@@ -94,7 +146,10 @@ fn long_short() {
         r("d12", &["c1"]),
     ]);
     assert_eq!(ids(&m, m.heads().to_vec()), strs("b2 d11 d12"));
-    assert_eq!(iter(&m, one("heads"), one("base")), strs("b2 d11 d12 c1 b1 a"));
+    assert_eq!(
+        iter(&m, one("heads"), one("base")),
+        strs("b2 d11 d12 c1 b1 a")
+    );
     assert_eq!(up(&m, "heads", &[]), strs("a b1 c1 d12 d11 b2"));
 }
 
@@ -114,12 +169,30 @@ fn multiple_branch() {
         r("d3cb2", &["cb2"]),
         r("d1d2cb2", &["d1cb2", "d2cb2"]),
     ]);
-    assert_eq!(iter(&m, one("d1d2cb2"), one("a")), strs("d1d2cb2 d1cb2 d2cb2 cb2 b2 a"));
-    assert_eq!(iter(&m, many(&["d3cb2", "cb1"]), one("base")), strs("cb1 b1 d3cb2 cb2 b2 a"));
-    assert_eq!(iter(&m, many(&["d1cb1", "d2cb2", "d3cb2"]), one("b2")), strs("d2cb2 d3cb2 cb2 b2"));
-    let inclusive = IterateOptions { inclusive: true, ..IterateOptions::default() };
-    assert_eq!(iter_err(&m, one("b1"), one("d1cb1"), inclusive), "Revision d1cb1 is not an ancestor of revision b1");
-    assert_eq!(iter_err(&m, one("d2cb2"), one("b1"), inclusive), "Revision b1 is not an ancestor of revision d2cb2");
+    assert_eq!(
+        iter(&m, one("d1d2cb2"), one("a")),
+        strs("d1d2cb2 d1cb2 d2cb2 cb2 b2 a")
+    );
+    assert_eq!(
+        iter(&m, many(&["d3cb2", "cb1"]), one("base")),
+        strs("cb1 b1 d3cb2 cb2 b2 a")
+    );
+    assert_eq!(
+        iter(&m, many(&["d1cb1", "d2cb2", "d3cb2"]), one("b2")),
+        strs("d2cb2 d3cb2 cb2 b2")
+    );
+    let inclusive = IterateOptions {
+        inclusive: true,
+        ..IterateOptions::default()
+    };
+    assert_eq!(
+        iter_err(&m, one("b1"), one("d1cb1"), inclusive),
+        "Revision d1cb1 is not an ancestor of revision b1"
+    );
+    assert_eq!(
+        iter_err(&m, one("d2cb2"), one("b1"), inclusive),
+        "Revision b1 is not an ancestor of revision d2cb2"
+    );
 }
 
 // 4. BranchTravelling
@@ -141,18 +214,34 @@ fn branch_travelling() {
         r("e2b2", &["db2"]),
         r("merge", &["e2b1", "e2b2"]),
     ]);
-    assert_eq!(iter(&m, one("merge"), one("a1")), strs("merge e2b1 db1 cb1 b1 e2b2 db2 cb2 b2 a3 a2 a1"));
+    assert_eq!(
+        iter(&m, one("merge"), one("a1")),
+        strs("merge e2b1 db1 cb1 b1 e2b2 db2 cb2 b2 a3 a2 a1")
+    );
     assert_eq!(
         iter(&m, many(&["merge", "fe1b1"]), one("a1")),
         strs("fe1b1 e1b1 merge e2b1 db1 cb1 b1 e2b2 db2 cb2 b2 a3 a2 a1")
     );
-    assert_eq!(iter(&m, one("merge"), one("b1")), strs("merge e2b1 db1 cb1 b1"));
     assert_eq!(
-        iter_with(&m, many(&["merge", "fe1b1"]), many(&["cb1", "cb2"]), IterateOptions::default()),
+        iter(&m, one("merge"), one("b1")),
+        strs("merge e2b1 db1 cb1 b1")
+    );
+    assert_eq!(
+        iter_with(
+            &m,
+            many(&["merge", "fe1b1"]),
+            many(&["cb1", "cb2"]),
+            IterateOptions::default()
+        ),
         strs("fe1b1 e1b1 merge e2b1 db1 e2b2 db2")
     );
     assert_eq!(
-        iter_err(&m, many(&["db1", "b2", "fe1b1"]), RevArg::Many(vec![]), IterateOptions::default()),
+        iter_err(
+            &m,
+            many(&["db1", "b2", "fe1b1"]),
+            RevArg::Many(vec![]),
+            IterateOptions::default()
+        ),
         "Requested revision fe1b1 overlaps with other requested revisions db1"
     );
 }
@@ -181,7 +270,10 @@ fn multiple_base() {
         iter(&m, one("heads"), one("base")),
         strs("b1a a1a b1b a1b base1 mergeb3d2 b3 a3 base3 d2 c2 b2 a2 base2")
     );
-    assert_eq!(iter_with(&m, one("heads"), many(&["c2"]), IterateOptions::default()), strs("mergeb3d2 d2"));
+    assert_eq!(
+        iter_with(&m, one("heads"), many(&["c2"]), IterateOptions::default()),
+        strs("mergeb3d2 d2")
+    );
 }
 
 fn cross_dependency_one() -> RevisionMap {
@@ -207,10 +299,22 @@ fn cross_dependency_one() -> RevisionMap {
 fn cross_dependency() {
     let m = cross_dependency_one();
     assert_eq!(ids(&m, m.heads().to_vec()), strs("b1a b1b d2 b3"));
-    assert_eq!(iter(&m, one("heads"), one("base")), strs("b1a a1a b1b a1b base1 d2 c2 b2 a2 base2 b3 a3 base3"));
-    assert_eq!(iter(&m, one("b_2@head"), one("base")), strs("d2 c2 b2 a2 base2 a3 base3"));
-    assert_eq!(down_iter(&m, one("heads"), one("b_3@base"), true), strs("b1b d2 c2 b3 a3 base3"));
-    assert_eq!(down_iter(&m, one("b_2@head"), one("b_2@base"), true), strs("d2 c2 b2 a2 base2"));
+    assert_eq!(
+        iter(&m, one("heads"), one("base")),
+        strs("b1a a1a b1b a1b base1 d2 c2 b2 a2 base2 b3 a3 base3")
+    );
+    assert_eq!(
+        iter(&m, one("b_2@head"), one("base")),
+        strs("d2 c2 b2 a2 base2 a3 base3")
+    );
+    assert_eq!(
+        down_iter(&m, one("heads"), one("b_3@base"), true),
+        strs("b1b d2 c2 b3 a3 base3")
+    );
+    assert_eq!(
+        down_iter(&m, one("b_2@head"), one("b_2@base"), true),
+        strs("d2 c2 b2 a2 base2")
+    );
 }
 
 // 7. CrossDependencyThree
@@ -223,19 +327,33 @@ fn cross_dependency_three() {
         r("c2", &[]).depends_on(&["a1"]),
         r("c3", &["c2"]),
     ]);
-    assert_eq!(iter(&m, one("heads"), one("base")), strs("b1 c3 c2 a1 base1"));
+    assert_eq!(
+        iter(&m, one("heads"), one("base")),
+        strs("b1 c3 c2 a1 base1")
+    );
 }
 
 // 8. Effective head
 #[test]
 fn effective_head() {
-    let m = map(vec![r("x1", &[]).labels(&["x"]), r("y1", &[]).labels(&["y"]), r("y2", &["y1"]).depends_on(&["x1"])]);
+    let m = map(vec![
+        r("x1", &[]).labels(&["x"]),
+        r("y1", &[]).labels(&["y"]),
+        r("y2", &["y1"]).depends_on(&["x1"]),
+    ]);
     assert_eq!(ids(&m, m.heads().to_vec()), strs("x1 y2"));
     assert_eq!(ids(&m, m.real_heads().to_vec()), strs("y2"));
     assert_eq!(up(&m, "heads", &[]), strs("x1 y1 y2"));
-    let history = format::history_output(&m, &m.walk_revisions("base", "heads").unwrap(), false, None);
-    assert_eq!(format::heads_output(&m, m.heads(), false), "x1 (x) (effective head)\ny2 (y) (head)\n");
-    assert!(history.ends_with("<base> -> x1 (x) (effective head), \n"), "{history}");
+    let history =
+        format::history_output(&m, &m.walk_revisions("base", "heads").unwrap(), false, None);
+    assert_eq!(
+        format::heads_output(&m, m.heads(), false),
+        "x1 (x) (effective head)\ny2 (y) (head)\n"
+    );
+    assert!(
+        history.ends_with("<base> -> x1 (x) (effective head), \n"),
+        "{history}"
+    );
 
     let m = map(vec![
         r("x1", &[]).labels(&["x"]),
@@ -243,8 +361,14 @@ fn effective_head() {
         r("y2", &["y1"]).depends_on(&["x1"]),
         r("x2", &["x1"]),
     ]);
-    assert_eq!(down_iter(&m, many(&["x2", "y2"]), one("x@-1"), false), strs("x2"));
-    assert_eq!(down_iter(&m, many(&["x1", "y2"]), one("x@-1"), false), strs("y2 x1"));
+    assert_eq!(
+        down_iter(&m, many(&["x2", "y2"]), one("x@-1"), false),
+        strs("x2")
+    );
+    assert_eq!(
+        down_iter(&m, many(&["x1", "y2"]), one("x@-1"), false),
+        strs("y2 x1")
+    );
 }
 
 // 9. NormalizedDownRev
@@ -264,9 +388,18 @@ fn normalized_down_revisions() {
     assert_eq!(b4.resolved_dependencies(), ["a3"]);
     assert!(b4.normalized_dependencies().is_empty());
     assert_eq!(m.ids(b4.normalized_parents()), ["b3"]);
-    assert_eq!(m.ids(m.rev(m.lookup("b5").unwrap()).normalized_parents()), ["b4"]);
-    assert_eq!(down_iter(&m, one("heads"), one("base"), true), strs("b5 b4 b3 b2 b1 a3 a2 a1"));
-    assert_eq!(down_iter(&m, one("heads"), one("a2"), true), strs("b5 b4 b3 b2 a3 a2"));
+    assert_eq!(
+        m.ids(m.rev(m.lookup("b5").unwrap()).normalized_parents()),
+        ["b4"]
+    );
+    assert_eq!(
+        down_iter(&m, one("heads"), one("base"), true),
+        strs("b5 b4 b3 b2 b1 a3 a2 a1")
+    );
+    assert_eq!(
+        down_iter(&m, one("heads"), one("a2"), true),
+        strs("b5 b4 b3 b2 a3 a2")
+    );
 }
 
 fn labels_map() -> RevisionMap {
@@ -288,18 +421,43 @@ fn branch_labels() {
     let m = labels_map();
     assert_eq!(resolve(&m, "abranch"), "a");
     assert_eq!(resolve(&m, "ebranch@head"), "f");
-    assert_eq!(ids(&m, m.get_revisions(&one("abranch@heads")).unwrap().into_iter().filter_map(Slot::rev).collect()), ["c"]);
+    assert_eq!(
+        ids(
+            &m,
+            m.get_revisions(&one("abranch@heads"))
+                .unwrap()
+                .into_iter()
+                .filter_map(Slot::rev)
+                .collect()
+        ),
+        ["c"]
+    );
     assert_eq!(resolve(&m, "ebranch@some"), "someothername");
     assert_eq!(resolve(&m, "e@d"), "d");
     assert_eq!(resolve(&m, "someoth@d"), "d");
     assert_eq!(resolve(&m, "ebranch@ebranch"), "e");
     assert_eq!(resolve(&m, "somel"), "somelongername");
-    assert_eq!(resolve_err(&m, "some"), "Multiple revisions start with 'some': 'somelongername', 'someothername'...");
+    assert_eq!(
+        resolve_err(&m, "some"),
+        "Multiple revisions start with 'some': 'somelongername', 'someothername'..."
+    );
     assert_eq!(resolve_err(&m, "x@d"), "No such branch: 'x'");
-    assert_eq!(resolve_err(&m, "ebranch@b"), "Revision b is not a member of branch 'ebranch'");
-    assert_eq!(resolve_err(&m, "head"), "Multiple heads are present for given argument 'head'; c, f");
-    assert_eq!(resolve_err(&m, "qpr"), "No such revision or branch 'qpr'; please ensure at least four characters are present for partial revision identifier matches");
-    assert_eq!(iter(&m, one("heads"), one("ebranch@-2")), strs("f someothername e"));
+    assert_eq!(
+        resolve_err(&m, "ebranch@b"),
+        "Revision b is not a member of branch 'ebranch'"
+    );
+    assert_eq!(
+        resolve_err(&m, "head"),
+        "Multiple heads are present for given argument 'head'; c, f"
+    );
+    assert_eq!(
+        resolve_err(&m, "qpr"),
+        "No such revision or branch 'qpr'; please ensure at least four characters are present for partial revision identifier matches"
+    );
+    assert_eq!(
+        iter(&m, one("heads"), one("ebranch@-2")),
+        strs("f someothername e")
+    );
     assert_eq!(iter(&m, one("ebranch@+2"), one("base")), strs("e d"));
     // the label covers the whole linear run: a's label reaches c, e's reaches d
     assert_eq!(m.rev(m.lookup("c").unwrap()).branch_labels, ["abranch"]);
@@ -309,26 +467,57 @@ fn branch_labels() {
 // 11. Cycles
 #[test]
 fn cycles() {
-    assert_eq!(build_err(vec![r("a", &["c"]), r("b", &["a"]), r("c", &["b"])]), "Cycle is detected in revisions (a, b, c)");
     assert_eq!(
-        build_err(vec![r("a", &["c"]), r("b", &["a"]), r("c", &["b"]), r("d", &[]), r("e", &["d"])]),
+        build_err(vec![r("a", &["c"]), r("b", &["a"]), r("c", &["b"])]),
         "Cycle is detected in revisions (a, b, c)"
     );
     assert_eq!(
-        build_err(vec![r("a", &[]), r("b", &["a"]), r("c", &["b", "d"]), r("d", &["c"])]),
+        build_err(vec![
+            r("a", &["c"]),
+            r("b", &["a"]),
+            r("c", &["b"]),
+            r("d", &[]),
+            r("e", &["d"])
+        ]),
+        "Cycle is detected in revisions (a, b, c)"
+    );
+    assert_eq!(
+        build_err(vec![
+            r("a", &[]),
+            r("b", &["a"]),
+            r("c", &["b", "d"]),
+            r("d", &["c"])
+        ]),
         "Cycle is detected in revisions (a, b, c, d)"
     );
     assert_eq!(
-        build_err(vec![r("a", &[]), r("b", &["a"]), r("c", &["b", "e"]), r("d", &["c"]), r("e", &["d"])]),
+        build_err(vec![
+            r("a", &[]),
+            r("b", &["a"]),
+            r("c", &["b", "e"]),
+            r("d", &["c"]),
+            r("e", &["d"])
+        ]),
         "Cycle is detected in revisions (a, b, c, d, e)"
     );
     assert_eq!(
-        build_err(vec![r("a", &[]).depends_on(&["c"]), r("b", &["a"]), r("c", &["b"])]),
+        build_err(vec![
+            r("a", &[]).depends_on(&["c"]),
+            r("b", &["a"]),
+            r("c", &["b"])
+        ]),
         "Dependency cycle is detected in revisions (a, b, c)"
     );
-    assert_eq!(build_err(vec![r("a", &[]), r("b", &["a"]), r("c", &["b", "c"])]), "Self-loop is detected in revisions (c)");
     assert_eq!(
-        build_err(vec![r("a", &[]), r("b", &["a"]), r("c", &["b"]).depends_on(&["c"])]),
+        build_err(vec![r("a", &[]), r("b", &["a"]), r("c", &["b", "c"])]),
+        "Self-loop is detected in revisions (c)"
+    );
+    assert_eq!(
+        build_err(vec![
+            r("a", &[]),
+            r("b", &["a"]),
+            r("c", &["b"]).depends_on(&["c"])
+        ]),
         "Dependency self-loop is detected in revisions (c)"
     );
     assert_eq!(
@@ -341,7 +530,10 @@ fn cycles() {
         ]),
         "Branch name 'xy1' in revision e already used by revision c"
     );
-    assert!(build_err(vec![r("a", &[]), r("b", &["zz"])]).starts_with("Revision zz referenced from zz -> b (head), "));
+    assert!(
+        build_err(vec![r("a", &[]), r("b", &["zz"])])
+            .starts_with("Revision zz referenced from zz -> b (head), ")
+    );
     assert_eq!(
         build_err(vec![r("no@atsigns-ordashes", &[])]),
         "Character(s) '-, @' not allowed in revision identifier 'no@atsigns-ordashes'"
@@ -349,7 +541,13 @@ fn cycles() {
 }
 
 fn linear() -> RevisionMap {
-    map(vec![r("a", &[]), r("b", &["a"]), r("c", &["b"]), r("d", &["c"]), r("e", &["d"])])
+    map(vec![
+        r("a", &[]),
+        r("b", &["a"]),
+        r("c", &["b"]),
+        r("d", &["c"]),
+        r("e", &["d"]),
+    ])
 }
 
 // 12. Linear
@@ -359,8 +557,14 @@ fn linear_relative() {
     assert_eq!(up(&m, "+2", &["a"]), strs("b c"));
     assert_eq!(up(&m, "b+2", &["a"]), strs("b c d"));
     assert_eq!(up(&m, "d-2", &["a"]), strs("b"));
-    assert_eq!(up_err(&m, "-2", &["b"]), "Relative revision -2 didn't produce 2 migrations");
-    assert_eq!(up_err(&m, "+5", &["b"]), "Relative revision +5 didn't produce 5 migrations");
+    assert_eq!(
+        up_err(&m, "-2", &["b"]),
+        "Relative revision -2 didn't produce 2 migrations"
+    );
+    assert_eq!(
+        up_err(&m, "+5", &["b"]),
+        "Relative revision +5 didn't produce 5 migrations"
+    );
     assert_eq!(down(&m, "-1", &["c"]), strs("c"));
     assert_eq!(down(&m, "a+2", &["d"]), strs("d"));
     assert_eq!(down(&m, "c-2", &["d"]), strs("d c b"));
@@ -384,12 +588,19 @@ fn branched() -> RevisionMap {
 fn branched_relative() {
     let m = branched();
     assert_eq!(
-        ids(&m, m.upgrade_steps(&many(&["d1", "d2"]), &["a".to_string()]).unwrap()),
+        ids(
+            &m,
+            m.upgrade_steps(&many(&["d1", "d2"]), &["a".to_string()])
+                .unwrap()
+        ),
         strs("b c2 d2 c1 d1")
     );
     assert_eq!(up(&m, "c2branch@head-1", &["b"]), strs("c2"));
     assert_eq!(up(&m, "c2branch@+1", &["c1", "c2"]), strs("d2"));
-    assert_eq!(up_err(&m, "+1", &["c1", "c2"]), "Ambiguous upgrade from multiple current revisions");
+    assert_eq!(
+        up_err(&m, "+1", &["c1", "c2"]),
+        "Ambiguous upgrade from multiple current revisions"
+    );
     assert_eq!(down(&m, "a", &["d1", "d2"]), strs("d1 c1 d2 c2 b"));
     assert_eq!(down(&m, "c2branch@base+2", &["d2", "d1"]), strs("d2 c2"));
     assert_eq!(down(&m, "-1", &["d2", "d1"]), strs("d2"));
@@ -434,7 +645,11 @@ fn twin_merge_order() {
 // 16. Dependency implications
 #[test]
 fn dependency_implications() {
-    let m = map(vec![r("a1", &[]), r("b1", &[]).depends_on(&["a1"]), r("bmerge", &["a1", "b1"])]);
+    let m = map(vec![
+        r("a1", &[]),
+        r("b1", &[]).depends_on(&["a1"]),
+        r("bmerge", &["a1", "b1"]),
+    ]);
     assert_eq!(up(&m, "heads", &[]), strs("a1 b1 bmerge"));
 
     let m = map(vec![
@@ -470,10 +685,15 @@ fn live_upgrade_order_and_history() {
     assert_eq!(resolve(&m, "1"), "1000aaaaaaaa");
     assert_eq!(resolve(&m, "4"), "4000dddddddd");
     assert_eq!(
-        m.walk_revisions("9000cccc0001", "3000cccc0002").unwrap_err().to_string(),
+        m.walk_revisions("9000cccc0001", "3000cccc0002")
+            .unwrap_err()
+            .to_string(),
         "Revision 9000cccc0001 is not an ancestor of revision 3000cccc0002"
     );
-    assert_eq!(up(&m, "head", &["9000cccc0001", "3000cccc0002"]), strs("4000dddddddd 5000eeeeeeee"));
+    assert_eq!(
+        up(&m, "head", &["9000cccc0001", "3000cccc0002"]),
+        strs("4000dddddddd 5000eeeeeeee")
+    );
     assert_eq!(
         down(&m, "2000bbbbbbbb", &["5000eeeeeeee"]),
         strs("5000eeeeeeee 4000dddddddd 3000cccc0002 9000cccc0001")
@@ -484,15 +704,31 @@ fn live_upgrade_order_and_history() {
 fn relative_grammar() {
     assert_eq!(
         Relative::parse("ebranch@-2"),
-        Some(Relative { branch_label: Some("ebranch".into()), symbol: None, relative: "-2".into(), steps: -2 })
+        Some(Relative {
+            branch_label: Some("ebranch".into()),
+            symbol: None,
+            relative: "-2".into(),
+            steps: -2
+        })
     );
     assert_eq!(
         Relative::parse("a@b@c+1"),
-        Some(Relative { branch_label: Some("a@b".into()), symbol: Some("c".into()), relative: "+1".into(), steps: 1 })
+        Some(Relative {
+            branch_label: Some("a@b".into()),
+            symbol: Some("c".into()),
+            relative: "+1".into(),
+            steps: 1
+        })
     );
     assert_eq!(Relative::parse("heads").map(|r| r.steps), None);
-    assert_eq!(Relative::parse("1000+1xyz").map(|r| (r.symbol, r.steps)), Some((Some("1000".into()), 1)));
-    assert_eq!(Relative::parse("-99999999999999999999999").map(|r| r.steps < 0), Some(true));
+    assert_eq!(
+        Relative::parse("1000+1xyz").map(|r| (r.symbol, r.steps)),
+        Some((Some("1000".into()), 1))
+    );
+    assert_eq!(
+        Relative::parse("-99999999999999999999999").map(|r| r.steps < 0),
+        Some(true)
+    );
 }
 
 #[test]

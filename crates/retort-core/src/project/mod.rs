@@ -102,11 +102,29 @@ pub enum Severity {
 }
 
 impl Diagnostic {
-    pub fn error(path: impl Into<PathBuf>, line: Option<usize>, message: impl Into<String>) -> Self {
-        Self { severity: Severity::Error, path: path.into(), line, message: message.into() }
+    pub fn error(
+        path: impl Into<PathBuf>,
+        line: Option<usize>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            severity: Severity::Error,
+            path: path.into(),
+            line,
+            message: message.into(),
+        }
     }
-    pub fn warning(path: impl Into<PathBuf>, line: Option<usize>, message: impl Into<String>) -> Self {
-        Self { severity: Severity::Warning, path: path.into(), line, message: message.into() }
+    pub fn warning(
+        path: impl Into<PathBuf>,
+        line: Option<usize>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            severity: Severity::Warning,
+            path: path.into(),
+            line,
+            message: message.into(),
+        }
     }
 }
 
@@ -133,7 +151,9 @@ pub struct Project {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProjectError {
-    #[error("no migration project found in {searched}: expected alembic.ini, pyproject.toml with [tool.alembic], or retort.toml")]
+    #[error(
+        "no migration project found in {searched}: expected alembic.ini, pyproject.toml with [tool.alembic], or retort.toml"
+    )]
     NotFound { searched: PathBuf },
     #[error("{path}: cannot read: {message}")]
     Unreadable { path: PathBuf, message: String },
@@ -146,5 +166,9 @@ pub enum ProjectError {
 }
 
 fn join_lines(diagnostics: &[Diagnostic]) -> String {
-    diagnostics.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
+    diagnostics
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
 }

@@ -738,3 +738,111 @@ fn empty_map() {
     assert!(m.walk_revisions("base", "heads").unwrap().is_empty());
     assert_eq!(resolve_err(&m, "abcd"), "No such revision or branch 'abcd'");
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Ids from a small alphabet so that references, prefixes, labels and clashes are common;
+    /// '@', '-', '+' and ':' appear too, which the builder must reject cleanly.
+    fn ident() -> impl Strategy<Value = String> {
+        proptest::string::string_regex("[ab1@+:-]{0,5}").unwrap()
+    }
+
+    fn decl() -> impl Strategy<Value = RevisionDecl> {
+        (
+            ident(),
+            proptest::collection::vec(ident(), 0..3),
+            proptest::collection::vec(ident(), 0..2),
+            proptest::collection::vec(ident(), 0..2),
+        )
+            .prop_map(|(revision, down_revision, depends_on, branch_labels)| {
+                RevisionDecl {
+                    revision,
+                    down_revision,
+                    depends_on,
+                    branch_labels,
+                    ..RevisionDecl::default()
+                }
+            })
+    }
+
+    /// Acyclic graphs that always build: each revision points only at earlier ones.
+    fn dag() -> impl Strategy<Value = Vec<RevisionDecl>> {
+        proptest::collection::vec(
+            (any::<u16>(), any::<u16>(), any::<u8>(), any::<bool>()),
+            1..25,
+        )
+        .prop_map(|spec| {
+            let mut decls: Vec<RevisionDecl> = Vec::new();
+            for (k, (p1, p2, kind, label)) in spec.into_iter().enumerate() {
+                let id = format!("r{k:03}x");
+                let mut down = Vec::new();
+                if k > 0 && kind % 5 != 0 {
+                    down.push(decls[p1 as usize % k].revision.clone());
+                    if kind % 4 == 1 {
+                        let other = decls[p2 as usize % k].revision.clone();
+                        if !down.contains(&other) {
+                            down.push(other);
+                        }
+                    }
+                }
+                let mut d = RevisionDecl {
+                    revision: id,
+                    down_revision: down,
+                    ..RevisionDecl::default()
+                };
+                if k > 1 && kind % 7 == 3 {
+                    d.depends_on = vec![decls[p2 as usize % k].revision.clone()];
+                }
+                if label && kind % 3 == 0 {
+                    d.branch_labels = vec![format!("l{k}")];
+                }
+                decls.push(d);
+            }
+            decls
+        })
+    }
+
+    fn queries() -> impl Strategy<Value = Vec<String>> {
+        proptest::collection::vec(proptest::string::string_regex("(r0[0-9]{0,2}x?|l[0-9]|heads?|base|[-+][0-9]|@)(@|[-+][0-9])?(r0[0-9]{0,2}x?|l[0-9]|head|base)?").unwrap(), 1..6)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+        #[test]
+        fn random_declarations_never_panic(decls in proptest::collection::vec(decl(), 0..12)) {
+            if let Ok(m) = RevisionMap::build(decls) {
+                let _ = m.walk_revisions("base", "heads");
+                let _ = format::heads_output(&m, m.heads(), true);
+            }
+        }
+
+        #[test]
+        fn random_graphs_answer_every_question_without_panicking(decls in dag(), qs in queries()) {
+            let m = RevisionMap::build(decls).expect("an acyclic graph builds");
+            let history = m.walk_revisions("base", "heads").expect("history of a valid graph");
+            // every revision appears exactly once, after all of its descendants
+            prop_assert_eq!(history.len(), m.len());
+            for (pos, &i) in history.iter().enumerate() {
+                for &parent in m.rev(i).normalized_parents() {
+                    prop_assert!(history[pos..].contains(&parent));
+                }
+            }
+            let all_ids: Vec<String> = m.ids(m.heads());
+            let steps = m.upgrade_steps(&RevArg::one("heads"), &[]).expect("upgrade from empty");
+            prop_assert_eq!(steps.len(), m.len());
+            let _ = m.downgrade_steps(&RevArg::one("base"), &all_ids);
+            for q in &qs {
+                let _ = m.get_revisions(&RevArg::one(q));
+                let _ = m.upgrade_steps(&RevArg::one(q), &all_ids);
+                let _ = m.downgrade_steps(&RevArg::one(q), &all_ids);
+                let _ = commands::history(&m, commands::HistoryRange::parse(&format!("{q}:")).ok().as_ref());
+                let _ = commands::show(&m, q);
+            }
+            let _ = commands::branches(&m);
+            let _ = lanes::render(&m, &lanes::layout(&m, &history), |i| m.rev(i).revision.clone());
+        }
+    }
+}

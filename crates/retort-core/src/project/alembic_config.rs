@@ -1582,4 +1582,26 @@ mod tests {
         assert_eq!(py_repr("a'b\"c"), "'a\\'b\"c'");
         assert_eq!(py_repr("x\ny\\"), "'x\\ny\\\\'");
     }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn any_ini_text_reads_or_fails_cleanly(text in "(\\[[a-z:]{0,8}\\]|[a-z_.]{0,10} ?[=:] ?[a-z%()/. ]{0,20}|[ \t]+[a-z ]{0,10}|[#;].{0,10}|.{0,20})(\n(\\[[a-z:]{0,8}\\]|[a-z_.]{0,10} ?[=:] ?[a-z%()/. ]{0,20}|[ \t]+[a-z ]{0,10}|.{0,20})){0,12}") {
+                if let Ok(ini) = IniFile::parse(Path::new("alembic.ini"), &text, "/p") {
+                    for key in ["script_location", "version_locations", "a", "x.y"] {
+                        let _ = ini.get("alembic", key);
+                    }
+                }
+            }
+
+            #[test]
+            fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+                let text = String::from_utf8_lossy(&bytes);
+                let _ = IniFile::parse(Path::new("alembic.ini"), &text, "/p");
+            }
+        }
+    }
 }

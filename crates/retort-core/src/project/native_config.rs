@@ -377,4 +377,21 @@ truncate_slug_length = 20
             PathBuf::from("/p/../x")
         );
     }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn any_toml_text_reads_or_fails_cleanly(text in "((versions|url|version_table|truncate_slug_length|x) ?= ?(\\[\"[a-z]{0,5}\"\\]|\"[a-z:/]{0,9}\"|-?[0-9]{1,3}|true)|.{0,15})(\n((versions|url|version_table|truncate_slug_length|x) ?= ?(\"[a-z]{0,5}\"|[0-9]{1,3})|.{0,15})){0,6}") {
+                let _ = parse_native_settings(Path::new("/p/retort.toml"), &text);
+            }
+
+            #[test]
+            fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+                let _ = parse_native_settings(Path::new("/p/retort.toml"), &String::from_utf8_lossy(&bytes));
+            }
+        }
+    }
 }

@@ -9,4 +9,16 @@ ensure_alembic_venv
 ensure_services
 # The comparison with alembic must run here, not skip.
 export RETORT_REQUIRE_ALEMBIC=1
-cargo test --workspace --locked
+if command -v cargo-nextest >/dev/null 2>&1; then
+  # nextest closes with one summary line for the whole workspace
+  cargo nextest run --workspace --locked --no-fail-fast
+else
+  log=$(mktemp)
+  set +e
+  cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$log"
+  status=${PIPESTATUS[0]}
+  passed=$(grep -oE '[0-9]+ passed' "$log" | awk '{s+=$1} END {print s+0}')
+  failed=$(grep -oE '[0-9]+ failed' "$log" | awk '{s+=$1} END {print s+0}')
+  echo "$passed passed, $failed failed"
+  exit "$status"
+fi

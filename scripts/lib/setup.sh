@@ -25,10 +25,10 @@ ensure_rust() {
 # alembic 1.20.1 in ./.venv: the reference the comparison tests and the benchmark run against.
 ensure_alembic_venv() {
   local root; root=$(repo_root)
-  if [ ! -x "$root/.venv/bin/alembic" ] || ! "$root/.venv/bin/alembic" --version 2>/dev/null | grep -q '1\.20\.1'; then
+  if [ ! -x "$root/.venv/bin/alembic" ] || ! "$root/.venv/bin/alembic" --version 2>/dev/null | grep -q "1\.20\.1" || ! "$root/.venv/bin/python" -c "import psycopg2, pymysql" 2>/dev/null; then
     echo "==> creating .venv with alembic 1.20.1"
     python3 -m venv "$root/.venv" 2>/dev/null || { apt_install python3-venv; python3 -m venv "$root/.venv"; }
-    "$root/.venv/bin/pip" install -q --disable-pip-version-check alembic==1.20.1 SQLAlchemy
+    "$root/.venv/bin/pip" install -q --disable-pip-version-check alembic==1.20.1 SQLAlchemy psycopg2-binary PyMySQL
   fi
   export RETORT_ALEMBIC_PYTHON="$root/.venv/bin/python"
 }

@@ -2,6 +2,7 @@
 //! matches alembic 1.20.1 byte for byte; every command also speaks JSON.
 
 use clap::{Parser, Subcommand, ValueEnum};
+use retort_core::database::{self, Database, DatabaseUrl, VersionTable};
 use retort_core::graph::commands::{self, CommandError, HistoryRange};
 use retort_core::graph::export::{self, RevisionInfo};
 use retort_core::graph::{RevisionMap, format, lanes};
@@ -10,6 +11,7 @@ use serde::Serialize;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 #[derive(Parser)]
 #[command(
@@ -25,6 +27,13 @@ struct Cli {
     /// Print machine-readable JSON instead of Alembic's text.
     #[arg(long, global = true)]
     json: bool,
+    /// The database, as a SQLAlchemy-style URL (default: the project's sqlalchemy.url or
+    /// url, then $DATABASE_URL).
+    #[arg(long, global = true, value_name = "URL")]
+    url: Option<String>,
+    /// Seconds to wait for the database to answer.
+    #[arg(long, global = true, default_value_t = 5, value_name = "SECONDS")]
+    connect_timeout: u64,
     #[command(subcommand)]
     command: Command,
 }
@@ -67,6 +76,14 @@ enum Command {
     Show {
         /// Revision identifier (id, prefix, head, heads, label@rev, ...).
         rev: String,
+    },
+    /// Display the current revision(s) of the database.
+    Current {
+        #[arg(short, long)]
+        verbose: bool,
+        /// Fail unless the database is on every head.
+        #[arg(long)]
+        check_heads: bool,
     },
     /// Export the whole revision graph.
     Graph {
@@ -122,6 +139,21 @@ fn load(cli: &Cli) -> Result<(Project, RevisionMap), String> {
     Ok((project, map))
 }
 
+/// The database's version-table rows (empty when there is no table yet).
+fn db_heads(cli: &Cli, project: &Project) -> Result<(DatabaseUrl, Vec<String>), String> {
+    let url = database::resolve_url(cli.url.as_deref(), project).map_err(|e| e.to_string())?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    let heads = runtime.block_on(async {
+        let mut db = Database::connect(&url, Duration::from_secs(cli.connect_timeout)).await?;
+        db.version_heads(&VersionTable::of(project)).await
+    });
+    let heads = heads.map_err(|e| e.to_string())?.unwrap_or_default();
+    Ok((url, heads))
+}
+
 fn json<T: Serialize>(value: &T) -> Result<String, String> {
     serde_json::to_string_pretty(value)
         .map(|s| s + "\n")
@@ -136,7 +168,7 @@ fn infos(map: &RevisionMap, revisions: &[usize]) -> Vec<RevisionInfo> {
 }
 
 fn run(cli: &Cli) -> Result<String, String> {
-    let (_project, map) = load(cli)?;
+    let (project, map) = load(cli)?;
     let failed = |e: CommandError| e.message;
     match &cli.command {
         Command::Heads {
@@ -161,19 +193,29 @@ fn run(cli: &Cli) -> Result<String, String> {
                 .map(HistoryRange::parse)
                 .transpose()
                 .map_err(failed)?;
-            if *indicate_current || range.as_ref().is_some_and(HistoryRange::mentions_current) {
-                return Err("history -i and the 'current' token read the database's version table, which needs a database connection; this build of retort reads projects only".to_string());
-            }
-            let revisions = commands::history(&map, range.as_ref()).map_err(failed)?;
+            let needs_db =
+                *indicate_current || range.as_ref().is_some_and(HistoryRange::mentions_current);
+            let db_rows = if needs_db {
+                Some(db_heads(cli, &project)?.1)
+            } else {
+                None
+            };
+            let revisions =
+                commands::history(&map, range.as_ref(), db_rows.as_deref()).map_err(failed)?;
+            let currents = if *indicate_current {
+                db_rows.as_deref()
+            } else {
+                None
+            };
             if cli.json {
                 json(&infos(&map, &revisions))
             } else if *graph {
                 let rows = lanes::layout(&map, &revisions);
                 Ok(lanes::render(&map, &rows, |i| {
-                    format::history_line(&map, i, false, None)
+                    format::history_line(&map, i, false, currents)
                 }))
             } else {
-                Ok(format::history_output(&map, &revisions, *verbose, None))
+                Ok(format::history_output(&map, &revisions, *verbose, currents))
             }
         }
         Command::Branches { verbose } => {
@@ -204,10 +246,50 @@ fn run(cli: &Cli) -> Result<String, String> {
                 Ok(format::show_output(&map, &revisions))
             }
         }
+        Command::Current {
+            verbose,
+            check_heads,
+        } => {
+            let (url, rows) = db_heads(cli, &project)?;
+            if *check_heads {
+                let mut db: Vec<&String> = rows.iter().collect();
+                let mut heads: Vec<String> = map.ids(map.heads());
+                db.sort();
+                db.dedup();
+                heads.sort();
+                if db.into_iter().ne(heads.iter()) {
+                    return Err("Database is not on all head revisions".to_string());
+                }
+            }
+            let current = map.current_display(&rows).map_err(|e| {
+                format!(
+                    "{e} (the version table of {url} names a revision this project does not have)"
+                )
+            })?;
+            if cli.json {
+                #[derive(Serialize)]
+                struct Current {
+                    url: String,
+                    version_table_rows: Vec<String>,
+                    current: Vec<RevisionInfo>,
+                }
+                return json(&Current {
+                    url: url.redacted(),
+                    version_table_rows: rows,
+                    current: infos(&map, &current),
+                });
+            }
+            let mut out = String::new();
+            if *verbose {
+                out.push_str(&format!("Current revision(s) for {url}:\n"));
+            }
+            out.push_str(&format::current_output(&map, &current, *verbose));
+            Ok(out)
+        }
         Command::Graph {
             format: graph_format,
         } => {
-            let order = commands::history(&map, None).map_err(failed)?;
+            let order = commands::history(&map, None, None).map_err(failed)?;
             let graph = export::export(&map, &order);
             match (graph_format, cli.json) {
                 (GraphFormat::Json, _) | (_, true) => json(&graph),

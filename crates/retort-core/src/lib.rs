@@ -1,6 +1,7 @@
 //! Retort's engine. No UI dependency: the CLI, the desktop app and `retort serve` are thin
 //! faces over these modules.
 
+pub mod database;
 pub mod execution;
 pub mod graph;
 pub mod project;

@@ -97,16 +97,29 @@ impl HistoryRange {
     }
 }
 
-/// `alembic history [-r RANGE]`: the revisions to list, newest first.
-pub fn history(map: &RevisionMap, range: Option<&HistoryRange>) -> Result<Vec<Idx>, CommandError> {
-    let base = range.and_then(|r| r.base.as_deref()).unwrap_or("base");
-    let head = range.and_then(|r| r.head.as_deref()).unwrap_or("heads");
-    map.walk_revisions(base, head).map_err(|e| {
+/// `alembic history [-r RANGE]`: the revisions to list, newest first. `db_heads` are the
+/// database's rows, which the `current` token in a range stands for.
+pub fn history(
+    map: &RevisionMap,
+    range: Option<&HistoryRange>,
+    db_heads: Option<&[String]>,
+) -> Result<Vec<Idx>, CommandError> {
+    let side = |text: Option<&str>, default: &str| -> RevArg {
+        match (text, db_heads) {
+            (Some("current"), Some(heads)) if !heads.is_empty() => RevArg::Many(heads.to_vec()),
+            (Some("current"), _) | (None, _) => RevArg::one(default),
+            (Some(t), _) => RevArg::one(t),
+        }
+    };
+    let base = side(range.and_then(|r| r.base.as_deref()), "base");
+    let head = side(range.and_then(|r| r.head.as_deref()), "heads");
+    let (start, end) = (base.python_str(), head.python_str());
+    map.walk_revision_range(&base, &head).map_err(|e| {
         wrap(
             e,
             Catch {
-                start: Some(base),
-                end: Some(head),
+                start: Some(&start),
+                end: Some(&end),
                 ..Catch::default()
             },
         )
@@ -115,7 +128,7 @@ pub fn history(map: &RevisionMap, range: Option<&HistoryRange>) -> Result<Vec<Id
 
 /// `alembic branches`: the branch points, in history order.
 pub fn branches(map: &RevisionMap) -> Result<Vec<Idx>, CommandError> {
-    let all = history(map, None)?;
+    let all = history(map, None, None)?;
     Ok(all
         .into_iter()
         .filter(|&i| map.rev(i).is_branch_point())
@@ -201,7 +214,7 @@ mod tests {
         let m = live();
         let range = HistoryRange::parse("9000cccc0001:3000cccc0002").unwrap();
         assert_eq!(
-            history(&m, Some(&range)).unwrap_err().message,
+            history(&m, Some(&range), None).unwrap_err().message,
             "Requested range 9000cccc0001:3000cccc0002 does not refer to ancestor/descendant revisions along the same branch"
         );
         assert_eq!(

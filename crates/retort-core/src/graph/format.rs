@@ -210,6 +210,19 @@ pub fn branches_output(map: &RevisionMap, branch_points: &[Idx], verbose: bool) 
     }))
 }
 
+/// What `alembic current [-v]` prints for the revisions `current_display` chose.
+pub fn current_output(map: &RevisionMap, revisions: &[Idx], verbose: bool) -> String {
+    let parts = HeadOnly {
+        tree_indicators: true,
+        ..HeadOnly::default()
+    };
+    print_all(
+        revisions
+            .iter()
+            .map(|&i| cmd_format(map, i, verbose, parts, false)),
+    )
+}
+
 /// What `alembic show REV` prints for the revisions `REV` names.
 pub fn show_output(map: &RevisionMap, revisions: &[Idx]) -> String {
     print_all(revisions.iter().map(|&i| log_entry(map, i, false)))

@@ -1477,9 +1477,18 @@ impl RevisionMap {
 
     /// `walk_revisions(base, head)`: what `history` lists, newest first.
     pub fn walk_revisions(&self, base: &str, head: &str) -> Result<Vec<Idx>, RevisionError> {
+        self.walk_revision_range(&RevArg::one(base), &RevArg::one(head))
+    }
+
+    /// `walk_revisions` where either end may be several revisions (the database's rows).
+    pub fn walk_revision_range(
+        &self,
+        base: &RevArg,
+        head: &RevArg,
+    ) -> Result<Vec<Idx>, RevisionError> {
         self.iterate_revisions(
-            &RevArg::one(head),
-            &RevArg::one(base),
+            head,
+            base,
             IterateOptions {
                 inclusive: true,
                 assert_relative_length: false,

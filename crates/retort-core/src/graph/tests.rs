@@ -838,7 +838,7 @@ mod properties {
                 let _ = m.get_revisions(&RevArg::one(q));
                 let _ = m.upgrade_steps(&RevArg::one(q), &all_ids);
                 let _ = m.downgrade_steps(&RevArg::one(q), &all_ids);
-                let _ = commands::history(&m, commands::HistoryRange::parse(&format!("{q}:")).ok().as_ref());
+                let _ = commands::history(&m, commands::HistoryRange::parse(&format!("{q}:")).ok().as_ref(), None);
                 let _ = commands::show(&m, q);
             }
             let _ = commands::branches(&m);

@@ -21,6 +21,22 @@ pub struct HeadOnly {
     pub tree_indicators: bool,
 }
 
+/// ` (head) (branchpoint) (mergepoint)` as `log_entry` and `str(Script)` mark a revision
+/// (`(head)` there means a versioned head).
+pub(super) fn tree_marks(rev: &Revision) -> String {
+    let mut marks = String::new();
+    for (on, mark) in [
+        (rev.is_head(), " (head)"),
+        (rev.is_branch_point(), " (branchpoint)"),
+        (rev.is_merge_point(), " (mergepoint)"),
+    ] {
+        if on {
+            marks.push_str(mark);
+        }
+    }
+    marks
+}
+
 /// `Script._head_only` (with `head_indicators=True`).
 pub fn head_only(map: &RevisionMap, i: Idx, parts: HeadOnly, current: bool) -> String {
     let rev = map.rev(i);
@@ -68,19 +84,9 @@ pub fn head_only(map: &RevisionMap, i: Idx, parts: HeadOnly, current: bool) -> S
 pub fn log_entry(map: &RevisionMap, i: Idx, current: bool) -> String {
     let rev = map.rev(i);
     let mut entry = format!(
-        "Rev: {}{}{}{}{}\n",
+        "Rev: {}{}{}\n",
         rev.revision,
-        if rev.is_head() { " (head)" } else { "" },
-        if rev.is_branch_point() {
-            " (branchpoint)"
-        } else {
-            ""
-        },
-        if rev.is_merge_point() {
-            " (mergepoint)"
-        } else {
-            ""
-        },
+        tree_marks(rev),
         if current { " (current)" } else { "" },
     );
     if rev.is_merge_point() {

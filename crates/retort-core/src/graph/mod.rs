@@ -296,20 +296,10 @@ pub struct RevisionMap {
 /// `str(Script)`: how Alembic names a revision in the "not present" warning.
 fn script_str(rev: &Revision) -> String {
     format!(
-        "{} -> {}{}{}{}, {}",
+        "{} -> {}{}, {}",
         format::down_revision_text(rev),
         rev.revision,
-        if rev.is_head() { " (head)" } else { "" },
-        if rev.is_branch_point() {
-            " (branchpoint)"
-        } else {
-            ""
-        },
-        if rev.is_merge_point() {
-            " (mergepoint)"
-        } else {
-            ""
-        },
+        format::tree_marks(rev),
         rev.doc()
     )
 }

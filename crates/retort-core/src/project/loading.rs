@@ -21,8 +21,13 @@
 //! sorts them. Alembic still walks the subfolders of a `__pycache__` folder; Retort does not.
 //! A version location that is a file is ignored by Alembic silently; Retort warns.
 //!
-//! Python files are read with [`python_revision::read_static`]; the files it cannot read
-//! (computed values, other encodings, compiled files) go to Python in one batch.
+//! Python files are read with [`python_revision::read_static`], on a few worker threads (the
+//! answers kept in load order); the files it cannot read (computed values, other encodings,
+//! compiled files) go to Python in one batch.
+//!
+//! Speed (thousands of files): each location is resolved once and the file names joined to it
+//! (only symlinks are resolved one by one), entry types come with the folder listing, and each
+//! file is opened and read once, without a `stat`.
 
 use super::python_revision::{self, StaticRead};
 use super::{
@@ -32,7 +37,11 @@ use super::{
 use std::collections::HashSet;
 use std::ffi::OsString;
 use std::fs;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::io::Read;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
 
 /// Reads the project's settings and all its revision files. Every unreadable revision file is
 /// reported (in [`ProjectError::Revisions`]), not just the first.
@@ -92,7 +101,8 @@ fn load_project_with(
 
     // `RevisionMap._revision_map`: a later file with the same id replaces the earlier one
     // (the graph builder does that); both stay in `revisions`, in load order.
-    let mut seen = HashSet::new();
+    let mut seen: HashSet<&str, BuildHasherDefault<FxHasher>> =
+        HashSet::with_capacity_and_hasher(revisions.len(), Default::default());
     for rev in &revisions {
         if !seen.insert(rev.revision.as_str()) {
             warnings.push(Diagnostic::warning(
@@ -115,6 +125,33 @@ fn load_project_with(
     })
 }
 
+/// FxHash's mixing: much quicker than the default hasher on short keys, and the keys (revision
+/// ids) come from the project itself, not from an adversary.
+#[derive(Default)]
+struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u8(&mut self, byte: u8) {
+        self.write_u64(u64::from(byte));
+    }
+
+    fn write_u64(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 /// One file to read, as listed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Listed {
@@ -133,25 +170,64 @@ fn list_revision_files(
 ) -> Vec<Listed> {
     let sourceless = kind == ProjectKind::Alembic && settings.sourceless;
     let recursive = settings.recursive_version_locations;
-    let mut dupes: HashSet<PathBuf> = HashSet::new();
-    let mut listed = Vec::new();
+    // The files of every location in load order, resolved (see `walk`).
+    let mut found: Vec<Found> = Vec::new();
+    // Per location, in order: its files in `found`, or itself when it is not a folder.
+    let mut spans: Vec<Result<Range<usize>, &Path>> = Vec::new();
     for location in &settings.version_locations {
         if !location.exists() {
             continue;
         }
         if !location.is_dir() {
-            warnings.push(Diagnostic::warning(
-                location,
-                None,
-                "version location is not a folder; ignored",
-            ));
+            spans.push(Err(location));
             continue;
         }
-        let mut paths = Vec::new();
-        walk(location, recursive, sourceless, &mut paths, errors);
-        for path in paths {
-            let real = fs::canonicalize(&path).unwrap_or(path);
-            if !dupes.insert(real.clone()) {
+        // Resolved once here; `walk` joins names to it and resolves only symlinks itself.
+        let real_location = fs::canonicalize(location).ok();
+        let start = found.len();
+        walk(
+            location,
+            real_location.as_deref(),
+            recursive,
+            sourceless,
+            &mut found,
+            errors,
+        );
+        spans.push(Ok(start..found.len()));
+    }
+
+    // Alembic skips a file reached twice, with a warning. Within one location, the files
+    // joined to their resolved folder are all different (different names in different
+    // folders), so only a second location or a resolved symlink can repeat one.
+    let mut repeated = vec![false; found.len()];
+    let locations_with_files = spans
+        .iter()
+        .filter(|span| span.as_ref().is_ok_and(|files| !files.is_empty()))
+        .count();
+    if locations_with_files > 1 || found.iter().any(|file| file.resolved) {
+        let mut seen: HashSet<&Path> = HashSet::with_capacity(found.len());
+        for (file, repeated) in found.iter().zip(&mut repeated) {
+            *repeated = !seen.insert(&file.path);
+        }
+    }
+
+    let mut listed = Vec::with_capacity(found.len());
+    let mut found = found.into_iter().zip(repeated);
+    for span in spans {
+        let files = match span {
+            Ok(files) => files,
+            Err(location) => {
+                warnings.push(Diagnostic::warning(
+                    location,
+                    None,
+                    "version location is not a folder; ignored",
+                ));
+                continue;
+            }
+        };
+        for (file, repeated) in found.by_ref().take(files.len()) {
+            let real = file.path;
+            if repeated {
                 warnings.push(Diagnostic::warning(
                     &real,
                     None,
@@ -163,8 +239,8 @@ fn list_revision_files(
                 continue;
             }
             let candidate = match kind {
-                ProjectKind::Alembic => alembic_candidate(&real, sourceless),
-                ProjectKind::Native => native_candidate(&real),
+                ProjectKind::Alembic => alembic_candidate(real, sourceless),
+                ProjectKind::Native => native_candidate(real),
             };
             listed.extend(candidate);
         }
@@ -172,12 +248,24 @@ fn list_revision_files(
     listed
 }
 
-/// One folder of the walk (`os.walk` top-down, as `Script._list_py_dir` uses it).
+/// A listed file as Alembic's `os.path.realpath` sees it.
+struct Found {
+    path: PathBuf,
+    /// Resolved by `fs::canonicalize` (a symlink, say), rather than joined to its resolved
+    /// folder.
+    resolved: bool,
+}
+
+/// One folder of the walk (`os.walk` top-down, as `Script._list_py_dir` uses it). Pushes the
+/// files as Alembic's `os.path.realpath` sees them: `real_dir` is `dir` resolved (`None` if
+/// that failed), so a file that is not a symlink is `real_dir` joined with its name, without a
+/// `canonicalize` (one `readlink` per path component) for each file.
 fn walk(
     dir: &Path,
+    real_dir: Option<&Path>,
     recursive: bool,
     sourceless: bool,
-    out: &mut Vec<PathBuf>,
+    out: &mut Vec<Found>,
     errors: &mut Vec<Diagnostic>,
 ) {
     let entries = match fs::read_dir(dir) {
@@ -191,7 +279,8 @@ fn walk(
             return;
         }
     };
-    let mut files: Vec<OsString> = Vec::new();
+    // (name, needs resolving: a symlink, or of unknown type).
+    let mut files: Vec<(OsString, bool)> = Vec::new();
     // (name, is a symlink): `os.walk` lists symlinked folders but does not enter them.
     let mut dirs: Vec<(OsString, bool)> = Vec::new();
     for entry in entries {
@@ -206,23 +295,37 @@ fn walk(
                 continue;
             }
         };
-        let is_symlink = entry.file_type().is_ok_and(|t| t.is_symlink());
-        // `DirEntry.is_dir()` in Python follows symlinks.
-        let is_dir = fs::metadata(entry.path()).is_ok_and(|m| m.is_dir());
+        // The entry's type comes with the listing on most systems (no `stat`); only a symlink
+        // needs a `stat`, since `DirEntry.is_dir()` in Python follows symlinks.
+        let file_type = entry.file_type().ok();
+        let is_symlink = file_type.is_some_and(|t| t.is_symlink());
+        let is_dir = match file_type {
+            Some(t) if !t.is_symlink() => t.is_dir(),
+            _ => fs::metadata(entry.path()).is_ok_and(|m| m.is_dir()),
+        };
         if is_dir {
             dirs.push((entry.file_name(), is_symlink));
         } else {
-            files.push(entry.file_name());
+            files.push((entry.file_name(), is_symlink || file_type.is_none()));
         }
     }
-    files.sort_by(|a, b| a.as_encoded_bytes().cmp(b.as_encoded_bytes()));
+    // Names in a folder are unique: an unstable sort gives the same order.
+    files.sort_unstable_by(|a, b| a.0.as_encoded_bytes().cmp(b.0.as_encoded_bytes()));
 
     if !is_pycache(dir) {
-        out.extend(files.iter().map(|f| dir.join(f)));
+        out.extend(files.iter().map(|(name, needs_resolving)| {
+            match real_dir.filter(|_| !needs_resolving) {
+                Some(real_dir) => Found {
+                    path: real_dir.join(name),
+                    resolved: false,
+                },
+                None => resolve(dir.join(name)),
+            }
+        }));
         if sourceless {
             let pycache = dir.join("__pycache__");
             if pycache.exists() {
-                let stems: HashSet<String> = files.iter().map(stem).collect();
+                let stems: HashSet<String> = files.iter().map(|(name, _)| stem(name)).collect();
                 match fs::read_dir(&pycache) {
                     Ok(entries) => {
                         let mut extra: Vec<OsString> = entries
@@ -231,7 +334,7 @@ fn walk(
                             .filter(|name| !stems.contains(&stem(name)))
                             .collect();
                         extra.sort_by(|a, b| a.as_encoded_bytes().cmp(b.as_encoded_bytes()));
-                        out.extend(extra.iter().map(|f| pycache.join(f)));
+                        out.extend(extra.iter().map(|f| resolve(pycache.join(f))));
                     }
                     Err(e) => errors.push(Diagnostic::error(
                         &pycache,
@@ -251,7 +354,24 @@ fn walk(
         if is_symlink || is_pycache(&path) {
             continue;
         }
-        walk(&path, recursive, sourceless, out, errors);
+        // Not a symlink, so its resolved path is the resolved parent joined with its name.
+        let real_path = real_dir.map(|r| r.join(&name));
+        walk(
+            &path,
+            real_path.as_deref(),
+            recursive,
+            sourceless,
+            out,
+            errors,
+        );
+    }
+}
+
+/// `os.path.realpath` as far as `fs::canonicalize` goes: the path itself when that fails.
+fn resolve(path: PathBuf) -> Found {
+    Found {
+        path: fs::canonicalize(&path).unwrap_or(path),
+        resolved: true,
     }
 }
 
@@ -267,34 +387,45 @@ fn stem(name: &OsString) -> String {
 }
 
 /// `Script._from_path`'s filter on the resolved file name.
-fn alembic_candidate(real: &Path, sourceless: bool) -> Option<Listed> {
-    let name = real.file_name()?.to_string_lossy();
-    // `(?!\.\#|__init__)`, and `.` does not match a newline.
-    if name.starts_with(".#") || name.starts_with("__init__") || name.contains('\n') {
-        return None;
-    }
-    if name.ends_with(".py") {
-        return Some(Listed::Source(real.to_path_buf()));
-    }
-    if !sourceless {
-        return None;
-    }
-    let is_o = name.ends_with(".pyo");
-    if !(is_o || name.ends_with(".pyc")) {
-        return None;
-    }
-    let dir = real.parent()?;
-    let py_name = &name[..name.len() - 1];
-    // Prefer .py over .pyc (for the source encoding) and .pyc over .pyo (for docstrings).
-    if dir.join(py_name).exists() || (is_o && dir.join(format!("{py_name}c")).exists()) {
-        return None;
-    }
-    Some(Listed::Compiled(real.to_path_buf()))
+fn alembic_candidate(real: PathBuf, sourceless: bool) -> Option<Listed> {
+    let source = {
+        let name = real.file_name()?.to_string_lossy();
+        // `(?!\.\#|__init__)`, and `.` does not match a newline.
+        if name.starts_with(".#") || name.starts_with("__init__") || name.contains('\n') {
+            return None;
+        }
+        if name.ends_with(".py") {
+            true
+        } else {
+            if !sourceless {
+                return None;
+            }
+            let is_o = name.ends_with(".pyo");
+            if !(is_o || name.ends_with(".pyc")) {
+                return None;
+            }
+            let dir = real.parent()?;
+            let py_name = &name[..name.len() - 1];
+            // Prefer .py over .pyc (for the source encoding) and .pyc over .pyo (for docstrings).
+            if dir.join(py_name).exists() || (is_o && dir.join(format!("{py_name}c")).exists()) {
+                return None;
+            }
+            false
+        }
+    };
+    Some(if source {
+        Listed::Source(real)
+    } else {
+        Listed::Compiled(real)
+    })
 }
 
-fn native_candidate(real: &Path) -> Option<Listed> {
-    let name = real.file_name()?.to_string_lossy();
-    (name.ends_with(".sql") && !name.starts_with(".#")).then(|| Listed::Source(real.to_path_buf()))
+fn native_candidate(real: PathBuf) -> Option<Listed> {
+    let sql = {
+        let name = real.file_name()?.to_string_lossy();
+        name.ends_with(".sql") && !name.starts_with(".#")
+    };
+    sql.then_some(Listed::Source(real))
 }
 
 /// The file's bytes, or an error naming it.
@@ -357,8 +488,14 @@ struct Deferred {
 /// One listed file's outcome, kept in load order so that errors are reported in that order.
 enum Slot {
     Done(RevisionFile),
-    Deferred(usize),
     Failed(Diagnostic),
+    /// For Python; `line` and `without_python` say why, for when there is no Python.
+    ToPython {
+        line: Option<usize>,
+        without_python: String,
+    },
+    /// Given to Python, as the file of this index in `deferred`.
+    Deferred(usize),
 }
 
 fn read_python_files(
@@ -367,73 +504,22 @@ fn read_python_files(
     find_python: impl FnOnce() -> Option<PathBuf>,
     errors: &mut Vec<Diagnostic>,
 ) -> Vec<RevisionFile> {
-    let mut slots = Vec::with_capacity(files.len());
+    // Reading and parsing are independent per file: done on a few threads, answered in order.
+    let mut slots = read_all(files);
     let mut deferred: Vec<Deferred> = Vec::new();
-    let mut defer =
-        |slots: &mut Vec<Slot>, path: &Path, line: Option<usize>, without_python: String| {
-            slots.push(Slot::Deferred(deferred.len()));
+    for (slot, listed) in slots.iter_mut().zip(files) {
+        if let Some(Slot::ToPython {
+            line,
+            without_python,
+        }) = slot
+        {
+            let (Listed::Source(path) | Listed::Compiled(path)) = listed;
             deferred.push(Deferred {
-                path: path.to_path_buf(),
-                line,
-                without_python,
+                path: path.clone(),
+                line: *line,
+                without_python: std::mem::take(without_python),
             });
-        };
-    for listed in files {
-        match listed {
-            Listed::Compiled(path) => defer(
-                &mut slots,
-                path,
-                None,
-                "compiled revision file without its source (sourceless = true); install Python 3 so \
-                 Retort can read it"
-                    .to_string(),
-            ),
-            Listed::Source(path) => {
-                let bytes = match fs::read(path) {
-                    Ok(bytes) => bytes,
-                    Err(e) => {
-                        slots.push(Slot::Failed(Diagnostic::error(path, None, format!("cannot read file: {e}"))));
-                        continue;
-                    }
-                };
-                let text = match std::str::from_utf8(&bytes) {
-                    Ok(text) => text,
-                    Err(e) => {
-                        if let Some((line, encoding)) = coding_cookie(&bytes) {
-                            defer(
-                                &mut slots,
-                                path,
-                                Some(line),
-                                format!(
-                                    "the file declares the encoding '{encoding}'; install Python 3 so Retort \
-                                     can read it, or save it as UTF-8"
-                                ),
-                            );
-                        } else {
-                            slots.push(Slot::Failed(Diagnostic::error(
-                                path,
-                                Some(invalid_utf8_line(&bytes, &e)),
-                                "file is not valid UTF-8 (Python reads source files as UTF-8 unless they \
-                                 declare an encoding)",
-                            )));
-                        }
-                        continue;
-                    }
-                };
-                match python_revision::read_static(path, text) {
-                    Ok(StaticRead::Read(rev)) => slots.push(Slot::Done(rev)),
-                    Ok(StaticRead::Computed { line, reason }) => defer(
-                        &mut slots,
-                        path,
-                        Some(line),
-                        format!(
-                            "value computed at run time ({reason}); install Python 3 so Retort can read it, \
-                             or write it as a literal"
-                        ),
-                    ),
-                    Err(d) => slots.push(Slot::Failed(d)),
-                }
-            }
+            *slot = Some(Slot::Deferred(deferred.len() - 1));
         }
     }
 
@@ -464,11 +550,11 @@ fn read_python_files(
     }
 
     let mut revisions = Vec::with_capacity(slots.len());
-    for slot in slots {
+    for (slot, listed) in slots.into_iter().zip(files) {
         match slot {
-            Slot::Done(rev) => revisions.push(rev),
-            Slot::Failed(d) => errors.push(d),
-            Slot::Deferred(index) => match results.get_mut(index).and_then(Option::take) {
+            Some(Slot::Done(rev)) => revisions.push(rev),
+            Some(Slot::Failed(d)) => errors.push(d),
+            Some(Slot::Deferred(index)) => match results.get_mut(index).and_then(Option::take) {
                 Some(Ok(rev)) => revisions.push(rev),
                 Some(Err(d)) => errors.push(d),
                 None => errors.push(Diagnostic::error(
@@ -477,9 +563,157 @@ fn read_python_files(
                     "Python gave no answer for this file",
                 )),
             },
+            // `read_all` answers every file, and every `ToPython` became `Deferred`.
+            Some(Slot::ToPython { .. }) | None => {
+                let (Listed::Source(path) | Listed::Compiled(path)) = listed;
+                errors.push(Diagnostic::error(
+                    path,
+                    None,
+                    "internal error: this file was not read",
+                ));
+            }
         }
     }
     revisions
+}
+
+/// Reads one listed file statically, if it can be: a `.py` file is read into `buffer` (reused
+/// from file to file) and parsed; `large_stack` as for
+/// [`python_revision::read_static_on_large_stack`].
+fn read_one(listed: &Listed, buffer: &mut Vec<u8>, large_stack: bool) -> Slot {
+    let path = match listed {
+        Listed::Source(path) => path,
+        Listed::Compiled(_) => {
+            return Slot::ToPython {
+                line: None,
+                without_python: "compiled revision file without its source (sourceless = true); \
+                                 install Python 3 so Retort can read it"
+                    .to_string(),
+            };
+        }
+    };
+    let bytes = match read_file(path, buffer) {
+        Ok(len) => &buffer[..len],
+        Err(e) => {
+            return Slot::Failed(Diagnostic::error(
+                path,
+                None,
+                format!("cannot read file: {e}"),
+            ));
+        }
+    };
+    let text = match std::str::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => {
+            return match coding_cookie(bytes) {
+                Some((line, encoding)) => Slot::ToPython {
+                    line: Some(line),
+                    without_python: format!(
+                        "the file declares the encoding '{encoding}'; install Python 3 so Retort \
+                         can read it, or save it as UTF-8"
+                    ),
+                },
+                None => Slot::Failed(Diagnostic::error(
+                    path,
+                    Some(invalid_utf8_line(bytes, &e)),
+                    "file is not valid UTF-8 (Python reads source files as UTF-8 unless they \
+                     declare an encoding)",
+                )),
+            };
+        }
+    };
+    let read = if large_stack {
+        python_revision::read_static_on_large_stack(path, text)
+    } else {
+        python_revision::read_static(path, text)
+    };
+    match read {
+        Ok(StaticRead::Read(rev)) => Slot::Done(rev),
+        Ok(StaticRead::Computed { line, reason }) => Slot::ToPython {
+            line: Some(line),
+            without_python: format!(
+                "value computed at run time ({reason}); install Python 3 so Retort can read it, \
+                 or write it as a literal"
+            ),
+        },
+        Err(d) => Slot::Failed(d),
+    }
+}
+
+/// Reads a whole file into `buffer` (grown as needed, never shrunk); answers its length.
+/// Unlike `fs::read`, asks for no `stat` first: open, read until the end, close.
+fn read_file(path: &Path, buffer: &mut Vec<u8>) -> std::io::Result<usize> {
+    let mut file = fs::File::open(path)?;
+    let mut len = 0;
+    loop {
+        if len == buffer.len() {
+            buffer.resize((buffer.len() * 2).max(READ_BUFFER), 0);
+        }
+        match file.read(&mut buffer[len..]) {
+            Ok(0) => return Ok(len),
+            Ok(n) => len += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Worker threads for reading files, at most.
+const MAX_WORKERS: usize = 4;
+/// Files a worker takes at a time.
+const CHUNK: usize = 16;
+/// Files per worker below which another thread is not worth starting.
+const FILES_PER_WORKER: usize = 32;
+/// The read buffer each worker starts with; revision files are rarely larger.
+const READ_BUFFER: usize = 64 * 1024;
+
+/// [`read_one`] for every listed file, in the order of `files`.
+///
+/// A few worker threads, each started once with a stack large enough for the parser, take
+/// the files a few at a time, in order, and put each answer in its place.
+fn read_all(files: &[Listed]) -> Vec<Option<Slot>> {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(MAX_WORKERS)
+        .min(files.len() / FILES_PER_WORKER);
+    let mut slots: Vec<Option<Slot>> = Vec::with_capacity(files.len());
+    slots.resize_with(files.len(), || None);
+    let chunks = Mutex::new(files.chunks(CHUNK).zip(slots.chunks_mut(CHUNK)));
+    let work = |large_stack: bool| {
+        let mut buffer = Vec::new();
+        loop {
+            // Nothing panics while the lock is held.
+            let next = chunks.lock().unwrap_or_else(PoisonError::into_inner).next();
+            let Some((files, slots)) = next else {
+                return;
+            };
+            for (listed, slot) in files.iter().zip(slots) {
+                *slot = Some(read_one(listed, &mut buffer, large_stack));
+            }
+        }
+    };
+    std::thread::scope(|scope| {
+        // A thread that cannot be started leaves its share to the others.
+        let handles: Vec<_> = (0..workers)
+            .filter_map(|_| {
+                std::thread::Builder::new()
+                    .name("retort-read".into())
+                    .stack_size(python_revision::PARSER_STACK)
+                    .spawn_scoped(scope, || work(true))
+                    .ok()
+            })
+            .collect();
+        if handles.is_empty() {
+            // Few files, one CPU, or no thread to be had: this thread reads them all.
+            work(false);
+        }
+        for handle in handles {
+            if let Err(panic) = handle.join() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+    });
+    slots
 }
 
 /// A PEP 263 coding cookie (`^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)`) on line 1, or on line 2
@@ -1021,6 +1255,96 @@ mod tests {
         assert_eq!(
             project.settings.prepend_sys_path,
             std::slice::from_ref(&root)
+        );
+    }
+
+    #[test]
+    fn many_files_are_read_on_worker_threads_in_load_order() {
+        let (_d, root) = root();
+        let config = alembic_project(&root, "");
+        // Enough files for several workers, with failures spread among them.
+        let mut expected_ids = Vec::new();
+        let mut expected_errors = Vec::new();
+        for n in 0..300 {
+            let id = format!("{n:04}aaaaaaaa");
+            let name = format!("alembic/versions/{n:04}_m.py");
+            match n % 50 {
+                7 => {
+                    write(
+                        &root,
+                        &name,
+                        b"revision = 'a'\ndown_revision = None\n\xff\n",
+                    );
+                    expected_errors.push((root.join(&name), Some(3)));
+                }
+                23 => {
+                    write(&root, &name, format!("{}def upgrade(:\n", py(&id, "")));
+                    let line = py(&id, "").lines().count() + 1;
+                    expected_errors.push((root.join(&name), Some(line)));
+                }
+                31 => {
+                    // Computed: for Python, which is not there.
+                    write(&root, &name, "revision = 'a' + 'b'\ndown_revision = None\n");
+                    expected_errors.push((root.join(&name), Some(1)));
+                }
+                _ => {
+                    write(&root, &name, py(&id, ""));
+                    expected_ids.push(id);
+                }
+            }
+        }
+        let Err(ProjectError::Revisions(errors)) = load_project_with(&config, || None) else {
+            panic!("expected errors");
+        };
+        let found: Vec<_> = errors.iter().map(|e| (e.path.clone(), e.line)).collect();
+        assert_eq!(found, expected_errors);
+
+        // Without the failures, every revision in file name order.
+        for (path, _) in &expected_errors {
+            fs::remove_file(path).unwrap();
+        }
+        let project = load_project_with(&config, || None).unwrap();
+        let ids: Vec<&str> = project
+            .revisions
+            .iter()
+            .map(|r| r.revision.as_str())
+            .collect();
+        assert_eq!(ids, expected_ids);
+    }
+
+    #[test]
+    fn a_symlinked_file_counts_once() {
+        let (_d, root) = root();
+        let config = alembic_project(&root, "");
+        write(&root, "alembic/versions/a_first.py", py("1000aaaaaaaa", ""));
+        std::os::unix::fs::symlink(
+            root.join("alembic/versions/a_first.py"),
+            root.join("alembic/versions/b_link.py"),
+        )
+        .unwrap();
+        // A link from elsewhere is read as its target, under the target's path.
+        write(&root, "elsewhere/c.py", py("2000bbbbbbbb", "1000aaaaaaaa"));
+        std::os::unix::fs::symlink(
+            root.join("elsewhere/c.py"),
+            root.join("alembic/versions/c_link.py"),
+        )
+        .unwrap();
+        let project = load_project_with(&config, || None).unwrap();
+        assert_eq!(
+            names(&project.revisions, &root),
+            ["alembic/versions/a_first.py", "elsewhere/c.py"]
+        );
+        let warnings: Vec<&str> = project
+            .warnings
+            .iter()
+            .map(|w| w.message.as_str())
+            .collect();
+        assert_eq!(
+            warnings,
+            [format!(
+                "File {} loaded twice! ignoring. Please ensure version_locations is unique.",
+                root.join("alembic/versions/a_first.py").display()
+            )]
         );
     }
 

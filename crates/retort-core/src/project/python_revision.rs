@@ -8,6 +8,13 @@
 //! assignment inside an `if`, …) it answers [`StaticRead::Computed`] rather than guess, and the
 //! caller then hands those files to [`read_with_python`], which imports them the way Alembic
 //! does, all in one Python process.
+//!
+//! Speed (thousands of files per command): almost all of a revision file is the bodies of
+//! `upgrade()` and `downgrade()`, and almost all the rest is the template's plain literals. So
+//! when a cheap recognizer of a plain subset of Python can vouch for the functions
+//! (`function_section`), only the part before them is read: by that recognizer as well when
+//! it can (`plain_read`), else by the parser. Whatever is not certain goes to the parser, on
+//! the whole file, which also words every error; the tests check both ways agree.
 
 use super::{Diagnostic, RevisionFile};
 use ruff_python_ast::token::TokenKind;
@@ -41,45 +48,99 @@ const REVISION: usize = 0;
 /// so a pathological file could otherwise overflow the stack (CPython itself stops at 200
 /// nested brackets and 100 indentation levels).
 const MAX_NESTING: usize = 2_000;
-/// The parser runs on its own thread with this much stack (reserved, not committed). The
-/// parser takes about 3 KiB a level in a debug build, so this is far above `MAX_NESTING`.
-const PARSER_STACK: usize = 64 * 1024 * 1024;
+/// Estimated nesting up to which the parser runs on the caller's stack. The parser takes about
+/// 3 KiB a level in a debug build (far less in a release build), so this stays well within the
+/// 2 MiB that Rust gives a spawned thread; ordinary revision files nest a few dozen levels.
+const SHALLOW_NESTING: usize = 150;
+/// Stack for threads that parse files nested up to `MAX_NESTING` levels (reserved, not
+/// committed): far above what they need.
+pub(crate) const PARSER_STACK: usize = 64 * 1024 * 1024;
 
 /// Reads one revision file without running it.
 ///
 /// Values may be string literals (any prefix or quoting, implicit concatenation included),
 /// `None`, or tuples, lists and sets of string literals. A set is read in written order,
 /// while Python would iterate it in hash order, which varies between runs.
+///
+/// Safe to call from any thread: a file nested too deeply for a small stack is parsed on a
+/// thread of its own with a large one, and a panic inside the parser becomes a diagnostic.
 pub fn read_static(path: &Path, source: &str) -> Result<StaticRead, Diagnostic> {
-    // A thread of our own gives the parser a known, large stack, and turns a panic inside
-    // the parser into a diagnostic instead of taking the caller down.
+    read_static_with(path, source, false)
+}
+
+/// [`read_static`] on a thread started with at least [`PARSER_STACK`] of stack, which can
+/// parse any file that passes the nesting guard itself.
+pub(crate) fn read_static_on_large_stack(
+    path: &Path,
+    source: &str,
+) -> Result<StaticRead, Diagnostic> {
+    read_static_with(path, source, true)
+}
+
+fn read_static_with(
+    path: &Path,
+    source: &str,
+    large_stack: bool,
+) -> Result<StaticRead, Diagnostic> {
+    let (lines, nesting) = match precheck(path, source, large_stack) {
+        Ok(Checked::Parse { lines, nesting }) => (lines, nesting),
+        Ok(Checked::Done(read)) => return Ok(read),
+        Err(diagnostic) => return Err(diagnostic),
+    };
+    if large_stack || nesting <= SHALLOW_NESTING {
+        return std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            read_parsed(path, source, &lines)
+        }))
+        .unwrap_or_else(|panic| Err(parser_panic(path, panic.as_ref())));
+    }
     let outcome = std::thread::scope(|scope| {
         std::thread::Builder::new()
             .name("retort-python-parse".into())
             .stack_size(PARSER_STACK)
-            .spawn_scoped(scope, || read_static_here(path, source))
+            .spawn_scoped(scope, || read_parsed(path, source, &LineIndex::new(source)))
             .map(|handle| handle.join())
     });
     match outcome {
         Ok(Ok(result)) => result,
-        Ok(Err(panic)) => {
-            let detail = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".into());
-            Err(Diagnostic::error(
-                path,
-                None,
-                format!("internal error while parsing this file: {detail}"),
-            ))
-        }
+        Ok(Err(panic)) => Err(parser_panic(path, panic.as_ref())),
         // No thread could be started; the nesting guard keeps the current stack safe enough.
-        Err(_) => read_static_here(path, source),
+        Err(_) => read_parsed(path, source, &lines),
     }
 }
 
-fn read_static_here(path: &Path, source: &str) -> Result<StaticRead, Diagnostic> {
+fn parser_panic(path: &Path, panic: &(dyn std::any::Any + Send)) -> Diagnostic {
+    let detail = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into());
+    Diagnostic::error(
+        path,
+        None,
+        format!("internal error while parsing this file: {detail}"),
+    )
+}
+
+/// What the checks before parsing decided.
+enum Checked<'s> {
+    /// The answer, without parsing.
+    Done(StaticRead),
+    /// Parse the file; `nesting` is at least [`nesting_estimate`]'s figure, and at most
+    /// `MAX_NESTING`.
+    Parse {
+        lines: LineIndex<'s>,
+        nesting: usize,
+    },
+}
+
+/// Everything that is decided before parsing: size, NUL bytes, encoding, nesting. With
+/// `large_stack`, the nesting only needs to be known to be within `MAX_NESTING`; otherwise
+/// also whether it is within `SHALLOW_NESTING`.
+fn precheck<'s>(
+    path: &Path,
+    source: &'s str,
+    large_stack: bool,
+) -> Result<Checked<'s>, Diagnostic> {
     if u32::try_from(source.len()).is_err() {
         return Err(Diagnostic::error(
             path,
@@ -101,22 +162,139 @@ fn read_static_here(path: &Path, source: &str) -> Result<StaticRead, Diagnostic>
         && !is_utf8_name(&encoding)
         && !source.is_ascii()
     {
-        return Ok(StaticRead::Computed {
+        return Ok(Checked::Done(StaticRead::Computed {
             line,
             reason: format!(
                 "the file declares the encoding '{encoding}', so Python reads its text differently"
             ),
-        });
+        }));
     }
-    if nesting_estimate(source) > MAX_NESTING {
-        return Ok(StaticRead::Computed {
+    // The quick bound settles ordinary files without lexing them twice (the parser lexes too);
+    // half of `MAX_NESTING` leaves a wide margin.
+    let bound = nesting_bound(source);
+    let settled = if large_stack {
+        MAX_NESTING / 2
+    } else {
+        SHALLOW_NESTING
+    };
+    let nesting = if bound <= settled {
+        bound
+    } else {
+        nesting_estimate(source)
+    };
+    if nesting > MAX_NESTING {
+        return Ok(Checked::Done(StaticRead::Computed {
             line: 1,
             reason: format!(
                 "the file nests expressions or blocks more than {MAX_NESTING} levels deep"
             ),
-        });
+        }));
     }
+    Ok(Checked::Parse { lines, nesting })
+}
 
+/// Parses a file that passed [`precheck`] and reads its values.
+fn read_parsed(path: &Path, source: &str, lines: &LineIndex<'_>) -> Result<StaticRead, Diagnostic> {
+    // Usually only the part before the functions needs the parser (see `function_section`);
+    // the part starts at line 1, so every line number it gives is the file's.
+    if let Some(cut) = function_section(source) {
+        let prefix = &source[..cut];
+        // Most often it does not even need the parser (see `plain_read`).
+        if let Some(file) = plain_read(path, prefix) {
+            return Ok(StaticRead::Read(file));
+        }
+        if let Ok(parsed) = parse_module(prefix) {
+            return read_module(path, &parsed.syntax().body, lines);
+        }
+    }
+    read_whole(path, source, lines)
+}
+
+/// Reads the module-level part of a file without the parser, when it is plainly a successful
+/// read: a docstring, imports, and assignments `NAME = VALUE` or `NAME: ANNOTATION = VALUE`,
+/// all in the plain subset of [`plain_functions`] (the four names Alembic reads allowed), with
+/// `revision` a string and `down_revision` set, each of the four (where set) a string literal,
+/// `None`, or a tuple, list or set of string literals. Anything else, a computed value or an
+/// error included, answers `None`, and the parser reads the file and words the outcome.
+///
+/// What makes this exact: the plain subset is valid Python (see [`plain_functions`]); its
+/// strings have no backslashes, so a literal's value is the text between its quotes (a
+/// `\r\n` in a triple-quoted string stays as it is, as the parser leaves it); imports that
+/// name one of the four are refused, so only the assignments bind them, the last one winning,
+/// as in [`collect_bindings`]; and nothing in the subset is something [`DynamicHints`] or
+/// [`GlobalDecls`] look for.
+fn plain_read(path: &Path, prefix: &str) -> Option<RevisionFile> {
+    if prefix.as_bytes().contains(&b'\\') {
+        return None;
+    }
+    let mut parser = PlainParser::with_lexer(PlainLexer::new(prefix, true));
+    // The module docstring: a statement of one string literal, first.
+    let mut docstring = None;
+    if let (Tok::Str(text), Tok::Newline) = (parser.peek(), parser.peek2()) {
+        docstring = Some(plain_string_value(text));
+        parser.bump();
+        parser.bump();
+    }
+    let mut values: [Option<Value>; 4] = [None, None, None, None];
+    while parser.peek() != Tok::End {
+        match parser.peek() {
+            Tok::Name("import" | "from") => {
+                parser.watch_value_names = true;
+                parser.simple_statement()?;
+                parser.watch_value_names = false;
+                if parser.value_name_seen {
+                    return None;
+                }
+            }
+            Tok::Name(name) if !is_keyword(name) && !is_soft_keyword(name) => {
+                parser.bump();
+                if parser.eat_op(":") {
+                    parser.test()?;
+                }
+                parser.expect_op("=")?;
+                match name_index(name) {
+                    Some(index) => values[index] = Some(parser.plain_value()?),
+                    None => {
+                        parser.testlist()?;
+                    }
+                }
+            }
+            _ => return None,
+        }
+        parser.expect(Tok::Newline)?;
+    }
+    let [revision, down_revision, branch_labels, depends_on] = values;
+    let Some(Value::Str(revision)) = revision else {
+        return None;
+    };
+    let down_revision = down_revision?;
+    let longdoc = docstring.map(py_strip).unwrap_or_default().to_string();
+    let create_date = create_date(&longdoc);
+    Some(RevisionFile {
+        revision,
+        down_revision: down_revision.into_list(),
+        branch_labels: branch_labels.map(Value::into_list).unwrap_or_default(),
+        depends_on: depends_on.map(Value::into_list).unwrap_or_default(),
+        longdoc,
+        create_date,
+        path: path.to_path_buf(),
+        sql: None,
+    })
+}
+
+/// The value of a string literal of the plain subset (no backslashes): the text between its
+/// quotes.
+fn plain_string_value(literal: &str) -> &str {
+    let text = literal.trim_start_matches(['r', 'R', 'u', 'U']);
+    let b = text.as_bytes();
+    let triple = b.len() >= 6 && b[1] == b[0] && b[2] == b[0];
+    let quotes = if triple { 3 } else { 1 };
+    // The quotes are ASCII: these are character boundaries.
+    &text[quotes..text.len() - quotes]
+}
+
+/// [`read_parsed`] without the fast path.
+fn read_whole(path: &Path, source: &str, lines: &LineIndex<'_>) -> Result<StaticRead, Diagnostic> {
     let parsed = match parse_module(source) {
         Ok(parsed) => parsed,
         Err(error) => {
@@ -128,11 +306,18 @@ fn read_static_here(path: &Path, source: &str) -> Result<StaticRead, Diagnostic>
             ));
         }
     };
-    let body = &parsed.syntax().body;
+    read_module(path, &parsed.syntax().body, lines)
+}
 
-    let mut bindings = collect_bindings(body, &lines);
+/// Reads the values from a parsed module body.
+fn read_module(
+    path: &Path,
+    body: &[Stmt],
+    lines: &LineIndex<'_>,
+) -> Result<StaticRead, Diagnostic> {
+    let mut bindings = collect_bindings(body, lines);
     let mut globals = GlobalDecls {
-        lines: &lines,
+        lines,
         found: [None; 4],
     };
     globals.visit_body(body);
@@ -150,7 +335,7 @@ fn read_static_here(path: &Path, source: &str) -> Result<StaticRead, Diagnostic>
     }
 
     let mut hints = DynamicHints {
-        lines: &lines,
+        lines,
         function_depth: 0,
         found: None,
     };
@@ -182,7 +367,7 @@ fn read_static_here(path: &Path, source: &str) -> Result<StaticRead, Diagnostic>
                         format!("'revision' must be a string, not {kind}"),
                     ));
                 }
-                match evaluate(expr, &lines) {
+                match evaluate(expr, lines) {
                     Ok(value) => values[index] = Some(value),
                     Err((line, what)) => {
                         computed.push((line, format!("'{name}' is {what}, not a string literal")))
@@ -256,7 +441,7 @@ fn name_index(name: &str) -> Option<usize> {
 }
 
 /// Follows the module body in execution order; the last binding of each name wins.
-fn collect_bindings<'a>(body: &'a [Stmt], lines: &LineIndex) -> [Option<Binding<'a>>; 4] {
+fn collect_bindings<'a>(body: &'a [Stmt], lines: &LineIndex<'_>) -> [Option<Binding<'a>>; 4] {
     let mut bindings: [Option<Binding<'a>>; 4] = [None, None, None, None];
     for stmt in body {
         match stmt {
@@ -306,7 +491,7 @@ fn collect_bindings<'a>(body: &'a [Stmt], lines: &LineIndex) -> [Option<Binding<
 fn bind_target<'a>(
     target: &'a Expr,
     value: Option<&'a Expr>,
-    lines: &LineIndex,
+    lines: &LineIndex<'_>,
     bindings: &mut [Option<Binding<'a>>; 4],
 ) {
     match target {
@@ -333,7 +518,7 @@ fn bind_target<'a>(
 fn bind_unpacking<'a>(
     targets: &'a [Expr],
     value: Option<&'a Expr>,
-    lines: &LineIndex,
+    lines: &LineIndex<'_>,
     bindings: &mut [Option<Binding<'a>>; 4],
 ) {
     let values = match value {
@@ -459,7 +644,7 @@ impl<'a> Visitor<'a> for BindingFinder {
 
 /// `global revision` anywhere in the file (usually inside a function).
 struct GlobalDecls<'l> {
-    lines: &'l LineIndex,
+    lines: &'l LineIndex<'l>,
     found: [Option<usize>; 4],
 }
 
@@ -480,7 +665,7 @@ impl<'a> Visitor<'a> for GlobalDecls<'_> {
 /// `exec`, star imports, a module `__getattr__`, … Only consulted for names that are not
 /// assigned at all, to prefer running the file over declaring the name missing.
 struct DynamicHints<'l> {
-    lines: &'l LineIndex,
+    lines: &'l LineIndex<'l>,
     function_depth: usize,
     found: Option<(usize, String)>,
 }
@@ -559,7 +744,7 @@ impl<'a> Visitor<'a> for DynamicHints<'_> {
 }
 
 /// Evaluates a literal value; `Err((line, what))` describes the first part that is not one.
-fn evaluate(expr: &Expr, lines: &LineIndex) -> Result<Value, (usize, &'static str)> {
+fn evaluate(expr: &Expr, lines: &LineIndex<'_>) -> Result<Value, (usize, &'static str)> {
     match expr {
         Expr::StringLiteral(s) => Ok(Value::Str(s.value.to_str().to_string())),
         Expr::NoneLiteral(_) => Ok(Value::None),
@@ -570,7 +755,7 @@ fn evaluate(expr: &Expr, lines: &LineIndex) -> Result<Value, (usize, &'static st
     }
 }
 
-fn sequence(elts: &[Expr], lines: &LineIndex) -> Result<Value, (usize, &'static str)> {
+fn sequence(elts: &[Expr], lines: &LineIndex<'_>) -> Result<Value, (usize, &'static str)> {
     elts.iter()
         .map(|e| match e {
             Expr::StringLiteral(s) => Ok(s.value.to_str().to_string()),
@@ -662,10 +847,18 @@ fn py_strip(s: &str) -> &str {
     s.trim_matches(is_py_space)
 }
 
-/// The `Create Date:` line that Alembic's template writes into the docstring.
+/// The `Create Date:` line that Alembic's template writes into the docstring: the first line
+/// that starts with it (after spaces) and has a date after it.
 fn create_date(longdoc: &str) -> Option<String> {
-    longdoc.lines().find_map(|line| {
-        let date = py_strip(py_strip(line).strip_prefix("Create Date:")?);
+    const LABEL: &str = "Create Date:";
+    // Each place the label stands, in order, is a candidate line: the label must start it.
+    longdoc.match_indices(LABEL).find_map(|(at, _)| {
+        let line_start = longdoc[..at].rfind('\n').map_or(0, |n| n + 1);
+        if !longdoc[line_start..at].chars().all(is_py_space) {
+            return None;
+        }
+        let rest = &longdoc[at + LABEL.len()..];
+        let date = py_strip(&rest[..rest.find('\n').unwrap_or(rest.len())]);
         (!date.is_empty()).then(|| date.to_string())
     })
 }
@@ -819,6 +1012,50 @@ fn nesting_estimate(source: &str) -> usize {
     max
 }
 
+/// An upper bound of [`nesting_estimate`] from the bytes alone, without lexing. What raises
+/// the estimate: a bracket or operator token (each holds a punctuation byte of its own), a
+/// keyword (a run of ASCII letters, digits and underscores of its own: a keyword ends its
+/// run), the first bracket level, and each `Indent` token (one at most per line that starts
+/// with whitespace) by 4. Names, numbers, strings, newlines and non-ASCII text raise nothing,
+/// so counting every punctuation byte, every run and 4 per indented line is never less.
+fn nesting_bound(source: &str) -> usize {
+    fn word(b: u8) -> bool {
+        (b | 0x20).is_ascii_lowercase() | b.is_ascii_digit() | (b == b'_')
+    }
+    fn punctuation(b: u8) -> bool {
+        (0x21..=0x7e).contains(&b) & !word(b)
+    }
+    fn space(b: u8) -> bool {
+        matches!(b, b' ' | b'\t' | b'\x0c')
+    }
+    fn newline(b: u8) -> bool {
+        matches!(b, b'\n' | b'\r')
+    }
+    let bytes = source.as_bytes();
+    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
+    let Some(&first) = bytes.first() else {
+        return 1;
+    };
+    // Each byte with the one before it (the file starts as if after a newline). No state is
+    // carried from byte to byte and the sums are kept small, so the compiler can vectorize.
+    let mut bound = 1
+        + usize::from(punctuation(first))
+        + usize::from(word(first))
+        + 4 * usize::from(space(first));
+    let (before, after) = (&bytes[..bytes.len() - 1], &bytes[1..]);
+    for (before, after) in before.chunks(255).zip(after.chunks(255)) {
+        // At most one each a byte: 255 bytes fit in a `u8`.
+        let (mut punctuations, mut words, mut indented) = (0u8, 0u8, 0u8);
+        for (&before, &b) in before.iter().zip(after) {
+            punctuations = punctuations.wrapping_add(u8::from(punctuation(b)));
+            words = words.wrapping_add(u8::from(word(b) & !word(before)));
+            indented = indented.wrapping_add(u8::from(space(b) & newline(before)));
+        }
+        bound += usize::from(punctuations) + usize::from(words) + 4 * usize::from(indented);
+    }
+    bound
+}
+
 fn bump(levels: &mut [usize], operators: &mut usize) {
     if let Some(top) = levels.last_mut() {
         *top += 1;
@@ -827,27 +1064,1012 @@ fn bump(levels: &mut [usize], operators: &mut usize) {
 }
 
 /// Maps byte offsets to 1-based line numbers; `\n`, `\r\n` and `\r` all end a line, as in Python.
-struct LineIndex {
-    starts: Vec<usize>,
+/// The table is built on the first question: most files never ask one.
+struct LineIndex<'s> {
+    source: &'s str,
+    starts: std::cell::OnceCell<Vec<usize>>,
 }
 
-impl LineIndex {
-    fn new(source: &str) -> Self {
-        let bytes = source.as_bytes();
-        let mut starts = vec![0];
-        for (i, b) in bytes.iter().enumerate() {
-            match b {
-                b'\n' => starts.push(i + 1),
-                b'\r' if bytes.get(i + 1) != Some(&b'\n') => starts.push(i + 1),
-                _ => {}
-            }
+impl<'s> LineIndex<'s> {
+    fn new(source: &'s str) -> Self {
+        LineIndex {
+            source,
+            starts: std::cell::OnceCell::new(),
         }
-        LineIndex { starts }
+    }
+
+    fn starts(&self) -> &[usize] {
+        self.starts.get_or_init(|| {
+            let bytes = self.source.as_bytes();
+            let mut starts = vec![0];
+            for (i, b) in bytes.iter().enumerate() {
+                match b {
+                    b'\n' => starts.push(i + 1),
+                    b'\r' if bytes.get(i + 1) != Some(&b'\n') => starts.push(i + 1),
+                    _ => {}
+                }
+            }
+            starts
+        })
     }
 
     fn line(&self, offset: TextSize) -> usize {
         let offset = offset.to_usize();
-        self.starts.partition_point(|start| *start <= offset).max(1)
+        self.starts()
+            .partition_point(|start| *start <= offset)
+            .max(1)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The fast paths: a plain subset of Python, recognized without the parser
+
+/// Where the function section of a revision file starts, when the parser may skip it.
+///
+/// Almost all of a revision file is the bodies of `upgrade()` and `downgrade()`, which do not
+/// matter for the values, yet a syntax error in them must still be reported exactly as the full
+/// parse reports it. So the file is cut at the first line that starts with `def `, and the rest
+/// is accepted only if [`plain_functions`] can tell, without building a syntax tree, that it is
+/// valid Python that binds and reveals nothing: module-level `def` statements written in a
+/// plain subset of the language. The caller reads the part before the cut alone (it starts at
+/// line 1, so line numbers stay the file's); if that fails, it parses the whole file.
+fn function_section(source: &str) -> Option<usize> {
+    let cut = if source.starts_with("def ") {
+        0
+    } else {
+        source.find("\ndef ")? + 1
+    };
+    // An empty prefix would lose nothing either, but there is nothing to gain.
+    (cut > 0 && plain_functions(&source[cut..])).then_some(cut)
+}
+
+/// Names whose mere presence sends a file to the full parse: the four values (a function of
+/// that name would rebind one), everything [`DynamicHints`] looks for, and `__debug__`
+/// (which cannot be assigned).
+fn is_doubtful_name(word: &str) -> bool {
+    matches!(
+        word,
+        "revision"
+            | "down_revision"
+            | "branch_labels"
+            | "depends_on"
+            | "__getattr__"
+            | "globals"
+            | "vars"
+            | "locals"
+            | "exec"
+            | "eval"
+            | "setattr"
+            | "__import__"
+            | "__dict__"
+            | "modules"
+            | "__debug__"
+    )
+}
+
+/// Python's keywords (3.14). Soft keywords (`match`, `case`, `type`, `_`) are names here, but
+/// never start a statement.
+fn is_keyword(word: &str) -> bool {
+    matches!(
+        word,
+        "False"
+            | "None"
+            | "True"
+            | "and"
+            | "as"
+            | "assert"
+            | "async"
+            | "await"
+            | "break"
+            | "class"
+            | "continue"
+            | "def"
+            | "del"
+            | "elif"
+            | "else"
+            | "except"
+            | "finally"
+            | "for"
+            | "from"
+            | "global"
+            | "if"
+            | "import"
+            | "in"
+            | "is"
+            | "lambda"
+            | "nonlocal"
+            | "not"
+            | "or"
+            | "pass"
+            | "raise"
+            | "return"
+            | "try"
+            | "while"
+            | "with"
+            | "yield"
+    )
+}
+
+fn is_soft_keyword(word: &str) -> bool {
+    matches!(word, "match" | "case" | "type" | "_")
+}
+
+/// Deepest bracket nesting the recognizer follows (it recurses once per level).
+const PLAIN_MAX_DEPTH: usize = 64;
+
+/// Whether `suffix` is certainly valid Python made only of plain module-level functions; see
+/// [`function_section`]. `false` means "not sure", never "invalid".
+///
+/// The subset: text without backslashes, tabs or form feeds, ASCII except in strings and
+/// comments; `def name(params) -> annotation:` with plain parameters; in the bodies `pass`,
+/// `return`, imports, expression statements, assignments to names, attributes and subscripts,
+/// `+=`/`-=`, and `if`/`elif`/`else`, `with` and `for` blocks; expressions of names, decimal
+/// numbers, strings (prefix `r` or `u` only), calls, attributes, subscripts without slices,
+/// tuples, lists, dicts, sets, unary and binary operators, comparisons, `not`, `and`, `or`.
+/// Anything else answers `false`. The recognizer only accepts what ruff's parser accepts; the
+/// tests check it on mutated real code.
+fn plain_functions(suffix: &str) -> bool {
+    if suffix.as_bytes().contains(&b'\\') {
+        return false;
+    }
+    PlainParser::new(suffix).module().is_some()
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Tok<'s> {
+    /// A name or a keyword.
+    Name(&'s str),
+    Number,
+    /// A string literal, prefix and quotes included.
+    Str(&'s str),
+    Op(&'static str),
+    Newline,
+    Indent,
+    Dedent,
+    End,
+    /// Something outside the subset; nothing accepts it.
+    Invalid,
+}
+
+fn is_ident_byte(b: u8) -> bool {
+    const IDENT: [bool; 256] = {
+        let mut table = [false; 256];
+        let mut b = 0;
+        while b < 256 {
+            table[b] = (b as u8).is_ascii_alphanumeric() || b as u8 == b'_';
+            b += 1;
+        }
+        table
+    };
+    IDENT[usize::from(b)]
+}
+
+/// Deepest indentation the lexer follows.
+const PLAIN_MAX_INDENTS: usize = 32;
+
+/// The tokens of the subset, one at a time, without allocating; [`Tok::Invalid`] (for good)
+/// at the first thing outside it. The text has no backslashes; other than ASCII is only
+/// allowed in strings and comments.
+struct PlainLexer<'s> {
+    src: &'s str,
+    at: usize,
+    /// Indentation columns of the open blocks; `indents[0]` is 0.
+    indents: [usize; PLAIN_MAX_INDENTS],
+    depth: usize,
+    /// `Dedent` tokens still to give.
+    dedents: usize,
+    brackets: usize,
+    line_start: bool,
+    invalid: bool,
+    /// Whether the four names Alembic reads are allowed (see [`plain_read`]); the other
+    /// names of [`is_doubtful_name`] never are.
+    values: bool,
+}
+
+impl<'s> PlainLexer<'s> {
+    fn new(src: &'s str, values: bool) -> Self {
+        PlainLexer {
+            src,
+            at: 0,
+            indents: [0; PLAIN_MAX_INDENTS],
+            depth: 0,
+            dedents: 0,
+            brackets: 0,
+            line_start: true,
+            invalid: false,
+            values,
+        }
+    }
+
+    fn next_token(&mut self) -> Tok<'s> {
+        if self.invalid {
+            return Tok::Invalid;
+        }
+        let tok = self.lex().unwrap_or(Tok::Invalid);
+        self.invalid = tok == Tok::Invalid;
+        tok
+    }
+
+    fn lex(&mut self) -> Option<Tok<'s>> {
+        let b = self.src.as_bytes();
+        if self.dedents > 0 {
+            self.dedents -= 1;
+            return Some(Tok::Dedent);
+        }
+        let mut i = self.at;
+        if self.line_start {
+            loop {
+                let mut j = i;
+                while b.get(j) == Some(&b' ') {
+                    j += 1;
+                }
+                match b.get(j) {
+                    None => {
+                        i = j;
+                        break;
+                    }
+                    // Blank and comment-only lines do not count for indentation.
+                    Some(b'\n' | b'\r' | b'#') => {
+                        j = line_end(b, j);
+                        match (b.get(j), b.get(j + 1)) {
+                            (Some(b'\r'), Some(b'\n')) => j += 2,
+                            (Some(b'\n'), _) => j += 1,
+                            (None, _) => {}
+                            // A lone `\r` ends a line in Python; not in the subset.
+                            _ => return None,
+                        }
+                        i = j;
+                    }
+                    Some(_) => {
+                        let column = j - i;
+                        self.at = j;
+                        self.line_start = false;
+                        if column > self.indents[self.depth] {
+                            self.depth += 1;
+                            *self.indents.get_mut(self.depth)? = column;
+                            return Some(Tok::Indent);
+                        }
+                        let mut dedents = 0;
+                        while column < self.indents[self.depth] {
+                            self.depth -= 1;
+                            dedents += 1;
+                        }
+                        if column != self.indents[self.depth] {
+                            return None;
+                        }
+                        if dedents > 0 {
+                            self.dedents = dedents - 1;
+                            return Some(Tok::Dedent);
+                        }
+                        i = j;
+                        break;
+                    }
+                }
+            }
+        }
+        loop {
+            // Spaces between tokens.
+            while b.get(i) == Some(&b' ') {
+                i += 1;
+            }
+            let Some(&c) = b.get(i) else {
+                // The end: close the last line, then the open blocks.
+                self.at = i;
+                if self.brackets != 0 {
+                    return None;
+                }
+                if !self.line_start {
+                    self.line_start = true;
+                    return Some(Tok::Newline);
+                }
+                if self.depth > 0 {
+                    self.depth -= 1;
+                    return Some(Tok::Dedent);
+                }
+                return Some(Tok::End);
+            };
+            let next = b.get(i + 1).copied();
+            let after = b.get(i + 2).copied();
+            let op: &'static str = match c {
+                b'\n' | b'\r' => {
+                    if c == b'\r' {
+                        if next != Some(b'\n') {
+                            return None;
+                        }
+                        i += 1;
+                    }
+                    i += 1;
+                    if self.brackets == 0 {
+                        self.at = i;
+                        self.line_start = true;
+                        return Some(Tok::Newline);
+                    }
+                    continue;
+                }
+                b'#' => {
+                    i = line_end(b, i);
+                    continue;
+                }
+                b'a'..=b'z' | b'A'..=b'Z' | b'_' => {
+                    let start = i;
+                    i += b[i..]
+                        .iter()
+                        .position(|&c| !is_ident_byte(c))
+                        .unwrap_or(b.len() - i);
+                    let word = &self.src[start..i];
+                    let tok = if matches!(b.get(i), Some(b'\'' | b'"')) {
+                        // A string prefix: only those that change nothing without backslashes.
+                        if !matches!(word, "r" | "R" | "u" | "U") {
+                            return None;
+                        }
+                        i = plain_string_end(b, i)?;
+                        Tok::Str(&self.src[start..i])
+                    } else if is_doubtful_name(word) && !(self.values && name_index(word).is_some())
+                    {
+                        return None;
+                    } else {
+                        Tok::Name(word)
+                    };
+                    self.at = i;
+                    return Some(tok);
+                }
+                b'0'..=b'9' => {
+                    // Decimal integers without leading zeros, and `digits.digits`.
+                    if c == b'0' && next.is_some_and(|n| n.is_ascii_digit()) {
+                        return None;
+                    }
+                    while i < b.len() && b[i].is_ascii_digit() {
+                        i += 1;
+                    }
+                    if b.get(i) == Some(&b'.') {
+                        i += 1;
+                        if !b.get(i).is_some_and(|d| d.is_ascii_digit()) {
+                            return None;
+                        }
+                        while i < b.len() && b[i].is_ascii_digit() {
+                            i += 1;
+                        }
+                    }
+                    // `1if`, `1e5`, `1j`, `1_0`, `1.2.3`: not in the subset.
+                    if b.get(i).is_some_and(|&n| is_ident_byte(n) || n == b'.') {
+                        return None;
+                    }
+                    self.at = i;
+                    return Some(Tok::Number);
+                }
+                b'\'' | b'"' => {
+                    self.at = plain_string_end(b, i)?;
+                    return Some(Tok::Str(&self.src[i..self.at]));
+                }
+                b'(' | b'[' | b'{' => {
+                    self.brackets += 1;
+                    match c {
+                        b'(' => "(",
+                        b'[' => "[",
+                        _ => "{",
+                    }
+                }
+                b')' | b']' | b'}' => {
+                    self.brackets = self.brackets.checked_sub(1)?;
+                    match c {
+                        b')' => ")",
+                        b']' => "]",
+                        _ => "}",
+                    }
+                }
+                // `...` and `.5` are not in the subset.
+                b'.' if next == Some(b'.') || next.is_some_and(|n| n.is_ascii_digit()) => {
+                    return None;
+                }
+                b'.' => ".",
+                b',' => ",",
+                b';' => ";",
+                b':' if next == Some(b'=') => return None,
+                b':' => ":",
+                b'=' if next == Some(b'=') => "==",
+                b'=' => "=",
+                b'!' if next == Some(b'=') => "!=",
+                b'<' => match next {
+                    Some(b'=') => "<=",
+                    Some(b'<') if after == Some(b'=') => return None,
+                    Some(b'<') => "<<",
+                    Some(b'>') => return None,
+                    _ => "<",
+                },
+                b'>' => match next {
+                    Some(b'=') => ">=",
+                    Some(b'>') if after == Some(b'=') => return None,
+                    Some(b'>') => ">>",
+                    _ => ">",
+                },
+                b'-' => match next {
+                    Some(b'>') => "->",
+                    Some(b'=') => "-=",
+                    _ => "-",
+                },
+                b'+' => match next {
+                    Some(b'=') => "+=",
+                    _ => "+",
+                },
+                b'*' => match next {
+                    Some(b'*') if after == Some(b'=') => return None,
+                    Some(b'*') => "**",
+                    Some(b'=') => return None,
+                    _ => "*",
+                },
+                b'/' => match next {
+                    Some(b'/') if after == Some(b'=') => return None,
+                    Some(b'/') => "//",
+                    Some(b'=') => return None,
+                    _ => "/",
+                },
+                b'%' | b'|' | b'&' | b'^' if next == Some(b'=') => return None,
+                b'%' => "%",
+                b'|' => "|",
+                b'&' => "&",
+                b'^' => "^",
+                b'~' => "~",
+                // Tabs, form feeds, `@`, `$`, `?`, `` ` ``, a lone `!`, control characters.
+                _ => return None,
+            };
+            self.at = i + op.len();
+            return Some(Tok::Op(op));
+        }
+    }
+}
+
+/// Where the line holding `at` ends: its `\n` or `\r`, or the end of the text.
+fn line_end(b: &[u8], at: usize) -> usize {
+    b[at..]
+        .iter()
+        .position(|&c| c == b'\n' || c == b'\r')
+        .map_or(b.len(), |n| at + n)
+}
+
+/// The end of the string literal whose opening quote is at `start` (no backslashes).
+fn plain_string_end(b: &[u8], start: usize) -> Option<usize> {
+    let quote = b[start];
+    if b.get(start + 1) == Some(&quote) && b.get(start + 2) == Some(&quote) {
+        let mut i = start + 3;
+        loop {
+            i += b.get(i..)?.iter().position(|&c| c == quote)?;
+            if b.get(i + 1) == Some(&quote) && b.get(i + 2) == Some(&quote) {
+                return Some(i + 3);
+            }
+            i += 1;
+        }
+    }
+    let end = start
+        + 1
+        + b[start + 1..]
+            .iter()
+            .position(|&c| c == quote || c == b'\n' || c == b'\r')?;
+    (b[end] == quote).then_some(end + 1)
+}
+
+/// What an expression can be assigned to.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    /// A plain name.
+    Name,
+    /// An attribute or a subscript.
+    Target,
+    /// An unparenthesized tuple of names, attributes and subscripts.
+    Targets,
+    Other,
+}
+
+impl Shape {
+    fn assignable(self) -> bool {
+        self != Shape::Other
+    }
+}
+
+/// A recognizer for the subset of [`plain_functions`]: `None` as soon as anything is not in it.
+struct PlainParser<'s> {
+    lexer: PlainLexer<'s>,
+    /// The next two tokens.
+    ahead: [Tok<'s>; 2],
+    depth: usize,
+    /// Whether to note it when one of the four names Alembic reads goes by, and whether one
+    /// did (see [`plain_read`]).
+    watch_value_names: bool,
+    value_name_seen: bool,
+}
+
+impl<'s> PlainParser<'s> {
+    fn new(src: &'s str) -> Self {
+        Self::with_lexer(PlainLexer::new(src, false))
+    }
+
+    fn with_lexer(mut lexer: PlainLexer<'s>) -> Self {
+        let ahead = [lexer.next_token(), lexer.next_token()];
+        PlainParser {
+            lexer,
+            ahead,
+            depth: 0,
+            watch_value_names: false,
+            value_name_seen: false,
+        }
+    }
+
+    fn peek(&self) -> Tok<'s> {
+        self.ahead[0]
+    }
+
+    fn peek2(&self) -> Tok<'s> {
+        self.ahead[1]
+    }
+
+    fn bump(&mut self) -> Tok<'s> {
+        let tok = self.ahead[0];
+        if self.watch_value_names
+            && let Tok::Name(name) = tok
+        {
+            self.value_name_seen |= name_index(name).is_some();
+        }
+        self.ahead = [self.ahead[1], self.lexer.next_token()];
+        tok
+    }
+
+    /// A value as [`evaluate`] reads it without error: a string literal (one, not several
+    /// joined), `None`, or a tuple, list or set of single string literals.
+    fn plain_value(&mut self) -> Option<Value> {
+        let open = match self.bump() {
+            Tok::Str(literal) => return Some(Value::Str(plain_string_value(literal).to_string())),
+            Tok::Name("None") => return Some(Value::None),
+            Tok::Op(open @ ("(" | "[" | "{")) => open,
+            _ => return None,
+        };
+        let close = match open {
+            "(" => ")",
+            "[" => "]",
+            _ => "}",
+        };
+        let mut items = Vec::new();
+        let mut comma = false;
+        while !self.eat_op(close) {
+            let Tok::Str(literal) = self.bump() else {
+                return None;
+            };
+            items.push(plain_string_value(literal).to_string());
+            if self.eat_op(",") {
+                comma = true;
+            } else {
+                self.expect_op(close)?;
+                break;
+            }
+        }
+        // `('a')` is a string in parentheses, not a tuple; `{}` is a dict.
+        if (open == "(" && items.len() == 1 && !comma) || (open == "{" && items.is_empty()) {
+            return None;
+        }
+        Some(Value::Seq(items))
+    }
+
+    fn eat(&mut self, tok: Tok<'_>) -> bool {
+        let found = self.peek() == tok;
+        if found {
+            self.bump();
+        }
+        found
+    }
+
+    fn expect(&mut self, tok: Tok<'_>) -> Option<()> {
+        self.eat(tok).then_some(())
+    }
+
+    fn eat_op(&mut self, op: &str) -> bool {
+        let found = self.is_op(op);
+        if found {
+            self.bump();
+        }
+        found
+    }
+
+    fn expect_op(&mut self, op: &str) -> Option<()> {
+        self.eat_op(op).then_some(())
+    }
+
+    fn is_op(&self, op: &str) -> bool {
+        matches!(self.peek(), Tok::Op(o) if o == op)
+    }
+
+    fn at_keyword(&self, keyword: &str) -> bool {
+        self.peek() == Tok::Name(keyword)
+    }
+
+    /// A name that is not a keyword.
+    fn identifier(&mut self) -> Option<&'s str> {
+        match self.peek() {
+            Tok::Name(name) if !is_keyword(name) => {
+                self.bump();
+                Some(name)
+            }
+            _ => None,
+        }
+    }
+
+    fn module(&mut self) -> Option<()> {
+        while self.peek() != Tok::End {
+            self.expect(Tok::Name("def"))?;
+            self.identifier()?;
+            self.expect_op("(")?;
+            let mut params: Vec<&str> = Vec::new();
+            while !self.is_op(")") {
+                let param = self.identifier()?;
+                if params.contains(&param) {
+                    return None;
+                }
+                params.push(param);
+                if self.eat_op(":") {
+                    self.test()?;
+                }
+                if !self.eat_op(",") {
+                    break;
+                }
+            }
+            self.expect_op(")")?;
+            if self.eat_op("->") {
+                self.test()?;
+            }
+            self.expect_op(":")?;
+            self.suite()?;
+        }
+        Some(())
+    }
+
+    fn suite(&mut self) -> Option<()> {
+        if !self.eat(Tok::Newline) {
+            return self.simple_line();
+        }
+        self.expect(Tok::Indent)?;
+        self.depth += 1;
+        if self.depth > PLAIN_MAX_DEPTH {
+            return None;
+        }
+        while !self.eat(Tok::Dedent) {
+            self.statement()?;
+        }
+        self.depth -= 1;
+        Some(())
+    }
+
+    fn statement(&mut self) -> Option<()> {
+        match self.peek() {
+            Tok::Name("if") => {
+                self.bump();
+                self.test()?;
+                self.expect_op(":")?;
+                self.suite()?;
+                while self.eat(Tok::Name("elif")) {
+                    self.test()?;
+                    self.expect_op(":")?;
+                    self.suite()?;
+                }
+                self.else_suite()
+            }
+            Tok::Name("with") => {
+                self.bump();
+                loop {
+                    self.test()?;
+                    if self.eat(Tok::Name("as")) && !self.primary()?.assignable() {
+                        return None;
+                    }
+                    if !self.eat_op(",") {
+                        break;
+                    }
+                }
+                self.expect_op(":")?;
+                self.suite()
+            }
+            Tok::Name("for") => {
+                self.bump();
+                loop {
+                    if !self.primary()?.assignable() {
+                        return None;
+                    }
+                    if !self.eat_op(",") || self.at_keyword("in") {
+                        break;
+                    }
+                }
+                self.expect(Tok::Name("in"))?;
+                self.testlist()?;
+                self.expect_op(":")?;
+                self.suite()?;
+                self.else_suite()
+            }
+            _ => self.simple_line(),
+        }
+    }
+
+    fn else_suite(&mut self) -> Option<()> {
+        if self.eat(Tok::Name("else")) {
+            self.expect_op(":")?;
+            self.suite()?;
+        }
+        Some(())
+    }
+
+    fn simple_line(&mut self) -> Option<()> {
+        loop {
+            self.simple_statement()?;
+            if !self.eat_op(";") || self.peek() == Tok::Newline {
+                break;
+            }
+        }
+        self.expect(Tok::Newline)
+    }
+
+    fn simple_statement(&mut self) -> Option<()> {
+        match self.peek() {
+            Tok::Name("pass") => {
+                self.bump();
+            }
+            Tok::Name("return") => {
+                self.bump();
+                if self.starts_expression() {
+                    self.testlist()?;
+                }
+            }
+            Tok::Name("import") => {
+                self.bump();
+                loop {
+                    self.dotted_name()?;
+                    if self.eat(Tok::Name("as")) {
+                        self.identifier()?;
+                    }
+                    if !self.eat_op(",") {
+                        break;
+                    }
+                }
+            }
+            Tok::Name("from") => {
+                self.bump();
+                let mut relative = false;
+                while self.eat_op(".") {
+                    relative = true;
+                }
+                if !(relative && self.at_keyword("import")) {
+                    self.dotted_name()?;
+                }
+                self.expect(Tok::Name("import"))?;
+                let parenthesized = self.eat_op("(");
+                loop {
+                    self.identifier()?;
+                    if self.eat(Tok::Name("as")) {
+                        self.identifier()?;
+                    }
+                    if !self.eat_op(",") || (parenthesized && self.is_op(")")) {
+                        break;
+                    }
+                }
+                if parenthesized {
+                    self.expect_op(")")?;
+                }
+            }
+            // Soft keywords could start a `match` or `type` statement.
+            Tok::Name(word) if is_soft_keyword(word) => return None,
+            _ => {
+                let mut shape = self.testlist()?;
+                if self.is_op("+=") || self.is_op("-=") {
+                    if !matches!(shape, Shape::Name | Shape::Target) {
+                        return None;
+                    }
+                    self.bump();
+                    self.test()?;
+                } else {
+                    while self.eat_op("=") {
+                        if !shape.assignable() {
+                            return None;
+                        }
+                        shape = self.testlist()?;
+                    }
+                }
+            }
+        }
+        Some(())
+    }
+
+    fn dotted_name(&mut self) -> Option<()> {
+        self.identifier()?;
+        while self.eat_op(".") {
+            self.identifier()?;
+        }
+        Some(())
+    }
+
+    fn starts_expression(&self) -> bool {
+        match self.peek() {
+            Tok::Name(word) => {
+                !is_keyword(word) || matches!(word, "None" | "True" | "False" | "not")
+            }
+            Tok::Number | Tok::Str(_) => true,
+            Tok::Op(op) => matches!(op, "(" | "[" | "{" | "-" | "+" | "~"),
+            Tok::Newline | Tok::Indent | Tok::Dedent | Tok::End | Tok::Invalid => false,
+        }
+    }
+
+    /// Expressions separated by commas, a trailing one allowed; a tuple without parentheses.
+    fn testlist(&mut self) -> Option<Shape> {
+        let first = self.test()?;
+        if !self.is_op(",") {
+            return Some(first);
+        }
+        let mut all_targets = first.assignable();
+        while self.eat_op(",") && self.starts_expression() {
+            all_targets &= self.test()?.assignable();
+        }
+        Some(if all_targets {
+            Shape::Targets
+        } else {
+            Shape::Other
+        })
+    }
+
+    /// Comma-separated expressions up to `close`, a trailing comma allowed.
+    fn items_until(&mut self, close: &str) -> Option<()> {
+        while !self.is_op(close) {
+            self.test()?;
+            if !self.eat_op(",") {
+                break;
+            }
+        }
+        self.expect_op(close)
+    }
+
+    fn test(&mut self) -> Option<Shape> {
+        self.depth += 1;
+        if self.depth > PLAIN_MAX_DEPTH {
+            return None;
+        }
+        let shape = self.operation();
+        self.depth -= 1;
+        shape
+    }
+
+    /// Operands (primaries) joined by binary operators, comparisons, `and` and `or`, each
+    /// after any number of `-`, `+` and `~`; `not` only at the start and after `and`, `or`
+    /// and `not`, since it binds more loosely than comparisons (`a == not b` is invalid).
+    fn operation(&mut self) -> Option<Shape> {
+        let mut operators = false;
+        let mut after_boolean = true;
+        loop {
+            if after_boolean {
+                while self.eat(Tok::Name("not")) {
+                    operators = true;
+                }
+            }
+            while let Tok::Op("-" | "+" | "~") = self.peek() {
+                self.bump();
+                operators = true;
+            }
+            let operand = self.primary()?;
+            match (self.peek(), self.peek2()) {
+                (Tok::Name("and" | "or"), _) => {
+                    self.bump();
+                    after_boolean = true;
+                }
+                (
+                    Tok::Op(
+                        "<" | ">" | "==" | ">=" | "<=" | "!=" | "+" | "-" | "*" | "/" | "//" | "%"
+                        | "**" | "|" | "&" | "^" | "<<" | ">>",
+                    ),
+                    _,
+                )
+                | (Tok::Name("in"), _) => {
+                    self.bump();
+                    after_boolean = false;
+                }
+                (Tok::Name("not"), Tok::Name("in")) => {
+                    self.bump();
+                    self.bump();
+                    after_boolean = false;
+                }
+                (Tok::Name("is"), _) => {
+                    self.bump();
+                    self.eat(Tok::Name("not"));
+                    after_boolean = false;
+                }
+                _ => return Some(if operators { Shape::Other } else { operand }),
+            }
+            operators = true;
+        }
+    }
+
+    fn primary(&mut self) -> Option<Shape> {
+        let mut shape = self.atom()?;
+        loop {
+            if self.eat_op(".") {
+                self.identifier()?;
+                shape = Shape::Target;
+            } else if self.eat_op("[") {
+                // Subscripts without slices.
+                if self.is_op("]") {
+                    return None;
+                }
+                self.items_until("]")?;
+                shape = Shape::Target;
+            } else if self.eat_op("(") {
+                self.arguments()?;
+                shape = Shape::Other;
+            } else {
+                return Some(shape);
+            }
+        }
+    }
+
+    fn arguments(&mut self) -> Option<()> {
+        let mut keywords: Vec<&str> = Vec::new();
+        while !self.is_op(")") {
+            if let (Tok::Name(name), Tok::Op("=")) = (self.peek(), self.peek2()) {
+                if is_keyword(name) || keywords.contains(&name) {
+                    return None;
+                }
+                keywords.push(name);
+                self.bump();
+                self.bump();
+            } else if !keywords.is_empty() {
+                // A positional argument after a keyword argument.
+                return None;
+            }
+            self.test()?;
+            if !self.eat_op(",") {
+                break;
+            }
+        }
+        self.expect_op(")")
+    }
+
+    fn atom(&mut self) -> Option<Shape> {
+        match self.bump() {
+            Tok::Name("None" | "True" | "False") | Tok::Number => Some(Shape::Other),
+            Tok::Name(name) => (!is_keyword(name)).then_some(Shape::Name),
+            Tok::Str(_) => {
+                while let Tok::Str(_) = self.peek() {
+                    self.bump();
+                }
+                Some(Shape::Other)
+            }
+            Tok::Op("(") => {
+                if !self.eat_op(")") {
+                    self.test()?;
+                    if self.eat_op(",") {
+                        self.items_until(")")?;
+                    } else {
+                        self.expect_op(")")?;
+                    }
+                }
+                Some(Shape::Other)
+            }
+            Tok::Op("[") => {
+                self.items_until("]")?;
+                Some(Shape::Other)
+            }
+            Tok::Op("{") => {
+                if self.eat_op("}") {
+                    return Some(Shape::Other);
+                }
+                self.test()?;
+                if self.eat_op(":") {
+                    // A dict.
+                    self.test()?;
+                    while self.eat_op(",") && !self.is_op("}") {
+                        self.test()?;
+                        self.expect_op(":")?;
+                        self.test()?;
+                    }
+                } else {
+                    // A set.
+                    while self.eat_op(",") && !self.is_op("}") {
+                        self.test()?;
+                    }
+                }
+                self.expect_op("}")?;
+                Some(Shape::Other)
+            }
+            _ => None,
+        }
     }
 }
 
@@ -2011,5 +3233,450 @@ def downgrade() -> None:
         let results = read_with_python(&python, std::slice::from_ref(&path), &[]);
         assert_eq!(results[0].as_ref().unwrap().revision, "cafe");
         assert_eq!(results[0].as_ref().unwrap().path, path);
+    }
+}
+
+/// The fast paths (`plain_read`, `function_section`, `nesting_bound`) against the parser:
+/// whatever they answer must be what parsing the whole file answers.
+#[cfg(test)]
+mod fast_path_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// What Alembic 1.20.1 writes for an autogenerated revision.
+    const FILE: &str = r#""""create user table
+
+Revision ID: 4cf7249f8a67
+Revises: 6a1004812026
+Create Date: 2026-06-17 15:38:47.192975
+
+"""
+from typing import Sequence, Union
+
+from alembic import op
+import sqlalchemy as sa
+
+
+# revision identifiers, used by Alembic.
+revision: str = '4cf7249f8a67'
+down_revision: Union[str, Sequence[str], None] = '6a1004812026'
+branch_labels: Union[str, Sequence[str], None] = None
+depends_on: Union[str, Sequence[str], None] = None
+
+
+def upgrade() -> None:
+    """Upgrade schema."""
+    # ### commands auto generated by Alembic - please adjust! ###
+    op.create_table('user',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=120), nullable=True),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('user', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_user_name'), ['name'], unique=False)
+    # ### end Alembic commands ###
+
+
+def downgrade() -> None:
+    """Downgrade schema."""
+    # ### commands auto generated by Alembic - please adjust! ###
+    op.drop_table('user')
+    # ### end Alembic commands ###
+"#;
+
+    /// Both ways of reading `source`, outside `read_static`'s `catch_unwind`, so that a panic
+    /// fails the test instead of becoming a diagnostic.
+    fn both_ways(source: &str) -> (String, String) {
+        let path = Path::new("/proj/versions/ab12_x.py");
+        let lines = LineIndex::new(source);
+        let fast = read_parsed(path, source, &lines);
+        let whole = read_whole(path, source, &lines);
+        (format!("{fast:?}"), format!("{whole:?}"))
+    }
+
+    fn agree(source: &str) {
+        let (fast, whole) = both_ways(source);
+        assert_eq!(fast, whole, "for:\n{source}");
+    }
+
+    fn prefix(source: &str) -> &str {
+        &source[..source.find("\ndef ").unwrap() + 1]
+    }
+
+    #[test]
+    fn the_template_needs_no_parser() {
+        assert!(function_section(FILE).is_some());
+        let file = plain_read(Path::new("/p/x.py"), prefix(FILE)).unwrap();
+        assert_eq!(file.revision, "4cf7249f8a67");
+        assert_eq!(file.down_revision, ["6a1004812026"]);
+        assert_eq!(
+            file.create_date.as_deref(),
+            Some("2026-06-17 15:38:47.192975")
+        );
+        agree(FILE);
+        // Line endings and text other than ASCII in strings and comments change nothing.
+        agree(&FILE.replace('\n', "\r\n"));
+        assert!(plain_read(Path::new("/p/x.py"), &prefix(FILE).replace('\n', "\r\n")).is_some());
+        let accented = FILE
+            .replace("create user table", "créer la table")
+            .replace("# ###", "# é");
+        assert!(function_section(&accented).is_some());
+        assert!(plain_read(Path::new("/p/x.py"), prefix(&accented)).is_some());
+        agree(&accented);
+    }
+
+    #[test]
+    fn function_bodies_outside_the_subset_go_to_the_parser() {
+        for body in [
+            // Invalid: the parser must word the error, with its line.
+            "def upgrade(:\n    pass\n",
+            "def upgrade():\n    op.execute('x'\n",
+            "def upgrade():\n    f(a=1, a=2)\n",
+            "def upgrade():\n    f(a=1, 2)\n",
+            "def upgrade():\n    x = 01\n",
+            "def upgrade():\n  pass\n def downgrade():\n  pass\n",
+            "def upgrade():\n    if x:\n    pass\n",
+            "def upgrade():\n    f() = 1\n",
+            "def upgrade():\n    x: int = 1 = 2\n",
+            "def upgrade():\n    a == not b\n",
+            "def upgrade():\n    print 'x'\n",
+            // Valid, but outside the subset.
+            "def upgrade():\n    op.execute('a\\nb')\n",
+            "def upgrade():\n    x = [i for i in y]\n",
+            "def upgrade():\n    x = y if z else w\n",
+            "def upgrade():\n    op.execute(f'x{y}')\n",
+            "def upgrade():\n\top.drop_table('t')\n",
+            "def upgrade():\n    x = a[1:2]\n",
+            "def upgrade():\n    try:\n        pass\n    except Exception:\n        pass\n",
+            "@decorator\ndef upgrade():\n    pass\n",
+            "async def upgrade():\n    pass\n",
+            "class Table:\n    pass\n",
+            "def upgrade():\n    pass\nx = 1\n",
+            "def upgrade():\n    match = 1\n",
+            "def upgrade():\n    x = b'bytes'\n",
+            "def upgrade():\n    x = 1.\n",
+            "def upgrade():\n    x = ...\n",
+            "def upgrade():\n    x = a @ b\n",
+            "def upgrade():\n    x = 'é'\n    é = 1\n",
+        ] {
+            let source = format!("{}{body}", prefix(FILE));
+            assert!(
+                !plain_functions(&source[prefix(FILE).len()..]),
+                "accepted:\n{body}"
+            );
+            agree(&source);
+        }
+        let invalid = format!("{}def upgrade(:\n    pass\n", prefix(FILE));
+        let Err(diagnostic) = read_static(Path::new("x.py"), &invalid) else {
+            panic!("expected an error");
+        };
+        assert_eq!(diagnostic.line, Some(21));
+    }
+
+    #[test]
+    fn function_bodies_in_the_subset() {
+        for body in [
+            "def upgrade():\n    pass\n",
+            "def upgrade() -> None:\n    \"\"\"Doc.\"\"\"\n    op.add_column('t', sa.Column('c', sa.String(length=50), nullable=True))\n",
+            "def upgrade(engine_name: str) -> None:\n    globals_ = 1\n    if engine_name == 'a':\n        x = -1\n    elif not x:\n        pass\n    else:\n        return\n",
+            "def upgrade():\n    conn = op.get_bind()\n    for row, n in conn.execute(q):\n        rows[n] += 1\n    x = y = 1\n",
+            "def upgrade():\n    from sqlalchemy.dialects import postgresql\n    import os.path as p, sys\n    x = {'a': (1, 2.5), 'b': [], 'c': {1, 2}}\n    y = a, b\n    a.b, c[0] = 1, 2\n",
+            "def upgrade():\n    x = a is not None and b not in c or d <= e ** -f // g % h | i & j ^ ~k << 2 >> 3\n",
+            "def upgrade(): pass\n\ndef downgrade(): op.drop_table('t'); x = 1;\n",
+            "def upgrade():\n    s = r'raw' u'uni' \"\"\"tri\nple\"\"\"\n    # comment é\n",
+            "def upgrade():\n    with a as b, c:\n        f(x, *(), key=1) if False else None\n",
+            // Text at column 0 inside a string is no statement.
+            "def upgrade():\n    op.execute(\"\"\"\nUPDATE t SET a = 1\ndef x\n\"\"\")\n",
+        ] {
+            let plain = plain_functions(body);
+            let source = format!("{}{body}", prefix(FILE));
+            agree(&source);
+            if !body.contains("*(") {
+                assert!(plain, "refused:\n{body}");
+                assert!(parse_module(body).is_ok());
+            }
+        }
+    }
+
+    #[test]
+    fn what_the_functions_may_do_to_the_values() {
+        for body in [
+            "def revision():\n    pass\n",
+            "def upgrade():\n    global revision\n    revision = 'b'\n",
+            "def upgrade():\n    globals()['x'] = 1\n",
+            "def __getattr__(name):\n    pass\n",
+            "def upgrade():\n    setattr(sys.modules[__name__], 'x', 1)\n",
+            "def upgrade():\n    vars()['x'] = 1\n",
+            "def upgrade():\n    print(revision)\n",
+        ] {
+            let source = format!("{}{body}", prefix(FILE));
+            assert!(function_section(&source).is_none(), "fast:\n{body}");
+            agree(&source);
+            // Without `branch_labels`, the dynamic code makes the file computed.
+            let without_labels = source.replace(
+                "branch_labels: Union[str, Sequence[str], None] = None\n",
+                "",
+            );
+            agree(&without_labels);
+        }
+    }
+
+    #[test]
+    fn values_outside_the_plain_forms_go_to_the_parser() {
+        for (assignment, plain) in [
+            ("down_revision = ('a', 'b')", true),
+            ("down_revision = ['a', 'b',]", true),
+            ("down_revision = {'a'}", true),
+            ("down_revision = ()", true),
+            ("down_revision = u'a'", true),
+            ("down_revision = R\"a\"", true),
+            ("down_revision = '''a'''", true),
+            ("down_revision: str = ''", true),
+            ("down_revision = ('a')", false),
+            ("down_revision = {}", false),
+            ("down_revision = 'a' 'b'", false),
+            ("down_revision = ('a' 'b',)", false),
+            ("down_revision = 'a\\tb'", false),
+            ("down_revision = b'a'", false),
+            ("down_revision = f'a'", false),
+            ("down_revision = x", false),
+            ("down_revision = 'a' if x else 'b'", false),
+            ("down_revision = revision = 'a'", false),
+            ("down_revision: str", false),
+            ("down_revision = None; x = 1", false),
+            ("from m import down_revision", false),
+            ("import os as down_revision", false),
+            ("if True:\n    down_revision = None", false),
+            ("revision = None", false),
+            ("down_revision = 'a'\nrevision = ('x',)", false),
+        ] {
+            let source = FILE.replace(
+                "down_revision: Union[str, Sequence[str], None] = '6a1004812026'",
+                assignment,
+            );
+            let read = plain_read(Path::new("/p/x.py"), prefix(&source));
+            assert_eq!(read.is_some(), plain, "{assignment}");
+            agree(&source);
+        }
+        // No docstring, a docstring that is not first or not alone, a legacy file.
+        for source in [
+            FILE.replacen("\"\"\"create", "x = 1\n\"\"\"create", 1),
+            FILE.replacen("\"\"\"create", "'a' \"\"\"create", 1),
+            FILE.replacen("\n\"\"\"\n", "\n\"\"\"; x = 1\n", 1),
+            FILE.replace("revision: str = '4cf7249f8a67'\n", ""),
+        ] {
+            assert!(plain_read(Path::new("/p/x.py"), prefix(&source)).is_none());
+            agree(&source);
+        }
+    }
+
+    /// Pieces to splice into a revision file at random places.
+    const PIECES: &[&str] = &[
+        "def revision():\n",
+        "global revision\n",
+        "    globals()\n",
+        "x = 1\n",
+        "class A:\n",
+        "\n",
+        "    ",
+        "@dec\n",
+        "revision = 'zz'\n",
+        "branch_labels = None\n",
+        "revision: str = 'zz'\n",
+        "x: int = y = 1\n",
+        "down_revision: Union[str, None] = ('a', 'b')\n",
+        "\"\"\"\nrevision: str = 'in doc'\n\"\"\"\n",
+        "x = 1 \\\n",
+        "(revision): str = 'p'\n",
+        "revision: str\n",
+        "a, revision: str = 1, 2\n",
+        "x = (\n",
+        ")\n",
+        "if x:\n",
+        "else: y = 1\n",
+        "import os\n",
+        "from x import revision\n",
+        "from x import *\n",
+        "  import os\n",
+        "revision = ('a')\n",
+        "down_revision = {}\n",
+        "depends_on = ('a' 'b',)\n",
+        "'''doc'''\n",
+        "revision = r'x'\n",
+        "down_revision = u\"y\"\n",
+        "x = revision\n",
+        "revision = 'é'\n",
+        "# é\n",
+        "'é'",
+        "é",
+        "\u{a0}",
+        "\u{ff47}lobals",
+        "\r",
+        "\r\n",
+        "\t",
+        "\\",
+        "'",
+        "\"",
+        "(",
+        ")",
+        "[",
+        "]",
+        "{",
+        "}",
+        ":",
+        ",",
+        "=",
+        "==",
+        "-",
+        "*",
+        "#",
+        ".",
+        ";",
+        "0",
+        "1.",
+        "_",
+        "def ",
+        "async ",
+        "lambda",
+        "not ",
+        "in ",
+        "is ",
+        "and ",
+        "None",
+        "pass",
+        "return",
+        "\0",
+    ];
+
+    fn splice(base: &str, edits: &[(usize, usize, bool)]) -> String {
+        let mut text = base.to_string();
+        for &(at, piece, delete) in edits {
+            let mut at = at % (text.len() + 1);
+            while !text.is_char_boundary(at) {
+                at -= 1;
+            }
+            if delete {
+                let end = text[at..].chars().next().map_or(at, |c| at + c.len_utf8());
+                text.replace_range(at..end, "");
+            } else {
+                text.insert_str(at, PIECES[piece % PIECES.len()]);
+            }
+        }
+        text
+    }
+
+    /// The original `create_date`, line by line.
+    fn create_date_by_lines(longdoc: &str) -> Option<String> {
+        longdoc.lines().find_map(|line| {
+            let date = py_strip(py_strip(line).strip_prefix("Create Date:")?);
+            (!date.is_empty()).then(|| date.to_string())
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1000))]
+
+        #[test]
+        fn fast_paths_agree_with_the_whole_parse(
+            edits in proptest::collection::vec((any::<usize>(), any::<usize>(), any::<bool>()), 0..6),
+            crlf in any::<bool>(),
+        ) {
+            let mut source = splice(FILE, &edits);
+            if crlf {
+                source = source.replace('\n', "\r\n");
+            }
+            if !source.contains('\0') && nesting_estimate(&source) <= MAX_NESTING {
+                let (fast, whole) = both_ways(&source);
+                prop_assert_eq!(fast, whole, "for:\n{}", source);
+            }
+        }
+
+        #[test]
+        fn plain_functions_accepts_only_valid_python(
+            lines in proptest::collection::vec(
+                (0usize..3, proptest::collection::vec(0usize..PIECES.len() + 12, 0..8)),
+                1..8,
+            ),
+        ) {
+            const WORDS: [&str; 12] = [
+                "op", "x", " ", "(", ")", ", ", "'a'", "=", "if", ":", "pass", "f(y=1)",
+            ];
+            let mut text = String::from("def upgrade():\n");
+            for (indent, words) in &lines {
+                text.push_str(&"    ".repeat(*indent + 1));
+                for &w in words {
+                    text.push_str(WORDS.get(w).copied().unwrap_or_else(|| PIECES[w - WORDS.len()]));
+                }
+                text.push('\n');
+            }
+            if plain_functions(&text) {
+                prop_assert!(parse_module(&text).is_ok(), "accepted:\n{}", text);
+            }
+        }
+
+        #[test]
+        fn nesting_bound_is_never_below_the_estimate(
+            edits in proptest::collection::vec((any::<usize>(), any::<usize>(), any::<bool>()), 0..40),
+        ) {
+            let source = splice(FILE, &edits);
+            let estimate = nesting_estimate(&source);
+            let bound = nesting_bound(&source);
+            if estimate <= MAX_NESTING {
+                prop_assert!(estimate <= bound, "estimate {} > bound {}", estimate, bound);
+            } else {
+                prop_assert!(bound > MAX_NESTING);
+            }
+        }
+
+        #[test]
+        fn create_date_finds_the_first_dated_line(
+            lines in proptest::collection::vec(prop_oneof![
+                Just("Create Date:"), Just("Create Date: 2026-01-01"), Just("  Create Date:\t x "),
+                Just("x Create Date: y"), Just(" \u{3000}Create Date: é"), Just("\r"), Just("\n"),
+                Just(" "), Just("Create Date:Create Date: z"), Just("\u{85}"), Just("Revision ID: a"),
+            ], 0..12),
+        ) {
+            let doc = lines.concat();
+            prop_assert_eq!(create_date(&doc), create_date_by_lines(&doc));
+        }
+    }
+
+    /// Both ways over every `.py` file of a folder, and over variants of each:
+    /// `RETORT_FAST_PATH_CORPUS=dir cargo test -p retort-core --release -- --ignored corpus`.
+    #[test]
+    #[ignore = "needs RETORT_FAST_PATH_CORPUS, a folder of revision files"]
+    fn fast_paths_agree_on_a_corpus() {
+        let dir = std::env::var_os("RETORT_FAST_PATH_CORPUS").expect("RETORT_FAST_PATH_CORPUS");
+        let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut random = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed as usize
+        };
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let Ok(source) = std::fs::read_to_string(&path) else {
+                continue;
+            };
+            if path.extension().is_none_or(|e| e != "py") {
+                continue;
+            }
+            for variant in 0..20 {
+                let edits: Vec<_> = (0..variant % 5)
+                    .map(|_| (random(), random(), random() % 3 == 0))
+                    .collect();
+                let source = splice(&source, &edits);
+                if !source.contains('\0') && nesting_estimate(&source) <= MAX_NESTING {
+                    let (fast, whole) = both_ways(&source);
+                    assert_eq!(
+                        fast,
+                        whole,
+                        "{}, variant {variant}:\n{source}",
+                        path.display()
+                    );
+                }
+            }
+        }
     }
 }

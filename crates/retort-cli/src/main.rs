@@ -2,7 +2,7 @@
 //! matches alembic 1.20.1 byte for byte; every command also speaks JSON.
 
 use clap::{Parser, Subcommand, ValueEnum};
-use retort_core::database::{self, Database, DatabaseUrl, VersionTable};
+use retort_core::database::{self, DatabaseUrl, VersionTable};
 use retort_core::graph::commands::{self, CommandError, HistoryRange};
 use retort_core::graph::export::{self, RevisionInfo};
 use retort_core::graph::{RevisionMap, format, lanes};
@@ -146,12 +146,15 @@ fn db_heads(cli: &Cli, project: &Project) -> Result<(DatabaseUrl, Vec<String>), 
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
-    let heads = runtime.block_on(async {
-        let mut db = Database::connect(&url, Duration::from_secs(cli.connect_timeout)).await?;
-        db.version_heads(&VersionTable::of(project)).await
-    });
-    let heads = heads.map_err(|e| e.to_string())?.unwrap_or_default();
-    Ok((url, heads))
+    let timeout = Duration::from_secs(cli.connect_timeout);
+    let rows = runtime
+        .block_on(database::read_version_rows(
+            &url,
+            &VersionTable::of(project),
+            timeout,
+        ))
+        .map_err(|e| e.to_string())?;
+    Ok((url, rows))
 }
 
 fn json<T: Serialize>(value: &T) -> Result<String, String> {
@@ -251,21 +254,7 @@ fn run(cli: &Cli) -> Result<String, String> {
             check_heads,
         } => {
             let (url, rows) = db_heads(cli, &project)?;
-            if *check_heads {
-                let mut db: Vec<&String> = rows.iter().collect();
-                let mut heads: Vec<String> = map.ids(map.heads());
-                db.sort();
-                db.dedup();
-                heads.sort();
-                if db.into_iter().ne(heads.iter()) {
-                    return Err("Database is not on all head revisions".to_string());
-                }
-            }
-            let current = map.current_display(&rows).map_err(|e| {
-                format!(
-                    "{e} (the version table of {url} names a revision this project does not have)"
-                )
-            })?;
+            let current = commands::current(&map, &rows, *check_heads).map_err(failed)?;
             if cli.json {
                 #[derive(Serialize)]
                 struct Current {

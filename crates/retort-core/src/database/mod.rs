@@ -62,6 +62,16 @@ pub fn resolve_url(
     DatabaseUrl::parse(&text, base)
 }
 
+/// Connects and reads the version table's rows: empty when there is no table yet.
+pub async fn read_version_rows(
+    url: &DatabaseUrl,
+    table: &VersionTable,
+    timeout: Duration,
+) -> Result<Vec<String>, DatabaseError> {
+    let mut db = Database::connect(url, timeout).await?;
+    Ok(db.version_heads(table).await?.unwrap_or_default())
+}
+
 enum Conn {
     Sqlite(SqliteConnection),
     Postgres(PgConnection),

@@ -7,6 +7,7 @@
 
 use super::{Idx, RevArg, RevisionError, RevisionMap, Slot};
 use serde::Serialize;
+use std::collections::BTreeSet;
 
 /// A command failure, worded as the user sees it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize)]
@@ -149,6 +150,27 @@ pub fn show(map: &RevisionMap, rev: &str) -> Result<Vec<Idx>, CommandError> {
             ))),
         })
         .collect()
+}
+
+/// `alembic current`: what the database's rows stand for, with `--check-heads` failing
+/// unless the rows are exactly the project's heads.
+pub fn current(
+    map: &RevisionMap,
+    db_rows: &[String],
+    check_heads: bool,
+) -> Result<Vec<Idx>, CommandError> {
+    if check_heads {
+        let rows: BTreeSet<&String> = db_rows.iter().collect();
+        let heads = map.ids(map.heads());
+        if rows != heads.iter().collect::<BTreeSet<_>>() {
+            return Err(CommandError::new("Database is not on all head revisions"));
+        }
+    }
+    map.current_display(db_rows).map_err(|e| {
+        CommandError::new(format!(
+            "{e} (the database's version table names a revision this project does not have)"
+        ))
+    })
 }
 
 /// Upgrade steps with `upgrade`'s error wording.

@@ -716,55 +716,11 @@ fn read_all(files: &[Listed]) -> Vec<Option<Slot>> {
     slots
 }
 
-/// A PEP 263 coding cookie (`^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)`) on line 1, or on line 2
-/// after a blank or comment-only line 1, when it names an encoding other than UTF-8.
+/// A PEP 263 coding cookie naming an encoding other than UTF-8 (the reader's own rule,
+/// applied to bytes that are not UTF-8).
 fn coding_cookie(bytes: &[u8]) -> Option<(usize, String)> {
-    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
-    let mut lines = bytes.split(|&b| b == b'\n' || b == b'\r');
-    let first = String::from_utf8_lossy(lines.next().unwrap_or_default()).into_owned();
-    let found = cookie_in(&first).map(|name| (1, name)).or_else(|| {
-        let trimmed = first.trim_start_matches([' ', '\t', '\u{c}']);
-        if !(trimmed.is_empty() || trimmed.starts_with('#')) {
-            return None;
-        }
-        // `\r\n` gives an empty piece between the two bytes.
-        let second = if bytes.get(first.len()) == Some(&b'\r')
-            && bytes.get(first.len() + 1) == Some(&b'\n')
-        {
-            lines.nth(1)
-        } else {
-            lines.next()
-        };
-        cookie_in(&String::from_utf8_lossy(second?)).map(|name| (2, name))
-    })?;
-    let normal = found.1.to_ascii_lowercase().replace('_', "-");
-    let utf8 = normal == "utf-8"
-        || normal == "utf8"
-        || normal.starts_with("utf-8-")
-        || normal.starts_with("utf8-");
-    (!utf8).then_some(found)
-}
-
-fn cookie_in(line: &str) -> Option<String> {
-    let rest = line
-        .trim_start_matches([' ', '\t', '\u{c}'])
-        .strip_prefix('#')?;
-    let mut search = rest;
-    while let Some(at) = search.find("coding") {
-        let after = &search[at + "coding".len()..];
-        if let Some(value) = after.strip_prefix([':', '=']) {
-            let name: String = value
-                .trim_start_matches([' ', '\t'])
-                .chars()
-                .take_while(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'))
-                .collect();
-            if !name.is_empty() {
-                return Some(name);
-            }
-        }
-        search = after;
-    }
-    None
+    python_revision::coding_cookie(&String::from_utf8_lossy(bytes))
+        .filter(|(_, name)| !python_revision::is_utf8_name(name))
 }
 
 #[cfg(test)]

@@ -889,7 +889,7 @@ fn legacy_error(filename: &str) -> String {
 }
 
 /// A PEP 263 coding cookie on line 1, or on line 2 after a blank or comment-only line 1.
-fn coding_cookie(source: &str) -> Option<(usize, String)> {
+pub(super) fn coding_cookie(source: &str) -> Option<(usize, String)> {
     let source = source.strip_prefix('\u{feff}').unwrap_or(source);
     let (first, rest) = split_first_line(source);
     if let Some(name) = cookie_in(first) {
@@ -942,7 +942,7 @@ fn cookie_in(line: &str) -> Option<String> {
 
 /// Encodings under which a UTF-8 text decodes to itself (CPython's `get_normal_name` plus
 /// the codec aliases of UTF-8).
-fn is_utf8_name(name: &str) -> bool {
+pub(super) fn is_utf8_name(name: &str) -> bool {
     let name = name.to_ascii_lowercase().replace('_', "-");
     name == "utf-8" || name == "utf8" || name.starts_with("utf-8-") || name.starts_with("utf8-")
 }

@@ -1,10 +1,14 @@
 //! Talking to the databases a project migrates: URLs, connections, and the version table.
 
+pub mod lock;
 pub mod url;
 
+pub use lock::{LockHolder, MigrationLock};
 pub use url::{Backend, DatabaseUrl, Secret};
 
+use crate::execution::rows::RowChange;
 use crate::project::Project;
+use serde::Serialize;
 use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlSslMode};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgSslMode};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
@@ -27,6 +31,35 @@ pub enum DatabaseError {
     Timeout { url: String, seconds: u64 },
     #[error("{url}: {message}")]
     Query { url: String, message: String },
+    #[error(
+        "Online migration expected to match one row when {action} in '{table}'; {found} found"
+    )]
+    VersionRowMismatch {
+        action: String,
+        table: String,
+        found: u64,
+    },
+    #[error("{0}")]
+    Lock(String),
+}
+
+/// A statement the database refused, with the driver's words (password scrubbed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SqlFailure {
+    pub message: String,
+    /// SQLSTATE or the server's error code, where the driver gives one.
+    pub code: Option<String>,
+    /// PostgreSQL: 1-based character offset of the error inside the statement.
+    pub position: Option<usize>,
+}
+
+impl std::fmt::Display for SqlFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.code {
+            Some(code) => write!(f, "{} ({code})", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
 }
 
 /// Where the version table lives (`alembic_version` unless configured).
@@ -43,6 +76,77 @@ impl VersionTable {
             schema: project.settings.version_table_schema.clone(),
         }
     }
+
+    /// The table's name as SQL, schema-qualified and quoted where the name needs it.
+    pub fn sql_name(&self, backend: Backend) -> String {
+        match &self.schema {
+            Some(s) => format!("{}.{}", ident(s, backend), ident(&self.name, backend)),
+            None => ident(&self.name, backend),
+        }
+    }
+
+    /// Alembic's DDL for the table, so that alembic and Retort can take turns on one database.
+    pub fn create_sql(&self, backend: Backend) -> String {
+        format!(
+            "CREATE TABLE {} (version_num VARCHAR(32) NOT NULL, CONSTRAINT {} PRIMARY KEY (version_num))",
+            self.sql_name(backend),
+            ident(&format!("{}_pkc", self.name), backend)
+        )
+    }
+
+    /// One version-table change as a literal statement (offline `--sql` and `--plan`).
+    pub fn change_sql(&self, backend: Backend, change: &RowChange) -> String {
+        let table = self.sql_name(backend);
+        match change {
+            RowChange::Insert { version } => format!(
+                "INSERT INTO {table} (version_num) VALUES ({})",
+                literal(version, backend)
+            ),
+            RowChange::Delete { version } => format!(
+                "DELETE FROM {table} WHERE {table}.version_num = {}",
+                literal(version, backend)
+            ),
+            RowChange::Update { from, to } => format!(
+                "UPDATE {table} SET version_num={} WHERE {table}.version_num = {}",
+                literal(to, backend),
+                literal(from, backend)
+            ),
+        }
+    }
+
+    /// The name the lock for migrations of this table goes by.
+    pub fn lock_name(&self) -> String {
+        match &self.schema {
+            Some(s) => format!("retort:{s}.{}", self.name),
+            None => format!("retort:{}", self.name),
+        }
+    }
+}
+
+/// An identifier as SQL: bare when it is a plain lower-case name, quoted otherwise.
+fn ident(name: &str, backend: Backend) -> String {
+    let plain = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if plain {
+        return name.to_string();
+    }
+    match backend {
+        Backend::MySql => quote_mysql(name),
+        _ => quote_ansi(name),
+    }
+}
+
+fn literal(value: &str, backend: Backend) -> String {
+    let mut escaped = value.replace('\'', "''");
+    if backend == Backend::MySql {
+        escaped = escaped.replace('\\', "\\\\");
+    }
+    format!("'{escaped}'")
 }
 
 /// Picks the URL as the CLI documents: `--url`, then the project's, then `DATABASE_URL`.
@@ -88,7 +192,21 @@ pub struct Database {
 }
 
 impl Database {
+    /// Connects for reading: a SQLite file that does not exist is not created.
     pub async fn connect(url: &DatabaseUrl, timeout: Duration) -> Result<Self, DatabaseError> {
+        Self::connect_with(url, timeout, false).await
+    }
+
+    /// Connects for migrating: a missing SQLite file is created, as SQLAlchemy does.
+    pub async fn open(url: &DatabaseUrl, timeout: Duration) -> Result<Self, DatabaseError> {
+        Self::connect_with(url, timeout, true).await
+    }
+
+    async fn connect_with(
+        url: &DatabaseUrl,
+        timeout: Duration,
+        create: bool,
+    ) -> Result<Self, DatabaseError> {
         let fail = |e: sqlx::Error| DatabaseError::Connect {
             url: url.redacted(),
             message: url.scrub(&e.to_string()),
@@ -96,11 +214,12 @@ impl Database {
         let connecting = async {
             Ok(match url.backend {
                 Backend::Sqlite => match &url.sqlite_path {
-                    Some(path) if !path.exists() => Conn::AbsentSqliteFile,
+                    Some(path) if !create && !path.exists() => Conn::AbsentSqliteFile,
                     Some(path) => Conn::Sqlite(
                         SqliteConnection::connect_with(
                             &SqliteConnectOptions::new()
                                 .filename(path)
+                                .create_if_missing(create)
                                 .busy_timeout(timeout),
                         )
                         .await
@@ -136,6 +255,117 @@ impl Database {
             url: url.clone(),
             conn,
         })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.url.backend
+    }
+
+    /// Runs SQL text as written (one or more statements, no parameters); returns the rows
+    /// it affected.
+    pub async fn execute(&mut self, sql: &str) -> Result<u64, SqlFailure> {
+        let sql = AssertSqlSafe(sql.to_string());
+        let result = match &mut self.conn {
+            Conn::Sqlite(c) => sqlx::raw_sql(sql).execute(c).await.map(|r| r.rows_affected()),
+            Conn::Postgres(c) => sqlx::raw_sql(sql).execute(c).await.map(|r| r.rows_affected()),
+            Conn::MySql(c) => sqlx::raw_sql(sql).execute(c).await.map(|r| r.rows_affected()),
+            Conn::AbsentSqliteFile => return Ok(0),
+        };
+        result.map_err(|e| self.sql_failure(e))
+    }
+
+    fn sql_failure(&self, e: sqlx::Error) -> SqlFailure {
+        match &e {
+            sqlx::Error::Database(db) => {
+                let position = db
+                    .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                    .and_then(|pg| match pg.position() {
+                        Some(sqlx::postgres::PgErrorPosition::Original(p)) => Some(p),
+                        _ => None,
+                    });
+                SqlFailure {
+                    message: self.url.scrub(db.message()),
+                    code: db.code().map(|c| c.into_owned()),
+                    position,
+                }
+            }
+            other => SqlFailure {
+                message: self.url.scrub(&other.to_string()),
+                code: None,
+                position: None,
+            },
+        }
+    }
+
+    /// Starts a transaction. SQLite takes the write lock at once (`BEGIN IMMEDIATE`), so
+    /// that a second writer waits for the busy timeout instead of failing half-way.
+    pub async fn begin(&mut self) -> Result<(), DatabaseError> {
+        let sql = match self.backend() {
+            Backend::Sqlite => "BEGIN IMMEDIATE",
+            Backend::Postgres => "BEGIN",
+            Backend::MySql => "START TRANSACTION",
+        };
+        self.run(sql).await
+    }
+
+    pub async fn commit(&mut self) -> Result<(), DatabaseError> {
+        self.run("COMMIT").await
+    }
+
+    pub async fn rollback(&mut self) -> Result<(), DatabaseError> {
+        self.run("ROLLBACK").await
+    }
+
+    async fn run(&mut self, sql: &str) -> Result<(), DatabaseError> {
+        self.execute(sql).await.map(drop).map_err(|f| DatabaseError::Query {
+            url: self.url.redacted(),
+            message: f.to_string(),
+        })
+    }
+
+    /// Creates the version table when it is missing; tells whether it did.
+    pub async fn ensure_version_table(&mut self, table: &VersionTable) -> Result<bool, DatabaseError> {
+        if self.table_exists(table).await? {
+            return Ok(false);
+        }
+        self.run(&table.create_sql(self.backend())).await?;
+        Ok(true)
+    }
+
+    /// Deletes every row of the version table (`stamp --purge`).
+    pub async fn purge_version_rows(&mut self, table: &VersionTable) -> Result<(), DatabaseError> {
+        self.run(&format!("DELETE FROM {}", table.sql_name(self.backend())))
+            .await
+    }
+
+    /// Applies one version-table change, checking as Alembic does that an UPDATE or DELETE
+    /// matched exactly one row.
+    pub async fn apply_row_change(
+        &mut self,
+        table: &VersionTable,
+        change: &RowChange,
+    ) -> Result<(), DatabaseError> {
+        let backend = self.backend();
+        let affected = self
+            .execute(&table.change_sql(backend, change))
+            .await
+            .map_err(|f| DatabaseError::Query {
+                url: self.url.redacted(),
+                message: f.to_string(),
+            })?;
+        let action = match change {
+            RowChange::Insert { .. } => return Ok(()),
+            RowChange::Delete { version } => format!("deleting '{version}'"),
+            RowChange::Update { from, to } => format!("updating '{from}' to '{to}'"),
+        };
+        if affected != 1 {
+            return Err(DatabaseError::VersionRowMismatch {
+                action,
+                table: table.name.clone(),
+                found: affected,
+            });
+        }
+        Ok(())
     }
 
     pub fn url(&self) -> &DatabaseUrl {

@@ -1,3 +1,250 @@
-//! Moving a database between revisions. For now: how each step changes the version table.
+//! Moving a database between revisions: plans from the database's real rows, the run itself
+//! (under a lock, with progress events and cancellation), stamps, and offline `--sql` scripts.
+//!
+//! Native SQL revisions are executed here; Alembic (Python) revisions through the project's
+//! own alembic ([`alembic`]). Both report through the same [`ProgressEvent`]s and [`RunReport`].
 
+pub mod alembic;
+pub mod offline;
+pub mod plan;
 pub mod rows;
+pub mod statements;
+
+mod native;
+
+pub use plan::{Plan, Step, StepKind, StepSql};
+
+use crate::database::{Database, DatabaseError, DatabaseUrl, LockHolder, VersionTable};
+use crate::graph::RevisionMap;
+use crate::graph::commands::CommandError;
+use crate::project::{Project, ProjectKind};
+use serde::Serialize;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// What a run is asked to do, with the targets as the user wrote them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "command", rename_all = "lowercase")]
+pub enum Operation {
+    Upgrade { target: String },
+    Downgrade { target: String },
+    Stamp { targets: Vec<String>, purge: bool },
+}
+
+impl Operation {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Operation::Upgrade { .. } => "upgrade",
+            Operation::Downgrade { .. } => "downgrade",
+            Operation::Stamp { .. } => "stamp",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExecutionError {
+    #[error(transparent)]
+    Command(#[from] CommandError),
+    #[error(transparent)]
+    Database(#[from] DatabaseError),
+    /// A revision that cannot be run as asked, named by file and line.
+    #[error("{}{}: {message}", path.display(), line.map(|l| format!(":{l}")).unwrap_or_default())]
+    Revision {
+        path: PathBuf,
+        line: Option<usize>,
+        message: String,
+    },
+    /// The project's Python or alembic could not be used.
+    #[error("{0}")]
+    Alembic(String),
+}
+
+/// Stops a run between steps: the running step finishes (or rolls back) first.
+#[derive(Debug, Clone, Default)]
+pub struct CancelToken(Arc<AtomicBool>);
+
+impl CancelToken {
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// How long to wait for another run's lock before failing.
+    pub lock_timeout: Duration,
+    pub connect_timeout: Duration,
+    pub cancel: CancelToken,
+    /// Alembic projects: the Python to run alembic with (else `.venv`, `venv`, `python3`).
+    pub python: Option<PathBuf>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self {
+            lock_timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(5),
+            cancel: CancelToken::default(),
+            python: None,
+        }
+    }
+}
+
+/// Progress of a run, as the CLI prints it and the UI shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum ProgressEvent {
+    /// Another run holds the lock; this one waits up to the lock timeout.
+    LockWaiting { holder: Option<LockHolder> },
+    /// The lock is held and the plan is known.
+    Planned {
+        total: usize,
+        creates_version_table: bool,
+    },
+    StepStarted {
+        index: usize,
+        total: usize,
+        description: String,
+    },
+    StepFinished {
+        index: usize,
+        total: usize,
+        description: String,
+        duration_ms: u64,
+    },
+    StepFailed {
+        index: usize,
+        total: usize,
+        description: String,
+        duration_ms: u64,
+        error: String,
+    },
+    /// Alembic projects: a line alembic (or env.py) printed.
+    Output { line: String },
+}
+
+/// Where progress goes: the CLI's printer, a Tauri event, a server-sent event.
+pub type ProgressSink<'a> = &'a (dyn Fn(ProgressEvent) + Send + Sync);
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Completed,
+    Failed,
+    Cancelled,
+}
+
+/// What a run did, failed or not.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    pub operation: Operation,
+    pub url: String,
+    pub outcome: Outcome,
+    pub heads_before: Vec<String>,
+    pub heads_after: Vec<String>,
+    pub created_version_table: bool,
+    /// Steps that finished, in order.
+    pub completed: Vec<CompletedStep>,
+    /// Steps that were planned but did not run (after a failure or a cancel).
+    pub not_run: Vec<String>,
+    pub failure: Option<StepFailure>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CompletedStep {
+    pub description: String,
+    pub duration_ms: u64,
+}
+
+/// An honest account of a failed step: what ran, what was kept, what the version table says.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepFailure {
+    pub description: String,
+    pub revision: Option<String>,
+    pub path: Option<PathBuf>,
+    /// The failing statement's line in the revision file.
+    pub line: Option<usize>,
+    pub statement: Option<String>,
+    pub error: String,
+    /// The step's changes were rolled back completely.
+    pub rolled_back: bool,
+    /// Statements of the failing step that had already committed (MySQL DDL, or a
+    /// `transaction:false` section), with their lines.
+    pub committed_statements: Vec<(usize, String)>,
+    /// The version table's rows after the failure.
+    pub version_rows: Vec<String>,
+    pub advice: Vec<String>,
+}
+
+impl std::fmt::Display for StepFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} failed", self.description)?;
+        if let Some(path) = &self.path {
+            write!(f, " at {}", path.display())?;
+            if let Some(line) = self.line {
+                write!(f, ":{line}")?;
+            }
+        }
+        writeln!(f, ": {}", self.error)?;
+        if let Some(statement) = &self.statement {
+            writeln!(f, "  statement: {statement}")?;
+        }
+        if self.rolled_back {
+            writeln!(f, "  The revision was rolled back completely; nothing of it is left in the database.")?;
+        }
+        if !self.committed_statements.is_empty() {
+            writeln!(f, "  These statements of the revision were committed before the failure and are NOT rolled back:")?;
+            for (line, s) in &self.committed_statements {
+                writeln!(f, "    line {line}: {s}")?;
+            }
+        } else if !self.rolled_back {
+            writeln!(f, "  No statement of the revision had committed.")?;
+        }
+        let rows = if self.version_rows.is_empty() {
+            "no revision (empty)".to_string()
+        } else {
+            self.version_rows.join(", ")
+        };
+        writeln!(f, "  The version table names: {rows}.")?;
+        for a in &self.advice {
+            writeln!(f, "  - {a}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The plan a run would follow now, from the database's real rows; changes nothing (the
+/// version table is not created and no lock is taken).
+pub async fn plan(
+    project: &Project,
+    map: &RevisionMap,
+    url: &DatabaseUrl,
+    operation: &Operation,
+    connect_timeout: Duration,
+) -> Result<Plan, ExecutionError> {
+    let mut db = Database::connect(url, connect_timeout).await?;
+    let rows = db.version_heads(&VersionTable::of(project)).await?;
+    plan::build(project, map, operation, rows.as_deref(), url.backend)
+}
+
+/// Runs `operation` against the database at `url`: takes the lock, plans from the real rows,
+/// then runs step by step, reporting progress to `sink`.
+pub async fn run(
+    project: &Project,
+    map: &RevisionMap,
+    url: &DatabaseUrl,
+    operation: &Operation,
+    options: &RunOptions,
+    sink: ProgressSink<'_>,
+) -> Result<RunReport, ExecutionError> {
+    let stamps_only = matches!(operation, Operation::Stamp { .. });
+    if project.kind == ProjectKind::Alembic && !stamps_only {
+        return alembic::run(project, map, url, operation, options, sink).await;
+    }
+    native::run(project, map, url, operation, options, sink).await
+}

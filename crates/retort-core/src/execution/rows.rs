@@ -18,6 +18,16 @@ pub enum RowChange {
     Update { from: String, to: String },
 }
 
+/// One of Alembic's `StampStep`s: move the rows `from` to `to` without running migrations.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StampMove {
+    pub from: Vec<String>,
+    pub to: Vec<String>,
+    pub upgrade: bool,
+    /// A new branch (insert) or a deleted one (stamp to base).
+    pub branch_move: bool,
+}
+
 /// The version table's rows, and the changes that keep them in step with the migrations.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HeadRows {
@@ -57,7 +67,46 @@ impl HeadRows {
         Ok(changes)
     }
 
-    fn apply(&mut self, change: &RowChange) -> Result<(), RowError> {
+    /// `HeadMaintainer.update_to_step` for a `StampStep`: returns the changes and applies them.
+    pub fn apply_stamp(&mut self, stamp: &StampMove) -> Result<Vec<RowChange>, RowError> {
+        let changes = self.stamp_changes(stamp);
+        for change in &changes {
+            self.apply(change)?;
+        }
+        Ok(changes)
+    }
+
+    fn stamp_changes(&self, stamp: &StampMove) -> Vec<RowChange> {
+        let missing = |ids: &[String]| ids.iter().any(|i| !self.heads.contains(i));
+        if !stamp.upgrade && stamp.branch_move {
+            return vec![RowChange::Delete {
+                version: stamp.from[0].clone(),
+            }];
+        }
+        if stamp.upgrade && (stamp.branch_move || missing(&stamp.from)) && missing(&stamp.to) {
+            return vec![RowChange::Insert {
+                version: stamp.to[0].clone(),
+            }];
+        }
+        if stamp.from.len() > 1 {
+            let (last, rest) = stamp.from.split_last().expect("len > 1");
+            let mut changes: Vec<RowChange> = rest
+                .iter()
+                .map(|v| RowChange::Delete { version: v.clone() })
+                .collect();
+            changes.push(RowChange::Update {
+                from: last.clone(),
+                to: stamp.to[0].clone(),
+            });
+            return changes;
+        }
+        vec![RowChange::Update {
+            from: stamp.from[0].clone(),
+            to: stamp.to[0].clone(),
+        }]
+    }
+
+    pub fn apply(&mut self, change: &RowChange) -> Result<(), RowError> {
         match change {
             RowChange::Insert { version } => {
                 if !self.heads.insert(version.clone()) {

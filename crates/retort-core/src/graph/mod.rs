@@ -1462,7 +1462,21 @@ impl RevisionMap {
             )?
         };
         let heads: Vec<Idx> = heads.into_iter().filter_map(Slot::rev).collect();
-        Ok(self.topological_sort(&revisions, &heads))
+        let sorted = self.topological_sort(&revisions, &heads);
+        if sorted.len() != revisions.iter().collect::<std::collections::HashSet<_>>().len() {
+            // Alembic fails here too (`assert not todo` in `_topological_sort`): its walk down
+            // from these heads never reaches some of the selected revisions.
+            let left: Vec<String> = revisions
+                .iter()
+                .filter(|r| !sorted.contains(r))
+                .map(|&r| self.revs[r].revision.clone())
+                .collect();
+            return Err(other(format!(
+                "Cannot order the revisions {} from the requested heads (Alembic stops here with an AssertionError as well); name a revision instead of a branch label, or merge the branches first",
+                left.join(", ")
+            )));
+        }
+        Ok(sorted)
     }
 
     /// `walk_revisions(base, head)`: what `history` lists, newest first.
@@ -1526,12 +1540,8 @@ impl RevisionMap {
     pub fn topological_sort(&self, revisions: &[Idx], heads: &[Idx]) -> Vec<Idx> {
         let n = self.revs.len();
         let mut todo = BitSet::new(n);
-        let mut remaining = 0usize;
         for &r in revisions {
-            if !todo.contains(r) {
-                todo.insert(r);
-                remaining += 1;
-            }
+            todo.insert(r);
         }
         let ancestors_of = |r: Idx| {
             let mut set = BitSet::new(n);
@@ -1548,7 +1558,7 @@ impl RevisionMap {
         current.sort_unstable();
         current.dedup();
         let mut ancestors: Vec<BitSet> = current.iter().map(|&h| ancestors_of(h)).collect();
-        let mut output = Vec::with_capacity(remaining);
+        let mut output = Vec::with_capacity(revisions.len());
         let mut idx = 0usize;
         while !current.is_empty() {
             let candidate = current[idx];
@@ -1563,7 +1573,6 @@ impl RevisionMap {
             if todo.contains(candidate) {
                 output.push(candidate);
                 todo.remove(candidate);
-                remaining -= 1;
             }
             let rev = &self.revs[candidate];
             let to_add: Vec<Idx> = rev
@@ -1588,7 +1597,6 @@ impl RevisionMap {
                 }
             }
         }
-        debug_assert_eq!(remaining, 0, "topological sort left revisions behind");
         output
     }
 }

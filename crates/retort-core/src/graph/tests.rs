@@ -112,6 +112,36 @@ fn resolve_err(m: &RevisionMap, id: &str) -> String {
 }
 
 // 1. Diamond
+/// Found by the property test: a merge naming a parent and that parent's own parent. Alembic
+/// (checked with 1.20.1) downgrades it fine but its history walk fails an assertion.
+#[test]
+fn merge_with_an_ancestor_parent() {
+    let m = RevisionMap::build(vec![
+        RevisionDecl::new("r000x", &[]),
+        RevisionDecl::new("r006x", &["r000x"]).labels(&["l6"]),
+        RevisionDecl::new("r007x", &["r006x", "r000x"]),
+        RevisionDecl::new("r008x", &["r006x", "r000x"]),
+        RevisionDecl::new("r009x", &[]),
+        RevisionDecl::new("r014x", &["r009x"]).depends_on(&["r007x"]),
+    ])
+    .unwrap();
+    let heads = m.ids(m.heads());
+    let down = m.downgrade_steps(&RevArg::one("l6"), &heads).unwrap();
+    assert_eq!(m.ids(&down), vec!["r014x", "r008x", "r007x"]);
+    let err = m
+        .iterate_revisions(
+            &RevArg::one("heads"),
+            &RevArg::one("l6"),
+            IterateOptions {
+                inclusive: true,
+                assert_relative_length: false,
+                ..IterateOptions::default()
+            },
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("Cannot order the revisions"), "{err}");
+}
+
 #[test]
 fn diamond() {
     let m = map(vec![

@@ -83,6 +83,8 @@ pub struct SqlSection {
     pub transactional: bool,
     /// 1-based line of the section's marker, for error reports.
     pub line: usize,
+    /// 1-based line on which `sql` starts (after any blank lines below the marker).
+    pub sql_line: usize,
 }
 
 /// A problem found while reading a project, tied to a file and, where known, a line.

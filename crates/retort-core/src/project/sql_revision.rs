@@ -232,10 +232,12 @@ pub fn parse_sql_revision(path: &Path, text: &str) -> Result<RevisionFile, Diagn
         while end < lines.len() && classify(lines[end]) != Kind::Marker {
             end += 1;
         }
+        let body = &lines[i + 1..end];
         let section = SqlSection {
-            sql: section_text(&lines[i + 1..end]),
+            sql: section_text(body),
             transactional,
             line: lineno,
+            sql_line: lineno + 1 + body.iter().take_while(|l| l.trim().is_empty()).count(),
         };
         match name {
             "up" if upgrade.is_some() => {
@@ -426,6 +428,7 @@ pub fn render_sql_revision(rev: &RevisionFile) -> String {
         sql: String::new(),
         transactional: true,
         line: 0,
+        sql_line: 0,
     };
     let (up, down) = match &rev.sql {
         Some(body) => (&body.upgrade, body.downgrade.as_ref()),
@@ -489,7 +492,8 @@ DROP TABLE t;
             SqlSection {
                 sql: "CREATE TABLE t (id INTEGER PRIMARY KEY);".into(),
                 transactional: true,
-                line: 8
+                line: 8,
+                sql_line: 9
             }
         );
         assert_eq!(
@@ -497,7 +501,8 @@ DROP TABLE t;
             Some(SqlSection {
                 sql: "DROP TABLE t;".into(),
                 transactional: true,
-                line: 11
+                line: 11,
+                sql_line: 12
             })
         );
     }
@@ -784,6 +789,7 @@ DROP TABLE t;
                 sql,
                 transactional,
                 line: 0,
+                sql_line: 0,
             })
         }
 
@@ -817,7 +823,8 @@ DROP TABLE t;
                 // Lines are recomputed on parsing; everything else survives.
                 if let Some(body) = back.sql.as_mut() {
                     body.upgrade.line = 0;
-                    if let Some(d) = body.downgrade.as_mut() { d.line = 0; }
+                    body.upgrade.sql_line = 0;
+                    if let Some(d) = body.downgrade.as_mut() { d.line = 0; d.sql_line = 0; }
                 }
                 prop_assert_eq!(back, rev);
             }

@@ -1,0 +1,294 @@
+//! Running a plan of native SQL revisions (and stamps, for both kinds of project).
+//!
+//! PostgreSQL and SQLite: each revision's statements and its version-table change commit in one
+//! transaction, so a kill or a failure leaves either all of a revision or none of it.
+//! MySQL/MariaDB commit DDL as it runs, so statements run one by one and a failure reports
+//! which of them had committed; the version-table change follows in its own transaction.
+
+use super::plan::{self, Step};
+use super::{
+    CompletedStep, ExecutionError, Operation, Outcome, ProgressEvent, ProgressSink, RunOptions,
+    RunReport, StepFailure,
+};
+use crate::database::{Backend, Database, DatabaseUrl, VersionTable};
+use crate::graph::RevisionMap;
+use crate::project::Project;
+use std::time::Instant;
+
+pub(super) async fn run(
+    project: &Project,
+    map: &RevisionMap,
+    url: &DatabaseUrl,
+    operation: &Operation,
+    options: &RunOptions,
+    sink: ProgressSink<'_>,
+) -> Result<RunReport, ExecutionError> {
+    let table = VersionTable::of(project);
+    let mut db = Database::open(url, options.connect_timeout).await?;
+    let lock = match db.try_migration_lock(&table).await? {
+        Some(lock) => lock,
+        None => {
+            let holder = db.migration_lock_holder(&table).await.ok().flatten();
+            sink(ProgressEvent::LockWaiting { holder });
+            db.acquire_migration_lock(&table, options.lock_timeout)
+                .await?
+        }
+    };
+    let result = run_locked(project, map, &mut db, &table, operation, options, sink).await;
+    let released = db.release_migration_lock(lock).await;
+    let report = result?;
+    released?;
+    Ok(report)
+}
+
+async fn run_locked(
+    project: &Project,
+    map: &RevisionMap,
+    db: &mut Database,
+    table: &VersionTable,
+    operation: &Operation,
+    options: &RunOptions,
+    sink: ProgressSink<'_>,
+) -> Result<RunReport, ExecutionError> {
+    let rows = db.version_heads(table).await?;
+    let plan = plan::build(project, map, operation, rows.as_deref(), db.backend())?;
+    sink(ProgressEvent::Planned {
+        total: plan.steps.len(),
+        creates_version_table: plan.creates_version_table,
+    });
+    let created_version_table = if plan.creates_version_table || plan.purge {
+        db.ensure_version_table(table).await?
+    } else {
+        false
+    };
+    if plan.purge {
+        db.purge_version_rows(table).await?;
+    }
+
+    let total = plan.steps.len();
+    let mut report = RunReport {
+        operation: operation.clone(),
+        url: db.url().redacted(),
+        outcome: Outcome::Completed,
+        heads_before: plan.current.clone(),
+        heads_after: Vec::new(),
+        created_version_table,
+        completed: Vec::new(),
+        not_run: Vec::new(),
+        failure: None,
+    };
+    for (index, step) in plan.steps.iter().enumerate() {
+        if options.cancel.is_cancelled() {
+            report.outcome = Outcome::Cancelled;
+            report.not_run = descriptions(&plan.steps[index..]);
+            break;
+        }
+        sink(ProgressEvent::StepStarted {
+            index,
+            total,
+            description: step.description.clone(),
+        });
+        let started = Instant::now();
+        let result = run_step(db, table, step).await;
+        let duration_ms = started.elapsed().as_millis() as u64;
+        match result {
+            Ok(()) => {
+                sink(ProgressEvent::StepFinished {
+                    index,
+                    total,
+                    description: step.description.clone(),
+                    duration_ms,
+                });
+                report.completed.push(CompletedStep {
+                    description: step.description.clone(),
+                    duration_ms,
+                });
+            }
+            Err(error) => {
+                let version_rows = db.version_heads(table).await.ok().flatten().unwrap_or_default();
+                let failure = failure_report(step, error, version_rows, db.backend(), operation);
+                sink(ProgressEvent::StepFailed {
+                    index,
+                    total,
+                    description: step.description.clone(),
+                    duration_ms,
+                    error: failure.error.clone(),
+                });
+                report.outcome = Outcome::Failed;
+                report.failure = Some(failure);
+                report.not_run = descriptions(&plan.steps[index + 1..]);
+                break;
+            }
+        }
+    }
+    report.heads_after = db.version_heads(table).await?.unwrap_or_default();
+    Ok(report)
+}
+
+fn descriptions(steps: &[Step]) -> Vec<String> {
+    steps.iter().map(|s| s.description.clone()).collect()
+}
+
+/// How a step went wrong, before it is turned into a [`StepFailure`].
+struct StepError {
+    line: Option<usize>,
+    statement: Option<String>,
+    error: String,
+    rolled_back: bool,
+    committed: Vec<(usize, String)>,
+}
+
+impl StepError {
+    fn plain(error: impl ToString, rolled_back: bool) -> Self {
+        Self {
+            line: None,
+            statement: None,
+            error: error.to_string(),
+            rolled_back,
+            committed: Vec::new(),
+        }
+    }
+}
+
+async fn run_step(db: &mut Database, table: &VersionTable, step: &Step) -> Result<(), StepError> {
+    let statements = step.sql.as_ref().map_or(&[][..], |s| &s.statements[..]);
+    let transactional =
+        db.backend() != Backend::MySql && step.sql.as_ref().is_none_or(|s| s.transactional);
+
+    if transactional {
+        db.begin().await.map_err(|e| StepError::plain(e, true))?;
+        for statement in statements {
+            if let Err(failure) = db.execute(&statement.sql).await {
+                let _ = db.rollback().await;
+                return Err(StepError {
+                    line: Some(statement.line + failure_line_offset(&statement.sql, failure.position)),
+                    statement: Some(statement.summary()),
+                    error: failure.to_string(),
+                    rolled_back: true,
+                    committed: Vec::new(),
+                });
+            }
+        }
+        for change in &step.version_changes {
+            if let Err(e) = db.apply_row_change(table, change).await {
+                let _ = db.rollback().await;
+                return Err(StepError::plain(e, true));
+            }
+        }
+        if let Err(e) = db.commit().await {
+            let _ = db.rollback().await;
+            return Err(StepError::plain(e, true));
+        }
+        return Ok(());
+    }
+
+    let mut committed = Vec::new();
+    for statement in statements {
+        match db.execute(&statement.sql).await {
+            Ok(_) => committed.push((statement.line, statement.summary())),
+            Err(failure) => {
+                return Err(StepError {
+                    line: Some(statement.line + failure_line_offset(&statement.sql, failure.position)),
+                    statement: Some(statement.summary()),
+                    error: failure.to_string(),
+                    rolled_back: false,
+                    committed,
+                });
+            }
+        }
+    }
+    let version_error = |e: crate::database::DatabaseError, committed: Vec<(usize, String)>| StepError {
+        line: None,
+        statement: None,
+        error: format!("all statements ran, but the version table could not be updated: {e}"),
+        rolled_back: false,
+        committed,
+    };
+    if let Err(e) = db.begin().await {
+        return Err(version_error(e, committed));
+    }
+    for change in &step.version_changes {
+        if let Err(e) = db.apply_row_change(table, change).await {
+            let _ = db.rollback().await;
+            return Err(version_error(e, committed));
+        }
+    }
+    if let Err(e) = db.commit().await {
+        let _ = db.rollback().await;
+        return Err(version_error(e, committed));
+    }
+    Ok(())
+}
+
+/// PostgreSQL tells the character where a statement failed; count the lines before it.
+fn failure_line_offset(sql: &str, position: Option<usize>) -> usize {
+    position.map_or(0, |p| {
+        sql.chars()
+            .take(p.saturating_sub(1))
+            .filter(|c| *c == '\n')
+            .count()
+    })
+}
+
+fn failure_report(
+    step: &Step,
+    error: StepError,
+    version_rows: Vec<String>,
+    backend: Backend,
+    operation: &Operation,
+) -> StepFailure {
+    let rerun = match operation {
+        Operation::Upgrade { target } => format!("retort upgrade {target}"),
+        Operation::Downgrade { target } => format!("retort downgrade {target}"),
+        Operation::Stamp { targets, .. } => format!("retort stamp {}", targets.join(" ")),
+    };
+    let mut advice = Vec::new();
+    if error.rolled_back {
+        advice.push(format!(
+            "Fix the revision and run `{rerun}` again; the revisions before it in this run stay applied."
+        ));
+    } else if error.committed.is_empty() {
+        advice.push(format!(
+            "Nothing of this revision was applied: fix it and run `{rerun}` again."
+        ));
+    } else {
+        let engine = if backend == Backend::MySql {
+            "MySQL/MariaDB commits DDL statement by statement"
+        } else {
+            "this section runs outside a transaction (transaction:false)"
+        };
+        advice.push(format!(
+            "{engine}: either undo the committed statements by hand, fix the revision and run `{rerun}` again;"
+        ));
+        if let Some(rev) = &step.revision {
+            advice.push(format!(
+                "or finish the revision by hand and record it with `retort stamp {rev}`;"
+            ));
+        }
+        advice.push("or restore the backup taken before this run.".to_string());
+    }
+    StepFailure {
+        description: step.description.clone(),
+        revision: step.revision.clone(),
+        path: step.path.clone(),
+        line: error.line,
+        statement: error.statement,
+        error: error.error,
+        rolled_back: error.rolled_back,
+        committed_statements: error.committed,
+        version_rows,
+        advice,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postgres_positions_become_lines() {
+        let sql = "INSERT INTO t\nVALUES (1,\n  oops)";
+        assert_eq!(failure_line_offset(sql, Some(sql.find("oops").unwrap() + 1)), 2);
+        assert_eq!(failure_line_offset(sql, None), 0);
+    }
+}

@@ -1,0 +1,425 @@
+//! Splitting a revision's SQL into statements, so that each runs on its own and a failure
+//! names its line. Lexical only: it knows each dialect's quotes and comments, PostgreSQL's
+//! dollar quoting and `BEGIN ATOMIC` bodies, SQLite trigger bodies, and the MySQL client's
+//! `DELIMITER` directive.
+
+use crate::database::Backend;
+
+/// One statement of a SQL section, without its terminating delimiter.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Statement {
+    pub sql: String,
+    /// 1-based line of the statement's first token within the text that was split.
+    pub line: usize,
+}
+
+impl Statement {
+    /// The statement's first line, shortened, for reports.
+    pub fn summary(&self) -> String {
+        let first = self.sql.lines().next().unwrap_or("").trim();
+        let mut s: String = first.chars().take(80).collect();
+        if s.len() < first.len() || self.sql.lines().nth(1).is_some() {
+            s.push_str(" …");
+        }
+        s
+    }
+
+    /// `BEGIN`, `COMMIT` and friends: Retort runs each revision in its own transaction.
+    pub fn is_transaction_control(&self) -> bool {
+        let words: Vec<String> = self
+            .sql
+            .split(|c: char| c.is_whitespace() || c == ';')
+            .filter(|w| !w.is_empty())
+            .take(2)
+            .map(str::to_ascii_uppercase)
+            .collect();
+        match words.first().map(String::as_str) {
+            Some("COMMIT" | "ROLLBACK" | "SAVEPOINT" | "RELEASE") => {
+                !matches!(words.get(1).map(String::as_str), Some("TO")) || words[0] == "ROLLBACK"
+            }
+            Some("BEGIN") => !matches!(
+                words.get(1).map(String::as_str),
+                Some("ATOMIC")
+            ),
+            Some("START") => matches!(words.get(1).map(String::as_str), Some("TRANSACTION")),
+            Some("END") => words.len() == 1,
+            _ => false,
+        }
+    }
+}
+
+/// Splits `text` into statements for `backend`'s dialect.
+pub fn split(text: &str, backend: Backend) -> Vec<Statement> {
+    Splitter::new(text, backend).run()
+}
+
+struct Splitter<'a> {
+    text: &'a str,
+    bytes: &'a [u8],
+    backend: Backend,
+    pos: usize,
+    line: usize,
+    out: Vec<Statement>,
+}
+
+/// What the current statement has shown so far, for the block bodies whose inner semicolons
+/// do not end it.
+#[derive(Default)]
+struct Shape {
+    words: Vec<String>,
+    in_block: bool,
+    last_word_is_end: bool,
+    previous: String,
+}
+
+impl Shape {
+    fn word(&mut self, word: &str, backend: Backend) {
+        let upper = word.to_ascii_uppercase();
+        if self.words.len() < 4 {
+            self.words.push(upper.clone());
+            let w: Vec<&str> = self.words.iter().map(String::as_str).collect();
+            if backend == Backend::Sqlite
+                && matches!(
+                    w.as_slice(),
+                    ["CREATE", "TRIGGER", ..] | ["CREATE", "TEMP" | "TEMPORARY", "TRIGGER", ..]
+                )
+            {
+                self.in_block = true;
+            }
+        }
+        if backend == Backend::Postgres
+            && upper == "ATOMIC"
+            && self.previous == "BEGIN"
+        {
+            self.in_block = true;
+        }
+        self.last_word_is_end = upper == "END";
+        self.previous = upper;
+    }
+}
+
+impl<'a> Splitter<'a> {
+    fn new(text: &'a str, backend: Backend) -> Self {
+        Self {
+            text,
+            bytes: text.as_bytes(),
+            backend,
+            pos: 0,
+            line: 1,
+            out: Vec::new(),
+        }
+    }
+
+    fn peek(&self, offset: usize) -> u8 {
+        self.bytes.get(self.pos + offset).copied().unwrap_or(0)
+    }
+
+    fn advance(&mut self, n: usize) {
+        for _ in 0..n {
+            if self.pos < self.bytes.len() {
+                if self.bytes[self.pos] == b'\n' {
+                    self.line += 1;
+                }
+                self.pos += 1;
+            }
+        }
+    }
+
+    fn run(mut self) -> Vec<Statement> {
+        let mut delimiter = ";".to_string();
+        let mut start: Option<(usize, usize)> = None;
+        let mut shape = Shape::default();
+        while self.pos < self.bytes.len() {
+            let c = self.peek(0);
+            // The MySQL client's DELIMITER directive, only between statements.
+            if self.backend == Backend::MySql && start.is_none() && self.at_word("DELIMITER") {
+                let end = self.text[self.pos..]
+                    .find('\n')
+                    .map_or(self.bytes.len(), |i| self.pos + i);
+                let new = self.text[self.pos + "DELIMITER".len()..end].trim();
+                if !new.is_empty() {
+                    delimiter = new.to_string();
+                }
+                self.advance(end - self.pos);
+                continue;
+            }
+            if c.is_ascii_whitespace() {
+                self.advance(1);
+                continue;
+            }
+            if self.skip_comment() {
+                continue;
+            }
+            if !shape.in_block || shape.last_word_is_end {
+                if self.text[self.pos..].starts_with(delimiter.as_str()) {
+                    self.finish(start.take(), self.pos);
+                    shape = Shape::default();
+                    self.advance(delimiter.len());
+                    continue;
+                }
+            }
+            if start.is_none() {
+                start = Some((self.pos, self.line));
+            }
+            if self.skip_quoted() {
+                shape.last_word_is_end = false;
+                continue;
+            }
+            if c.is_ascii_alphabetic() || c == b'_' {
+                let begin = self.pos;
+                while self.pos < self.bytes.len()
+                    && (self.peek(0).is_ascii_alphanumeric() || matches!(self.peek(0), b'_' | b'$'))
+                    && !(delimiter != ";" && self.text[self.pos..].starts_with(delimiter.as_str()))
+                {
+                    self.advance(1);
+                }
+                shape.word(&self.text[begin..self.pos], self.backend);
+                continue;
+            }
+            shape.last_word_is_end = false;
+            // Multi-byte characters are copied whole.
+            let width = self.text[self.pos..].chars().next().map_or(1, char::len_utf8);
+            self.advance(width);
+        }
+        let end = self.bytes.len();
+        self.finish(start, end);
+        self.out
+    }
+
+    fn at_word(&self, word: &str) -> bool {
+        let rest = &self.text[self.pos..];
+        rest.len() >= word.len()
+            && rest[..word.len()].eq_ignore_ascii_case(word)
+            && rest[word.len()..]
+                .chars()
+                .next()
+                .is_none_or(|c| c.is_whitespace())
+    }
+
+    fn finish(&mut self, start: Option<(usize, usize)>, end: usize) {
+        if let Some((begin, line)) = start {
+            let sql = self.text[begin..end].trim_end();
+            if !sql.is_empty() {
+                self.out.push(Statement {
+                    sql: sql.to_string(),
+                    line,
+                });
+            }
+        }
+    }
+
+    fn skip_comment(&mut self) -> bool {
+        let (c, next) = (self.peek(0), self.peek(1));
+        if (c == b'-' && next == b'-') || (c == b'#' && self.backend == Backend::MySql) {
+            while self.pos < self.bytes.len() && self.peek(0) != b'\n' {
+                self.advance(1);
+            }
+            return true;
+        }
+        if c == b'/' && next == b'*' {
+            // PostgreSQL nests block comments; the others end at the first `*/`.
+            let nests = self.backend == Backend::Postgres;
+            let mut depth = 0usize;
+            while self.pos < self.bytes.len() {
+                if self.peek(0) == b'/' && self.peek(1) == b'*' && (nests || depth == 0) {
+                    depth += 1;
+                    self.advance(2);
+                } else if self.peek(0) == b'*' && self.peek(1) == b'/' {
+                    depth -= 1;
+                    self.advance(2);
+                    if depth == 0 {
+                        break;
+                    }
+                } else {
+                    self.advance(1);
+                }
+            }
+            return true;
+        }
+        false
+    }
+
+    /// Strings, quoted identifiers and dollar-quoted bodies; copied, never split.
+    fn skip_quoted(&mut self) -> bool {
+        let c = self.peek(0);
+        let backslash_escapes = |s: &Self| {
+            s.backend == Backend::MySql
+                || (s.backend == Backend::Postgres
+                    && s.pos > 0
+                    && matches!(s.bytes[s.pos - 1], b'E' | b'e')
+                    && (s.pos < 2 || !s.bytes[s.pos - 2].is_ascii_alphanumeric()))
+        };
+        let close = match c {
+            b'\'' => b'\'',
+            b'"' => b'"',
+            b'`' if self.backend != Backend::Postgres => b'`',
+            b'[' if self.backend == Backend::Sqlite => b']',
+            b'$' if self.backend == Backend::Postgres => return self.skip_dollar_quoted(),
+            _ => return false,
+        };
+        let escapes = c == b'\'' && backslash_escapes(self)
+            || (c == b'"' && self.backend == Backend::MySql);
+        self.advance(1);
+        while self.pos < self.bytes.len() {
+            let b = self.peek(0);
+            if escapes && b == b'\\' {
+                self.advance(2);
+            } else if b == close {
+                if self.peek(1) == close && close != b']' {
+                    self.advance(2);
+                } else {
+                    self.advance(1);
+                    break;
+                }
+            } else {
+                self.advance(1);
+            }
+        }
+        true
+    }
+
+    fn skip_dollar_quoted(&mut self) -> bool {
+        if self.pos > 0 && {
+            let p = self.bytes[self.pos - 1];
+            p.is_ascii_alphanumeric() || p == b'_'
+        } {
+            return false;
+        }
+        let rest = &self.text[self.pos + 1..];
+        let tag_len = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(rest.len());
+        let tag = &rest[..tag_len];
+        if tag.starts_with(|c: char| c.is_ascii_digit()) || !rest[tag_len..].starts_with('$') {
+            return false;
+        }
+        let marker = format!("${tag}$");
+        self.advance(marker.len());
+        match self.text[self.pos..].find(&marker) {
+            Some(i) => self.advance(i + marker.len()),
+            None => self.advance(self.bytes.len() - self.pos),
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sqls(text: &str, backend: Backend) -> Vec<String> {
+        split(text, backend).into_iter().map(|s| s.sql).collect()
+    }
+
+    #[test]
+    fn plain_statements_with_lines() {
+        let got = split(
+            "-- leading comment\nCREATE TABLE a (id INT);\n\n  INSERT INTO a VALUES (1);\nSELECT 1",
+            Backend::Sqlite,
+        );
+        assert_eq!(
+            got,
+            vec![
+                Statement {
+                    sql: "CREATE TABLE a (id INT)".into(),
+                    line: 2
+                },
+                Statement {
+                    sql: "INSERT INTO a VALUES (1)".into(),
+                    line: 4
+                },
+                Statement {
+                    sql: "SELECT 1".into(),
+                    line: 5
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn quotes_and_comments_hide_semicolons() {
+        assert_eq!(
+            sqls(
+                "INSERT INTO t VALUES ('a;b', 'it''s;'); /* x; */ SELECT \"c;d\" -- e;\n;",
+                Backend::Postgres
+            ),
+            vec!["INSERT INTO t VALUES ('a;b', 'it''s;')", "SELECT \"c;d\" -- e;"]
+        );
+        assert_eq!(
+            sqls("SELECT 'a\\';b'; SELECT `x;y` # c;\n", Backend::MySql),
+            vec!["SELECT 'a\\';b'", "SELECT `x;y` # c;"]
+        );
+        // In standard PostgreSQL strings a backslash is an ordinary character.
+        assert_eq!(
+            sqls("SELECT 'a\\'; SELECT E'b\\';c';", Backend::Postgres),
+            vec!["SELECT 'a\\'", "SELECT E'b\\';c'"]
+        );
+        assert_eq!(
+            sqls("/* a /* nested; */ still; */ SELECT 1;", Backend::Postgres),
+            vec!["SELECT 1"]
+        );
+    }
+
+    #[test]
+    fn postgres_function_bodies() {
+        let text = "CREATE FUNCTION f() RETURNS trigger AS $body$\nBEGIN\n  NEW.x := 1;\n  RETURN NEW;\nEND;\n$body$ LANGUAGE plpgsql;\nSELECT $1, $$a;b$$;";
+        let got = sqls(text, Backend::Postgres);
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert!(got[0].ends_with("LANGUAGE plpgsql"));
+        assert_eq!(got[1], "SELECT $1, $$a;b$$");
+        let atomic = "CREATE FUNCTION g() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; SELECT 2; END; SELECT 3;";
+        assert_eq!(
+            sqls(atomic, Backend::Postgres),
+            vec![
+                "CREATE FUNCTION g() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; SELECT 2; END",
+                "SELECT 3"
+            ]
+        );
+    }
+
+    #[test]
+    fn sqlite_triggers() {
+        let text = "CREATE TEMP TRIGGER t AFTER INSERT ON a BEGIN\n  UPDATE a SET x = 1;\n  DELETE FROM b;\nEND;\nSELECT 1;";
+        let got = sqls(text, Backend::Sqlite);
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert!(got[0].starts_with("CREATE TEMP TRIGGER") && got[0].ends_with("END"));
+    }
+
+    #[test]
+    fn mysql_delimiter_directive() {
+        let text = "DELIMITER $$\nCREATE PROCEDURE p() BEGIN SELECT 1; SELECT 2; END$$\nDELIMITER ;\nSELECT 3;";
+        let got = split(text, Backend::MySql);
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert_eq!(got[0].sql, "CREATE PROCEDURE p() BEGIN SELECT 1; SELECT 2; END");
+        assert_eq!((got[1].sql.as_str(), got[1].line), ("SELECT 3", 4));
+    }
+
+    #[test]
+    fn transaction_control_is_recognised() {
+        let is_tc = |s: &str| {
+            Statement {
+                sql: s.into(),
+                line: 1,
+            }
+            .is_transaction_control()
+        };
+        assert!(is_tc("BEGIN") && is_tc("commit") && is_tc("START TRANSACTION") && is_tc("END"));
+        assert!(!is_tc("BEGIN ATOMIC SELECT 1; END") && !is_tc("SELECT 1") && !is_tc("END IF"));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn statements_are_ordered_pieces_of_the_text(text in "[a-z ;'\"$\\-\\n/*]{0,60}") {
+            for backend in [Backend::Sqlite, Backend::Postgres, Backend::MySql] {
+                let mut from = 0;
+                for s in split(&text, backend) {
+                    let at = text[from..].find(&s.sql);
+                    proptest::prop_assert!(at.is_some(), "{:?} not found after {}", s.sql, from);
+                    let at = from + at.unwrap();
+                    proptest::prop_assert_eq!(s.line, 1 + text[..at].matches('\n').count());
+                    from = at + s.sql.len();
+                }
+            }
+        }
+    }
+}

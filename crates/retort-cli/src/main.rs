@@ -1,6 +1,9 @@
 //! `retort`: the command-line face of Retort's engine. Output of the Alembic-named commands
 //! matches alembic 1.20.1 byte for byte; every command also speaks JSON.
 
+mod check;
+mod migrate;
+
 use clap::{Parser, Subcommand, ValueEnum};
 use retort_core::database::{self, DatabaseUrl, VersionTable};
 use retort_core::graph::commands::{self, CommandError, HistoryRange};
@@ -34,6 +37,10 @@ struct Cli {
     /// Seconds to wait for the database to answer.
     #[arg(long, global = true, default_value_t = 5, value_name = "SECONDS")]
     connect_timeout: u64,
+    /// Alembic projects: the Python that runs the project's alembic (default: .venv/bin/python,
+    /// venv/bin/python, then python3).
+    #[arg(long, global = true, value_name = "PATH")]
+    python: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -85,6 +92,35 @@ enum Command {
         #[arg(long)]
         check_heads: bool,
     },
+    /// Upgrade to a later version.
+    Upgrade {
+        /// Revision identifier (head, heads, an id or prefix, label@head, +N, ...).
+        #[arg(allow_hyphen_values = true)]
+        revision: String,
+        #[command(flatten)]
+        run: migrate::RunArgs,
+    },
+    /// Revert to a previous version.
+    Downgrade {
+        /// Revision identifier (base, an id or prefix, -N, label@-N, ...).
+        #[arg(allow_hyphen_values = true)]
+        revision: String,
+        #[command(flatten)]
+        run: migrate::RunArgs,
+    },
+    /// 'stamp' the revision table with the given revision(s); don't run any migrations.
+    Stamp {
+        #[arg(required = true)]
+        revisions: Vec<String>,
+        /// Delete all entries in the version table before stamping.
+        #[arg(long)]
+        purge: bool,
+        #[command(flatten)]
+        run: migrate::RunArgs,
+    },
+    /// Check the database connection: reachability, login, latency, server version, TLS, the
+    /// version table against the heads, privileges, the migration lock and dump tools.
+    CheckConnection,
     /// Export the whole revision graph.
     Graph {
         #[arg(long, value_enum, default_value_t = GraphFormat::Json)]
@@ -104,6 +140,13 @@ const FAILURE: u8 = 255;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    match &cli.command {
+        Command::Upgrade { .. } | Command::Downgrade { .. } | Command::Stamp { .. } => {
+            return migrate::main(&cli);
+        }
+        Command::CheckConnection => return check::main(&cli),
+        _ => {}
+    }
     match run(&cli) {
         Ok(output) => {
             let mut stdout = std::io::stdout().lock();
@@ -275,6 +318,10 @@ fn run(cli: &Cli) -> Result<String, String> {
             out.push_str(&format::current_output(&map, &current, *verbose));
             Ok(out)
         }
+        Command::Upgrade { .. }
+        | Command::Downgrade { .. }
+        | Command::Stamp { .. }
+        | Command::CheckConnection => unreachable!("handled in main"),
         Command::Graph {
             format: graph_format,
         } => {

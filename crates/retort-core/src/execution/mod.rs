@@ -82,6 +82,8 @@ pub struct RunOptions {
     pub cancel: CancelToken,
     /// Alembic projects: the Python to run alembic with (else `.venv`, `venv`, `python3`).
     pub python: Option<PathBuf>,
+    /// Alembic projects: `--sql`, alembic's offline mode; the script goes to the sink as output.
+    pub offline: bool,
 }
 
 impl Default for RunOptions {
@@ -91,6 +93,7 @@ impl Default for RunOptions {
             connect_timeout: Duration::from_secs(5),
             cancel: CancelToken::default(),
             python: None,
+            offline: false,
         }
     }
 }

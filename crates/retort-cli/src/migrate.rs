@@ -1,0 +1,323 @@
+//! `retort upgrade`, `downgrade` and `stamp`: online runs with a progress bar on a terminal,
+//! `--plan` (what would run, from the database's real state) and `--sql` (offline script).
+
+use crate::{Cli, Command, FAILURE, load};
+use indicatif::{ProgressBar, ProgressStyle};
+use retort_core::database::{self, DatabaseUrl};
+use retort_core::execution::{
+    self, CancelToken, Operation, Outcome, Plan, ProgressEvent, RunOptions, RunReport, offline,
+};
+use retort_core::project::{Project, ProjectKind};
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::sync::Mutex;
+use std::time::Duration;
+
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// Don't emit SQL to the database - dump to standard output instead (offline mode).
+    #[arg(long)]
+    sql: bool,
+    /// Print the steps (and, for SQL projects, the SQL) this command would run from the
+    /// database's current state, then stop without changing anything.
+    #[arg(long, conflicts_with = "sql")]
+    plan: bool,
+    /// Seconds to wait for another run's migration lock before giving up.
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    lock_timeout: u64,
+}
+
+/// Exit status after a cancel (as for SIGINT).
+const CANCELLED: u8 = 130;
+
+pub fn main(cli: &Cli) -> ExitCode {
+    match run(cli) {
+        Ok(code) => code,
+        Err(message) => {
+            if cli.json {
+                eprintln!("{}", serde_json::json!({ "error": message }));
+            } else {
+                eprintln!("FAILED: {message}");
+            }
+            ExitCode::from(FAILURE)
+        }
+    }
+}
+
+fn operation(cli: &Cli) -> (Operation, &RunArgs) {
+    match &cli.command {
+        Command::Upgrade { revision, run } => (
+            Operation::Upgrade {
+                target: revision.clone(),
+            },
+            run,
+        ),
+        Command::Downgrade { revision, run } => (
+            Operation::Downgrade {
+                target: revision.clone(),
+            },
+            run,
+        ),
+        Command::Stamp {
+            revisions,
+            purge,
+            run,
+        } => (
+            Operation::Stamp {
+                targets: revisions.clone(),
+                purge: *purge,
+            },
+            run,
+        ),
+        _ => unreachable!("only the migration commands come here"),
+    }
+}
+
+fn run(cli: &Cli) -> Result<ExitCode, String> {
+    let (project, map) = load(cli)?;
+    let (operation, args) = operation(cli);
+    let url = database::resolve_url(cli.url.as_deref(), &project).map_err(|e| e.to_string())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    let connect_timeout = Duration::from_secs(cli.connect_timeout);
+    let alembic = project.kind == ProjectKind::Alembic && !matches!(operation, Operation::Stamp { .. });
+
+    if args.sql && !alembic {
+        let script = offline::script(&project, &map, &operation, url.backend)
+            .map_err(|e| e.to_string())?;
+        print!("{script}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.plan {
+        let plan = runtime
+            .block_on(execution::plan(&project, &map, &url, &operation, connect_timeout))
+            .map_err(|e| e.to_string())?;
+        if cli.json {
+            println!("{}", serde_json::to_string_pretty(&plan).map_err(|e| e.to_string())?);
+        } else {
+            print!("{}", render_plan(&plan, &url, &project));
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    let cancel = CancelToken::default();
+    let options = RunOptions {
+        lock_timeout: Duration::from_secs(args.lock_timeout),
+        connect_timeout,
+        cancel: cancel.clone(),
+        python: cli.python.clone(),
+        offline: args.sql,
+    };
+    let printer = Printer::new(cli.json);
+    let report = runtime.block_on(async {
+        tokio::spawn(cancel_on_ctrl_c(cancel));
+        execution::run(&project, &map, &url, &operation, &options, &|e| printer.event(e)).await
+    });
+    printer.finish();
+    let report = report.map_err(|e| e.to_string())?;
+    Ok(print_report(&report, cli.json))
+}
+
+/// The first Ctrl-C lets the running step finish (or roll back) and stops; a second one
+/// exits at once, leaving an open transaction to the database to roll back.
+async fn cancel_on_ctrl_c(cancel: CancelToken) {
+    if tokio::signal::ctrl_c().await.is_ok() {
+        eprintln!("Cancelling: the running step finishes first (Ctrl-C again to abort it)");
+        cancel.cancel();
+        if tokio::signal::ctrl_c().await.is_ok() {
+            std::process::exit(i32::from(CANCELLED));
+        }
+    }
+}
+
+/// Prints progress: Alembic-style lines, with a bar on a terminal, or JSON lines.
+struct Printer {
+    json: bool,
+    bar: Mutex<Option<ProgressBar>>,
+    terminal: bool,
+}
+
+impl Printer {
+    fn new(json: bool) -> Self {
+        Self {
+            json,
+            bar: Mutex::new(None),
+            terminal: !json && std::io::stderr().is_terminal(),
+        }
+    }
+
+    fn line(&self, text: &str) {
+        match self.bar.lock().unwrap().as_ref() {
+            Some(bar) => bar.println(text),
+            None => println!("{text}"),
+        }
+    }
+
+    fn event(&self, event: ProgressEvent) {
+        if self.json {
+            if let Ok(line) = serde_json::to_string(&event) {
+                println!("{line}");
+            }
+            return;
+        }
+        match event {
+            ProgressEvent::LockWaiting { holder } => {
+                let who = holder.map_or_else(|| "another run".to_string(), |h| h.to_string());
+                eprintln!("Waiting for the migration lock, held by {who}");
+            }
+            ProgressEvent::Planned { total, .. } => {
+                if self.terminal && total > 0 {
+                    let bar = ProgressBar::new(total as u64);
+                    bar.set_style(
+                        ProgressStyle::with_template("{bar:30} {pos}/{len} {elapsed} {msg}")
+                            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                    );
+                    *self.bar.lock().unwrap() = Some(bar);
+                }
+            }
+            ProgressEvent::StepStarted { description, .. } => {
+                self.line(&format!("Running {description}"));
+                if let Some(bar) = self.bar.lock().unwrap().as_ref() {
+                    bar.set_message(description);
+                }
+            }
+            ProgressEvent::StepFinished { .. } => {
+                if let Some(bar) = self.bar.lock().unwrap().as_ref() {
+                    bar.inc(1);
+                }
+            }
+            ProgressEvent::StepFailed { .. } => {}
+            ProgressEvent::Output { line } => self.line(&line),
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = self.bar.lock().unwrap().take() {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+fn rows_text(rows: &[String]) -> String {
+    if rows.is_empty() {
+        "(empty)".to_string()
+    } else {
+        rows.join(", ")
+    }
+}
+
+fn print_report(report: &RunReport, json: bool) -> ExitCode {
+    if json {
+        println!("{}", serde_json::json!({ "report": report }));
+    } else {
+        match report.outcome {
+            Outcome::Completed => {
+                let ms: u64 = report.completed.iter().map(|s| s.duration_ms).sum();
+                if report.completed.is_empty() {
+                    println!(
+                        "Nothing to do; the version table names {}.",
+                        rows_text(&report.heads_after)
+                    );
+                } else {
+                    println!(
+                        "Done: {} step(s) in {ms} ms; the version table names {}.",
+                        report.completed.len(),
+                        rows_text(&report.heads_after)
+                    );
+                }
+            }
+            Outcome::Cancelled => {
+                eprintln!(
+                    "Cancelled after {} step(s); {} not run. The version table names {}.",
+                    report.completed.len(),
+                    report.not_run.len(),
+                    rows_text(&report.heads_after)
+                );
+            }
+            Outcome::Failed => {
+                if let Some(failure) = &report.failure {
+                    eprint!("FAILED: {failure}");
+                }
+                if !report.completed.is_empty() {
+                    eprintln!(
+                        "  {} earlier step(s) of this run completed and stay applied.",
+                        report.completed.len()
+                    );
+                }
+                if !report.not_run.is_empty() {
+                    eprintln!("  {} later step(s) were not run.", report.not_run.len());
+                }
+            }
+        }
+    }
+    match report.outcome {
+        Outcome::Completed => ExitCode::SUCCESS,
+        Outcome::Cancelled => ExitCode::from(CANCELLED),
+        Outcome::Failed => ExitCode::from(FAILURE),
+    }
+}
+
+fn render_plan(plan: &Plan, url: &DatabaseUrl, project: &Project) -> String {
+    let table = database::VersionTable::of(project);
+    let mut out = String::new();
+    let target = match &plan.operation {
+        Operation::Upgrade { target } | Operation::Downgrade { target } => target.clone(),
+        Operation::Stamp { targets, .. } => targets.join(" "),
+    };
+    out.push_str(&format!(
+        "Plan: {} {target} on {url}\n",
+        plan.operation.name()
+    ));
+    if plan.creates_version_table {
+        out.push_str(&format!(
+            "The database has no {} table yet; it will be created.\n",
+            table.name
+        ));
+    } else {
+        out.push_str(&format!("Version table now: {}\n", rows_text(&plan.current)));
+    }
+    if plan.purge {
+        out.push_str("Every row of the version table is deleted first (--purge).\n");
+    }
+    if plan.steps.is_empty() {
+        out.push_str("Nothing to do.\n");
+        return out;
+    }
+    let root = project.config_path.parent();
+    for (i, step) in plan.steps.iter().enumerate() {
+        out.push_str(&format!("\n{}. {}\n", i + 1, step.description));
+        if let Some(path) = &step.path {
+            let shown = root
+                .and_then(|r| path.strip_prefix(r).ok())
+                .unwrap_or(path);
+            out.push_str(&format!("   file: {}\n", shown.display()));
+        }
+        if let Some(sql) = &step.sql {
+            if !sql.transactional {
+                out.push_str("   runs outside a transaction (transaction:false)\n");
+            }
+            for statement in &sql.statements {
+                out.push_str(&format!("   line {}:\n", statement.line));
+                for line in statement.sql.lines() {
+                    out.push_str(&format!("     {line}\n"));
+                }
+            }
+        } else if step.revision.is_some() {
+            out.push_str("   (Python migration, run by the project's alembic)\n");
+        }
+        for change in &step.version_changes {
+            out.push_str(&format!(
+                "   version table: {}\n",
+                table.change_sql(url.backend, change)
+            ));
+        }
+    }
+    out.push_str(&format!(
+        "\nVersion table after: {}\n",
+        rows_text(&plan.resulting_heads)
+    ));
+    out
+}

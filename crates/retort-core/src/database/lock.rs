@@ -39,7 +39,7 @@ impl std::fmt::Display for LockHolder {
             parts.push(format!("since {s}"));
         }
         if parts.is_empty() {
-            f.write_str("another session")
+            f.write_str("another process")
         } else {
             f.write_str(&parts.join(", "))
         }
@@ -191,10 +191,7 @@ impl Database {
                 })?;
                 Ok(match file.try_lock_shared() {
                     Ok(()) => None,
-                    Err(_) => Some(LockHolder {
-                        application: Some("another process (SQLite does not tell which)".into()),
-                        ..LockHolder::default()
-                    }),
+                    Err(_) => Some(LockHolder::default()),
                 })
             }
             Backend::Postgres => {

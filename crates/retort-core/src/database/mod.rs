@@ -453,7 +453,8 @@ fn quote_mysql(ident: &str) -> String {
 }
 
 fn pg_options(url: &DatabaseUrl) -> Result<PgConnectOptions, DatabaseError> {
-    let mut o = PgConnectOptions::new().application_name("retort");
+    // The process id lets a waiting run name who holds the migration lock.
+    let mut o = PgConnectOptions::new().application_name(&format!("retort (pid {})", std::process::id()));
     if let Some(h) = &url.host {
         o = o.host(h);
     }

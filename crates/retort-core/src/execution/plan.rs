@@ -106,9 +106,14 @@ pub fn build(
             }
             let db_heads: Vec<String> = if purge { Vec::new() } else { current.clone() };
             for stamp in stamp_moves(map, targets, &db_heads)? {
-                let changes = heads
-                    .apply_stamp(&stamp)
-                    .map_err(|e| CommandError::new(e.to_string()))?;
+                let changes = heads.apply_stamp(&stamp).map_err(|e| {
+                    CommandError::new(format!(
+                        "cannot stamp {}: the step {} -> {} does not fit the version table ({e}); nothing was changed",
+                        targets.join(" "),
+                        stamp.from.join(", "),
+                        stamp.to.join(", ")
+                    ))
+                })?;
                 steps.push(stamp_step(stamp, changes));
             }
         }

@@ -1,0 +1,598 @@
+//! `retort upgrade / downgrade / stamp` on real SQLite, PostgreSQL and MariaDB databases.
+//!
+//! The same graph (branches, a merge, labels, a cross-branch dependency, a second root) is
+//! written twice: as an Alembic project whose revisions log their id with `op.execute`, run by
+//! alembic 1.20.1, and as a native SQL project run by Retort. After every command both
+//! databases must hold the same log (the order the migrations ran) and the same version rows.
+//! Failures, kills, cancels and concurrent runs are checked on their own databases.
+
+#[path = "support/databases.rs"]
+mod databases;
+
+use databases::{ScratchDb, Server, retort, venv_bin};
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+/// (id, down_revision, branch_labels, depends_on, message)
+const GRAPH: &[(&str, &[&str], &[&str], &[&str], &str)] = &[
+    ("a1a1a1a1a1a1", &[], &["core"], &[], "core one"),
+    ("a2a2a2a2a2a2", &["a1a1a1a1a1a1"], &[], &[], "core two"),
+    ("b1b1b1b1b1b1", &["a2a2a2a2a2a2"], &["feature"], &[], "feature one"),
+    ("b2b2b2b2b2b2", &["b1b1b1b1b1b1"], &[], &[], "feature two"),
+    ("c1c1c1c1c1c1", &["a2a2a2a2a2a2"], &["billing"], &[], "billing one"),
+    ("c2c2c2c2c2c2", &["c1c1c1c1c1c1"], &[], &["b1b1b1b1b1b1"], "billing two"),
+    ("d1d1d1d1d1d1", &["b2b2b2b2b2b2", "c2c2c2c2c2c2"], &[], &[], "merge"),
+    ("e1e1e1e1e1e1", &[], &["audit"], &["a1a1a1a1a1a1"], "audit one"),
+    ("e2e2e2e2e2e2", &["e1e1e1e1e1e1"], &[], &[], "audit two"),
+];
+
+/// The commands both tools run, in order; failures must fail on both sides.
+const SCRIPT: &[&[&str]] = &[
+    &["upgrade", "b2b2b2b2b2b2"],
+    &["upgrade", "billing@head"],
+    &["upgrade", "heads"],
+    &["downgrade", "c1c1c1c1c1c1"],
+    &["downgrade", "-1"],
+    &["downgrade", "audit@-1"],
+    &["upgrade", "+1"],
+    &["downgrade", "base"],
+    &["upgrade", "audit@head"],
+    &["upgrade", "feature@+1"],
+    &["upgrade", "heads"],
+    &["stamp", "b2b2b2b2b2b2"],
+    &["upgrade", "heads"],
+    &["stamp", "e1e1e1e1e1e1"],
+    &["stamp", "c1c1c1c1c1c1"],
+    &["downgrade", "a1a1a1a1a1a1"],
+    &["stamp", "--purge", "heads"],
+    &["downgrade", "base"],
+    &["stamp", "b1b1b1b1b1b1", "e1e1e1e1e1e1"],
+    &["upgrade", "heads"],
+    &["downgrade", "base"],
+];
+
+/// Alembic 1.20.1 crashes half-way through this stamp (a `KeyError` after its first row change
+/// committed, on SQLite and MySQL); Retort refuses it before changing anything.
+#[test]
+fn conflicting_stamp_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.db");
+    native_project(dir.path(), &format!("sqlite:///{}", db.display()));
+    fs::write(
+        dir.path().join("versions/a1a1a1a1a1a1.sql"),
+        fs::read_to_string(dir.path().join("versions/a1a1a1a1a1a1.sql"))
+            .unwrap()
+            .replace("-- migrate:up\n", "-- migrate:up\nCREATE TABLE log (id INTEGER PRIMARY KEY, entry TEXT);\n"),
+    )
+    .unwrap();
+    assert!(run(retort(), dir.path(), &["upgrade", "heads"]).status.success());
+    let out = run(retort(), dir.path(), &["stamp", "e1e1e1e1e1e1", "c1c1c1c1c1c1"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(255), "{err}");
+    assert!(err.contains("nothing was changed"), "{err}");
+    let current = text(&run(retort(), dir.path(), &["current"]).stdout);
+    assert!(current.contains("d1d1d1d1d1d1") && current.contains("e2e2e2e2e2e2"), "{current}");
+}
+
+fn python_list(items: &[&str]) -> String {
+    match items {
+        [] => "None".to_string(),
+        [one] => format!("'{one}'"),
+        many => format!(
+            "({})",
+            many.iter().map(|s| format!("'{s}'")).collect::<Vec<_>>().join(", ")
+        ),
+    }
+}
+
+const ENV_PY: &str = "import logging\nlogging.basicConfig(level=logging.INFO, format='%(levelname)-5.5s [%(name)s] %(message)s')\nfrom alembic import context\nfrom sqlalchemy import engine_from_config, pool\n\nconfig = context.config\nengine = engine_from_config(config.get_section(config.config_ini_section), prefix='sqlalchemy.', poolclass=pool.NullPool)\nwith engine.connect() as connection:\n    context.configure(connection=connection)\n    with context.begin_transaction():\n        context.run_migrations()\n";
+
+fn alembic_project(dir: &Path, url: &str) {
+    let versions = dir.join("migrations/versions");
+    fs::create_dir_all(&versions).unwrap();
+    fs::write(
+        dir.join("alembic.ini"),
+        format!("[alembic]\nscript_location = %(here)s/migrations\npath_separator = os\nsqlalchemy.url = {url}\n"),
+    )
+    .unwrap();
+    fs::write(dir.join("migrations/env.py"), ENV_PY).unwrap();
+    for (id, down, labels, deps, msg) in GRAPH {
+        fs::write(
+            versions.join(format!("{id}.py")),
+            format!(
+                "\"\"\"{msg}\"\"\"\nfrom alembic import op\n\nrevision = '{id}'\ndown_revision = {}\nbranch_labels = {}\ndepends_on = {}\n\ndef upgrade():\n    op.execute(\"INSERT INTO log (entry) VALUES ('+{id}')\")\n\ndef downgrade():\n    op.execute(\"INSERT INTO log (entry) VALUES ('-{id}')\")\n",
+                python_list(down),
+                python_list(labels),
+                python_list(deps),
+            ),
+        )
+        .unwrap();
+    }
+}
+
+fn native_project(dir: &Path, url: &str) {
+    let versions = dir.join("versions");
+    fs::create_dir_all(&versions).unwrap();
+    fs::write(dir.join("retort.toml"), format!("url = \"{url}\"\n")).unwrap();
+    for (id, down, labels, deps, msg) in GRAPH {
+        fs::write(
+            versions.join(format!("{id}.sql")),
+            format!(
+                "-- revision: {id}\n-- down_revision: {}\n-- branch_labels: {}\n-- depends_on: {}\n-- message: {msg}\n\n-- migrate:up\nINSERT INTO log (entry) VALUES ('+{id}');\n\n-- migrate:down\nINSERT INTO log (entry) VALUES ('-{id}');\n",
+                down.join(", "),
+                labels.join(", "),
+                deps.join(", "),
+            ),
+        )
+        .unwrap();
+    }
+}
+
+fn run(program: &Path, dir: &Path, args: &[&str]) -> Output {
+    Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Reads a database the way both tools left it.
+trait Inspect {
+    fn query(&self, sql: &str) -> String;
+    fn create_log(&self) {
+        self.query("CREATE TABLE log (id INTEGER PRIMARY KEY AUTO_INCREMENT_PLACEHOLDER, entry VARCHAR(40) NOT NULL)");
+    }
+    fn log(&self) -> Vec<String> {
+        self.query("SELECT entry FROM log ORDER BY id")
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+    fn version_rows(&self) -> Vec<String> {
+        let mut rows: Vec<String> = self
+            .query("SELECT version_num FROM alembic_version")
+            .lines()
+            .map(str::to_string)
+            .collect();
+        rows.sort();
+        rows
+    }
+}
+
+struct Sqlite(std::path::PathBuf);
+
+impl Inspect for Sqlite {
+    fn query(&self, sql: &str) -> String {
+        let sql = sql.replace(" AUTO_INCREMENT_PLACEHOLDER", " AUTOINCREMENT");
+        let python = venv_bin("python").expect("venv python");
+        let out = Command::new(python)
+            .args([
+                "-c",
+                "import sqlite3,sys\nc=sqlite3.connect(sys.argv[1])\nrows=c.execute(sys.argv[2]).fetchall()\nc.commit()\nprint('\\n'.join('\\t'.join(str(v) for v in r) for r in rows))",
+            ])
+            .arg(&self.0)
+            .arg(&sql)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{sql}: {}", text(&out.stderr));
+        text(&out.stdout).trim_end_matches('\n').to_string() + "\n"
+    }
+}
+
+impl Inspect for ScratchDb {
+    fn query(&self, sql: &str) -> String {
+        let sql = match self.server {
+            Server::Postgres => sql.replace("INTEGER PRIMARY KEY AUTO_INCREMENT_PLACEHOLDER", "SERIAL PRIMARY KEY"),
+            Server::MariaDb => sql.replace(" AUTO_INCREMENT_PLACEHOLDER", " AUTO_INCREMENT"),
+        };
+        ScratchDb::query(self, &sql)
+    }
+}
+
+/// Runs [`SCRIPT`] with alembic on one database and retort on the other, comparing as it goes.
+fn compare(alembic_db: &dyn Inspect, alembic_url: &str, retort_db: &dyn Inspect, retort_url: &str) {
+    let alembic = venv_bin("alembic").expect("alembic");
+    let ours = tempfile::tempdir().unwrap();
+    let theirs = tempfile::tempdir().unwrap();
+    alembic_project(theirs.path(), alembic_url);
+    native_project(ours.path(), retort_url);
+    alembic_db.create_log();
+    retort_db.create_log();
+    for args in SCRIPT {
+        let a = Command::new(&alembic)
+            .args(*args)
+            .current_dir(theirs.path())
+            .env("PYTHONHASHSEED", "0")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let r = run(retort(), ours.path(), args);
+        let label = format!("{retort_url}: {}", args.join(" "));
+        assert_eq!(
+            a.status.success(),
+            r.status.success(),
+            "{label}: alembic said {} / retort said {}{}",
+            text(&a.stderr),
+            text(&r.stdout),
+            text(&r.stderr)
+        );
+        if !a.status.success() {
+            continue;
+        }
+        assert_eq!(alembic_db.log(), retort_db.log(), "{label}: migrations ran in a different order");
+        assert_eq!(
+            alembic_db.version_rows(),
+            retort_db.version_rows(),
+            "{label}: version rows differ"
+        );
+        // Alembic logs "Running upgrade ..." for every step; Retort prints the same lines.
+        let alembic_steps: Vec<String> = text(&a.stderr)
+            .lines()
+            .filter_map(|l| l.split_once("] Running ").map(|(_, s)| s.to_string()))
+            .collect();
+        let retort_steps: Vec<String> = text(&r.stdout)
+            .lines()
+            .filter_map(|l| l.strip_prefix("Running ").map(str::to_string))
+            .collect();
+        assert_eq!(alembic_steps, retort_steps, "{label}: step lines differ");
+    }
+    assert!(alembic_db.log().len() > 30, "the script ran migrations");
+}
+
+#[test]
+fn sqlite_runs_like_alembic() {
+    if venv_bin("alembic").is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (a, r) = (dir.path().join("alembic.db"), dir.path().join("retort.db"));
+    compare(
+        &Sqlite(a.clone()),
+        &format!("sqlite:///{}", a.display()),
+        &Sqlite(r.clone()),
+        &format!("sqlite:///{}", r.display()),
+    );
+}
+
+#[test]
+fn postgresql_runs_like_alembic() {
+    if venv_bin("alembic").is_none() {
+        return;
+    }
+    let (Some(a), Some(r)) = (
+        ScratchDb::create(Server::Postgres, "exec_a"),
+        ScratchDb::create(Server::Postgres, "exec_r"),
+    ) else {
+        return;
+    };
+    compare(&a, &a.url(), &r, &r.url());
+}
+
+#[test]
+fn mariadb_runs_like_alembic() {
+    if venv_bin("alembic").is_none() {
+        return;
+    }
+    let (Some(a), Some(r)) = (
+        ScratchDb::create(Server::MariaDb, "exec_a"),
+        ScratchDb::create(Server::MariaDb, "exec_r"),
+    ) else {
+        return;
+    };
+    compare(&a, &a.url(), &r, &r.url());
+}
+
+// ----- failures ------------------------------------------------------------------------------
+
+/// A linear project: revision i creates table t{i}; `bad` makes revision `bad` fail on its
+/// second statement, after a first one that creates a table.
+fn linear_project(dir: &Path, url: &str, count: usize, bad: Option<usize>, extra: &str) {
+    let versions = dir.join("versions");
+    fs::create_dir_all(&versions).unwrap();
+    fs::write(dir.join("retort.toml"), format!("url = \"{url}\"\n")).unwrap();
+    for i in 1..=count {
+        let down = if i == 1 { String::new() } else { format!("{:012}", i - 1) };
+        let body = if Some(i) == bad {
+            format!("CREATE TABLE t{i} (id INTEGER);\nINSERT INTO no_such_table VALUES (1);")
+        } else {
+            format!("CREATE TABLE t{i} (id INTEGER);{extra}")
+        };
+        fs::write(
+            versions.join(format!("{:012}.sql", i)),
+            format!("-- revision: {:012}\n-- down_revision: {down}\n-- message: step {i}\n\n-- migrate:up\n{body}\n\n-- migrate:down\nDROP TABLE t{i};\n", i),
+        )
+        .unwrap();
+    }
+}
+
+fn tables_present(db: &dyn Inspect, server: Option<Server>, count: usize) -> Vec<usize> {
+    let sql = match server {
+        None => "SELECT name FROM sqlite_master WHERE type = 'table'",
+        Some(Server::Postgres) => "SELECT tablename FROM pg_tables WHERE schemaname = 'public'",
+        Some(Server::MariaDb) => "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()",
+    };
+    let names = db.query(sql);
+    (1..=count)
+        .filter(|i| names.lines().any(|n| n == format!("t{i}")))
+        .collect()
+}
+
+fn assert_rolled_back_failure(db: &dyn Inspect, server: Option<Server>, url: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    linear_project(dir.path(), url, 4, Some(3), "");
+    let out = run(retort(), dir.path(), &["upgrade", "head"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(255), "{err}");
+    assert!(err.contains("000000000003.sql:7"), "names the file and line: {err}");
+    assert!(err.contains("rolled back completely"), "{err}");
+    assert!(err.contains("The version table names: 000000000002."), "{err}");
+    assert!(err.contains("2 earlier step(s)"), "{err}");
+    assert_eq!(tables_present(db, server, 4), vec![1, 2], "revision 3 left nothing behind");
+    assert_eq!(db.version_rows(), vec!["000000000002"]);
+}
+
+#[test]
+fn sqlite_failure_rolls_the_revision_back() {
+    if venv_bin("python").is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("f.db");
+    assert_rolled_back_failure(&Sqlite(path.clone()), None, &format!("sqlite:///{}", path.display()));
+}
+
+#[test]
+fn postgresql_failure_rolls_the_revision_back() {
+    let Some(db) = ScratchDb::create(Server::Postgres, "fail") else {
+        return;
+    };
+    assert_rolled_back_failure(&db, Some(Server::Postgres), &db.url());
+}
+
+#[test]
+fn mariadb_failure_reports_the_committed_statements() {
+    let Some(db) = ScratchDb::create(Server::MariaDb, "fail") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    linear_project(dir.path(), &db.url(), 4, Some(3), "");
+    let out = run(retort(), dir.path(), &["upgrade", "head"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(255), "{err}");
+    assert!(err.contains("000000000003.sql:7"), "{err}");
+    assert!(err.contains("were committed before the failure"), "{err}");
+    assert!(err.contains("line 6: CREATE TABLE t3 (id INTEGER)"), "{err}");
+    assert!(err.contains("The version table names: 000000000002."), "{err}");
+    assert!(err.contains("retort stamp 000000000003") && err.contains("restore the backup"), "{err}");
+    // What the report says is what the database holds.
+    assert_eq!(tables_present(&db, Some(Server::MariaDb), 4), vec![1, 2, 3]);
+    assert_eq!(db.version_rows(), vec!["000000000002"]);
+}
+
+#[test]
+fn plan_shows_steps_and_sql_without_touching_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:///{}", dir.path().join("p.db").display());
+    linear_project(dir.path(), &url, 3, None, "");
+    let out = run(retort(), dir.path(), &["upgrade", "head", "--plan"]);
+    let plan = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(plan.contains("no alembic_version table yet"), "{plan}");
+    assert!(plan.contains("2. upgrade 000000000001 -> 000000000002, step 2"), "{plan}");
+    assert!(plan.contains("CREATE TABLE t3 (id INTEGER)"), "{plan}");
+    assert!(plan.contains("Version table after: 000000000003"), "{plan}");
+    assert!(!dir.path().join("p.db").exists(), "--plan created the database");
+    // From the real state: after two steps, the plan holds only the third.
+    assert!(run(retort(), dir.path(), &["upgrade", "000000000002"]).status.success());
+    let plan = text(&run(retort(), dir.path(), &["upgrade", "head", "--plan"]).stdout);
+    assert!(plan.contains("Version table now: 000000000002") && !plan.contains("t2"), "{plan}");
+    let sql = text(&run(retort(), dir.path(), &["upgrade", "head", "--sql"]).stdout);
+    assert!(sql.starts_with("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num));"), "{sql}");
+    assert!(sql.contains("BEGIN;\n\n-- Running upgrade  -> 000000000001, step 1\n\nCREATE TABLE t1 (id INTEGER);\n\nINSERT INTO alembic_version (version_num) VALUES ('000000000001');\n\nCOMMIT;"), "{sql}");
+    let out = run(retort(), dir.path(), &["downgrade", "base", "--sql"]);
+    assert_eq!(text(&out.stderr), "FAILED: downgrade with --sql requires <fromrev>:<torev>\n");
+}
+
+// ----- kills, cancels and concurrent runs ------------------------------------------------------
+
+/// A pseudo-random sequence without a dependency: xorshift seeded from the clock.
+struct Rng(u64);
+
+impl Rng {
+    fn new() -> Self {
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64;
+        eprintln!("random seed {seed}");
+        Self(seed | 1)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+/// Each kill leaves the version table naming exactly the revisions whose tables exist.
+fn assert_consistent(db: &dyn Inspect, server: Option<Server>, count: usize) -> usize {
+    let present = tables_present(db, server, count);
+    let has_table = db
+        .query(match server {
+            None => "SELECT name FROM sqlite_master WHERE name = 'alembic_version'",
+            Some(Server::Postgres) => "SELECT tablename FROM pg_tables WHERE tablename = 'alembic_version'",
+            Some(Server::MariaDb) => "SELECT table_name FROM information_schema.tables WHERE table_name = 'alembic_version' AND table_schema = DATABASE()",
+        })
+        .contains("alembic_version");
+    let rows = if has_table { db.version_rows() } else { Vec::new() };
+    let applied = rows.first().map_or(0, |r| r.parse::<usize>().unwrap());
+    assert!(rows.len() <= 1, "{rows:?}");
+    assert_eq!(present, (1..=applied).collect::<Vec<_>>(), "rows {rows:?}");
+    applied
+}
+
+fn kill_repeatedly(db: &dyn Inspect, server: Option<Server>, url: &str, slow: &str) {
+    const COUNT: usize = 30;
+    let dir = tempfile::tempdir().unwrap();
+    linear_project(dir.path(), url, COUNT, None, slow);
+    let mut rng = Rng::new();
+    let mut kills_mid_run = 0;
+    for round in 0..8 {
+        let mut child = Command::new(retort())
+            .args(["upgrade", "head"])
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(50 + rng.below(400)));
+        child.kill().unwrap(); // SIGKILL
+        let status = child.wait().unwrap();
+        let applied = assert_consistent(db, server, COUNT);
+        eprintln!("round {round}: killed ({status}) with {applied} applied");
+        if applied < COUNT && status.code().is_none() {
+            kills_mid_run += 1;
+        }
+        if applied == COUNT {
+            // Start over so the next kill lands mid-run again.
+            assert!(run(retort(), dir.path(), &["downgrade", "base"]).status.success());
+        }
+    }
+    assert!(kills_mid_run > 0, "no kill landed during a run; slow the revisions down");
+    let out = run(retort(), dir.path(), &["upgrade", "head"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(assert_consistent(db, server, COUNT), COUNT);
+}
+
+#[test]
+fn sqlite_survives_kills() {
+    if venv_bin("python").is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("k.db");
+    // Some work per revision so that a kill often lands inside a transaction.
+    let slow = "\nCREATE TABLE IF NOT EXISTS filler (n INTEGER);\nWITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 20000) INSERT INTO filler SELECT n FROM c;";
+    kill_repeatedly(&Sqlite(path.clone()), None, &format!("sqlite:///{}", path.display()), slow);
+}
+
+#[test]
+fn postgresql_survives_kills() {
+    let Some(db) = ScratchDb::create(Server::Postgres, "kill") else {
+        return;
+    };
+    kill_repeatedly(&db, Some(Server::Postgres), &db.url(), "\nSELECT pg_sleep(0.02);");
+}
+
+#[test]
+fn ctrl_c_stops_between_steps() {
+    let Some(db) = ScratchDb::create(Server::Postgres, "cancel") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    linear_project(dir.path(), &db.url(), 20, None, "\nSELECT pg_sleep(0.1);");
+    let child = Command::new(retort())
+        .args(["upgrade", "head"])
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+    let out = child.wait_with_output().unwrap();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(err.contains("Cancelled after"), "{err}");
+    let applied = assert_consistent(&db, Some(Server::Postgres), 20);
+    assert!(applied > 0 && applied < 20, "{applied}");
+    assert!(err.contains(&format!("The version table names {applied:012}.")), "{err}");
+}
+
+fn two_at_once(db: &dyn Inspect, url: &str, slow: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    linear_project(dir.path(), url, 10, None, slow);
+    db.create_log();
+    // Every revision logs itself, so a revision run twice would show.
+    for i in 1..=10 {
+        let file = dir.path().join(format!("versions/{i:012}.sql"));
+        let text = fs::read_to_string(&file).unwrap().replace(
+            "\n\n-- migrate:down",
+            &format!("\nINSERT INTO log (entry) VALUES ('{i}');\n\n-- migrate:down"),
+        );
+        fs::write(&file, text).unwrap();
+    }
+    let start = |timeout: &str| {
+        Command::new(retort())
+            .args(["upgrade", "head", "--lock-timeout", timeout])
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    // A waiting second run: it gets the lock after the first and finds nothing to do.
+    let first = start("30");
+    std::thread::sleep(Duration::from_millis(150));
+    let second = start("30");
+    let (a, b) = (first.wait_with_output().unwrap(), second.wait_with_output().unwrap());
+    assert!(a.status.success() && b.status.success(), "{}{}", text(&a.stderr), text(&b.stderr));
+    assert!(text(&a.stdout).contains("Done: 10 step(s)"), "{}", text(&a.stdout));
+    assert!(text(&b.stdout).contains("Nothing to do"), "{}", text(&b.stdout));
+    assert!(text(&b.stderr).contains("Waiting for the migration lock"), "{}", text(&b.stderr));
+    assert_eq!(db.log().len(), 10, "each revision ran once");
+
+    // An impatient second run: it gives up naming the holder.
+    assert!(run(retort(), dir.path(), &["downgrade", "base"]).status.success());
+    let first = start("30");
+    std::thread::sleep(Duration::from_millis(150));
+    let second = start("0");
+    let b = second.wait_with_output().unwrap();
+    let a = first.wait_with_output().unwrap();
+    assert!(a.status.success(), "{}", text(&a.stderr));
+    assert_eq!(b.status.code(), Some(255));
+    let err = text(&b.stderr);
+    assert!(err.contains("another migration holds the lock"), "{err}");
+    assert_eq!(db.log().len(), 20, "the impatient run ran nothing");
+    assert!(!err.contains("Running upgrade"), "{err}");
+    err.lines().for_each(|l| eprintln!("second run: {l}"));
+}
+
+#[test]
+fn postgresql_runs_one_at_a_time() {
+    let Some(db) = ScratchDb::create(Server::Postgres, "lock") else {
+        return;
+    };
+    two_at_once(&db, &db.url(), "\nSELECT pg_sleep(0.1);");
+    // PostgreSQL tells who holds the lock.
+}
+
+#[test]
+fn mariadb_runs_one_at_a_time() {
+    let Some(db) = ScratchDb::create(Server::MariaDb, "lock") else {
+        return;
+    };
+    two_at_once(&db, &db.url(), "\nSELECT SLEEP(0.1);");
+}
+
+#[test]
+fn sqlite_runs_one_at_a_time() {
+    if venv_bin("python").is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("l.db");
+    let slow = "\nCREATE TABLE IF NOT EXISTS filler (n INTEGER);\nWITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 400000) INSERT INTO filler SELECT n FROM c;";
+    two_at_once(&Sqlite(path.clone()), &format!("sqlite:///{}", path.display()), slow);
+}

@@ -596,3 +596,30 @@ fn sqlite_runs_one_at_a_time() {
     let slow = "\nCREATE TABLE IF NOT EXISTS filler (n INTEGER);\nWITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 400000) INSERT INTO filler SELECT n FROM c;";
     two_at_once(&Sqlite(path.clone()), &format!("sqlite:///{}", path.display()), slow);
 }
+
+#[test]
+fn postgresql_runs_transaction_false_sections_outside_a_transaction() {
+    let Some(db) = ScratchDb::create(Server::Postgres, "concurrently") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    linear_project(dir.path(), &db.url(), 2, None, "");
+    fs::write(
+        dir.path().join("versions/000000000003.sql"),
+        "-- revision: 000000000003\n-- down_revision: 000000000002\n-- message: index concurrently\n\n-- migrate:up transaction:false\nCREATE INDEX CONCURRENTLY ix_t2_id ON t2 (id);\n\n-- migrate:down transaction:false\nDROP INDEX CONCURRENTLY ix_t2_id;\n",
+    )
+    .unwrap();
+    let out = run(retort(), dir.path(), &["upgrade", "head"]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        stdout.contains("Running upgrade 000000000002 -> 000000000003, index concurrently\n  (runs outside a transaction: its section is marked transaction:false)"),
+        "{stdout}"
+    );
+    assert_eq!(db.query("SELECT indexname FROM pg_indexes WHERE indexname = 'ix_t2_id'"), "ix_t2_id\n");
+    assert_eq!(db.version_rows(), vec!["000000000003"]);
+    let plan = text(&run(retort(), dir.path(), &["downgrade", "-1", "--plan"]).stdout);
+    assert!(plan.contains("runs outside a transaction (transaction:false)"), "{plan}");
+    assert!(run(retort(), dir.path(), &["downgrade", "-1"]).status.success());
+    assert_eq!(db.query("SELECT indexname FROM pg_indexes WHERE indexname = 'ix_t2_id'"), "");
+}

@@ -189,6 +189,9 @@ impl Printer {
                     bar.inc(1);
                 }
             }
+            ProgressEvent::OutsideTransaction { reason, .. } => {
+                self.line(&format!("  (runs outside a transaction: {reason})"));
+            }
             ProgressEvent::StepFailed { .. } => {}
             ProgressEvent::Output { line } => self.line(&line),
         }

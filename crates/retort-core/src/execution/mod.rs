@@ -114,6 +114,9 @@ pub enum ProgressEvent {
         total: usize,
         description: String,
     },
+    /// The step about to start runs its statements outside a transaction
+    /// (`transaction:false`, or MySQL/MariaDB, whose DDL commits as it goes).
+    OutsideTransaction { index: usize, reason: String },
     StepFinished {
         index: usize,
         total: usize,

@@ -88,6 +88,21 @@ async fn run_locked(
             total,
             description: step.description.clone(),
         });
+        if let Some(sql) = step.sql.as_ref().filter(|s| !s.statements.is_empty()) {
+            let reason = if !sql.transactional {
+                Some("its section is marked transaction:false")
+            } else if db.backend() == Backend::MySql {
+                Some("MySQL/MariaDB commit DDL statement by statement")
+            } else {
+                None
+            };
+            if let Some(reason) = reason {
+                sink(ProgressEvent::OutsideTransaction {
+                    index,
+                    reason: reason.to_string(),
+                });
+            }
+        }
         let started = Instant::now();
         let result = run_step(db, table, step).await;
         let duration_ms = started.elapsed().as_millis() as u64;

@@ -14,3 +14,20 @@ echo "==> retort -c demo branches"
 "$retort" -c demo branches
 echo "==> retort -c demo history --graph"
 "$retort" -c demo history --graph
+# The demo's database is demo/demo.db (SQLite); each run starts it empty.
+rm -f demo/demo.db
+echo
+echo "==> retort -c demo upgrade reviews@head --plan"
+"$retort" -c demo upgrade reviews@head --plan
+echo
+echo "==> retort -c demo upgrade heads"
+"$retort" -c demo upgrade heads
+echo
+echo "==> retort -c demo current"
+"$retort" -c demo current
+echo
+echo "==> retort -c demo downgrade pricing@-1"
+"$retort" -c demo downgrade pricing@-1
+echo
+echo "==> retort -c demo current -v"
+"$retort" -c demo current -v

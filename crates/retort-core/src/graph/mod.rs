@@ -1543,10 +1543,20 @@ impl RevisionMap {
         for &r in revisions {
             todo.insert(r);
         }
-        let ancestors_of = |r: Idx| {
+        // Ancestor sets are rebuilt at every merge of a long history: walk straight into a
+        // bit set, with one reused stack.
+        let mut stack: Vec<Idx> = Vec::new();
+        let mut ancestors_of = |r: Idx| {
             let mut set = BitSet::new(n);
-            for a in self.ancestors(&[r], true) {
-                set.insert(a);
+            set.insert(r);
+            stack.push(r);
+            while let Some(rev) = stack.pop() {
+                for &d in &self.revs[rev].normalized_down {
+                    if !set.contains(d) {
+                        set.insert(d);
+                        stack.push(d);
+                    }
+                }
             }
             set
         };

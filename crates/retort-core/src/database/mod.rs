@@ -1,5 +1,6 @@
 //! Talking to the databases a project migrates: URLs, connections, and the version table.
 
+pub mod check;
 pub mod lock;
 pub mod url;
 

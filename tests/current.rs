@@ -4,22 +4,13 @@
 //! Needs the `.venv` from `scripts/test.sh` (alembic, psycopg2, pymysql) and the loopback
 //! servers; `RETORT_REQUIRE_ALEMBIC=1` turns a missing piece into a failure.
 
+#[path = "support/databases.rs"]
+mod databases;
+
+use databases::{ScratchDb, Server, venv_bin};
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-fn venv_bin(name: &str) -> Option<PathBuf> {
-    let python = std::env::var_os("RETORT_ALEMBIC_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python"));
-    let bin = python.parent()?.join(name);
-    bin.exists().then_some(bin)
-}
-
-fn required() -> bool {
-    std::env::var("RETORT_REQUIRE_ALEMBIC").as_deref() == Ok("1")
-}
 
 const REVISIONS: &[(&str, &str, &str)] = &[
     ("1000aaaaaaaa", "None", "create a"),
@@ -132,36 +123,9 @@ fn compare_on(url: &str) {
     }
 }
 
-static COUNTER: AtomicUsize = AtomicUsize::new(0);
-
-fn scratch_name() -> String {
-    format!(
-        "retort_current_{}_{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::SeqCst)
-    )
-}
-
-fn service_or_skip(check: &mut Command, what: &str) -> bool {
-    let up = check
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !up {
-        assert!(
-            !required(),
-            "{what} is required (RETORT_REQUIRE_ALEMBIC=1) but not reachable"
-        );
-        eprintln!("{what} not reachable: skipped");
-    }
-    up
-}
-
 #[test]
 fn sqlite_current_matches_alembic() {
     if venv_bin("alembic").is_none() {
-        assert!(!required(), "alembic venv required");
         return;
     }
     compare_on("sqlite:///db.sqlite");
@@ -170,62 +134,21 @@ fn sqlite_current_matches_alembic() {
 #[test]
 fn postgresql_current_matches_alembic() {
     if venv_bin("alembic").is_none() {
-        assert!(!required(), "alembic venv required");
         return;
     }
-    if !service_or_skip(
-        Command::new("pg_isready").args(["-q", "-h", "127.0.0.1", "-p", "5432"]),
-        "PostgreSQL",
-    ) {
-        return;
+    if let Some(db) = ScratchDb::create(Server::Postgres, "current") {
+        compare_on(&db.url());
     }
-    let db = scratch_name();
-    let psql = |sql: String| {
-        let ok = Command::new("psql")
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-U",
-                "postgres",
-                "-d",
-                "postgres",
-                "-qc",
-                &sql,
-            ])
-            .status()
-            .unwrap();
-        assert!(ok.success(), "psql {sql}");
-    };
-    psql(format!("CREATE DATABASE {db}"));
-    compare_on(&format!(
-        "postgresql+psycopg2://postgres@127.0.0.1:5432/{db}"
-    ));
-    psql(format!("DROP DATABASE {db}"));
 }
 
 #[test]
 fn mariadb_current_matches_alembic() {
     if venv_bin("alembic").is_none() {
-        assert!(!required(), "alembic venv required");
         return;
     }
-    if !service_or_skip(
-        Command::new("mariadb-admin").args(["-h", "127.0.0.1", "-uroot", "ping"]),
-        "MariaDB",
-    ) {
-        return;
+    if let Some(db) = ScratchDb::create(Server::MariaDb, "current") {
+        compare_on(&db.url());
     }
-    let db = scratch_name();
-    let sql = |q: String| {
-        let ok = Command::new("mariadb")
-            .args(["-h", "127.0.0.1", "-uroot", "-e", &q])
-            .status()
-            .unwrap();
-        assert!(ok.success(), "mariadb {q}");
-    };
-    sql(format!("CREATE DATABASE {db}"));
-    compare_on(&format!("mysql+pymysql://root@127.0.0.1:3306/{db}"));
-    sql(format!("DROP DATABASE {db}"));
 }
 
 #[test]

@@ -21,7 +21,10 @@ pub fn venv_bin(name: &str) -> Option<PathBuf> {
     let bin = python.parent()?.join(name);
     let found = bin.exists().then_some(bin);
     if found.is_none() {
-        assert!(!required(), "the alembic venv is required (RETORT_REQUIRE_ALEMBIC=1)");
+        assert!(
+            !required(),
+            "the alembic venv is required (RETORT_REQUIRE_ALEMBIC=1)"
+        );
         eprintln!("alembic venv not found: skipped");
     }
     found
@@ -110,7 +113,17 @@ impl ScratchDb {
     fn client(&self, db: Option<&str>, sql: &str) -> (bool, String, String) {
         let out = match self.server {
             Server::Postgres => Command::new("psql")
-                .args(["-h", "127.0.0.1", "-U", "postgres", "-X", "-q", "-At", "-F", "\t"])
+                .args([
+                    "-h",
+                    "127.0.0.1",
+                    "-U",
+                    "postgres",
+                    "-X",
+                    "-q",
+                    "-At",
+                    "-F",
+                    "\t",
+                ])
                 .args(["-d", db.unwrap_or("postgres"), "-c", sql])
                 .output(),
             Server::MariaDb => Command::new("mariadb")

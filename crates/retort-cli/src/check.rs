@@ -12,14 +12,7 @@ use std::time::Duration;
 pub fn main(cli: &Cli) -> ExitCode {
     match run(cli) {
         Ok(code) => code,
-        Err(message) => {
-            if cli.json {
-                eprintln!("{}", serde_json::json!({ "error": message }));
-            } else {
-                eprintln!("FAILED: {message}");
-            }
-            ExitCode::from(FAILURE)
-        }
+        Err(message) => crate::fail(cli, &message),
     }
 }
 

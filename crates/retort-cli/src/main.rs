@@ -156,15 +156,18 @@ fn main() -> ExitCode {
                 .and_then(|_| stdout.flush());
             ExitCode::SUCCESS
         }
-        Err(message) => {
-            if cli.json {
-                eprintln!("{}", serde_json::json!({ "error": message }));
-            } else {
-                eprintln!("FAILED: {message}");
-            }
-            ExitCode::from(FAILURE)
-        }
+        Err(message) => fail(&cli, &message),
     }
+}
+
+/// Reports a command error as alembic does (`FAILED: ...`, exit 255), or as JSON.
+fn fail(cli: &Cli, message: &str) -> ExitCode {
+    if cli.json {
+        eprintln!("{}", serde_json::json!({ "error": message }));
+    } else {
+        eprintln!("FAILED: {message}");
+    }
+    ExitCode::from(FAILURE)
 }
 
 fn load(cli: &Cli) -> Result<(Project, RevisionMap), String> {

@@ -33,14 +33,7 @@ const CANCELLED: u8 = 130;
 pub fn main(cli: &Cli) -> ExitCode {
     match run(cli) {
         Ok(code) => code,
-        Err(message) => {
-            if cli.json {
-                eprintln!("{}", serde_json::json!({ "error": message }));
-            } else {
-                eprintln!("FAILED: {message}");
-            }
-            ExitCode::from(FAILURE)
-        }
+        Err(message) => crate::fail(cli, &message),
     }
 }
 
@@ -118,6 +111,10 @@ fn run(cli: &Cli) -> Result<ExitCode, String> {
     });
     printer.finish();
     let report = report.map_err(|e| e.to_string())?;
+    if args.sql && report.outcome == Outcome::Completed {
+        // Offline mode: stdout holds the SQL script and nothing else.
+        return Ok(ExitCode::SUCCESS);
+    }
     Ok(print_report(&report, cli.json))
 }
 
@@ -251,7 +248,7 @@ fn print_report(report: &RunReport, json: bool) -> ExitCode {
                     );
                 }
                 if !report.not_run.is_empty() {
-                    eprintln!("  {} later step(s) were not run.", report.not_run.len());
+                    eprintln!("  {} step(s) of the plan were not run.", report.not_run.len());
                 }
             }
         }

@@ -19,12 +19,42 @@ use std::time::Duration;
 const GRAPH: &[(&str, &[&str], &[&str], &[&str], &str)] = &[
     ("a1a1a1a1a1a1", &[], &["core"], &[], "core one"),
     ("a2a2a2a2a2a2", &["a1a1a1a1a1a1"], &[], &[], "core two"),
-    ("b1b1b1b1b1b1", &["a2a2a2a2a2a2"], &["feature"], &[], "feature one"),
+    (
+        "b1b1b1b1b1b1",
+        &["a2a2a2a2a2a2"],
+        &["feature"],
+        &[],
+        "feature one",
+    ),
     ("b2b2b2b2b2b2", &["b1b1b1b1b1b1"], &[], &[], "feature two"),
-    ("c1c1c1c1c1c1", &["a2a2a2a2a2a2"], &["billing"], &[], "billing one"),
-    ("c2c2c2c2c2c2", &["c1c1c1c1c1c1"], &[], &["b1b1b1b1b1b1"], "billing two"),
-    ("d1d1d1d1d1d1", &["b2b2b2b2b2b2", "c2c2c2c2c2c2"], &[], &[], "merge"),
-    ("e1e1e1e1e1e1", &[], &["audit"], &["a1a1a1a1a1a1"], "audit one"),
+    (
+        "c1c1c1c1c1c1",
+        &["a2a2a2a2a2a2"],
+        &["billing"],
+        &[],
+        "billing one",
+    ),
+    (
+        "c2c2c2c2c2c2",
+        &["c1c1c1c1c1c1"],
+        &[],
+        &["b1b1b1b1b1b1"],
+        "billing two",
+    ),
+    (
+        "d1d1d1d1d1d1",
+        &["b2b2b2b2b2b2", "c2c2c2c2c2c2"],
+        &[],
+        &[],
+        "merge",
+    ),
+    (
+        "e1e1e1e1e1e1",
+        &[],
+        &["audit"],
+        &["a1a1a1a1a1a1"],
+        "audit one",
+    ),
     ("e2e2e2e2e2e2", &["e1e1e1e1e1e1"], &[], &[], "audit two"),
 ];
 
@@ -64,16 +94,30 @@ fn conflicting_stamp_changes_nothing() {
         dir.path().join("versions/a1a1a1a1a1a1.sql"),
         fs::read_to_string(dir.path().join("versions/a1a1a1a1a1a1.sql"))
             .unwrap()
-            .replace("-- migrate:up\n", "-- migrate:up\nCREATE TABLE log (id INTEGER PRIMARY KEY, entry TEXT);\n"),
+            .replace(
+                "-- migrate:up\n",
+                "-- migrate:up\nCREATE TABLE log (id INTEGER PRIMARY KEY, entry TEXT);\n",
+            ),
     )
     .unwrap();
-    assert!(run(retort(), dir.path(), &["upgrade", "heads"]).status.success());
-    let out = run(retort(), dir.path(), &["stamp", "e1e1e1e1e1e1", "c1c1c1c1c1c1"]);
+    assert!(
+        run(retort(), dir.path(), &["upgrade", "heads"])
+            .status
+            .success()
+    );
+    let out = run(
+        retort(),
+        dir.path(),
+        &["stamp", "e1e1e1e1e1e1", "c1c1c1c1c1c1"],
+    );
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(255), "{err}");
     assert!(err.contains("nothing was changed"), "{err}");
     let current = text(&run(retort(), dir.path(), &["current"]).stdout);
-    assert!(current.contains("d1d1d1d1d1d1") && current.contains("e2e2e2e2e2e2"), "{current}");
+    assert!(
+        current.contains("d1d1d1d1d1d1") && current.contains("e2e2e2e2e2e2"),
+        "{current}"
+    );
 }
 
 fn python_list(items: &[&str]) -> String {
@@ -82,7 +126,10 @@ fn python_list(items: &[&str]) -> String {
         [one] => format!("'{one}'"),
         many => format!(
             "({})",
-            many.iter().map(|s| format!("'{s}'")).collect::<Vec<_>>().join(", ")
+            many.iter()
+                .map(|s| format!("'{s}'"))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     }
 }
@@ -189,7 +236,10 @@ impl Inspect for Sqlite {
 impl Inspect for ScratchDb {
     fn query(&self, sql: &str) -> String {
         let sql = match self.server {
-            Server::Postgres => sql.replace("INTEGER PRIMARY KEY AUTO_INCREMENT_PLACEHOLDER", "SERIAL PRIMARY KEY"),
+            Server::Postgres => sql.replace(
+                "INTEGER PRIMARY KEY AUTO_INCREMENT_PLACEHOLDER",
+                "SERIAL PRIMARY KEY",
+            ),
             Server::MariaDb => sql.replace(" AUTO_INCREMENT_PLACEHOLDER", " AUTO_INCREMENT"),
         };
         ScratchDb::query(self, &sql)
@@ -226,7 +276,11 @@ fn compare(alembic_db: &dyn Inspect, alembic_url: &str, retort_db: &dyn Inspect,
         if !a.status.success() {
             continue;
         }
-        assert_eq!(alembic_db.log(), retort_db.log(), "{label}: migrations ran in a different order");
+        assert_eq!(
+            alembic_db.log(),
+            retort_db.log(),
+            "{label}: migrations ran in a different order"
+        );
         assert_eq!(
             alembic_db.version_rows(),
             retort_db.version_rows(),
@@ -298,7 +352,11 @@ fn linear_project(dir: &Path, url: &str, count: usize, bad: Option<usize>, extra
     fs::create_dir_all(&versions).unwrap();
     fs::write(dir.join("retort.toml"), format!("url = \"{url}\"\n")).unwrap();
     for i in 1..=count {
-        let down = if i == 1 { String::new() } else { format!("{:012}", i - 1) };
+        let down = if i == 1 {
+            String::new()
+        } else {
+            format!("{:012}", i - 1)
+        };
         let body = if Some(i) == bad {
             format!("CREATE TABLE t{i} (id INTEGER);\nINSERT INTO no_such_table VALUES (1);")
         } else {
@@ -316,7 +374,9 @@ fn tables_present(db: &dyn Inspect, server: Option<Server>, count: usize) -> Vec
     let sql = match server {
         None => "SELECT name FROM sqlite_master WHERE type = 'table'",
         Some(Server::Postgres) => "SELECT tablename FROM pg_tables WHERE schemaname = 'public'",
-        Some(Server::MariaDb) => "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()",
+        Some(Server::MariaDb) => {
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()"
+        }
     };
     let names = db.query(sql);
     (1..=count)
@@ -330,11 +390,21 @@ fn assert_rolled_back_failure(db: &dyn Inspect, server: Option<Server>, url: &st
     let out = run(retort(), dir.path(), &["upgrade", "head"]);
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(255), "{err}");
-    assert!(err.contains("000000000003.sql:7"), "names the file and line: {err}");
+    assert!(
+        err.contains("000000000003.sql:7"),
+        "names the file and line: {err}"
+    );
     assert!(err.contains("rolled back completely"), "{err}");
-    assert!(err.contains("The version table names: 000000000002."), "{err}");
+    assert!(
+        err.contains("The version table names: 000000000002."),
+        "{err}"
+    );
     assert!(err.contains("2 earlier step(s)"), "{err}");
-    assert_eq!(tables_present(db, server, 4), vec![1, 2], "revision 3 left nothing behind");
+    assert_eq!(
+        tables_present(db, server, 4),
+        vec![1, 2],
+        "revision 3 left nothing behind"
+    );
     assert_eq!(db.version_rows(), vec!["000000000002"]);
 }
 
@@ -345,7 +415,11 @@ fn sqlite_failure_rolls_the_revision_back() {
     }
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("f.db");
-    assert_rolled_back_failure(&Sqlite(path.clone()), None, &format!("sqlite:///{}", path.display()));
+    assert_rolled_back_failure(
+        &Sqlite(path.clone()),
+        None,
+        &format!("sqlite:///{}", path.display()),
+    );
 }
 
 #[test]
@@ -368,9 +442,18 @@ fn mariadb_failure_reports_the_committed_statements() {
     assert_eq!(out.status.code(), Some(255), "{err}");
     assert!(err.contains("000000000003.sql:7"), "{err}");
     assert!(err.contains("were committed before the failure"), "{err}");
-    assert!(err.contains("line 6: CREATE TABLE t3 (id INTEGER)"), "{err}");
-    assert!(err.contains("The version table names: 000000000002."), "{err}");
-    assert!(err.contains("retort stamp 000000000003") && err.contains("restore the backup"), "{err}");
+    assert!(
+        err.contains("line 6: CREATE TABLE t3 (id INTEGER)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("The version table names: 000000000002."),
+        "{err}"
+    );
+    assert!(
+        err.contains("retort stamp 000000000003") && err.contains("restore the backup"),
+        "{err}"
+    );
     // What the report says is what the database holds.
     assert_eq!(tables_present(&db, Some(Server::MariaDb), 4), vec![1, 2, 3]);
     assert_eq!(db.version_rows(), vec!["000000000002"]);
@@ -385,19 +468,35 @@ fn plan_shows_steps_and_sql_without_touching_the_database() {
     let plan = text(&out.stdout);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(plan.contains("no alembic_version table yet"), "{plan}");
-    assert!(plan.contains("2. upgrade 000000000001 -> 000000000002, step 2"), "{plan}");
+    assert!(
+        plan.contains("2. upgrade 000000000001 -> 000000000002, step 2"),
+        "{plan}"
+    );
     assert!(plan.contains("CREATE TABLE t3 (id INTEGER)"), "{plan}");
     assert!(plan.contains("Version table after: 000000000003"), "{plan}");
-    assert!(!dir.path().join("p.db").exists(), "--plan created the database");
+    assert!(
+        !dir.path().join("p.db").exists(),
+        "--plan created the database"
+    );
     // From the real state: after two steps, the plan holds only the third.
-    assert!(run(retort(), dir.path(), &["upgrade", "000000000002"]).status.success());
+    assert!(
+        run(retort(), dir.path(), &["upgrade", "000000000002"])
+            .status
+            .success()
+    );
     let plan = text(&run(retort(), dir.path(), &["upgrade", "head", "--plan"]).stdout);
-    assert!(plan.contains("Version table now: 000000000002") && !plan.contains("t2"), "{plan}");
+    assert!(
+        plan.contains("Version table now: 000000000002") && !plan.contains("t2"),
+        "{plan}"
+    );
     let sql = text(&run(retort(), dir.path(), &["upgrade", "head", "--sql"]).stdout);
     assert!(sql.starts_with("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num));"), "{sql}");
     assert!(sql.contains("BEGIN;\n\n-- Running upgrade  -> 000000000001, step 1\n\nCREATE TABLE t1 (id INTEGER);\n\nINSERT INTO alembic_version (version_num) VALUES ('000000000001');\n\nCOMMIT;"), "{sql}");
     let out = run(retort(), dir.path(), &["downgrade", "base", "--sql"]);
-    assert_eq!(text(&out.stderr), "FAILED: downgrade with --sql requires <fromrev>:<torev>\n");
+    assert_eq!(
+        text(&out.stderr),
+        "FAILED: downgrade with --sql requires <fromrev>:<torev>\n"
+    );
 }
 
 // ----- kills, cancels and concurrent runs ------------------------------------------------------
@@ -432,7 +531,11 @@ fn assert_consistent(db: &dyn Inspect, server: Option<Server>, count: usize) -> 
             Some(Server::MariaDb) => "SELECT table_name FROM information_schema.tables WHERE table_name = 'alembic_version' AND table_schema = DATABASE()",
         })
         .contains("alembic_version");
-    let rows = if has_table { db.version_rows() } else { Vec::new() };
+    let rows = if has_table {
+        db.version_rows()
+    } else {
+        Vec::new()
+    };
     let applied = rows.first().map_or(0, |r| r.parse::<usize>().unwrap());
     assert!(rows.len() <= 1, "{rows:?}");
     assert_eq!(present, (1..=applied).collect::<Vec<_>>(), "rows {rows:?}");
@@ -464,10 +567,17 @@ fn kill_repeatedly(db: &dyn Inspect, server: Option<Server>, url: &str, slow: &s
         }
         if applied == COUNT {
             // Start over so the next kill lands mid-run again.
-            assert!(run(retort(), dir.path(), &["downgrade", "base"]).status.success());
+            assert!(
+                run(retort(), dir.path(), &["downgrade", "base"])
+                    .status
+                    .success()
+            );
         }
     }
-    assert!(kills_mid_run > 0, "no kill landed during a run; slow the revisions down");
+    assert!(
+        kills_mid_run > 0,
+        "no kill landed during a run; slow the revisions down"
+    );
     let out = run(retort(), dir.path(), &["upgrade", "head"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(assert_consistent(db, server, COUNT), COUNT);
@@ -482,7 +592,12 @@ fn sqlite_survives_kills() {
     let path = dir.path().join("k.db");
     // Some work per revision so that a kill often lands inside a transaction.
     let slow = "\nCREATE TABLE IF NOT EXISTS filler (n INTEGER);\nWITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 20000) INSERT INTO filler SELECT n FROM c;";
-    kill_repeatedly(&Sqlite(path.clone()), None, &format!("sqlite:///{}", path.display()), slow);
+    kill_repeatedly(
+        &Sqlite(path.clone()),
+        None,
+        &format!("sqlite:///{}", path.display()),
+        slow,
+    );
 }
 
 #[test]
@@ -490,7 +605,12 @@ fn postgresql_survives_kills() {
     let Some(db) = ScratchDb::create(Server::Postgres, "kill") else {
         return;
     };
-    kill_repeatedly(&db, Some(Server::Postgres), &db.url(), "\nSELECT pg_sleep(0.02);");
+    kill_repeatedly(
+        &db,
+        Some(Server::Postgres),
+        &db.url(),
+        "\nSELECT pg_sleep(0.02);",
+    );
 }
 
 #[test]
@@ -509,14 +629,23 @@ fn ctrl_c_stops_between_steps() {
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(700));
-    assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
     let out = child.wait_with_output().unwrap();
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "{err}");
     assert!(err.contains("Cancelled after"), "{err}");
     let applied = assert_consistent(&db, Some(Server::Postgres), 20);
     assert!(applied > 0 && applied < 20, "{applied}");
-    assert!(err.contains(&format!("The version table names {applied:012}.")), "{err}");
+    assert!(
+        err.contains(&format!("The version table names {applied:012}.")),
+        "{err}"
+    );
 }
 
 fn two_at_once(db: &dyn Inspect, url: &str, slow: &str) {
@@ -546,15 +675,39 @@ fn two_at_once(db: &dyn Inspect, url: &str, slow: &str) {
     let first = start("30");
     std::thread::sleep(Duration::from_millis(150));
     let second = start("30");
-    let (a, b) = (first.wait_with_output().unwrap(), second.wait_with_output().unwrap());
-    assert!(a.status.success() && b.status.success(), "{}{}", text(&a.stderr), text(&b.stderr));
-    assert!(text(&a.stdout).contains("Done: 10 step(s)"), "{}", text(&a.stdout));
-    assert!(text(&b.stdout).contains("Nothing to do"), "{}", text(&b.stdout));
-    assert!(text(&b.stderr).contains("Waiting for the migration lock"), "{}", text(&b.stderr));
+    let (a, b) = (
+        first.wait_with_output().unwrap(),
+        second.wait_with_output().unwrap(),
+    );
+    assert!(
+        a.status.success() && b.status.success(),
+        "{}{}",
+        text(&a.stderr),
+        text(&b.stderr)
+    );
+    assert!(
+        text(&a.stdout).contains("Done: 10 step(s)"),
+        "{}",
+        text(&a.stdout)
+    );
+    assert!(
+        text(&b.stdout).contains("Nothing to do"),
+        "{}",
+        text(&b.stdout)
+    );
+    assert!(
+        text(&b.stderr).contains("Waiting for the migration lock"),
+        "{}",
+        text(&b.stderr)
+    );
     assert_eq!(db.log().len(), 10, "each revision ran once");
 
     // An impatient second run: it gives up naming the holder.
-    assert!(run(retort(), dir.path(), &["downgrade", "base"]).status.success());
+    assert!(
+        run(retort(), dir.path(), &["downgrade", "base"])
+            .status
+            .success()
+    );
     let first = start("30");
     std::thread::sleep(Duration::from_millis(150));
     let second = start("0");
@@ -594,7 +747,11 @@ fn sqlite_runs_one_at_a_time() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("l.db");
     let slow = "\nCREATE TABLE IF NOT EXISTS filler (n INTEGER);\nWITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 400000) INSERT INTO filler SELECT n FROM c;";
-    two_at_once(&Sqlite(path.clone()), &format!("sqlite:///{}", path.display()), slow);
+    two_at_once(
+        &Sqlite(path.clone()),
+        &format!("sqlite:///{}", path.display()),
+        slow,
+    );
 }
 
 #[test]
@@ -616,10 +773,23 @@ fn postgresql_runs_transaction_false_sections_outside_a_transaction() {
         stdout.contains("Running upgrade 000000000002 -> 000000000003, index concurrently\n  (runs outside a transaction: its section is marked transaction:false)"),
         "{stdout}"
     );
-    assert_eq!(db.query("SELECT indexname FROM pg_indexes WHERE indexname = 'ix_t2_id'"), "ix_t2_id\n");
+    assert_eq!(
+        db.query("SELECT indexname FROM pg_indexes WHERE indexname = 'ix_t2_id'"),
+        "ix_t2_id\n"
+    );
     assert_eq!(db.version_rows(), vec!["000000000003"]);
     let plan = text(&run(retort(), dir.path(), &["downgrade", "-1", "--plan"]).stdout);
-    assert!(plan.contains("runs outside a transaction (transaction:false)"), "{plan}");
-    assert!(run(retort(), dir.path(), &["downgrade", "-1"]).status.success());
-    assert_eq!(db.query("SELECT indexname FROM pg_indexes WHERE indexname = 'ix_t2_id'"), "");
+    assert!(
+        plan.contains("runs outside a transaction (transaction:false)"),
+        "{plan}"
+    );
+    assert!(
+        run(retort(), dir.path(), &["downgrade", "-1"])
+            .status
+            .success()
+    );
+    assert_eq!(
+        db.query("SELECT indexname FROM pg_indexes WHERE indexname = 'ix_t2_id'"),
+        ""
+    );
 }

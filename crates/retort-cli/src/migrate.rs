@@ -76,20 +76,30 @@ fn run(cli: &Cli) -> Result<ExitCode, String> {
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
     let connect_timeout = Duration::from_secs(cli.connect_timeout);
-    let alembic = project.kind == ProjectKind::Alembic && !matches!(operation, Operation::Stamp { .. });
+    let alembic =
+        project.kind == ProjectKind::Alembic && !matches!(operation, Operation::Stamp { .. });
 
     if args.sql && !alembic {
-        let script = offline::script(&project, &map, &operation, url.backend)
-            .map_err(|e| e.to_string())?;
+        let script =
+            offline::script(&project, &map, &operation, url.backend).map_err(|e| e.to_string())?;
         print!("{script}");
         return Ok(ExitCode::SUCCESS);
     }
     if args.plan {
         let plan = runtime
-            .block_on(execution::plan(&project, &map, &url, &operation, connect_timeout))
+            .block_on(execution::plan(
+                &project,
+                &map,
+                &url,
+                &operation,
+                connect_timeout,
+            ))
             .map_err(|e| e.to_string())?;
         if cli.json {
-            println!("{}", serde_json::to_string_pretty(&plan).map_err(|e| e.to_string())?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&plan).map_err(|e| e.to_string())?
+            );
         } else {
             print!("{}", render_plan(&plan, &url, &project));
         }
@@ -107,7 +117,10 @@ fn run(cli: &Cli) -> Result<ExitCode, String> {
     let printer = Printer::new(cli.json);
     let report = runtime.block_on(async {
         tokio::spawn(cancel_on_ctrl_c(cancel));
-        execution::run(&project, &map, &url, &operation, &options, &|e| printer.event(e)).await
+        execution::run(&project, &map, &url, &operation, &options, &|e| {
+            printer.event(e)
+        })
+        .await
     });
     printer.finish();
     let report = report.map_err(|e| e.to_string())?;
@@ -248,7 +261,10 @@ fn print_report(report: &RunReport, json: bool) -> ExitCode {
                     );
                 }
                 if !report.not_run.is_empty() {
-                    eprintln!("  {} step(s) of the plan were not run.", report.not_run.len());
+                    eprintln!(
+                        "  {} step(s) of the plan were not run.",
+                        report.not_run.len()
+                    );
                 }
             }
         }
@@ -277,7 +293,10 @@ fn render_plan(plan: &Plan, url: &DatabaseUrl, project: &Project) -> String {
             table.name
         ));
     } else {
-        out.push_str(&format!("Version table now: {}\n", rows_text(&plan.current)));
+        out.push_str(&format!(
+            "Version table now: {}\n",
+            rows_text(&plan.current)
+        ));
     }
     if plan.purge {
         out.push_str("Every row of the version table is deleted first (--purge).\n");
@@ -290,9 +309,7 @@ fn render_plan(plan: &Plan, url: &DatabaseUrl, project: &Project) -> String {
     for (i, step) in plan.steps.iter().enumerate() {
         out.push_str(&format!("\n{}. {}\n", i + 1, step.description));
         if let Some(path) = &step.path {
-            let shown = root
-                .and_then(|r| path.strip_prefix(r).ok())
-                .unwrap_or(path);
+            let shown = root.and_then(|r| path.strip_prefix(r).ok()).unwrap_or(path);
             out.push_str(&format!("   file: {}\n", shown.display()));
         }
         if let Some(sql) = &step.sql {

@@ -109,7 +109,10 @@ impl Database {
         }
     }
 
-    pub async fn try_migration_lock(&mut self, table: &VersionTable) -> Result<Option<MigrationLock>, DatabaseError> {
+    pub async fn try_migration_lock(
+        &mut self,
+        table: &VersionTable,
+    ) -> Result<Option<MigrationLock>, DatabaseError> {
         let database = self.url.database.clone();
         let sqlite_path = self.url.sqlite_path.clone();
         let got = match &mut self.conn {
@@ -154,7 +157,10 @@ impl Database {
             .map_err(|e| self.query_error(e))
     }
 
-    pub async fn release_migration_lock(&mut self, lock: MigrationLock) -> Result<(), DatabaseError> {
+    pub async fn release_migration_lock(
+        &mut self,
+        lock: MigrationLock,
+    ) -> Result<(), DatabaseError> {
         let released = match (lock.kind, &mut self.conn) {
             (LockKind::Postgres(key), Conn::Postgres(c)) => {
                 sqlx::query_scalar::<_, bool>("SELECT pg_advisory_unlock($1)")
@@ -273,7 +279,10 @@ mod tests {
             name: "alembic_version".into(),
             schema: None,
         };
-        assert_eq!(advisory_key(&t.lock_name()), advisory_key("retort:alembic_version"));
+        assert_eq!(
+            advisory_key(&t.lock_name()),
+            advisory_key("retort:alembic_version")
+        );
         assert_ne!(
             advisory_key("retort:alembic_version"),
             advisory_key("retort:other_version")
@@ -283,6 +292,9 @@ mod tests {
             schema: Some("s".into()),
         };
         assert!(mysql_lock_name(&long, Some("db")).len() <= 64);
-        assert_eq!(mysql_lock_name(&t, Some("app")), "retort:alembic_version@app");
+        assert_eq!(
+            mysql_lock_name(&t, Some("app")),
+            "retort:alembic_version@app"
+        );
     }
 }

@@ -32,9 +32,7 @@ pub enum DatabaseError {
     Timeout { url: String, seconds: u64 },
     #[error("{url}: {message}")]
     Query { url: String, message: String },
-    #[error(
-        "Online migration expected to match one row when {action} in '{table}'; {found} found"
-    )]
+    #[error("Online migration expected to match one row when {action} in '{table}'; {found} found")]
     VersionRowMismatch {
         action: String,
         table: String,
@@ -267,9 +265,18 @@ impl Database {
     pub async fn execute(&mut self, sql: &str) -> Result<u64, SqlFailure> {
         let sql = AssertSqlSafe(sql.to_string());
         let result = match &mut self.conn {
-            Conn::Sqlite(c) => sqlx::raw_sql(sql).execute(c).await.map(|r| r.rows_affected()),
-            Conn::Postgres(c) => sqlx::raw_sql(sql).execute(c).await.map(|r| r.rows_affected()),
-            Conn::MySql(c) => sqlx::raw_sql(sql).execute(c).await.map(|r| r.rows_affected()),
+            Conn::Sqlite(c) => sqlx::raw_sql(sql)
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected()),
+            Conn::Postgres(c) => sqlx::raw_sql(sql)
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected()),
+            Conn::MySql(c) => sqlx::raw_sql(sql)
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected()),
             Conn::AbsentSqliteFile => return Ok(0),
         };
         result.map_err(|e| self.sql_failure(e))
@@ -318,14 +325,20 @@ impl Database {
     }
 
     async fn run(&mut self, sql: &str) -> Result<(), DatabaseError> {
-        self.execute(sql).await.map(drop).map_err(|f| DatabaseError::Query {
-            url: self.url.redacted(),
-            message: f.to_string(),
-        })
+        self.execute(sql)
+            .await
+            .map(drop)
+            .map_err(|f| DatabaseError::Query {
+                url: self.url.redacted(),
+                message: f.to_string(),
+            })
     }
 
     /// Creates the version table when it is missing; tells whether it did.
-    pub async fn ensure_version_table(&mut self, table: &VersionTable) -> Result<bool, DatabaseError> {
+    pub async fn ensure_version_table(
+        &mut self,
+        table: &VersionTable,
+    ) -> Result<bool, DatabaseError> {
         if self.table_exists(table).await? {
             return Ok(false);
         }
@@ -455,7 +468,8 @@ fn quote_mysql(ident: &str) -> String {
 
 fn pg_options(url: &DatabaseUrl) -> Result<PgConnectOptions, DatabaseError> {
     // The process id lets a waiting run name who holds the migration lock.
-    let mut o = PgConnectOptions::new().application_name(&format!("retort (pid {})", std::process::id()));
+    let mut o =
+        PgConnectOptions::new().application_name(&format!("retort (pid {})", std::process::id()));
     if let Some(h) = &url.host {
         o = o.host(h);
     }

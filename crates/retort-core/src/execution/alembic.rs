@@ -444,7 +444,7 @@ async fn run_locked(
                 advice: vec![format!(
                     "Check the version table (it names {}) against the database before running `{}` again.",
                     rows_text(&version_rows),
-                    rerun(spec.operation)
+                    spec.operation.command_line()
                 )],
             };
             report.outcome = Outcome::Failed;
@@ -513,7 +513,7 @@ async fn run_offline(
         failure.rolled_back = true;
         failure.advice = vec![format!(
             "Nothing was run against the database (--sql); fix the revision and run `{} --sql` again.",
-            rerun(spec.operation)
+            spec.operation.command_line()
         )];
         report.outcome = Outcome::Failed;
         report.failure = Some(failure);
@@ -541,14 +541,6 @@ fn rows_text(rows: &[String]) -> String {
         "no revision (empty)".to_string()
     } else {
         rows.join(", ")
-    }
-}
-
-fn rerun(operation: &Operation) -> String {
-    match operation {
-        Operation::Upgrade { target } => format!("retort upgrade {target}"),
-        Operation::Downgrade { target } => format!("retort downgrade {target}"),
-        Operation::Stamp { targets, .. } => format!("retort stamp {}", targets.join(" ")),
     }
 }
 
@@ -594,10 +586,10 @@ fn failure_report(
         .statements
         .iter()
         .filter(|s| s.committed)
-        .map(|s| (s.line.unwrap_or(0), summary(&s.sql)))
+        .map(|s| (s.line.unwrap_or(0), super::statements::summarize(&s.sql)))
         .collect();
     let rolled_back = committed.is_empty();
-    let rerun = rerun(spec.operation);
+    let rerun = spec.operation.command_line();
     let mut advice = Vec::new();
     if !undone.is_empty() {
         advice.push(format!(
@@ -616,39 +608,24 @@ fn failure_report(
         } else {
             "these statements ran outside a transaction (autocommit)"
         };
-        advice.push(format!(
-            "{why}: either undo the committed statements by hand, fix the revision and run `{rerun}` again;"
+        advice.extend(super::partial_failure_advice(
+            why,
+            spec.operation,
+            step.revision.as_deref(),
         ));
-        if let Some(rev) = &step.revision {
-            advice.push(format!(
-                "or finish the revision by hand and record it with `retort stamp {rev}`;"
-            ));
-        }
-        advice.push("or restore the backup taken before this run.".to_string());
     }
     StepFailure {
         description: step.description.clone(),
         revision: step.revision.clone(),
         path,
         line: error.line,
-        statement: error.statement.as_deref().map(summary),
+        statement: error.statement.as_deref().map(super::statements::summarize),
         error: error.error.clone(),
         rolled_back,
         committed_statements: committed,
         version_rows,
         advice,
     }
-}
-
-/// A statement in one line: its first line, cut at 80 characters.
-fn summary(sql: &str) -> String {
-    let sql = sql.trim();
-    let first = sql.lines().next().unwrap_or("").trim();
-    let mut s: String = first.chars().take(80).collect();
-    if s.len() < first.len() || sql.lines().nth(1).is_some() {
-        s.push_str(" …");
-    }
-    s
 }
 
 // ---------------------------------------------------------------------------------------------

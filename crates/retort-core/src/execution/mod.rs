@@ -41,6 +41,30 @@ impl Operation {
             Operation::Stamp { .. } => "stamp",
         }
     }
+
+    /// The command that runs this operation again, for advice after a failure.
+    pub fn command_line(&self) -> String {
+        match self {
+            Operation::Upgrade { target } => format!("retort upgrade {target}"),
+            Operation::Downgrade { target } => format!("retort downgrade {target}"),
+            Operation::Stamp { targets, .. } => format!("retort stamp {}", targets.join(" ")),
+        }
+    }
+}
+
+/// The ways out when part of a failed revision has committed (`why` says why it could).
+fn partial_failure_advice(why: &str, operation: &Operation, revision: Option<&str>) -> Vec<String> {
+    let mut advice = vec![format!(
+        "{why}: either undo the committed statements by hand, fix the revision and run `{}` again;",
+        operation.command_line()
+    )];
+    if let Some(rev) = revision {
+        advice.push(format!(
+            "or finish the revision by hand and record it with `retort stamp {rev}`;"
+        ));
+    }
+    advice.push("or restore the backup taken before this run.".to_string());
+    advice
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -201,10 +225,16 @@ impl std::fmt::Display for StepFailure {
             writeln!(f, "  statement: {statement}")?;
         }
         if self.rolled_back {
-            writeln!(f, "  The revision was rolled back completely; nothing of it is left in the database.")?;
+            writeln!(
+                f,
+                "  The revision was rolled back completely; nothing of it is left in the database."
+            )?;
         }
         if !self.committed_statements.is_empty() {
-            writeln!(f, "  These statements of the revision were committed before the failure and are NOT rolled back:")?;
+            writeln!(
+                f,
+                "  These statements of the revision were committed before the failure and are NOT rolled back:"
+            )?;
             for (line, s) in &self.committed_statements {
                 writeln!(f, "    line {line}: {s}")?;
             }

@@ -120,7 +120,12 @@ async fn run_locked(
                 });
             }
             Err(error) => {
-                let version_rows = db.version_heads(table).await.ok().flatten().unwrap_or_default();
+                let version_rows = db
+                    .version_heads(table)
+                    .await
+                    .ok()
+                    .flatten()
+                    .unwrap_or_default();
                 let failure = failure_report(step, error, version_rows, db.backend(), operation);
                 sink(ProgressEvent::StepFailed {
                     index,
@@ -176,7 +181,9 @@ async fn run_step(db: &mut Database, table: &VersionTable, step: &Step) -> Resul
             if let Err(failure) = db.execute(&statement.sql).await {
                 let _ = db.rollback().await;
                 return Err(StepError {
-                    line: Some(statement.line + failure_line_offset(&statement.sql, failure.position)),
+                    line: Some(
+                        statement.line + failure_line_offset(&statement.sql, failure.position),
+                    ),
                     statement: Some(statement.summary()),
                     error: failure.to_string(),
                     rolled_back: true,
@@ -203,7 +210,9 @@ async fn run_step(db: &mut Database, table: &VersionTable, step: &Step) -> Resul
             Ok(_) => committed.push((statement.line, statement.summary())),
             Err(failure) => {
                 return Err(StepError {
-                    line: Some(statement.line + failure_line_offset(&statement.sql, failure.position)),
+                    line: Some(
+                        statement.line + failure_line_offset(&statement.sql, failure.position),
+                    ),
                     statement: Some(statement.summary()),
                     error: failure.to_string(),
                     rolled_back: false,
@@ -212,13 +221,14 @@ async fn run_step(db: &mut Database, table: &VersionTable, step: &Step) -> Resul
             }
         }
     }
-    let version_error = |e: crate::database::DatabaseError, committed: Vec<(usize, String)>| StepError {
-        line: None,
-        statement: None,
-        error: format!("all statements ran, but the version table could not be updated: {e}"),
-        rolled_back: false,
-        committed,
-    };
+    let version_error =
+        |e: crate::database::DatabaseError, committed: Vec<(usize, String)>| StepError {
+            line: None,
+            statement: None,
+            error: format!("all statements ran, but the version table could not be updated: {e}"),
+            rolled_back: false,
+            committed,
+        };
     if let Err(e) = db.begin().await {
         return Err(version_error(e, committed));
     }
@@ -252,36 +262,23 @@ fn failure_report(
     backend: Backend,
     operation: &Operation,
 ) -> StepFailure {
-    let rerun = match operation {
-        Operation::Upgrade { target } => format!("retort upgrade {target}"),
-        Operation::Downgrade { target } => format!("retort downgrade {target}"),
-        Operation::Stamp { targets, .. } => format!("retort stamp {}", targets.join(" ")),
-    };
-    let mut advice = Vec::new();
-    if error.rolled_back {
-        advice.push(format!(
+    let rerun = operation.command_line();
+    let advice = if error.rolled_back {
+        vec![format!(
             "Fix the revision and run `{rerun}` again; the revisions before it in this run stay applied."
-        ));
+        )]
     } else if error.committed.is_empty() {
-        advice.push(format!(
+        vec![format!(
             "Nothing of this revision was applied: fix it and run `{rerun}` again."
-        ));
+        )]
     } else {
-        let engine = if backend == Backend::MySql {
+        let why = if backend == Backend::MySql {
             "MySQL/MariaDB commits DDL statement by statement"
         } else {
             "this section runs outside a transaction (transaction:false)"
         };
-        advice.push(format!(
-            "{engine}: either undo the committed statements by hand, fix the revision and run `{rerun}` again;"
-        ));
-        if let Some(rev) = &step.revision {
-            advice.push(format!(
-                "or finish the revision by hand and record it with `retort stamp {rev}`;"
-            ));
-        }
-        advice.push("or restore the backup taken before this run.".to_string());
-    }
+        super::partial_failure_advice(why, operation, step.revision.as_deref())
+    };
     StepFailure {
         description: step.description.clone(),
         revision: step.revision.clone(),
@@ -303,7 +300,10 @@ mod tests {
     #[test]
     fn postgres_positions_become_lines() {
         let sql = "INSERT INTO t\nVALUES (1,\n  oops)";
-        assert_eq!(failure_line_offset(sql, Some(sql.find("oops").unwrap() + 1)), 2);
+        assert_eq!(
+            failure_line_offset(sql, Some(sql.find("oops").unwrap() + 1)),
+            2
+        );
         assert_eq!(failure_line_offset(sql, None), 0);
     }
 }

@@ -167,7 +167,11 @@ fn revision_step(
                     ),
                 });
             };
-            Some(section_sql(section, rev.path.clone().unwrap_or_default(), backend)?)
+            Some(section_sql(
+                section,
+                rev.path.clone().unwrap_or_default(),
+                backend,
+            )?)
         }
     };
     Ok(Step {
@@ -184,7 +188,11 @@ fn revision_step(
 }
 
 /// Splits a section and refuses statements that would break Retort's own transaction.
-fn section_sql(section: &SqlSection, path: PathBuf, backend: Backend) -> Result<StepSql, ExecutionError> {
+fn section_sql(
+    section: &SqlSection,
+    path: PathBuf,
+    backend: Backend,
+) -> Result<StepSql, ExecutionError> {
     let mut statements = statements::split(&section.sql, backend);
     for s in &mut statements {
         s.line += section.sql_line - 1;
@@ -244,9 +252,9 @@ pub fn stamp_moves(
     db_heads: &[String],
 ) -> Result<Vec<StampMove>, CommandError> {
     let wrap = |e: crate::graph::RevisionError| match e {
-        crate::graph::RevisionError::MultipleHeads { .. } => CommandError::new(
-            "Multiple heads are present; please specify a single target revision",
-        ),
+        crate::graph::RevisionError::MultipleHeads { .. } => {
+            CommandError::new("Multiple heads are present; please specify a single target revision")
+        }
         other => CommandError::new(other.to_string()),
     };
     let targets: Vec<String> = if targets.is_empty() {
@@ -355,7 +363,10 @@ mod tests {
     fn stamps_follow_alembic() {
         let m = live();
         assert_eq!(stamp_rows(&m, &["head"], &[]), vec!["5000eeeeeeee"]);
-        assert_eq!(stamp_rows(&m, &["base"], &["5000eeeeeeee"]), Vec::<String>::new());
+        assert_eq!(
+            stamp_rows(&m, &["base"], &["5000eeeeeeee"]),
+            Vec::<String>::new()
+        );
         assert_eq!(
             stamp_rows(&m, &["2000bbbbbbbb"], &["5000eeeeeeee"]),
             vec!["2000bbbbbbbb"]

@@ -16,12 +16,7 @@ pub struct Statement {
 impl Statement {
     /// The statement's first line, shortened, for reports.
     pub fn summary(&self) -> String {
-        let first = self.sql.lines().next().unwrap_or("").trim();
-        let mut s: String = first.chars().take(80).collect();
-        if s.len() < first.len() || self.sql.lines().nth(1).is_some() {
-            s.push_str(" …");
-        }
-        s
+        summarize(&self.sql)
     }
 
     /// `BEGIN`, `COMMIT` and friends: Retort runs each revision in its own transaction.
@@ -37,15 +32,23 @@ impl Statement {
             Some("COMMIT" | "ROLLBACK" | "SAVEPOINT" | "RELEASE") => {
                 !matches!(words.get(1).map(String::as_str), Some("TO")) || words[0] == "ROLLBACK"
             }
-            Some("BEGIN") => !matches!(
-                words.get(1).map(String::as_str),
-                Some("ATOMIC")
-            ),
+            Some("BEGIN") => !matches!(words.get(1).map(String::as_str), Some("ATOMIC")),
             Some("START") => matches!(words.get(1).map(String::as_str), Some("TRANSACTION")),
             Some("END") => words.len() == 1,
             _ => false,
         }
     }
+}
+
+/// A statement in one line for reports: its first line, cut at 80 characters.
+pub fn summarize(sql: &str) -> String {
+    let sql = sql.trim();
+    let first = sql.lines().next().unwrap_or("").trim();
+    let mut s: String = first.chars().take(80).collect();
+    if s.len() < first.len() || sql.lines().nth(1).is_some() {
+        s.push_str(" …");
+    }
+    s
 }
 
 /// Splits `text` into statements for `backend`'s dialect.
@@ -87,10 +90,7 @@ impl Shape {
                 self.in_block = true;
             }
         }
-        if backend == Backend::Postgres
-            && upper == "ATOMIC"
-            && self.previous == "BEGIN"
-        {
+        if backend == Backend::Postgres && upper == "ATOMIC" && self.previous == "BEGIN" {
             self.in_block = true;
         }
         self.last_word_is_end = upper == "END";
@@ -178,7 +178,10 @@ impl<'a> Splitter<'a> {
             }
             shape.last_word_is_end = false;
             // Multi-byte characters are copied whole.
-            let width = self.text[self.pos..].chars().next().map_or(1, char::len_utf8);
+            let width = self.text[self.pos..]
+                .chars()
+                .next()
+                .map_or(1, char::len_utf8);
             self.advance(width);
         }
         let end = self.bytes.len();
@@ -257,8 +260,8 @@ impl<'a> Splitter<'a> {
             b'$' if self.backend == Backend::Postgres => return self.skip_dollar_quoted(),
             _ => return false,
         };
-        let escapes = c == b'\'' && backslash_escapes(self)
-            || (c == b'"' && self.backend == Backend::MySql);
+        let escapes =
+            c == b'\'' && backslash_escapes(self) || (c == b'"' && self.backend == Backend::MySql);
         self.advance(1);
         while self.pos < self.bytes.len() {
             let b = self.peek(0);
@@ -343,7 +346,10 @@ mod tests {
                 "INSERT INTO t VALUES ('a;b', 'it''s;'); /* x; */ SELECT \"c;d\" -- e;\n;",
                 Backend::Postgres
             ),
-            vec!["INSERT INTO t VALUES ('a;b', 'it''s;')", "SELECT \"c;d\" -- e;"]
+            vec![
+                "INSERT INTO t VALUES ('a;b', 'it''s;')",
+                "SELECT \"c;d\" -- e;"
+            ]
         );
         assert_eq!(
             sqls("SELECT 'a\\';b'; SELECT `x;y` # c;\n", Backend::MySql),
@@ -390,7 +396,10 @@ mod tests {
         let text = "DELIMITER $$\nCREATE PROCEDURE p() BEGIN SELECT 1; SELECT 2; END$$\nDELIMITER ;\nSELECT 3;";
         let got = split(text, Backend::MySql);
         assert_eq!(got.len(), 2, "{got:?}");
-        assert_eq!(got[0].sql, "CREATE PROCEDURE p() BEGIN SELECT 1; SELECT 2; END");
+        assert_eq!(
+            got[0].sql,
+            "CREATE PROCEDURE p() BEGIN SELECT 1; SELECT 2; END"
+        );
         assert_eq!((got[1].sql.as_str(), got[1].line), ("SELECT 3", 4));
     }
 
@@ -413,9 +422,15 @@ mod tests {
             for backend in [Backend::Sqlite, Backend::Postgres, Backend::MySql] {
                 let mut from = 0;
                 for s in split(&text, backend) {
-                    let at = text[from..].find(&s.sql);
-                    proptest::prop_assert!(at.is_some(), "{:?} not found after {}", s.sql, from);
-                    let at = from + at.unwrap();
+                    // The statement starts on its reported line, after the previous one.
+                    let line_start = text
+                        .match_indices('\n')
+                        .nth(s.line.wrapping_sub(2))
+                        .map_or(0, |(i, _)| i + 1)
+                        .max(from);
+                    let at = text[line_start..].find(&s.sql).map(|i| line_start + i);
+                    proptest::prop_assert!(at.is_some(), "{:?} not found on line {}", s.sql, s.line);
+                    let at = at.unwrap();
                     proptest::prop_assert_eq!(s.line, 1 + text[..at].matches('\n').count());
                     from = at + s.sql.len();
                 }

@@ -7,6 +7,7 @@ cd "$(repo_root)"
 ensure_rust
 ensure_alembic_venv
 ensure_services
+ensure_keyutils
 # The comparison with alembic must run here, not skip.
 export RETORT_REQUIRE_ALEMBIC=1
 if command -v cargo-nextest >/dev/null 2>&1; then

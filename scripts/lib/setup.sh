@@ -33,6 +33,12 @@ ensure_alembic_venv() {
   export RETORT_ALEMBIC_PYTHON="$root/.venv/bin/python"
 }
 
+# keyctl (package keyutils): the credential tests use the kernel session keyring, and with
+# keyctl installed a kernel that refuses it fails those tests instead of skipping them.
+ensure_keyutils() {
+  command -v keyctl >/dev/null 2>&1 || apt_install keyutils
+}
+
 # The loopback PostgreSQL and MariaDB the integration tests use; start whichever is down.
 ensure_services() {
   if command -v pg_ctlcluster >/dev/null 2>&1 && ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then

@@ -3,22 +3,27 @@
 //! connection works, even if the database is behind; 255 when it does not.
 
 use crate::{Cli, FAILURE, load};
+use retort_core::database::VersionTable;
 use retort_core::database::check::{ConnectionReport, TlsState, VersionStatus, check_connection};
-use retort_core::database::{self, VersionTable};
 use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
 pub fn main(cli: &Cli) -> ExitCode {
-    match run(cli) {
+    main_for(cli, cli.connection.as_deref())
+}
+
+/// The check against `connection` (a saved profile) instead of `--connection`.
+pub fn main_for(cli: &Cli, connection: Option<&str>) -> ExitCode {
+    match run(cli, connection) {
         Ok(code) => code,
         Err(message) => crate::fail(cli, &message),
     }
 }
 
-fn run(cli: &Cli) -> Result<ExitCode, String> {
+fn run(cli: &Cli, connection: Option<&str>) -> Result<ExitCode, String> {
     let (project, map) = load(cli)?;
-    let url = database::resolve_url(cli.url.as_deref(), &project).map_err(|e| e.to_string())?;
+    let url = crate::database_url(cli, connection, &project)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -2,6 +2,7 @@
 //! matches alembic 1.20.1 byte for byte; every command also speaks JSON.
 
 mod check;
+mod connections;
 mod migrate;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -34,6 +35,10 @@ struct Cli {
     /// url, then $DATABASE_URL).
     #[arg(long, global = true, value_name = "URL")]
     url: Option<String>,
+    /// The database, as a connection saved with `retort connections add` (its password comes
+    /// from the keychain).
+    #[arg(long, global = true, value_name = "NAME")]
+    connection: Option<String>,
     /// Seconds to wait for the database to answer.
     #[arg(long, global = true, default_value_t = 5, value_name = "SECONDS")]
     connect_timeout: u64,
@@ -121,6 +126,11 @@ enum Command {
     /// Check the database connection: reachability, login, latency, server version, TLS, the
     /// version table against the heads, privileges, the migration lock and dump tools.
     CheckConnection,
+    /// Saved connections: add, list, show, edit, remove, test.
+    Connections {
+        #[command(subcommand)]
+        command: connections::ConnectionsCommand,
+    },
     /// Export the whole revision graph.
     Graph {
         #[arg(long, value_enum, default_value_t = GraphFormat::Json)]
@@ -145,6 +155,7 @@ fn main() -> ExitCode {
             return migrate::main(&cli);
         }
         Command::CheckConnection => return check::main(&cli),
+        Command::Connections { command } => return connections::main(&cli, command),
         _ => {}
     }
     match run(&cli) {
@@ -185,9 +196,24 @@ fn load(cli: &Cli) -> Result<(Project, RevisionMap), String> {
     Ok((project, map))
 }
 
+/// The database a command works on, resolved in one place: `--connection NAME` (a saved
+/// profile, password from the keychain), else `--url`, the project's URL, `$DATABASE_URL`.
+/// `connection` is `--connection`, or the profile `retort connections test NAME` names.
+fn database_url(
+    cli: &Cli,
+    connection: Option<&str>,
+    project: &Project,
+) -> Result<DatabaseUrl, String> {
+    match connection {
+        Some(_) if cli.url.is_some() => Err("give either --url or --connection, not both".into()),
+        Some(name) => connections::resolve(name),
+        None => database::resolve_url(cli.url.as_deref(), project).map_err(|e| e.to_string()),
+    }
+}
+
 /// The database's version-table rows (empty when there is no table yet).
 fn db_heads(cli: &Cli, project: &Project) -> Result<(DatabaseUrl, Vec<String>), String> {
-    let url = database::resolve_url(cli.url.as_deref(), project).map_err(|e| e.to_string())?;
+    let url = database_url(cli, cli.connection.as_deref(), project)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -324,7 +350,8 @@ fn run(cli: &Cli) -> Result<String, String> {
         Command::Upgrade { .. }
         | Command::Downgrade { .. }
         | Command::Stamp { .. }
-        | Command::CheckConnection => unreachable!("handled in main"),
+        | Command::CheckConnection
+        | Command::Connections { .. } => unreachable!("handled in main"),
         Command::Graph {
             format: graph_format,
         } => {

@@ -69,7 +69,7 @@ fn operation(cli: &Cli) -> (Operation, &RunArgs) {
 fn run(cli: &Cli) -> Result<ExitCode, String> {
     let (project, map) = load(cli)?;
     let (operation, args) = operation(cli);
-    let url = database::resolve_url(cli.url.as_deref(), &project).map_err(|e| e.to_string())?;
+    let url = crate::database_url(cli, cli.connection.as_deref(), &project)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -1,7 +1,9 @@
 //! Retort's engine. No UI dependency: the CLI, the desktop app and `retort serve` are thin
 //! faces over these modules.
 
+pub mod credentials;
 pub mod database;
 pub mod execution;
 pub mod graph;
 pub mod project;
+pub mod store;

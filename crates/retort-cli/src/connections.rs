@@ -1,0 +1,547 @@
+//! `retort connections add|list|show|edit|remove|test`, and [`resolve`], which turns
+//! `--connection NAME` into a URL (password from the keychain, or asked for).
+//!
+//! Passwords are read from stdin (`--password-stdin`) or a terminal prompt with echo off
+//! (`--ask-password`), go straight to the OS keychain or the session keyring, and are never
+//! printed, put in the store, or passed to another program's argv.
+
+use crate::{Cli, load};
+use retort_core::credentials::{CredentialError, Credentials, Keeper};
+use retort_core::database::{DatabaseUrl, Secret};
+use retort_core::store::profiles::{self, default_color};
+use retort_core::store::{ConnectionProfile, Driver, PasswordStorage, Store};
+use serde::Serialize;
+use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(clap::Subcommand)]
+pub enum ConnectionsCommand {
+    /// Save a connection: from flags, or imported with --from-url / --from-alembic-ini /
+    /// --from-env (the flags then override what was imported).
+    Add {
+        name: String,
+        #[command(flatten)]
+        source: Source,
+        #[command(flatten)]
+        fields: Fields,
+        #[command(flatten)]
+        password: PasswordArgs,
+        /// Bind the connection to the project (-c, or the current directory's).
+        #[arg(long)]
+        bind: bool,
+    },
+    /// List the saved connections.
+    List,
+    /// Show one connection (the password as ***).
+    Show { name: String },
+    /// Change a saved connection.
+    Edit {
+        name: String,
+        /// A new name.
+        #[arg(long, value_name = "NAME")]
+        rename: Option<String>,
+        #[command(flatten)]
+        fields: Fields,
+        #[command(flatten)]
+        password: PasswordArgs,
+        /// Forget the password: the connection needs none.
+        #[arg(long, conflicts_with_all = ["password_stdin", "ask_password", "ask_every_time", "session_only"])]
+        no_password: bool,
+    },
+    /// Delete a connection and its password.
+    Remove { name: String },
+    /// Run the connection check (as check-connection) against a saved connection.
+    Test { name: String },
+}
+
+#[derive(clap::Args)]
+#[group(multiple = false)]
+pub struct Source {
+    /// Import from a SQLAlchemy-style URL (its password goes to the keychain).
+    #[arg(long, value_name = "URL")]
+    from_url: Option<String>,
+    /// Import an alembic.ini's sqlalchemy.url.
+    #[arg(long, value_name = "PATH")]
+    from_alembic_ini: Option<PathBuf>,
+    /// Import a .env file's DATABASE_URL.
+    #[arg(long, value_name = "FILE")]
+    from_env: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+pub struct Fields {
+    /// sqlite, postgresql or mysql.
+    #[arg(long)]
+    driver: Option<String>,
+    #[arg(long)]
+    host: Option<String>,
+    #[arg(long)]
+    port: Option<u16>,
+    #[arg(long)]
+    database: Option<String>,
+    #[arg(long)]
+    user: Option<String>,
+    /// PostgreSQL sslmode (disable … verify-full) or MySQL ssl_mode (DISABLED … VERIFY_IDENTITY).
+    #[arg(long, value_name = "MODE")]
+    tls_mode: Option<String>,
+    /// The CA certificate to verify the server with.
+    #[arg(long, value_name = "FILE")]
+    tls_ca: Option<PathBuf>,
+    /// SQLite: the database file.
+    #[arg(long, value_name = "PATH")]
+    sqlite_path: Option<PathBuf>,
+    /// development, staging, production (dev, stage, prod) or a name of your own.
+    #[arg(long, value_name = "NAME")]
+    environment: Option<String>,
+    /// A hex colour (#d73a49); default: by environment.
+    #[arg(long, value_name = "HEX")]
+    color: Option<String>,
+}
+
+#[derive(clap::Args)]
+pub struct PasswordArgs {
+    /// Read the password from the first line of stdin.
+    #[arg(long, conflicts_with_all = ["ask_password", "ask_every_time"])]
+    password_stdin: bool,
+    /// Ask for the password now (terminal, echo off).
+    #[arg(long, conflicts_with = "ask_every_time")]
+    ask_password: bool,
+    /// Keep the password for this login session only (kernel keyring), e.g. where no
+    /// persistent keychain exists.
+    #[arg(long, conflicts_with = "ask_every_time")]
+    session_only: bool,
+    /// Keep no password: ask for it on every use.
+    #[arg(long)]
+    ask_every_time: bool,
+}
+
+pub fn main(cli: &Cli, command: &ConnectionsCommand) -> ExitCode {
+    if let ConnectionsCommand::Test { name } = command {
+        return crate::check::main_for(cli, Some(name));
+    }
+    match run(cli, command) {
+        Ok(output) => {
+            print!("{output}");
+            ExitCode::SUCCESS
+        }
+        Err(message) => crate::fail(cli, &message),
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
+}
+
+fn open(rt: &tokio::runtime::Runtime) -> Result<Store, String> {
+    rt.block_on(Store::open_default())
+        .map_err(|e| e.to_string())
+}
+
+/// `--connection NAME` as a URL to connect with. The keychain is read outside any async
+/// runtime (its stores block).
+pub fn resolve(name: &str) -> Result<DatabaseUrl, String> {
+    let rt = runtime()?;
+    let store = open(&rt)?;
+    let profile = rt
+        .block_on(store.connection(name))
+        .map_err(|e| e.to_string())?;
+    rt.block_on(store.close());
+    let password = match profile.password_storage {
+        PasswordStorage::None => None,
+        PasswordStorage::Ask => Some(prompt(&format!(
+            "Password for {} ({}): ",
+            profile.name,
+            profile.display_url()
+        ))?),
+        storage => {
+            let keeper = Keeper::of(storage).expect("a kept password");
+            Some(
+                Credentials::system()
+                    .get(keeper, &profile)
+                    .map_err(|e| e.to_string())?,
+            )
+        }
+    };
+    profile.to_url(password).map_err(|e| e.to_string())
+}
+
+fn prompt(text: &str) -> Result<Secret, String> {
+    if !std::io::stdin().is_terminal() && !std::io::stderr().is_terminal() {
+        return Err(
+            "a password is needed and there is no terminal to ask on: save it with `retort connections edit NAME --password-stdin`"
+                .into(),
+        );
+    }
+    rpassword::prompt_password(text)
+        .map(Secret::new)
+        .map_err(|e| format!("cannot read the password: {e}"))
+}
+
+fn read_stdin_line() -> Result<Secret, String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| format!("cannot read the password from stdin: {e}"))?;
+    let line = line.trim_end_matches(['\n', '\r']).to_string();
+    if line.is_empty() {
+        return Err("--password-stdin: stdin gave no password".into());
+    }
+    Ok(Secret::new(line))
+}
+
+fn apply(profile: &mut ConnectionProfile, f: &Fields) -> Result<(), String> {
+    if let Some(d) = &f.driver {
+        profile.driver = Driver::parse(d).map_err(|e| e.to_string())?;
+    }
+    let set = |slot: &mut Option<String>, v: &Option<String>| {
+        if let Some(v) = v {
+            *slot = Some(v.clone());
+        }
+    };
+    set(&mut profile.host, &f.host);
+    set(&mut profile.database, &f.database);
+    set(&mut profile.user, &f.user);
+    set(&mut profile.tls_mode, &f.tls_mode);
+    if f.port.is_some() {
+        profile.port = f.port;
+    }
+    if let Some(ca) = &f.tls_ca {
+        profile.tls_ca_file = Some(std::path::absolute(ca).unwrap_or(ca.clone()));
+    }
+    if let Some(p) = &f.sqlite_path {
+        profile.sqlite_path = Some(std::path::absolute(p).unwrap_or(p.clone()));
+    }
+    if let Some(env) = &f.environment {
+        let old_default = profile.color == default_color(&profile.environment);
+        profile.environment = profiles::normalize_environment(env).map_err(|e| e.to_string())?;
+        if old_default {
+            profile.color = default_color(&profile.environment).to_string();
+        }
+    }
+    if let Some(c) = &f.color {
+        profile.color = profiles::normalize_color(c).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+/// The password given on this command line (stdin or prompt), if any.
+fn given_password(p: &PasswordArgs, name: &str) -> Result<Option<Secret>, String> {
+    if p.password_stdin {
+        return read_stdin_line().map(Some);
+    }
+    if p.ask_password {
+        return prompt(&format!("Password for {name}: ")).map(Some);
+    }
+    Ok(None)
+}
+
+fn keeper_for(p: &PasswordArgs) -> Keeper {
+    if p.session_only {
+        Keeper::Session
+    } else {
+        Keeper::Keychain
+    }
+}
+
+fn storage_of(keeper: Keeper) -> PasswordStorage {
+    match keeper {
+        Keeper::Keychain => PasswordStorage::Keychain,
+        Keeper::Session => PasswordStorage::Session,
+    }
+}
+
+/// Fails early, before anything is saved, when the chosen keeper is not there.
+fn check_keeper(creds: &Credentials, keeper: Keeper) -> Result<(), String> {
+    if keeper == Keeper::Keychain {
+        creds.keychain_status().map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct View<'a> {
+    #[serde(flatten)]
+    profile: &'a ConnectionProfile,
+    url: String,
+    password: Option<&'static str>,
+    workspaces: Vec<String>,
+}
+
+fn view<'a>(
+    profile: &'a ConnectionProfile,
+    workspaces: &[retort_core::store::Workspace],
+) -> View<'a> {
+    View {
+        profile,
+        url: profile.display_url(),
+        password: (profile.password_storage != PasswordStorage::None).then_some("***"),
+        workspaces: workspaces
+            .iter()
+            .filter(|w| w.connections.contains(&profile.name))
+            .map(|w| w.project_dir.display().to_string())
+            .collect(),
+    }
+}
+
+fn json<T: Serialize>(value: &T) -> Result<String, String> {
+    serde_json::to_string_pretty(value)
+        .map(|s| s + "\n")
+        .map_err(|e| e.to_string())
+}
+
+fn describe(p: &ConnectionProfile) -> String {
+    format!(
+        "{} [{}] {} (password: {})",
+        p.name,
+        p.environment,
+        p.display_url(),
+        p.password_storage.describe()
+    )
+}
+
+fn run(cli: &Cli, command: &ConnectionsCommand) -> Result<String, String> {
+    let rt = runtime()?;
+    let store = open(&rt)?;
+    let creds = Credentials::system();
+    let out = match command {
+        ConnectionsCommand::Add {
+            name,
+            source,
+            fields,
+            password,
+            bind,
+        } => {
+            let cwd = std::env::current_dir().map_err(|e| e.to_string())?;
+            let imported = if let Some(u) = &source.from_url {
+                Some(profiles::import_url(name, u, &cwd))
+            } else if let Some(ini) = &source.from_alembic_ini {
+                Some(profiles::import_alembic_ini(name, ini))
+            } else {
+                source
+                    .from_env
+                    .as_ref()
+                    .map(|f| profiles::import_dotenv(name, f))
+            };
+            let (mut profile, url_password) = match imported {
+                Some(r) => r.map_err(|e| e.to_string())?,
+                None => {
+                    let driver = fields.driver.as_deref().ok_or(
+                        "say where the database is: --driver (with --host, --database, … or --sqlite-path), or --from-url / --from-alembic-ini / --from-env",
+                    )?;
+                    let driver = Driver::parse(driver).map_err(|e| e.to_string())?;
+                    (ConnectionProfile::new(name, driver), None)
+                }
+            };
+            apply(&mut profile, fields)?;
+            let secret = match given_password(password, name)? {
+                Some(s) => Some(s),
+                None => url_password,
+            };
+            let mut note = String::new();
+            let secret = if password.ask_every_time {
+                profile.password_storage = PasswordStorage::Ask;
+                if secret.is_some() {
+                    note = "note: the URL's password was not kept (--ask-every-time)\n".into();
+                }
+                None
+            } else if let Some(s) = secret {
+                let keeper = keeper_for(password);
+                check_keeper(&creds, keeper)?;
+                profile.password_storage = storage_of(keeper);
+                Some((keeper, s))
+            } else if password.session_only {
+                return Err("--session-only keeps a password: give it with --password-stdin or --ask-password".into());
+            } else {
+                profile.password_storage = PasswordStorage::None;
+                None
+            };
+            let saved = rt
+                .block_on(store.add_connection(profile))
+                .map_err(|e| e.to_string())?;
+            if let Some((keeper, s)) = &secret
+                && let Err(e) = creds.set(*keeper, &saved, s)
+            {
+                // Nothing half-saved: the profile goes again.
+                let _ = rt.block_on(store.remove_connection(&saved.name));
+                return Err(e.to_string());
+            }
+            if *bind {
+                let (project, _) = load(cli)?;
+                let dir = project
+                    .config_path
+                    .parent()
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| PathBuf::from("."));
+                rt.block_on(store.bind(&dir, &saved.name))
+                    .map_err(|e| e.to_string())?;
+            }
+            if cli.json {
+                let ws = rt.block_on(store.workspaces()).map_err(|e| e.to_string())?;
+                json(&view(&saved, &ws))?
+            } else {
+                format!("{note}Saved connection {}\n", describe(&saved))
+            }
+        }
+        ConnectionsCommand::List => {
+            let all = rt
+                .block_on(store.connections())
+                .map_err(|e| e.to_string())?;
+            let ws = rt.block_on(store.workspaces()).map_err(|e| e.to_string())?;
+            if cli.json {
+                json(&all.iter().map(|p| view(p, &ws)).collect::<Vec<_>>())?
+            } else if all.is_empty() {
+                format!(
+                    "No saved connections (store: {}). Add one with `retort connections add NAME --from-url URL`.\n",
+                    store.path().display()
+                )
+            } else {
+                let width = all.iter().map(|p| p.name.len()).max().unwrap_or(4).max(4);
+                let env_width = all
+                    .iter()
+                    .map(|p| p.environment.len())
+                    .max()
+                    .unwrap_or(11)
+                    .max(11);
+                let mut out = format!("{:<width$}  {:<env_width$}  URL\n", "NAME", "ENVIRONMENT");
+                for p in &all {
+                    out.push_str(&format!(
+                        "{:<width$}  {:<env_width$}  {}\n",
+                        p.name,
+                        p.environment,
+                        p.display_url()
+                    ));
+                }
+                out
+            }
+        }
+        ConnectionsCommand::Show { name } => {
+            let p = rt
+                .block_on(store.connection(name))
+                .map_err(|e| e.to_string())?;
+            let ws = rt.block_on(store.workspaces()).map_err(|e| e.to_string())?;
+            let v = view(&p, &ws);
+            if cli.json {
+                json(&v)?
+            } else {
+                let opt = |o: &Option<String>| o.clone().unwrap_or_else(|| "–".into());
+                let path = |o: &Option<PathBuf>| {
+                    o.as_ref()
+                        .map_or_else(|| "–".into(), |p| p.display().to_string())
+                };
+                let mut out = String::new();
+                let mut line = |k: &str, v: String| out.push_str(&format!("{k:<12} {v}\n"));
+                line("name", p.name.clone());
+                line("environment", p.environment.clone());
+                line("colour", p.color.clone());
+                line("url", v.url.clone());
+                line("driver", p.driver.as_str().into());
+                if p.driver == Driver::Sqlite {
+                    line("file", path(&p.sqlite_path));
+                } else {
+                    line("host", opt(&p.host));
+                    line(
+                        "port",
+                        p.port.map_or_else(|| "default".into(), |p| p.to_string()),
+                    );
+                    line("database", opt(&p.database));
+                    line("user", opt(&p.user));
+                    line("tls mode", opt(&p.tls_mode));
+                    line("tls ca", path(&p.tls_ca_file));
+                }
+                line("password", p.password_storage.describe().into());
+                if !v.workspaces.is_empty() {
+                    line("workspaces", v.workspaces.join(", "));
+                }
+                out
+            }
+        }
+        ConnectionsCommand::Edit {
+            name,
+            rename,
+            fields,
+            password,
+            no_password,
+        } => {
+            let old = rt
+                .block_on(store.connection(name))
+                .map_err(|e| e.to_string())?;
+            let mut profile = old.clone();
+            if let Some(n) = rename {
+                profile.name = n.clone();
+            }
+            apply(&mut profile, fields)?;
+            let old_keeper = Keeper::of(old.password_storage);
+            // What to write to which keeper after the profile is saved.
+            let mut write: Option<(Keeper, Secret)> = None;
+            if *no_password {
+                profile.password_storage = PasswordStorage::None;
+            } else if password.ask_every_time {
+                profile.password_storage = PasswordStorage::Ask;
+            } else if let Some(s) = given_password(password, &profile.name)? {
+                let keeper = keeper_for(password);
+                check_keeper(&creds, keeper)?;
+                profile.password_storage = storage_of(keeper);
+                write = Some((keeper, s));
+            } else if password.session_only && old_keeper == Some(Keeper::Keychain) {
+                // Move the kept password into the session keyring.
+                let s = creds
+                    .get(Keeper::Keychain, &old)
+                    .map_err(|e| e.to_string())?;
+                profile.password_storage = PasswordStorage::Session;
+                write = Some((Keeper::Session, s));
+            } else if password.session_only && old_keeper != Some(Keeper::Session) {
+                return Err("--session-only keeps a password: give it with --password-stdin or --ask-password".into());
+            }
+            let saved = rt
+                .block_on(store.update_connection(profile))
+                .map_err(|e| e.to_string())?;
+            if let Some((keeper, s)) = &write
+                && let Err(e) = creds.set(*keeper, &saved, s)
+            {
+                let _ = rt.block_on(store.update_connection(old.clone()));
+                return Err(e.to_string());
+            }
+            let new_keeper = Keeper::of(saved.password_storage);
+            let mut note = String::new();
+            if let Some(k) = old_keeper
+                && new_keeper != Some(k)
+                && let Err(e) = creds.delete(k, &old)
+            {
+                note = format!("warning: the old password could not be deleted: {e}\n");
+            }
+            if cli.json {
+                let ws = rt.block_on(store.workspaces()).map_err(|e| e.to_string())?;
+                json(&view(&saved, &ws))?
+            } else {
+                format!("{note}Updated connection {}\n", describe(&saved))
+            }
+        }
+        ConnectionsCommand::Remove { name } => {
+            let removed = rt
+                .block_on(store.remove_connection(name))
+                .map_err(|e| e.to_string())?;
+            let mut out = format!("Removed connection {}\n", removed.name);
+            if let Some(k) = Keeper::of(removed.password_storage) {
+                match creds.delete(k, &removed) {
+                    Ok(_) | Err(CredentialError::Missing { .. }) => {}
+                    Err(e) => out.push_str(&format!(
+                        "warning: its password could not be deleted: {e}\n"
+                    )),
+                }
+            }
+            if cli.json {
+                json(&serde_json::json!({ "removed": removed.name }))?
+            } else {
+                out
+            }
+        }
+        ConnectionsCommand::Test { .. } => unreachable!("handled in main"),
+    };
+    rt.block_on(store.close());
+    Ok(out)
+}

@@ -1,0 +1,299 @@
+//! Retort's own store: an SQLite file in the platform's data directory
+//! (`<data_dir>/retort/retort.db`, or `$RETORT_HOME/retort.db`) holding workspaces and
+//! connection profiles. Its schema is managed by the sqlx migrations in the top-level
+//! `migrations/` folder. A store written by a newer Retort, or a file that is not a healthy
+//! SQLite database, is refused with an error naming the file, and never written to.
+//!
+//! No secret ever goes in here: passwords live in the OS keychain (see
+//! [`crate::credentials`]).
+
+pub mod dotenv;
+pub mod profiles;
+
+pub use profiles::{ConnectionProfile, Driver, PasswordStorage, Workspace};
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
+
+/// The file name inside the store's folder.
+pub const STORE_FILE: &str = "retort.db";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(
+        "cannot find a data directory for Retort's store: set RETORT_HOME to a folder Retort may use"
+    )]
+    NoHome,
+    #[error("cannot create {path}: {message}")]
+    CreateDir { path: String, message: String },
+    #[error(
+        "{path} was written by a newer Retort (schema version {version} is unknown to this one): upgrade Retort, or point RETORT_HOME at another folder; the file was left untouched"
+    )]
+    Newer { path: String, version: i64 },
+    #[error(
+        "{path} is not a usable Retort store ({message}); the file was left untouched: move it aside (or restore a backup) and run Retort again"
+    )]
+    Corrupt { path: String, message: String },
+    #[error("cannot open Retort's store {path}: {message}")]
+    Open { path: String, message: String },
+    #[error("Retort's store {path}: {message}")]
+    Query { path: String, message: String },
+    #[error("no connection named '{0}' (see `retort connections list`)")]
+    NoSuchConnection(String),
+    #[error("a connection named '{0}' already exists (use `retort connections edit`)")]
+    DuplicateConnection(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Import(String),
+}
+
+/// Where the store lives: `$RETORT_HOME/retort.db`, else `<data_dir>/retort/retort.db`.
+pub fn default_path() -> Result<PathBuf, StoreError> {
+    if let Some(home) = std::env::var_os("RETORT_HOME").filter(|h| !h.is_empty()) {
+        return Ok(PathBuf::from(home).join(STORE_FILE));
+    }
+    dirs::data_dir()
+        .map(|d| d.join("retort").join(STORE_FILE))
+        .ok_or(StoreError::NoHome)
+}
+
+/// An open store.
+pub struct Store {
+    pool: SqlitePool,
+    path: PathBuf,
+}
+
+const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
+
+impl Store {
+    /// Opens the store at [`default_path`], creating it (and its folder) if needed.
+    pub async fn open_default() -> Result<Self, StoreError> {
+        Self::open(&default_path()?).await
+    }
+
+    /// Opens (or creates) the store at `path` and brings its schema up to date.
+    pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        let shown = path.display().to_string();
+        let corrupt = |message: String| StoreError::Corrupt {
+            path: shown.clone(),
+            message,
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::CreateDir {
+                path: dir.display().to_string(),
+                message: e.to_string(),
+            })?;
+        }
+        // Look before SQLite does: a file that is not an SQLite database is refused without
+        // being opened, so nothing (not even a WAL switch) can touch it.
+        if let Ok(bytes) = std::fs::read(path).map(|b| b.into_iter().take(16).collect::<Vec<_>>())
+            && !bytes.is_empty()
+            && bytes.as_slice() != SQLITE_HEADER
+        {
+            return Err(corrupt("not an SQLite database".into()));
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(2)
+            .connect_with(options)
+            .await
+            .map_err(|e| corrupt_or_open(&shown, e))?;
+        let store = Self {
+            pool,
+            path: path.to_path_buf(),
+        };
+        let check: String = sqlx::query_scalar("PRAGMA quick_check")
+            .fetch_one(&store.pool)
+            .await
+            .map_err(|e| corrupt_or_open(&shown, e))?;
+        if check != "ok" {
+            store.pool.close().await;
+            return Err(corrupt(format!("integrity check: {check}")));
+        }
+        store.refuse_newer().await?;
+        MIGRATOR
+            .run(&store.pool)
+            .await
+            .map_err(|e| StoreError::Open {
+                path: shown.clone(),
+                message: format!("updating the schema: {e}"),
+            })?;
+        Ok(store)
+    }
+
+    /// A migration recorded in the file that this build does not know means a newer Retort
+    /// wrote it: refuse before sqlx's migrator could touch anything.
+    async fn refuse_newer(&self) -> Result<(), StoreError> {
+        let has_table: bool = sqlx::query_scalar(
+            "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| self.query_error(e))?;
+        if !has_table {
+            return Ok(());
+        }
+        let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM _sqlx_migrations")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| self.query_error(e))?;
+        if let Some(&version) = applied
+            .iter()
+            .find(|v| !MIGRATOR.iter().any(|m| m.version == **v))
+        {
+            self.pool.close().await;
+            return Err(StoreError::Newer {
+                path: self.path.display().to_string(),
+                version,
+            });
+        }
+        Ok(())
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    pub(crate) fn query_error(&self, e: sqlx::Error) -> StoreError {
+        StoreError::Query {
+            path: self.path.display().to_string(),
+            message: e.to_string(),
+        }
+    }
+
+    /// Closes the pool (checkpointing the WAL).
+    pub async fn close(self) {
+        self.pool.close().await;
+    }
+}
+
+fn corrupt_or_open(path: &str, e: sqlx::Error) -> StoreError {
+    let message = e.to_string();
+    let corrupt = ["not a database", "malformed", "corrupt"]
+        .iter()
+        .any(|m| message.contains(m));
+    if corrupt {
+        StoreError::Corrupt {
+            path: path.to_string(),
+            message,
+        }
+    } else {
+        StoreError::Open {
+            path: path.to_string(),
+            message,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rt() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn creates_the_folder_and_migrates_twice_harmlessly() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a/b/retort.db");
+        rt().block_on(async {
+            let store = Store::open(&path).await.unwrap();
+            let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
+            assert_eq!(mode, "wal");
+            let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
+            assert_eq!(fk, 1);
+            store.close().await;
+            Store::open(&path).await.unwrap().close().await;
+        });
+    }
+
+    #[test]
+    fn a_store_from_a_newer_retort_is_refused_and_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("retort.db");
+        rt().block_on(async {
+            let store = Store::open(&path).await.unwrap();
+            sqlx::query(
+                "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) VALUES (99990101000000, 'from the future', 1, x'00', 1)",
+            )
+            .execute(store.pool())
+            .await
+            .unwrap();
+            sqlx::query("CREATE TABLE future_things (x)")
+                .execute(store.pool())
+                .await
+                .unwrap();
+            store.close().await;
+        });
+        let before = std::fs::read(&path).unwrap();
+        let err = rt().block_on(Store::open(&path)).err().unwrap();
+        assert!(
+            matches!(
+                err,
+                StoreError::Newer {
+                    version: 99990101000000,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let text = err.to_string();
+        assert!(
+            text.contains(&path.display().to_string()) && text.contains("newer"),
+            "{text}"
+        );
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            before,
+            "the file was changed"
+        );
+    }
+
+    #[test]
+    fn a_corrupt_file_is_refused_and_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("retort.db");
+        let garbage = b"this is not a database at all, just some text\n".repeat(100);
+        std::fs::write(&path, &garbage).unwrap();
+        let err = rt().block_on(Store::open(&path)).err().unwrap();
+        let text = err.to_string();
+        assert!(matches!(err, StoreError::Corrupt { .. }), "{text}");
+        assert!(text.contains(&path.display().to_string()), "{text}");
+        assert_eq!(std::fs::read(&path).unwrap(), garbage);
+
+        // A real SQLite header followed by garbage pages: SQLite itself must object.
+        let mut bad = SQLITE_HEADER.to_vec();
+        bad.extend(std::iter::repeat_n(0xA5u8, 8192));
+        std::fs::write(&path, &bad).unwrap();
+        let err = rt().block_on(Store::open(&path)).err().unwrap();
+        assert!(
+            matches!(err, StoreError::Corrupt { .. } | StoreError::Open { .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains(&path.display().to_string()));
+        assert_eq!(std::fs::read(&path).unwrap(), bad);
+    }
+}

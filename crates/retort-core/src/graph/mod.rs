@@ -1463,7 +1463,12 @@ impl RevisionMap {
         };
         let heads: Vec<Idx> = heads.into_iter().filter_map(Slot::rev).collect();
         let sorted = self.topological_sort(&revisions, &heads);
-        if sorted.len() != revisions.iter().collect::<std::collections::HashSet<_>>().len() {
+        if sorted.len()
+            != revisions
+                .iter()
+                .collect::<std::collections::HashSet<_>>()
+                .len()
+        {
             // Alembic fails here too (`assert not todo` in `_topological_sort`): its walk down
             // from these heads never reaches some of the selected revisions.
             let left: Vec<String> = revisions

@@ -139,7 +139,10 @@ fn merge_with_an_ancestor_parent() {
             },
         )
         .unwrap_err();
-    assert!(err.to_string().contains("Cannot order the revisions"), "{err}");
+    assert!(
+        err.to_string().contains("Cannot order the revisions"),
+        "{err}"
+    );
 }
 
 #[test]

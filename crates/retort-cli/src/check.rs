@@ -24,19 +24,15 @@ pub fn main_for(cli: &Cli, connection: Option<&str>) -> ExitCode {
 fn run(cli: &Cli, connection: Option<&str>) -> Result<ExitCode, String> {
     let (project, map) = load(cli)?;
     let url = crate::database_url(cli, connection, &project)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
     let timeout = Duration::from_secs(cli.connect_timeout);
-    let report = runtime.block_on(check_connection(
+    let report = crate::runtime()?.block_on(check_connection(
         &url,
         &VersionTable::of(&project),
         &map,
         timeout,
     ));
     let output = if cli.json {
-        serde_json::to_string_pretty(&report).map_err(|e| e.to_string())? + "\n"
+        crate::json(&report)?
     } else {
         render(&report)
     };

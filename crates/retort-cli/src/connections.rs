@@ -129,13 +129,6 @@ pub fn main(cli: &Cli, command: &ConnectionsCommand) -> ExitCode {
     }
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, String> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))
-}
-
 fn open(rt: &tokio::runtime::Runtime) -> Result<Store, String> {
     rt.block_on(Store::open_default())
         .map_err(|e| e.to_string())
@@ -144,7 +137,7 @@ fn open(rt: &tokio::runtime::Runtime) -> Result<Store, String> {
 /// `--connection NAME` as a URL to connect with. The keychain is read outside any async
 /// runtime (its stores block).
 pub fn resolve(name: &str) -> Result<DatabaseUrl, String> {
-    let rt = runtime()?;
+    let rt = crate::runtime()?;
     let store = open(&rt)?;
     let profile = rt
         .block_on(store.connection(name))
@@ -248,13 +241,6 @@ fn keeper_for(p: &PasswordArgs) -> Keeper {
     }
 }
 
-fn storage_of(keeper: Keeper) -> PasswordStorage {
-    match keeper {
-        Keeper::Keychain => PasswordStorage::Keychain,
-        Keeper::Session => PasswordStorage::Session,
-    }
-}
-
 /// Fails early, before anything is saved, when the chosen keeper is not there.
 fn check_keeper(creds: &Credentials, keeper: Keeper) -> Result<(), String> {
     if keeper == Keeper::Keychain {
@@ -288,12 +274,6 @@ fn view<'a>(
     }
 }
 
-fn json<T: Serialize>(value: &T) -> Result<String, String> {
-    serde_json::to_string_pretty(value)
-        .map(|s| s + "\n")
-        .map_err(|e| e.to_string())
-}
-
 fn describe(p: &ConnectionProfile) -> String {
     format!(
         "{} [{}] {} (password: {})",
@@ -305,7 +285,7 @@ fn describe(p: &ConnectionProfile) -> String {
 }
 
 fn run(cli: &Cli, command: &ConnectionsCommand) -> Result<String, String> {
-    let rt = runtime()?;
+    let rt = crate::runtime()?;
     let store = open(&rt)?;
     let creds = Credentials::system();
     let out = match command {
@@ -352,7 +332,7 @@ fn run(cli: &Cli, command: &ConnectionsCommand) -> Result<String, String> {
             } else if let Some(s) = secret {
                 let keeper = keeper_for(password);
                 check_keeper(&creds, keeper)?;
-                profile.password_storage = storage_of(keeper);
+                profile.password_storage = PasswordStorage::from(keeper);
                 Some((keeper, s))
             } else if password.session_only {
                 return Err("--session-only keeps a password: give it with --password-stdin or --ask-password".into());
@@ -382,7 +362,7 @@ fn run(cli: &Cli, command: &ConnectionsCommand) -> Result<String, String> {
             }
             if cli.json {
                 let ws = rt.block_on(store.workspaces()).map_err(|e| e.to_string())?;
-                json(&view(&saved, &ws))?
+                crate::json(&view(&saved, &ws))?
             } else {
                 format!("{note}Saved connection {}\n", describe(&saved))
             }
@@ -393,7 +373,7 @@ fn run(cli: &Cli, command: &ConnectionsCommand) -> Result<String, String> {
                 .map_err(|e| e.to_string())?;
             let ws = rt.block_on(store.workspaces()).map_err(|e| e.to_string())?;
             if cli.json {
-                json(&all.iter().map(|p| view(p, &ws)).collect::<Vec<_>>())?
+                crate::json(&all.iter().map(|p| view(p, &ws)).collect::<Vec<_>>())?
             } else if all.is_empty() {
                 format!(
                     "No saved connections (store: {}). Add one with `retort connections add NAME --from-url URL`.\n",
@@ -426,7 +406,7 @@ fn run(cli: &Cli, command: &ConnectionsCommand) -> Result<String, String> {
             let ws = rt.block_on(store.workspaces()).map_err(|e| e.to_string())?;
             let v = view(&p, &ws);
             if cli.json {
-                json(&v)?
+                crate::json(&v)?
             } else {
                 let opt = |o: &Option<String>| o.clone().unwrap_or_else(|| "–".into());
                 let path = |o: &Option<PathBuf>| {
@@ -485,7 +465,7 @@ fn run(cli: &Cli, command: &ConnectionsCommand) -> Result<String, String> {
             } else if let Some(s) = given_password(password, &profile.name)? {
                 let keeper = keeper_for(password);
                 check_keeper(&creds, keeper)?;
-                profile.password_storage = storage_of(keeper);
+                profile.password_storage = PasswordStorage::from(keeper);
                 write = Some((keeper, s));
             } else if password.session_only && old_keeper == Some(Keeper::Keychain) {
                 // Move the kept password into the session keyring.
@@ -516,7 +496,7 @@ fn run(cli: &Cli, command: &ConnectionsCommand) -> Result<String, String> {
             }
             if cli.json {
                 let ws = rt.block_on(store.workspaces()).map_err(|e| e.to_string())?;
-                json(&view(&saved, &ws))?
+                crate::json(&view(&saved, &ws))?
             } else {
                 format!("{note}Updated connection {}\n", describe(&saved))
             }
@@ -535,7 +515,7 @@ fn run(cli: &Cli, command: &ConnectionsCommand) -> Result<String, String> {
                 }
             }
             if cli.json {
-                json(&serde_json::json!({ "removed": removed.name }))?
+                crate::json(&serde_json::json!({ "removed": removed.name }))?
             } else {
                 out
             }

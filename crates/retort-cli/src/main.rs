@@ -214,12 +214,8 @@ fn database_url(
 /// The database's version-table rows (empty when there is no table yet).
 fn db_heads(cli: &Cli, project: &Project) -> Result<(DatabaseUrl, Vec<String>), String> {
     let url = database_url(cli, cli.connection.as_deref(), project)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
     let timeout = Duration::from_secs(cli.connect_timeout);
-    let rows = runtime
+    let rows = runtime()?
         .block_on(database::read_version_rows(
             &url,
             &VersionTable::of(project),
@@ -227,6 +223,14 @@ fn db_heads(cli: &Cli, project: &Project) -> Result<(DatabaseUrl, Vec<String>), 
         ))
         .map_err(|e| e.to_string())?;
     Ok((url, rows))
+}
+
+/// The async runtime a command's database work runs on.
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
 }
 
 fn json<T: Serialize>(value: &T) -> Result<String, String> {

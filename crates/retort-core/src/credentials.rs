@@ -38,6 +38,15 @@ impl Keeper {
     }
 }
 
+impl From<Keeper> for PasswordStorage {
+    fn from(keeper: Keeper) -> Self {
+        match keeper {
+            Keeper::Keychain => PasswordStorage::Keychain,
+            Keeper::Session => PasswordStorage::Session,
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum CredentialError {
     #[error(

@@ -62,6 +62,9 @@ enum LockKind {
     None,
 }
 
+/// pid, application_name, user, client address, session start.
+type PgHolderRow = (i32, String, Option<String>, Option<String>, Option<String>);
+
 const POLL: Duration = Duration::from_millis(100);
 
 /// PostgreSQL advisory locks take a bigint: FNV-1a of the lock name, stable across versions.
@@ -206,7 +209,7 @@ impl Database {
                     unreachable!()
                 };
                 // A bigint advisory key is stored as classid = high half, objid = low half.
-                let row: Result<Option<(i32, String, Option<String>, Option<String>, Option<String>)>, _> =
+                let row: Result<Option<PgHolderRow>, _> =
                     sqlx::query_as(
                         "SELECT a.pid, a.application_name, a.usename::text, a.client_addr::text, \
                          to_char(a.backend_start, 'YYYY-MM-DD HH24:MI:SS TZ') \

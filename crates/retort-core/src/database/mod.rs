@@ -328,10 +328,7 @@ impl Database {
         self.execute(sql)
             .await
             .map(drop)
-            .map_err(|f| DatabaseError::Query {
-                url: self.url.redacted(),
-                message: f.to_string(),
-            })
+            .map_err(|f| self.refused(f))
     }
 
     /// Creates the version table when it is missing; tells whether it did.
@@ -363,10 +360,7 @@ impl Database {
         let affected = self
             .execute(&table.change_sql(backend, change))
             .await
-            .map_err(|f| DatabaseError::Query {
-                url: self.url.redacted(),
-                message: f.to_string(),
-            })?;
+            .map_err(|f| self.refused(f))?;
         let action = match change {
             RowChange::Insert { .. } => return Ok(()),
             RowChange::Delete { version } => format!("deleting '{version}'"),
@@ -384,6 +378,14 @@ impl Database {
 
     pub fn url(&self) -> &DatabaseUrl {
         &self.url
+    }
+
+    /// A statement of Retort's own the database refused (its message is already scrubbed).
+    fn refused(&self, failure: SqlFailure) -> DatabaseError {
+        DatabaseError::Query {
+            url: self.url.redacted(),
+            message: failure.to_string(),
+        }
     }
 
     fn query_error(&self, e: sqlx::Error) -> DatabaseError {

@@ -327,17 +327,7 @@ pub(super) async fn run(
         return run_offline(&child, map, options, sink).await;
     }
 
-    let table = VersionTable::of(project);
-    let mut db = Database::open(url, options.connect_timeout).await?;
-    let lock = match db.try_migration_lock(&table).await? {
-        Some(lock) => lock,
-        None => {
-            let holder = db.migration_lock_holder(&table).await.ok().flatten();
-            sink(ProgressEvent::LockWaiting { holder });
-            db.acquire_migration_lock(&table, options.lock_timeout)
-                .await?
-        }
-    };
+    let (mut db, table, lock) = super::open_locked(project, url, options, sink).await?;
     let result = run_locked(&child, map, &mut db, &table, options, sink).await;
     let released = db.release_migration_lock(lock).await;
     let report = result?;
@@ -443,7 +433,7 @@ async fn run_locked(
                 version_rows: version_rows.clone(),
                 advice: vec![format!(
                     "Check the version table (it names {}) against the database before running `{}` again.",
-                    rows_text(&version_rows),
+                    super::rows_text(&version_rows),
                     spec.operation.command_line()
                 )],
             };
@@ -533,14 +523,6 @@ fn before_steps_message(error: &ErrorMarker) -> String {
             "alembic failed before running any migration: {}",
             error.error
         )
-    }
-}
-
-fn rows_text(rows: &[String]) -> String {
-    if rows.is_empty() {
-        "no revision (empty)".to_string()
-    } else {
-        rows.join(", ")
     }
 }
 

@@ -14,7 +14,9 @@ mod native;
 
 pub use plan::{Plan, Step, StepKind, StepSql};
 
-use crate::database::{Database, DatabaseError, DatabaseUrl, LockHolder, VersionTable};
+use crate::database::{
+    Database, DatabaseError, DatabaseUrl, LockHolder, MigrationLock, VersionTable,
+};
 use crate::graph::RevisionMap;
 use crate::graph::commands::CommandError;
 use crate::project::{Project, ProjectKind};
@@ -241,17 +243,47 @@ impl std::fmt::Display for StepFailure {
         } else if !self.rolled_back {
             writeln!(f, "  No statement of the revision had committed.")?;
         }
-        let rows = if self.version_rows.is_empty() {
-            "no revision (empty)".to_string()
-        } else {
-            self.version_rows.join(", ")
-        };
-        writeln!(f, "  The version table names: {rows}.")?;
+        writeln!(
+            f,
+            "  The version table names: {}.",
+            rows_text(&self.version_rows)
+        )?;
         for a in &self.advice {
             writeln!(f, "  - {a}")?;
         }
         Ok(())
     }
+}
+
+/// The version table's rows for a report.
+fn rows_text(rows: &[String]) -> String {
+    if rows.is_empty() {
+        "no revision (empty)".to_string()
+    } else {
+        rows.join(", ")
+    }
+}
+
+/// Opens the database for a run and takes the migration lock, telling `sink` when it has to
+/// wait for another run.
+async fn open_locked(
+    project: &Project,
+    url: &DatabaseUrl,
+    options: &RunOptions,
+    sink: ProgressSink<'_>,
+) -> Result<(Database, VersionTable, MigrationLock), ExecutionError> {
+    let table = VersionTable::of(project);
+    let mut db = Database::open(url, options.connect_timeout).await?;
+    let lock = match db.try_migration_lock(&table).await? {
+        Some(lock) => lock,
+        None => {
+            let holder = db.migration_lock_holder(&table).await.ok().flatten();
+            sink(ProgressEvent::LockWaiting { holder });
+            db.acquire_migration_lock(&table, options.lock_timeout)
+                .await?
+        }
+    };
+    Ok((db, table, lock))
 }
 
 /// The plan a run would follow now, from the database's real rows; changes nothing (the

@@ -23,17 +23,7 @@ pub(super) async fn run(
     options: &RunOptions,
     sink: ProgressSink<'_>,
 ) -> Result<RunReport, ExecutionError> {
-    let table = VersionTable::of(project);
-    let mut db = Database::open(url, options.connect_timeout).await?;
-    let lock = match db.try_migration_lock(&table).await? {
-        Some(lock) => lock,
-        None => {
-            let holder = db.migration_lock_holder(&table).await.ok().flatten();
-            sink(ProgressEvent::LockWaiting { holder });
-            db.acquire_migration_lock(&table, options.lock_timeout)
-                .await?
-        }
-    };
+    let (mut db, table, lock) = super::open_locked(project, url, options, sink).await?;
     let result = run_locked(project, map, &mut db, &table, operation, options, sink).await;
     let released = db.release_migration_lock(lock).await;
     let report = result?;

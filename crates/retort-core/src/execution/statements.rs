@@ -150,13 +150,13 @@ impl<'a> Splitter<'a> {
             if self.skip_comment() {
                 continue;
             }
-            if !shape.in_block || shape.last_word_is_end {
-                if self.text[self.pos..].starts_with(delimiter.as_str()) {
-                    self.finish(start.take(), self.pos);
-                    shape = Shape::default();
-                    self.advance(delimiter.len());
-                    continue;
-                }
+            if (!shape.in_block || shape.last_word_is_end)
+                && self.text[self.pos..].starts_with(delimiter.as_str())
+            {
+                self.finish(start.take(), self.pos);
+                shape = Shape::default();
+                self.advance(delimiter.len());
+                continue;
             }
             if start.is_none() {
                 start = Some((self.pos, self.line));

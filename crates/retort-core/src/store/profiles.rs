@@ -421,6 +421,26 @@ fn path_text(p: &Option<PathBuf>) -> Option<String> {
     p.as_ref().map(|p| p.display().to_string())
 }
 
+/// Binds a profile's stored fields, in the column order of the INSERT and UPDATE.
+fn bind_fields<'q>(
+    query: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>,
+    profile: &ConnectionProfile,
+) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments> {
+    query
+        .bind(profile.name.clone())
+        .bind(profile.driver.as_str())
+        .bind(profile.host.clone())
+        .bind(profile.port.map(i64::from))
+        .bind(profile.database.clone())
+        .bind(profile.user.clone())
+        .bind(profile.tls_mode.clone())
+        .bind(path_text(&profile.tls_ca_file))
+        .bind(path_text(&profile.sqlite_path))
+        .bind(profile.environment.clone())
+        .bind(profile.color.clone())
+        .bind(profile.password_storage.as_str())
+}
+
 impl Store {
     /// Saves a new profile; returns it as stored (with its id and credential key).
     pub async fn add_connection(
@@ -428,21 +448,12 @@ impl Store {
         mut profile: ConnectionProfile,
     ) -> Result<ConnectionProfile, StoreError> {
         profile.validate()?;
-        let result = sqlx::query(
-            "INSERT INTO connections (name, driver, host, port, database, username, tls_mode, tls_ca_file, sqlite_path, environment, color, password_storage) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        let result = bind_fields(
+            sqlx::query(
+                "INSERT INTO connections (name, driver, host, port, database, username, tls_mode, tls_ca_file, sqlite_path, environment, color, password_storage) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            ),
+            &profile,
         )
-        .bind(&profile.name)
-        .bind(profile.driver.as_str())
-        .bind(&profile.host)
-        .bind(profile.port.map(i64::from))
-        .bind(&profile.database)
-        .bind(&profile.user)
-        .bind(&profile.tls_mode)
-        .bind(path_text(&profile.tls_ca_file))
-        .bind(path_text(&profile.sqlite_path))
-        .bind(&profile.environment)
-        .bind(&profile.color)
-        .bind(profile.password_storage.as_str())
         .execute(self.pool())
         .await;
         match result {
@@ -460,21 +471,12 @@ impl Store {
         mut profile: ConnectionProfile,
     ) -> Result<ConnectionProfile, StoreError> {
         profile.validate()?;
-        let result = sqlx::query(
-            "UPDATE connections SET name = ?, driver = ?, host = ?, port = ?, database = ?, username = ?, tls_mode = ?, tls_ca_file = ?, sqlite_path = ?, environment = ?, color = ?, password_storage = ?, updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = ?",
+        let result = bind_fields(
+            sqlx::query(
+                "UPDATE connections SET name = ?, driver = ?, host = ?, port = ?, database = ?, username = ?, tls_mode = ?, tls_ca_file = ?, sqlite_path = ?, environment = ?, color = ?, password_storage = ?, updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = ?",
+            ),
+            &profile,
         )
-        .bind(&profile.name)
-        .bind(profile.driver.as_str())
-        .bind(&profile.host)
-        .bind(profile.port.map(i64::from))
-        .bind(&profile.database)
-        .bind(&profile.user)
-        .bind(&profile.tls_mode)
-        .bind(path_text(&profile.tls_ca_file))
-        .bind(path_text(&profile.sqlite_path))
-        .bind(&profile.environment)
-        .bind(&profile.color)
-        .bind(profile.password_storage.as_str())
         .bind(profile.id)
         .execute(self.pool())
         .await;

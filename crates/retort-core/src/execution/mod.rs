@@ -7,8 +7,10 @@
 pub mod alembic;
 pub mod offline;
 pub mod plan;
+pub mod round_trip;
 pub mod rows;
 pub mod statements;
+pub mod verify;
 
 mod native;
 

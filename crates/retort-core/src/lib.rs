@@ -1,9 +1,12 @@
 //! Retort's engine. No UI dependency: the CLI, the desktop app and `retort serve` are thin
 //! faces over these modules.
 
+pub mod backup;
+pub mod authoring;
 pub mod credentials;
 pub mod database;
 pub mod execution;
 pub mod graph;
+pub mod journal;
 pub mod project;
 pub mod store;

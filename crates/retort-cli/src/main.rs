@@ -1,9 +1,9 @@
 //! `retort`: the command-line face of Retort's engine. Output of the Alembic-named commands
 //! matches alembic 1.20.1 byte for byte; every command also speaks JSON.
 
+mod backup;
 mod check;
 mod connections;
-mod journal;
 mod migrate;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -12,7 +12,6 @@ use retort_core::graph::commands::{self, CommandError, HistoryRange};
 use retort_core::graph::export::{self, RevisionInfo};
 use retort_core::graph::{RevisionMap, format, lanes};
 use retort_core::project::{self, Project};
-use retort_core::store::ConnectionProfile;
 use serde::Serialize;
 use std::io::Write;
 use std::path::PathBuf;
@@ -133,17 +132,21 @@ enum Command {
         #[command(subcommand)]
         command: connections::ConnectionsCommand,
     },
-    /// The audit journal: every upgrade, downgrade, stamp, merge, backup and restore, newest
-    /// first (`--connection NAME` or `--url` for one database).
-    Log {
+    /// Back up the database (SQLite's backup API, pg_dump, mariadb-dump), verify the copy,
+    /// and record it in the catalog.
+    Backup {
         #[command(flatten)]
-        args: journal::LogArgs,
+        args: backup::BackupArgs,
     },
-    /// Where each database stands: current and pending revisions, and applied revisions
-    /// whose file changed since it was applied.
-    Status {
+    /// The backup catalog: list (the default), delete, prune, reveal, verify.
+    Backups {
+        #[command(subcommand)]
+        command: Option<backup::BackupsCommand>,
+    },
+    /// Restore a backup into the database it came from or another one, after confirmation.
+    Restore {
         #[command(flatten)]
-        args: journal::StatusArgs,
+        args: backup::RestoreArgs,
     },
     /// Export the whole revision graph.
     Graph {
@@ -169,9 +172,10 @@ fn main() -> ExitCode {
             return migrate::main(&cli);
         }
         Command::CheckConnection => return check::main(&cli),
+        Command::Backup { .. } | Command::Backups { .. } | Command::Restore { .. } => {
+            return backup::main(&cli);
+        }
         Command::Connections { command } => return connections::main(&cli, command),
-        Command::Log { args } => return journal::log(&cli, args),
-        Command::Status { args } => return journal::status(&cli, args),
         _ => {}
     }
     match run(&cli) {
@@ -220,21 +224,10 @@ fn database_url(
     connection: Option<&str>,
     project: &Project,
 ) -> Result<DatabaseUrl, String> {
-    database_target(cli, connection, project).map(|(url, _)| url)
-}
-
-/// [`database_url`], with the saved profile when the database came from one.
-fn database_target(
-    cli: &Cli,
-    connection: Option<&str>,
-    project: &Project,
-) -> Result<(DatabaseUrl, Option<ConnectionProfile>), String> {
     match connection {
         Some(_) if cli.url.is_some() => Err("give either --url or --connection, not both".into()),
-        Some(name) => connections::resolve_profile(name).map(|(p, url)| (url, Some(p))),
-        None => database::resolve_url(cli.url.as_deref(), project)
-            .map(|url| (url, None))
-            .map_err(|e| e.to_string()),
+        Some(name) => connections::resolve(name),
+        None => database::resolve_url(cli.url.as_deref(), project).map_err(|e| e.to_string()),
     }
 }
 
@@ -382,9 +375,10 @@ fn run(cli: &Cli) -> Result<String, String> {
         | Command::Downgrade { .. }
         | Command::Stamp { .. }
         | Command::CheckConnection
-        | Command::Connections { .. }
-        | Command::Log { .. }
-        | Command::Status { .. } => unreachable!("handled in main"),
+        | Command::Backup { .. }
+        | Command::Backups { .. }
+        | Command::Restore { .. }
+        | Command::Connections { .. } => unreachable!("handled in main"),
         Command::Graph {
             format: graph_format,
         } => {

@@ -592,15 +592,15 @@ impl Steps {
 
 // ----- what the server says ------------------------------------------------------------
 
-struct ServerInfo {
-    product: String,
-    version: Option<String>,
-    description: String,
-    database: Option<String>,
-    user: Option<String>,
+pub(crate) struct ServerInfo {
+    pub(crate) product: String,
+    pub(crate) version: Option<String>,
+    pub(crate) description: String,
+    pub(crate) database: Option<String>,
+    pub(crate) user: Option<String>,
 }
 
-async fn server_info(db: &mut Database) -> Result<ServerInfo, sqlx::Error> {
+pub(crate) async fn server_info(db: &mut Database) -> Result<ServerInfo, sqlx::Error> {
     match &mut db.conn {
         Conn::Postgres(c) => {
             let (short, description, database, user): (String, String, String, String) =
@@ -1255,7 +1255,8 @@ async fn tool_version(program: &Path, timeout: Duration) -> Option<(Vec<u32>, St
     dump_tool_version(&text).map(|v| (v, text))
 }
 
-async fn dump_tool(
+/// The dump tool for `backend` (the backup module runs the one this picks).
+pub async fn dump_tool(
     backend: Backend,
     server_version: Option<&str>,
     server_product: Option<&str>,

@@ -2,8 +2,6 @@
 
 pub mod check;
 pub mod lock;
-pub mod schema;
-pub mod scratch;
 pub mod url;
 
 pub use lock::{LockHolder, MigrationLock};
@@ -173,19 +171,8 @@ pub async fn read_version_rows(
     table: &VersionTable,
     timeout: Duration,
 ) -> Result<Vec<String>, DatabaseError> {
-    Ok(read_version_rows_or_none(url, table, timeout)
-        .await?
-        .unwrap_or_default())
-}
-
-/// The version table's rows, or `None` when the database has no version table yet.
-pub async fn read_version_rows_or_none(
-    url: &DatabaseUrl,
-    table: &VersionTable,
-    timeout: Duration,
-) -> Result<Option<Vec<String>>, DatabaseError> {
     let mut db = Database::connect(url, timeout).await?;
-    db.version_heads(table).await
+    Ok(db.version_heads(table).await?.unwrap_or_default())
 }
 
 enum Conn {
@@ -424,6 +411,19 @@ impl Database {
             Conn::AbsentSqliteFile => Ok(Vec::new()),
         };
         rows.map(Some).map_err(|e| self.query_error(e))
+    }
+
+    /// The first column of every row `sql` returns, as text (backups: sizes, table lists).
+    pub(crate) async fn query_column(&mut self, sql: &str) -> Result<Vec<String>, DatabaseError> {
+        let sql = AssertSqlSafe(sql.to_string());
+        let rows: Result<Vec<Option<String>>, sqlx::Error> = match &mut self.conn {
+            Conn::Sqlite(c) => sqlx::query_scalar(sql).fetch_all(c).await,
+            Conn::Postgres(c) => sqlx::query_scalar(sql).fetch_all(c).await,
+            Conn::MySql(c) => sqlx::query_scalar(sql).fetch_all(c).await,
+            Conn::AbsentSqliteFile => Ok(Vec::new()),
+        };
+        rows.map(|r| r.into_iter().map(Option::unwrap_or_default).collect())
+            .map_err(|e| self.query_error(e))
     }
 
     async fn table_exists(&mut self, table: &VersionTable) -> Result<bool, DatabaseError> {

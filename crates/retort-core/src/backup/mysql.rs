@@ -1,0 +1,455 @@
+//! MySQL/MariaDB: `mariadb-dump`/`mysqldump --single-transaction --routines --triggers
+//! --events --hex-blob`, streamed through Retort into the file (bytes written are the
+//! progress, the SHA-256 is computed on the way); verified by the dump's completion trailer;
+//! restored through the `mariadb`/`mysql` client. The connection (password included) reaches
+//! the tools in a 0600 option file given as their first argument and removed afterwards.
+
+use super::{BackupError, BackupProgress, Copied, fsutil, io_error, tool_message};
+use crate::database::check::DumpToolCheck;
+use crate::database::{Database, DatabaseUrl};
+use crate::execution::CancelToken;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeSet;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::process::Command;
+
+const TRAILER: &str = "-- Dump completed";
+
+/// A `[client]` option file readable by its owner only; removed on drop.
+struct OptionFile(PathBuf);
+
+static OPTION_FILES: AtomicUsize = AtomicUsize::new(0);
+
+impl OptionFile {
+    fn new(url: &DatabaseUrl) -> Result<Self, BackupError> {
+        let path = std::env::temp_dir().join(format!(
+            "retort-{}-{}.cnf",
+            std::process::id(),
+            OPTION_FILES.fetch_add(1, Ordering::SeqCst)
+        ));
+        let mut text = String::from("[client]\n");
+        let mut put = |key: &str, value: &str| {
+            text.push_str(&format!("{key}=\"{}\"\n", escape(value)));
+        };
+        if let Some(u) = &url.user {
+            put("user", u);
+        }
+        if let Some(p) = &url.password {
+            put("password", p.expose());
+        }
+        if let Some(h) = &url.host {
+            put("host", h);
+            // `localhost` would otherwise mean the Unix socket.
+            put("protocol", "tcp");
+        }
+        if let Some(p) = url.port {
+            put("port", &p.to_string());
+        }
+        if let Some(ca) = url.query_value("ssl_ca") {
+            put("ssl-ca", ca);
+        }
+        put("default-character-set", "utf8mb4");
+        let mut options = std::fs::File::options();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt as _;
+            options.mode(0o600);
+        }
+        let mut file = options.open(&path).map_err(|e| io_error(&path, e))?;
+        let guard = Self(path);
+        std::io::Write::write_all(&mut file, text.as_bytes()).map_err(|e| io_error(&guard.0, e))?;
+        Ok(guard)
+    }
+
+    /// `--defaults-extra-file=…`, which the tools accept only as their first argument.
+    fn argument(&self) -> String {
+        format!("--defaults-extra-file={}", self.0.display())
+    }
+}
+
+impl Drop for OptionFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// An option-file value inside double quotes: backslash and quote escaped.
+fn escape(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
+/// The client beside the dump tool: `mariadb` beside `mariadb-dump`, `mysql` beside
+/// `mysqldump`.
+pub(super) fn client_for(tool: &DumpToolCheck) -> Result<PathBuf, BackupError> {
+    let preferred = if tool.name == "mysqldump" {
+        ["mysql", "mariadb"]
+    } else {
+        ["mariadb", "mysql"]
+    };
+    let mut last = None;
+    for name in preferred {
+        match super::sibling_tool(tool, name) {
+            Ok(p) => return Ok(p),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.expect("tried"))
+}
+
+async fn table_count(url: &DatabaseUrl) -> Option<u64> {
+    let mut db = Database::connect(url, Duration::from_secs(10)).await.ok()?;
+    let rows = db
+        .query_column(
+            "SELECT CAST(COUNT(*) AS CHAR) FROM information_schema.tables WHERE table_schema = DATABASE()",
+        )
+        .await
+        .ok()?;
+    rows.first()?.parse().ok()
+}
+
+pub(super) async fn dump(
+    url: &DatabaseUrl,
+    tool: &DumpToolCheck,
+    file: &Path,
+    estimate: Option<u64>,
+    progress: &mut dyn FnMut(BackupProgress),
+    cancel: &CancelToken,
+) -> Result<Copied, BackupError> {
+    let Some(database) = url.database.clone() else {
+        return Err(BackupError::Tool {
+            tool: tool.name.clone(),
+            status: "not started".into(),
+            message: format!("{} names no database to dump", url.redacted()),
+        });
+    };
+    let tables = table_count(url).await;
+    let options = OptionFile::new(url)?;
+    let mut child = Command::new(tool.path.clone().unwrap_or_else(|| tool.name.clone()))
+        .arg(options.argument())
+        .args([
+            "--single-transaction",
+            "--routines",
+            "--triggers",
+            "--events",
+            "--hex-blob",
+            "--verbose",
+        ])
+        .arg("--")
+        .arg(&database)
+        .env_remove("MYSQL_PWD")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| BackupError::Tool {
+            tool: tool.name.clone(),
+            status: "not started".into(),
+            message: e.to_string(),
+        })?;
+    let mut stdout = child.stdout.take().expect("piped");
+    let mut errors = BufReader::new(child.stderr.take().expect("piped")).lines();
+    let mut out = tokio::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(file)
+        .await
+        .map_err(|e| io_error(file, e))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let (mut written, mut done, mut messages) = (0u64, 0u64, String::new());
+    let mut current: Option<String> = None;
+    let mut last = Instant::now();
+    let mut stderr_open = true;
+    loop {
+        tokio::select! {
+            n = stdout.read(&mut buf) => {
+                let n = n.map_err(|e| io_error(file, e))?;
+                if n == 0 {
+                    break;
+                }
+                hasher.update(&buf[..n]);
+                out.write_all(&buf[..n]).await.map_err(|e| io_error(file, e))?;
+                written += n as u64;
+            }
+            line = errors.next_line(), if stderr_open => match line {
+                Ok(Some(line)) => {
+                    if let Some(t) = line.strip_prefix("-- Retrieving table structure for table ") {
+                        done += 1;
+                        current = Some(t.trim_end_matches('.').to_string());
+                    } else if !line.starts_with("-- ") {
+                        messages.push_str(&line);
+                        messages.push('\n');
+                    }
+                }
+                _ => stderr_open = false,
+            },
+        }
+        if last.elapsed() >= Duration::from_millis(250) {
+            last = Instant::now();
+            if cancel.is_cancelled() {
+                let _ = child.kill().await;
+                return Err(BackupError::Cancelled);
+            }
+            progress(BackupProgress::Copying {
+                bytes_done: written,
+                bytes_total: estimate,
+                items_done: done,
+                items_total: tables,
+                item: current.clone(),
+            });
+        }
+    }
+    out.flush().await.map_err(|e| io_error(file, e))?;
+    drop(out);
+    while stderr_open {
+        match errors.next_line().await {
+            Ok(Some(line)) if !line.starts_with("-- ") => {
+                messages.push_str(&line);
+                messages.push('\n');
+            }
+            Ok(Some(_)) => {}
+            _ => stderr_open = false,
+        }
+    }
+    let status = child.wait().await.map_err(|e| io_error(file, e))?;
+    drop(options);
+    if cancel.is_cancelled() {
+        return Err(BackupError::Cancelled);
+    }
+    if !status.success() {
+        return Err(BackupError::Tool {
+            tool: tool.name.clone(),
+            status: status.to_string(),
+            message: tool_message(url, &messages),
+        });
+    }
+    progress(BackupProgress::Copying {
+        bytes_done: written,
+        bytes_total: estimate,
+        items_done: done,
+        items_total: tables.map(|t| t.max(done)),
+        item: None,
+    });
+    Ok(Copied {
+        sha256: Some(fsutil::hex(&hasher.finalize())),
+    })
+}
+
+/// The dump ends with its completion trailer (`-- Dump completed on …`): the tool got to the
+/// end.
+pub(super) fn verify(path: &Path) -> Result<String, BackupError> {
+    let check = "completion trailer";
+    let fail = |message: String| BackupError::Verify {
+        path: path.display().to_string(),
+        check: check.into(),
+        message,
+    };
+    let mut file = std::fs::File::open(path).map_err(|e| fail(e.to_string()))?;
+    let len = file.metadata().map_err(|e| fail(e.to_string()))?.len();
+    let from = len.saturating_sub(4096);
+    file.seek(SeekFrom::Start(from))
+        .map_err(|e| fail(e.to_string()))?;
+    let mut tail = Vec::new();
+    file.read_to_end(&mut tail)
+        .map_err(|e| fail(e.to_string()))?;
+    let tail = String::from_utf8_lossy(&tail);
+    let last = tail.trim_end().lines().last().unwrap_or("");
+    if last.starts_with(TRAILER) {
+        Ok(format!("{check}: {last}"))
+    } else {
+        Err(fail(format!(
+            "the dump does not end with '{TRAILER} on …' (the tool stopped early)"
+        )))
+    }
+}
+
+/// Pipes the dump through the client into `target`. Tables and views the target has but the
+/// dump does not (created after the backup) are dropped afterwards; returns them.
+pub(super) async fn restore_into(
+    target: &DatabaseUrl,
+    client: &Path,
+    file: &Path,
+) -> Result<Vec<String>, BackupError> {
+    let Some(database) = target.database.clone() else {
+        return Err(BackupError::Tool {
+            tool: client.display().to_string(),
+            status: "not started".into(),
+            message: format!("{} names no database to restore into", target.redacted()),
+        });
+    };
+    let options = OptionFile::new(target)?;
+    let tool = client
+        .file_name()
+        .map_or_else(|| "mariadb".into(), |n| n.to_string_lossy().into_owned());
+    let mut child = Command::new(client)
+        .arg(options.argument())
+        .arg("--binary-mode")
+        .arg(format!("--database={database}"))
+        .env_remove("MYSQL_PWD")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| BackupError::Tool {
+            tool: tool.clone(),
+            status: "not started".into(),
+            message: e.to_string(),
+        })?;
+    let mut stdin = child.stdin.take().expect("piped");
+    let mut stderr = child.stderr.take().expect("piped");
+    let reading = tokio::spawn(async move {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s).await;
+        s
+    });
+    // Feed the dump, noting the tables and views it creates.
+    let mut names = BTreeSet::new();
+    let mut lines = BufReader::with_capacity(
+        1 << 20,
+        tokio::fs::File::open(file)
+            .await
+            .map_err(|e| io_error(file, e))?,
+    );
+    let mut line = Vec::new();
+    let mut broken = false;
+    loop {
+        line.clear();
+        let n = lines
+            .read_until(b'\n', &mut line)
+            .await
+            .map_err(|e| io_error(file, e))?;
+        if n == 0 {
+            break;
+        }
+        if let Some(name) = created_name(&line) {
+            names.insert(name);
+        }
+        if stdin.write_all(&line).await.is_err() {
+            broken = true;
+            break;
+        }
+    }
+    drop(stdin);
+    let status = child.wait().await.map_err(|e| io_error(file, e))?;
+    let messages = reading.await.unwrap_or_default();
+    drop(options);
+    if !status.success() || broken {
+        return Err(BackupError::Tool {
+            tool,
+            status: status.to_string(),
+            message: tool_message(target, &messages),
+        });
+    }
+    let mut db = Database::connect(target, Duration::from_secs(30)).await?;
+    let existing = db
+        .query_column(
+            "SELECT CONCAT(table_name, CHAR(9), table_type) FROM information_schema.tables WHERE table_schema = DATABASE()",
+        )
+        .await?;
+    let mut dropped = Vec::new();
+    for row in existing {
+        let Some((name, kind)) = row.split_once('\t') else {
+            continue;
+        };
+        if names.contains(name) {
+            continue;
+        }
+        let what = if kind == "VIEW" { "VIEW" } else { "TABLE" };
+        let quoted = format!("`{}`", name.replace('`', "``"));
+        db.execute(&format!(
+            "SET FOREIGN_KEY_CHECKS = 0; DROP {what} IF EXISTS {quoted}; SET FOREIGN_KEY_CHECKS = 1"
+        ))
+        .await
+        .map_err(|f| BackupError::Tool {
+            tool: tool.clone(),
+            status: "restored".into(),
+            message: format!(
+                "the backup was restored, but {quoted} (created after the backup) could not be dropped: {f}"
+            ),
+        })?;
+        dropped.push(name.to_string());
+    }
+    Ok(dropped)
+}
+
+/// The table or view a dump line creates: `` CREATE TABLE `t` ( `` or the comment before a
+/// view's final definition (`` -- Final view structure for view `v` ``).
+fn created_name(line: &[u8]) -> Option<String> {
+    let line = std::str::from_utf8(line).ok()?;
+    let rest = line
+        .strip_prefix("CREATE TABLE `")
+        .or_else(|| line.strip_prefix("-- Final view structure for view `"))?;
+    let mut name = String::new();
+    let mut chars = rest.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '`' {
+            if chars.peek() == Some(&'`') {
+                chars.next();
+                name.push('`');
+            } else {
+                return Some(name);
+            }
+        } else {
+            name.push(c);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn option_file_is_private_quoted_and_removed() {
+        let url = DatabaseUrl::parse("mysql://app:p%22a%5Css@db.local:3307/shop", Path::new("/"))
+            .unwrap();
+        let file = OptionFile::new(&url).unwrap();
+        let path = file.0.clone();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("password=\"p\\\"a\\\\ss\"\n"), "{text}");
+        assert!(text.contains("port=\"3307\"") && text.contains("protocol=\"tcp\""));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        assert!(file.argument().starts_with("--defaults-extra-file="));
+        assert!(!file.argument().contains("p\"a"));
+        drop(file);
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn trailer_decides() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("d.sql");
+        std::fs::write(&f, "-- MariaDB dump\nCREATE TABLE `t` (x int);\n\n-- Dump completed on 2026-11-24 19:53:55\n").unwrap();
+        assert!(verify(&f).unwrap().contains("Dump completed on 2026"));
+        std::fs::write(&f, "-- MariaDB dump\nINSERT INTO `t` VALUES (1),\n").unwrap();
+        assert!(matches!(verify(&f), Err(BackupError::Verify { .. })));
+    }
+
+    #[test]
+    fn created_names() {
+        assert_eq!(created_name(b"CREATE TABLE `t` (\n").as_deref(), Some("t"));
+        assert_eq!(
+            created_name(b"CREATE TABLE `a``b` (\n").as_deref(),
+            Some("a`b")
+        );
+        assert_eq!(
+            created_name(b"-- Final view structure for view `v`\n").as_deref(),
+            Some("v")
+        );
+        assert_eq!(created_name(b"INSERT INTO `t` VALUES (1);\n"), None);
+    }
+}

@@ -137,6 +137,11 @@ fn open(rt: &tokio::runtime::Runtime) -> Result<Store, String> {
 /// `--connection NAME` as a URL to connect with. The keychain is read outside any async
 /// runtime (its stores block).
 pub fn resolve(name: &str) -> Result<DatabaseUrl, String> {
+    resolve_profile(name).map(|(_, url)| url)
+}
+
+/// [`resolve`], with the saved profile (its environment decides what a run requires).
+pub fn resolve_profile(name: &str) -> Result<(ConnectionProfile, DatabaseUrl), String> {
     let rt = crate::runtime()?;
     let store = open(&rt)?;
     let profile = rt
@@ -159,7 +164,8 @@ pub fn resolve(name: &str) -> Result<DatabaseUrl, String> {
             )
         }
     };
-    profile.to_url(password).map_err(|e| e.to_string())
+    let url = profile.to_url(password).map_err(|e| e.to_string())?;
+    Ok((profile, url))
 }
 
 fn prompt(text: &str) -> Result<Secret, String> {

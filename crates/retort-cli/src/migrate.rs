@@ -7,7 +7,9 @@ use retort_core::database::{self, DatabaseUrl};
 use retort_core::execution::{
     self, CancelToken, Operation, Outcome, Plan, ProgressEvent, RunOptions, RunReport, offline,
 };
+use retort_core::journal::{self, ConnectionRef, Context, RunRecord};
 use retort_core::project::{Project, ProjectKind};
+use retort_core::store::Store;
 use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::Mutex;
@@ -69,7 +71,7 @@ fn operation(cli: &Cli) -> (Operation, &RunArgs) {
 fn run(cli: &Cli) -> Result<ExitCode, String> {
     let (project, map) = load(cli)?;
     let (operation, args) = operation(cli);
-    let url = crate::database_url(cli, cli.connection.as_deref(), &project)?;
+    let (url, profile) = crate::database_target(cli, cli.connection.as_deref(), &project)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -115,20 +117,57 @@ fn run(cli: &Cli) -> Result<ExitCode, String> {
         offline: args.sql,
     };
     let printer = Printer::new(cli.json);
-    let report = runtime.block_on(async {
+    if args.sql {
+        // Alembic's offline mode changes no database: nothing to journal.
+        let report = runtime.block_on(execution::run(
+            &project,
+            &map,
+            &url,
+            &operation,
+            &options,
+            &|e| printer.event(e),
+        ));
+        printer.finish();
+        let report = report.map_err(|e| e.to_string())?;
+        if report.outcome == Outcome::Completed {
+            // stdout holds the SQL script and nothing else.
+            return Ok(ExitCode::SUCCESS);
+        }
+        return Ok(print_report(&report, None, cli.json));
+    }
+    let recorded = runtime.block_on(async {
+        let store = Store::open_default().await.map_err(|e| {
+            format!("{e}\n(every run is recorded in Retort's journal; nothing was run)")
+        })?;
+        let record = RunRecord {
+            store: &store,
+            context: Context::current(project.config_path.parent()),
+            connection: ConnectionRef::new(&url, profile.as_ref()),
+            note: None,
+            backup_id: None,
+        };
         tokio::spawn(cancel_on_ctrl_c(cancel));
-        execution::run(&project, &map, &url, &operation, &options, &|e| {
-            printer.event(e)
-        })
-        .await
+        let recorded =
+            journal::run_recorded(record, &project, &map, &url, &operation, &options, &|e| {
+                printer.event(e)
+            })
+            .await
+            .map_err(|e| {
+                format!("{e}\n(every run is recorded in Retort's journal; nothing was run)")
+            });
+        store.close().await;
+        recorded
     });
     printer.finish();
-    let report = report.map_err(|e| e.to_string())?;
-    if args.sql && report.outcome == Outcome::Completed {
-        // Offline mode: stdout holds the SQL script and nothing else.
-        return Ok(ExitCode::SUCCESS);
+    let recorded = recorded?;
+    if let Some(e) = &recorded.journal_error {
+        eprintln!(
+            "warning: the run is over but its journal entry #{} could not be completed: {e}",
+            recorded.entry_id
+        );
     }
-    Ok(print_report(&report, cli.json))
+    let report = recorded.result.map_err(|e| e.to_string())?;
+    Ok(print_report(&report, Some(recorded.entry_id), cli.json))
 }
 
 /// The first Ctrl-C lets the running step finish (or roll back) and stops; a second one
@@ -222,9 +261,12 @@ fn rows_text(rows: &[String]) -> String {
     }
 }
 
-fn print_report(report: &RunReport, json: bool) -> ExitCode {
+fn print_report(report: &RunReport, journal_entry: Option<i64>, json: bool) -> ExitCode {
     if json {
-        println!("{}", serde_json::json!({ "report": report }));
+        println!(
+            "{}",
+            serde_json::json!({ "report": report, "journal_entry": journal_entry })
+        );
     } else {
         match report.outcome {
             Outcome::Completed => {

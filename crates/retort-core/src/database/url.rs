@@ -188,6 +188,39 @@ impl DatabaseUrl {
         out
     }
 
+    /// The database itself, whoever connects and however the URL is spelled: engine, host,
+    /// port and name, or the SQLite file. What the journal matches "applied here" on.
+    pub fn location(&self) -> String {
+        match self.backend {
+            Backend::Sqlite => match &self.sqlite_path {
+                Some(path) => format!(
+                    "sqlite:{}",
+                    std::path::absolute(path)
+                        .unwrap_or_else(|_| path.clone())
+                        .display()
+                ),
+                None => "sqlite::memory:".to_string(),
+            },
+            Backend::Postgres | Backend::MySql => {
+                let (engine, default_port) = if self.backend == Backend::Postgres {
+                    ("postgresql", 5432)
+                } else {
+                    ("mysql", 3306)
+                };
+                let host = match self.host.as_deref().map(str::to_ascii_lowercase) {
+                    None => "localhost".to_string(),
+                    Some(h) if h == "127.0.0.1" || h == "::1" => "localhost".to_string(),
+                    Some(h) => h,
+                };
+                format!(
+                    "{engine}://{host}:{}/{}",
+                    self.port.unwrap_or(default_port),
+                    self.database.as_deref().unwrap_or_default()
+                )
+            }
+        }
+    }
+
     fn query_string(&self) -> String {
         if self.query.is_empty() {
             return String::new();
@@ -240,6 +273,24 @@ mod tests {
 
     fn parse(s: &str) -> DatabaseUrl {
         DatabaseUrl::parse(s, Path::new("/proj")).unwrap()
+    }
+
+    #[test]
+    fn location_names_the_database_not_the_spelling() {
+        assert_eq!(
+            parse("postgresql+psycopg2://scott:tiger@127.0.0.1/app?sslmode=require").location(),
+            parse("postgresql://other@localhost:5432/app").location()
+        );
+        assert_eq!(
+            parse("mysql+pymysql://root@DB.example/test").location(),
+            "mysql://db.example:3306/test"
+        );
+        assert_ne!(
+            parse("postgresql://h/app").location(),
+            parse("postgresql://h/app2").location()
+        );
+        assert_eq!(parse("sqlite:///rel.db").location(), "sqlite:/proj/rel.db");
+        assert_eq!(parse("sqlite://").location(), "sqlite::memory:");
     }
 
     #[test]

@@ -948,10 +948,11 @@ async fn drive(
             });
         } else if let Some(description) = m.finish {
             let index = run.completed.len();
-            let duration_ms = run
-                .running
-                .take()
+            let running = run.running.take();
+            let duration_ms = running
+                .as_ref()
                 .map_or(0, |r| r.started.elapsed().as_millis() as u64);
+            let (revision, path) = running.map_or((None, None), |r| (r.revision, r.path));
             if !spec.offline {
                 sink(ProgressEvent::StepFinished {
                     index,
@@ -962,6 +963,8 @@ async fn drive(
             }
             run.completed.push(CompletedStep {
                 description,
+                revision,
+                path,
                 duration_ms,
             });
         } else if let Some(rest) = m.cancelled {
@@ -1141,10 +1144,14 @@ mod tests {
         let done = vec![
             CompletedStep {
                 description: "a".into(),
+                revision: None,
+                path: None,
                 duration_ms: 1,
             },
             CompletedStep {
                 description: "b".into(),
+                revision: None,
+                path: None,
                 duration_ms: 1,
             },
         ];

@@ -192,6 +192,10 @@ pub struct RunReport {
 #[derive(Debug, Clone, Serialize)]
 pub struct CompletedStep {
     pub description: String,
+    /// The revision whose migration ran (`None` for a stamp).
+    pub revision: Option<String>,
+    /// Its file, for the journal's checksum.
+    pub path: Option<PathBuf>,
     pub duration_ms: u64,
 }
 

@@ -106,6 +106,8 @@ async fn run_locked(
                 });
                 report.completed.push(CompletedStep {
                     description: step.description.clone(),
+                    revision: step.revision.clone(),
+                    path: step.path.clone(),
                     duration_ms,
                 });
             }

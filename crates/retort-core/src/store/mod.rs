@@ -120,13 +120,25 @@ impl Store {
             return Err(corrupt(format!("integrity check: {check}")));
         }
         store.refuse_newer().await?;
-        MIGRATOR
-            .run(&store.pool)
-            .await
+        // Two Retorts starting at once on a new store would both create its tables: the
+        // second waits on this lock, then finds the schema current.
+        let lock_path = path.with_extension("db.lock");
+        let schema_lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .and_then(|f| f.lock().map(|()| f))
             .map_err(|e| StoreError::Open {
-                path: shown.clone(),
-                message: format!("updating the schema: {e}"),
+                path: lock_path.display().to_string(),
+                message: e.to_string(),
             })?;
+        let migrated = MIGRATOR.run(&store.pool).await;
+        drop(schema_lock);
+        migrated.map_err(|e| StoreError::Open {
+            path: shown.clone(),
+            message: format!("updating the schema: {e}"),
+        })?;
         Ok(store)
     }
 

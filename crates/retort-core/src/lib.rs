@@ -2,9 +2,11 @@
 //! faces over these modules.
 
 pub mod backup;
+pub mod authoring;
 pub mod credentials;
 pub mod database;
 pub mod execution;
 pub mod graph;
+pub mod journal;
 pub mod project;
 pub mod store;

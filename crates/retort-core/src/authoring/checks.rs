@@ -249,7 +249,7 @@ pub fn check_project(project: &Project, map: &RevisionMap, options: &CheckOption
     }
 
     single_head(map, &mut report);
-    empty_downgrades(project, map, &mut report);
+    empty_downgrades(project, &mut report);
 
     let naming = match naming_config(project) {
         Ok(c) => c,
@@ -299,7 +299,7 @@ fn single_head(map: &RevisionMap, report: &mut CheckReport) {
     });
 }
 
-fn empty_downgrades(project: &Project, map: &RevisionMap, report: &mut CheckReport) {
+fn empty_downgrades(project: &Project, report: &mut CheckReport) {
     let backend = super::merge::backend_of(project);
     for file in &project.revisions {
         let verdict = match (&file.sql, project.kind) {

@@ -4,6 +4,7 @@
 mod backup;
 mod check;
 mod connections;
+mod journal;
 mod migrate;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -12,6 +13,7 @@ use retort_core::graph::commands::{self, CommandError, HistoryRange};
 use retort_core::graph::export::{self, RevisionInfo};
 use retort_core::graph::{RevisionMap, format, lanes};
 use retort_core::project::{self, Project};
+use retort_core::store::ConnectionProfile;
 use serde::Serialize;
 use std::io::Write;
 use std::path::PathBuf;
@@ -148,6 +150,18 @@ enum Command {
         #[command(flatten)]
         args: backup::RestoreArgs,
     },
+    /// The audit journal: every upgrade, downgrade, stamp, merge, backup and restore, newest
+    /// first (`--connection NAME` or `--url` for one database).
+    Log {
+        #[command(flatten)]
+        args: journal::LogArgs,
+    },
+    /// Where each database stands: current and pending revisions, and applied revisions
+    /// whose file changed since it was applied.
+    Status {
+        #[command(flatten)]
+        args: journal::StatusArgs,
+    },
     /// Export the whole revision graph.
     Graph {
         #[arg(long, value_enum, default_value_t = GraphFormat::Json)]
@@ -176,6 +190,8 @@ fn main() -> ExitCode {
             return backup::main(&cli);
         }
         Command::Connections { command } => return connections::main(&cli, command),
+        Command::Log { args } => return journal::log(&cli, args),
+        Command::Status { args } => return journal::status(&cli, args),
         _ => {}
     }
     match run(&cli) {
@@ -224,10 +240,21 @@ fn database_url(
     connection: Option<&str>,
     project: &Project,
 ) -> Result<DatabaseUrl, String> {
+    database_target(cli, connection, project).map(|(url, _)| url)
+}
+
+/// [`database_url`], with the saved profile when the database came from one.
+fn database_target(
+    cli: &Cli,
+    connection: Option<&str>,
+    project: &Project,
+) -> Result<(DatabaseUrl, Option<ConnectionProfile>), String> {
     match connection {
         Some(_) if cli.url.is_some() => Err("give either --url or --connection, not both".into()),
-        Some(name) => connections::resolve(name),
-        None => database::resolve_url(cli.url.as_deref(), project).map_err(|e| e.to_string()),
+        Some(name) => connections::resolve_profile(name).map(|(p, url)| (url, Some(p))),
+        None => database::resolve_url(cli.url.as_deref(), project)
+            .map(|url| (url, None))
+            .map_err(|e| e.to_string()),
     }
 }
 
@@ -378,7 +405,9 @@ fn run(cli: &Cli) -> Result<String, String> {
         | Command::Backup { .. }
         | Command::Backups { .. }
         | Command::Restore { .. }
-        | Command::Connections { .. } => unreachable!("handled in main"),
+        | Command::Connections { .. }
+        | Command::Log { .. }
+        | Command::Status { .. } => unreachable!("handled in main"),
         Command::Graph {
             format: graph_format,
         } => {

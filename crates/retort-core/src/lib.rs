@@ -8,5 +8,6 @@ pub mod database;
 pub mod execution;
 pub mod graph;
 pub mod journal;
+pub mod journal;
 pub mod project;
 pub mod store;

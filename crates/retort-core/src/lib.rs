@@ -8,6 +8,5 @@ pub mod database;
 pub mod execution;
 pub mod graph;
 pub mod journal;
-pub mod journal;
 pub mod project;
 pub mod store;

@@ -171,8 +171,19 @@ pub async fn read_version_rows(
     table: &VersionTable,
     timeout: Duration,
 ) -> Result<Vec<String>, DatabaseError> {
+    Ok(read_version_rows_or_none(url, table, timeout)
+        .await?
+        .unwrap_or_default())
+}
+
+/// The version table's rows, or `None` when the database has no version table yet.
+pub async fn read_version_rows_or_none(
+    url: &DatabaseUrl,
+    table: &VersionTable,
+    timeout: Duration,
+) -> Result<Option<Vec<String>>, DatabaseError> {
     let mut db = Database::connect(url, timeout).await?;
-    Ok(db.version_heads(table).await?.unwrap_or_default())
+    db.version_heads(table).await
 }
 
 enum Conn {

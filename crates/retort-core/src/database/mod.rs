@@ -2,6 +2,8 @@
 
 pub mod check;
 pub mod lock;
+pub mod schema;
+pub mod scratch;
 pub mod url;
 
 pub use lock::{LockHolder, MigrationLock};

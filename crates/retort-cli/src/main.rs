@@ -6,6 +6,7 @@ mod check;
 mod connections;
 mod journal;
 mod migrate;
+mod schema;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use retort_core::database::{self, DatabaseUrl, VersionTable};
@@ -125,7 +126,15 @@ enum Command {
         purge: bool,
         #[command(flatten)]
         run: migrate::RunArgs,
+        #[command(flatten)]
+        verify: schema::VerifyArgs,
     },
+    /// Upgrade, downgrade and upgrade again every revision, in order, in a scratch database on
+    /// the server of --url / --connection (SQLite: a temporary file); report the first whose
+    /// downgrade fails or does not restore the schema.
+    RoundTrip,
+    /// Show the database's schema (tables, columns, keys, indexes) as Retort compares it.
+    Schema,
     /// Check the database connection: reachability, login, latency, server version, TLS, the
     /// version table against the heads, privileges, the migration lock and dump tools.
     CheckConnection,
@@ -186,6 +195,8 @@ fn main() -> ExitCode {
             return migrate::main(&cli);
         }
         Command::CheckConnection => return check::main(&cli),
+        Command::RoundTrip => return schema::round_trip_main(&cli),
+        Command::Schema => return schema::schema_main(&cli),
         Command::Backup { .. } | Command::Backups { .. } | Command::Restore { .. } => {
             return backup::main(&cli);
         }
@@ -402,6 +413,8 @@ fn run(cli: &Cli) -> Result<String, String> {
         | Command::Downgrade { .. }
         | Command::Stamp { .. }
         | Command::CheckConnection
+        | Command::RoundTrip
+        | Command::Schema
         | Command::Backup { .. }
         | Command::Backups { .. }
         | Command::Restore { .. }

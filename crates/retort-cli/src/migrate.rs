@@ -57,6 +57,7 @@ fn operation(cli: &Cli) -> (Operation, &RunArgs) {
             revisions,
             purge,
             run,
+            ..
         } => (
             Operation::Stamp {
                 targets: revisions.clone(),
@@ -116,6 +117,18 @@ fn run(cli: &Cli) -> Result<ExitCode, String> {
         python: cli.python.clone(),
         offline: args.sql,
     };
+    // `stamp --verify`: compare the schemas first; a mismatch stops here unless accepted.
+    let verified = match (&cli.command, &operation) {
+        (Command::Stamp { verify, .. }, Operation::Stamp { targets, purge }) if verify.verify => {
+            match crate::schema::verify_stamp(
+                cli, verify, &project, &map, &url, targets, *purge, &options, &runtime,
+            )? {
+                crate::schema::Verdict::Stamp(note) => Some(note),
+                crate::schema::Verdict::Stop(code) => return Ok(code),
+            }
+        }
+        _ => None,
+    };
     let printer = Printer::new(cli.json);
     if args.sql {
         // Alembic's offline mode changes no database: nothing to journal.
@@ -143,7 +156,7 @@ fn run(cli: &Cli) -> Result<ExitCode, String> {
             store: &store,
             context: Context::current(project.config_path.parent()),
             connection: ConnectionRef::new(&url, profile.as_ref()),
-            note: None,
+            note: verified,
             backup_id: None,
         };
         tokio::spawn(cancel_on_ctrl_c(cancel));

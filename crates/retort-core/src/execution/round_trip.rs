@@ -260,7 +260,10 @@ async fn check_all(
         for (phase, operation) in steps {
             match migrate_scratch(project, map, scratch, operation, options, &sink).await {
                 Ok(_) => {}
-                Err(ScratchError::Build { failure, .. }) => {
+                Err(ScratchError::Build { mut failure, .. }) => {
+                    // The runner's advice is about re-running on the database itself; here
+                    // the database is a scratch one and the revision is what needs fixing.
+                    failure.advice.clear();
                     report.outcome = Outcome::Failed;
                     report.failure = Some(fail(phase, Problem::StepFailed { failure: *failure }));
                     return Ok(());

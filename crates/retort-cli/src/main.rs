@@ -1,11 +1,13 @@
 //! `retort`: the command-line face of Retort's engine. Output of the Alembic-named commands
 //! matches alembic 1.20.1 byte for byte; every command also speaks JSON.
 
+mod authoring;
 mod backup;
 mod check;
 mod connections;
 mod journal;
 mod migrate;
+mod project_check;
 mod schema;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -171,6 +173,23 @@ enum Command {
         #[command(flatten)]
         args: journal::StatusArgs,
     },
+    /// Create a new revision file (alembic's `revision`; native projects: a .sql file).
+    Revision {
+        #[command(flatten)]
+        args: authoring::RevisionArgs,
+    },
+    /// Merge two revisions together; creates a new migration file (`--explain`: show what
+    /// the branches change first, write nothing).
+    Merge {
+        #[command(flatten)]
+        args: authoring::MergeArgs,
+    },
+    /// Check the project: a single head, empty downgrades, naming conventions (exit 1 on
+    /// errors; warnings and hints do not fail).
+    Check {
+        #[command(flatten)]
+        args: project_check::CheckArgs,
+    },
     /// Export the whole revision graph.
     Graph {
         #[arg(long, value_enum, default_value_t = GraphFormat::Json)]
@@ -195,6 +214,9 @@ fn main() -> ExitCode {
             return migrate::main(&cli);
         }
         Command::CheckConnection => return check::main(&cli),
+        Command::Revision { args } => return authoring::revision(&cli, args),
+        Command::Merge { args } => return authoring::merge(&cli, args),
+        Command::Check { args } => return project_check::main(&cli, args),
         Command::RoundTrip => return schema::round_trip_main(&cli),
         Command::Schema => return schema::schema_main(&cli),
         Command::Backup { .. } | Command::Backups { .. } | Command::Restore { .. } => {
@@ -413,6 +435,9 @@ fn run(cli: &Cli) -> Result<String, String> {
         | Command::Downgrade { .. }
         | Command::Stamp { .. }
         | Command::CheckConnection
+        | Command::Revision { .. }
+        | Command::Merge { .. }
+        | Command::Check { .. }
         | Command::RoundTrip
         | Command::Schema
         | Command::Backup { .. }

@@ -1,0 +1,87 @@
+//! `retort check`: the static project checks (one head, empty downgrades, naming
+//! conventions). Exit 0 without errors (warnings and hints do not fail), 1 with errors,
+//! 255 when the checks could not run.
+
+use crate::{Cli, fail, json, load};
+use retort_core::authoring::checks::{CheckOptions, CheckReport, Level, check_project};
+use std::process::ExitCode;
+
+#[derive(clap::Args)]
+pub struct CheckArgs {
+    /// Check revision names against the naming conventions, whatever the project says.
+    #[arg(long, conflicts_with = "no_naming")]
+    naming: bool,
+    /// Do not check revision names, whatever the project says.
+    #[arg(long)]
+    no_naming: bool,
+}
+
+pub fn main(cli: &Cli, args: &CheckArgs) -> ExitCode {
+    let options = CheckOptions {
+        naming: if args.naming {
+            Some(true)
+        } else if args.no_naming {
+            Some(false)
+        } else {
+            None
+        },
+    };
+    let report = match load(cli) {
+        Ok((project, map)) => check_project(&project, &map, &options),
+        Err(message) => return fail(cli, &message),
+    };
+    let out = if cli.json {
+        match json(&report) {
+            Ok(s) => s,
+            Err(e) => return fail(cli, &e),
+        }
+    } else {
+        text(&report)
+    };
+    print!("{out}");
+    if report.has_errors() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// The report as text: one block per finding, then the counts.
+pub fn text(report: &CheckReport) -> String {
+    let mut out = String::new();
+    for f in &report.findings {
+        let level = match f.level {
+            Level::Error => "error",
+            Level::Warning => "warning",
+            Level::Hint => "hint",
+        };
+        let mut place = String::new();
+        if let Some(rev) = &f.revision {
+            place.push_str(rev);
+            place.push(' ');
+        }
+        if let Some(path) = &f.path {
+            place.push_str(&path.display().to_string());
+            if let Some(line) = f.line {
+                place.push_str(&format!(":{line}"));
+            }
+            place.push(' ');
+        }
+        out.push_str(&format!("{level}[{}]: {place}{}\n", f.check, f.message));
+        if let Some(s) = &f.suggestion {
+            out.push_str(&format!("  -> {s}\n"));
+        }
+    }
+    out.push_str(&format!(
+        "{} error(s), {} warning(s), {} hint(s){}\n",
+        report.count(Level::Error),
+        report.count(Level::Warning),
+        report.count(Level::Hint),
+        if report.naming_conventions {
+            ""
+        } else {
+            " (naming conventions not checked; turn them on in the project or with --naming)"
+        }
+    ));
+    out
+}

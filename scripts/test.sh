@@ -8,6 +8,7 @@ ensure_rust
 ensure_alembic_venv
 ensure_services
 ensure_keyutils
+ensure_dump_tools
 # The comparison with alembic must run here, not skip.
 export RETORT_REQUIRE_ALEMBIC=1
 if command -v cargo-nextest >/dev/null 2>&1; then

@@ -39,6 +39,16 @@ ensure_keyutils() {
   command -v keyctl >/dev/null 2>&1 || apt_install keyutils
 }
 
+# Backups run pg_dump/pg_restore and mariadb-dump/mariadb; the backup tests read SQLite
+# databases with sqlite3, and the benchmark compares against `sqlite3 .backup`.
+ensure_dump_tools() {
+  local pkgs=()
+  { command -v pg_dump && command -v pg_restore; } >/dev/null 2>&1 || pkgs+=(postgresql-client)
+  { command -v mariadb-dump || command -v mysqldump; } >/dev/null 2>&1 || pkgs+=(mariadb-client)
+  command -v sqlite3 >/dev/null 2>&1 || pkgs+=(sqlite3)
+  [ ${#pkgs[@]} -eq 0 ] || apt_install "${pkgs[@]}"
+}
+
 # The loopback PostgreSQL and MariaDB the integration tests use; start whichever is down.
 ensure_services() {
   if command -v pg_ctlcluster >/dev/null 2>&1 && ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then

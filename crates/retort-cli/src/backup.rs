@@ -31,8 +31,13 @@ pub struct BackupArgs {
 
 #[derive(clap::Subcommand)]
 pub enum BackupsCommand {
-    /// List the catalogued backups, newest first (with --connection, that connection's).
-    List,
+    /// List the catalogued backups, newest first (with --connection, that connection's), and
+    /// partial files left by interrupted backups.
+    List {
+        /// Also look for partial files in this folder (a backup's --dir).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
     /// Delete a backup: its catalog entry and its file.
     Delete { id: i64 },
     /// Keep the newest N backups of each connection (or of --connection's), delete the rest.
@@ -285,8 +290,9 @@ fn run_backups(cli: &Cli, command: Option<&BackupsCommand>) -> Result<ExitCode, 
     let rt = crate::runtime()?;
     let store = open_store(&rt)?;
     let connection = cli.connection.as_deref();
-    let out = match command.unwrap_or(&BackupsCommand::List) {
-        BackupsCommand::List => {
+    let list_default = BackupsCommand::List { dir: None };
+    let out = match command.unwrap_or(&list_default) {
+        BackupsCommand::List { dir } => {
             let list = rt
                 .block_on(store.list_backups(connection))
                 .map_err(|e| e.to_string())?;
@@ -297,6 +303,7 @@ fn run_backups(cli: &Cli, command: Option<&BackupsCommand>) -> Result<ExitCode, 
             if let Ok(d) = backup::default_backup_dir() {
                 dirs.push(d);
             }
+            dirs.extend(dir.iter().cloned());
             dirs.sort();
             dirs.dedup();
             let partials: Vec<_> = dirs.iter().flat_map(|d| leftover_partials(d)).collect();

@@ -1,0 +1,641 @@
+//! `retort backup`, `retort backups` and `retort restore` on real SQLite, PostgreSQL and
+//! MariaDB databases.
+//!
+//! Round trips: a native SQL project's first revision creates the tables, they are filled
+//! (blobs with zero bytes, unicode, NULLs, empty values), backed up, the project is upgraded
+//! (a column, a new table, changed and deleted rows), the backup is restored, and every
+//! table's row count and content and the version rows must be as before the upgrade.
+//! Then: a backup killed midway leaves nothing complete-looking and nothing in the catalog;
+//! restoring into another database; retention; and no password anywhere.
+
+#[path = "support/databases.rs"]
+mod databases;
+
+use databases::{ScratchDb, Server, required, retort};
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const R1: &str = "1000aaaa0001";
+const R2: &str = "2000bbbb0002";
+
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Sqlite,
+    Postgres,
+    MariaDb,
+}
+
+/// A native SQL project: R1 creates `items` and `people`, R2 changes them and adds `later`.
+fn project(dir: &Path, kind: Kind) -> PathBuf {
+    let root = dir.join("proj");
+    fs::create_dir_all(root.join("versions")).unwrap();
+    fs::write(root.join("retort.toml"), "versions = [\"versions\"]\n").unwrap();
+    let (blob, text, charset) = match kind {
+        Kind::Sqlite => ("BLOB", "TEXT", ""),
+        Kind::Postgres => ("BYTEA", "TEXT", ""),
+        Kind::MariaDb => ("LONGBLOB", "TEXT", " DEFAULT CHARSET=utf8mb4"),
+    };
+    fs::write(
+        root.join("versions").join(format!("{R1}_tables.sql")),
+        format!(
+            "-- revision: {R1}\n-- down_revision:\n-- message: tables\n\n-- migrate:up\n\
+             CREATE TABLE items (id INTEGER PRIMARY KEY, name {text}, data {blob}, note VARCHAR(100)){charset};\n\
+             CREATE TABLE people (id INTEGER PRIMARY KEY, full_name VARCHAR(200) NOT NULL, photo {blob}){charset};\n\n\
+             -- migrate:down\nDROP TABLE people;\nDROP TABLE items;\n"
+        ),
+    )
+    .unwrap();
+    fs::write(
+        root.join("versions").join(format!("{R2}_changes.sql")),
+        format!(
+            "-- revision: {R2}\n-- down_revision: {R1}\n-- message: changes\n\n-- migrate:up\n\
+             ALTER TABLE items ADD COLUMN extra INTEGER;\n\
+             UPDATE items SET name = 'changed' WHERE id = 1;\n\
+             DELETE FROM items WHERE id = 2;\n\
+             INSERT INTO people (id, full_name) VALUES (100000, 'late');\n\
+             CREATE TABLE later (id INTEGER PRIMARY KEY);\n\n\
+             -- migrate:down\nDROP TABLE later;\n"
+        ),
+    )
+    .unwrap();
+    root
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Rows with blobs (zero bytes, 16 KB ones, empty, NULL), unicode and NULLs.
+fn fill_sql(kind: Kind) -> String {
+    let blob = |b: &[u8]| match kind {
+        Kind::Postgres => format!("decode('{}', 'hex')", hex(b)),
+        _ => format!("X'{}'", hex(b)),
+    };
+    let mut sql = String::new();
+    for i in 1..=300u32 {
+        let bytes: Vec<u8> = (0..(i % 17) * 13 + if i % 50 == 0 { 16_384 } else { 0 })
+            .map(|j| (j * 7 + i) as u8)
+            .collect();
+        let data = match i % 10 {
+            0 => "NULL".to_string(),
+            5 => blob(&[]),
+            _ => blob(&bytes),
+        };
+        let name = match i % 7 {
+            0 => "NULL".to_string(),
+            3 => "''".to_string(),
+            _ => format!("'naïve ☃ 名前 {i} it''s'"),
+        };
+        let note = if i % 3 == 0 {
+            "NULL".to_string()
+        } else {
+            format!("'n{i}'")
+        };
+        sql.push_str(&format!(
+            "INSERT INTO items (id, name, data, note) VALUES ({i}, {name}, {data}, {note});\n"
+        ));
+        if i % 4 == 0 {
+            let photo = if i % 8 == 0 {
+                "NULL".into()
+            } else {
+                blob(&bytes)
+            };
+            sql.push_str(&format!(
+                "INSERT INTO people (id, full_name, photo) VALUES ({i}, 'Zoë {i} 🙂', {photo});\n"
+            ));
+        }
+    }
+    sql
+}
+
+/// A database under test, seen through its own client.
+enum Db {
+    Sqlite(PathBuf),
+    Server(ScratchDb),
+}
+
+impl Db {
+    fn url(&self) -> String {
+        match self {
+            Db::Sqlite(p) => format!("sqlite:///{}", p.display()),
+            Db::Server(s) => s.url(),
+        }
+    }
+
+    fn kind(&self) -> Kind {
+        match self {
+            Db::Sqlite(_) => Kind::Sqlite,
+            Db::Server(s) if s.server == Server::Postgres => Kind::Postgres,
+            Db::Server(_) => Kind::MariaDb,
+        }
+    }
+
+    fn exec(&self, sql: &str) -> String {
+        match self {
+            Db::Sqlite(p) => {
+                let out = Command::new("sqlite3")
+                    .arg(p)
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .and_then(|mut c| {
+                        use std::io::Write;
+                        c.stdin.take().unwrap().write_all(sql.as_bytes())?;
+                        c.wait_with_output()
+                    })
+                    .expect("sqlite3");
+                assert!(
+                    out.status.success(),
+                    "{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                String::from_utf8_lossy(&out.stdout).into_owned()
+            }
+            // One argument may hold at most 128 KB (Linux): long scripts go in pieces.
+            Db::Server(s) => {
+                // The mariadb client's default here is utf8mb3, which refuses emoji.
+                let start = if s.server == Server::MariaDb {
+                    "SET NAMES utf8mb4;\n"
+                } else {
+                    ""
+                };
+                let mut out = String::new();
+                let mut piece = start.to_string();
+                for line in sql.lines() {
+                    if piece.len() + line.len() > 100_000 {
+                        out.push_str(&s.query(&piece));
+                        piece = start.to_string();
+                    }
+                    piece.push_str(line);
+                    piece.push('\n');
+                }
+                if piece.len() > start.len() {
+                    out.push_str(&s.query(&piece));
+                }
+                out
+            }
+        }
+    }
+
+    fn tables(&self) -> Vec<String> {
+        let sql = match self.kind() {
+            Kind::Sqlite => {
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+            }
+            Kind::Postgres => {
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1"
+            }
+            Kind::MariaDb => {
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() ORDER BY 1"
+            }
+        };
+        self.exec(sql).lines().map(str::to_string).collect()
+    }
+
+    /// Every table: its row count and its rows, in key order, as the client prints them
+    /// (blobs in hex, NULLs distinct from empty strings).
+    fn snapshot(&self) -> BTreeMap<String, (usize, String)> {
+        self.tables()
+            .into_iter()
+            .map(|t| {
+                let sql = match self.kind() {
+                    Kind::Sqlite => format!(".mode quote\nSELECT * FROM \"{t}\" ORDER BY 1;"),
+                    Kind::Postgres => format!(
+                        "SELECT CASE WHEN r IS NULL THEN 'NULL' ELSE r::text END FROM \"{t}\" r ORDER BY 1"
+                    ),
+                    Kind::MariaDb => {
+                        let cols = self.exec(&format!(
+                            "SELECT column_name FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = '{t}' ORDER BY ordinal_position"
+                        ));
+                        let exprs: Vec<String> = cols
+                            .lines()
+                            .map(|c| format!("IFNULL(HEX(`{c}`), 'NULL')"))
+                            .collect();
+                        format!("SELECT {} FROM `{t}` ORDER BY 1", exprs.join(", "))
+                    }
+                };
+                let rows = self.exec(&sql);
+                (t, (rows.lines().count(), rows))
+            })
+            .collect()
+    }
+}
+
+fn sqlite3_present() -> bool {
+    let ok = Command::new("sqlite3")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(
+            !required(),
+            "sqlite3 is required (RETORT_REQUIRE_ALEMBIC=1)"
+        );
+        eprintln!("sqlite3 not installed: skipped");
+    }
+    ok
+}
+
+/// `retort` with its own store (`RETORT_HOME`).
+struct Retort {
+    home: PathBuf,
+}
+
+impl Retort {
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(retort())
+            .args(args)
+            .env("RETORT_HOME", &self.home)
+            .env_remove("DATABASE_URL")
+            .stdin(Stdio::null())
+            .output()
+            .expect("retort runs")
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "retort {args:?} failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn json(&self, args: &[&str]) -> serde_json::Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        serde_json::from_str(&self.ok(&all)).expect("JSON")
+    }
+
+    /// Backs up; returns the catalog record.
+    fn backup(&self, url: &str, dir: &Path, extra: &[&str]) -> serde_json::Value {
+        let mut args = vec!["--url", url, "backup", "--dir", dir.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        self.json(&args)["backup"].clone()
+    }
+
+    fn catalog(&self) -> serde_json::Value {
+        self.json(&["backups"])
+    }
+}
+
+fn version_rows(db: &Db) -> Vec<String> {
+    let mut rows: Vec<String> = db
+        .exec("SELECT version_num FROM alembic_version")
+        .lines()
+        .map(str::to_string)
+        .collect();
+    rows.sort();
+    rows
+}
+
+/// The whole round trip on one database.
+fn round_trip(db: Db) {
+    let dir = tempfile::tempdir().unwrap();
+    let proj = project(dir.path(), db.kind());
+    let r = Retort {
+        home: dir.path().join("home"),
+    };
+    let url = db.url();
+    let cfg = proj.to_str().unwrap();
+    r.ok(&["-c", cfg, "--url", &url, "upgrade", R1]);
+    db.exec(&fill_sql(db.kind()));
+    let before = db.snapshot();
+    assert_eq!(before["items"].0, 300);
+    assert_eq!(before["people"].0, 75);
+    assert_eq!(version_rows(&db), [R1]);
+
+    let backups = dir.path().join("backups");
+    let record = r.backup(&url, &backups, &["-c", cfg]);
+    assert_eq!(record["revisions"], serde_json::json!([R1]));
+    let path = PathBuf::from(record["path"].as_str().unwrap());
+    assert!(path.is_file() && path.starts_with(&backups), "{record}");
+    assert_eq!(
+        fs::metadata(&path).unwrap().len(),
+        record["size_bytes"].as_u64().unwrap()
+    );
+    assert_eq!(record["sha256"].as_str().unwrap().len(), 64);
+    let id = record["id"].as_i64().unwrap().to_string();
+    let listed = r.catalog();
+    assert_eq!(listed["backups"].as_array().unwrap().len(), 1);
+    assert_eq!(listed["backups"][0]["id"], record["id"]);
+    assert_eq!(
+        r.ok(&["backups", "reveal", &id]).trim(),
+        path.to_str().unwrap()
+    );
+    assert!(r.ok(&["backups", "verify", &id]).contains("intact"));
+
+    r.ok(&["-c", cfg, "--url", &url, "upgrade", "heads"]);
+    assert_eq!(version_rows(&db), [R2]);
+    let upgraded = db.snapshot();
+    assert_ne!(upgraded, before);
+    assert!(upgraded.contains_key("later"));
+
+    // Without a terminal and without --yes nothing happens.
+    let refused = r.run(&["--url", &url, "restore", &id]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--yes"));
+    assert_eq!(db.snapshot(), upgraded);
+
+    let out = r.ok(&["--url", &url, "restore", &id, "--yes"]);
+    assert!(out.contains(&format!("Version rows now: {R1}")), "{out}");
+    let after = db.snapshot();
+    for (table, (count, rows)) in &before {
+        let (c, r) = &after[table];
+        assert_eq!(c, count, "{table}: row count");
+        assert!(r == rows, "{table}: contents differ after the restore");
+    }
+    assert_eq!(after, before, "the same tables with the same rows");
+    assert_eq!(version_rows(&db), [R1]);
+    // The restored database migrates again.
+    r.ok(&["-c", cfg, "--url", &url, "upgrade", "heads"]);
+    assert_eq!(db.snapshot(), upgraded);
+}
+
+#[test]
+fn sqlite_round_trip() {
+    if !sqlite3_present() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    round_trip(Db::Sqlite(dir.path().join("app.db")));
+}
+
+#[test]
+fn postgres_round_trip() {
+    if let Some(db) = ScratchDb::create(Server::Postgres, "backup_rt") {
+        round_trip(Db::Server(db));
+    }
+}
+
+#[test]
+fn mariadb_round_trip() {
+    if let Some(db) = ScratchDb::create(Server::MariaDb, "backup_rt") {
+        round_trip(Db::Server(db));
+    }
+}
+
+/// A backup restored into another database (a saved connection, `--to NAME`), with the restore
+/// test into a scratch database.
+fn into_another(server: Server) {
+    let (Some(a), Some(b)) = (
+        ScratchDb::create(server, "backup_a"),
+        ScratchDb::create(server, "backup_b"),
+    ) else {
+        return;
+    };
+    let kind = if server == Server::Postgres {
+        Kind::Postgres
+    } else {
+        Kind::MariaDb
+    };
+    let (a, b) = (Db::Server(a), Db::Server(b));
+    let dir = tempfile::tempdir().unwrap();
+    let proj = project(dir.path(), kind);
+    let r = Retort {
+        home: dir.path().join("home"),
+    };
+    let cfg = proj.to_str().unwrap();
+    r.ok(&["-c", cfg, "--url", &a.url(), "upgrade", R1]);
+    a.exec(&fill_sql(kind));
+    b.exec("CREATE TABLE unrelated (x INTEGER)");
+    r.ok(&["connections", "add", "source-db", "--from-url", &a.url()]);
+    r.ok(&["connections", "add", "other-db", "--from-url", &b.url()]);
+
+    let record = r.json(&[
+        "--connection",
+        "source-db",
+        "backup",
+        "--dir",
+        dir.path().join("bk").to_str().unwrap(),
+        "--verify-restore",
+    ])["backup"]
+        .clone();
+    assert_eq!(record["connection"], "source-db");
+    assert_eq!(record["restore_tested"], true);
+    let id = record["id"].as_i64().unwrap().to_string();
+    let report = r.json(&["restore", &id, "--to", "other-db", "--yes"]);
+    assert_eq!(report["revisions"], serde_json::json!([R1]));
+    assert_eq!(
+        report["dropped_tables"].as_array().unwrap().len(),
+        1,
+        "{report}"
+    );
+    assert_eq!(b.snapshot(), a.snapshot());
+    // No scratch database of the restore test is left.
+    let probe = match server {
+        Server::Postgres => {
+            "SELECT datname FROM pg_database WHERE datname LIKE 'retort_restore_test%'"
+        }
+        Server::MariaDb => {
+            "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE 'retort_restore_test%'"
+        }
+    };
+    assert_eq!(a.exec(probe).trim(), "");
+}
+
+#[test]
+fn postgres_restore_into_another_database() {
+    into_another(Server::Postgres);
+}
+
+#[test]
+fn mariadb_restore_into_another_database() {
+    into_another(Server::MariaDb);
+}
+
+/// SIGKILL while the backup runs: only a `.partial` file remains, the catalog stays empty,
+/// `retort backups` shows the leftover as such, and the next backup removes it.
+#[test]
+fn a_killed_backup_leaves_nothing_that_looks_complete() {
+    if !sqlite3_present() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::Sqlite(dir.path().join("big.db"));
+    db.exec(
+        "CREATE TABLE big (id INTEGER PRIMARY KEY, payload BLOB);
+         WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 200000)
+         INSERT INTO big SELECT x, randomblob(1000) FROM c;",
+    );
+    let r = Retort {
+        home: dir.path().join("home"),
+    };
+    let backups = dir.path().join("backups");
+    let url = db.url();
+    let mut child = Command::new(retort())
+        .args(["--url", &url, "backup", "--dir", backups.to_str().unwrap()])
+        .env("RETORT_HOME", &r.home)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let partial = loop {
+        let found = fs::read_dir(&backups).ok().and_then(|entries| {
+            entries.flatten().map(|e| e.path()).find(|p| {
+                p.to_string_lossy().ends_with(".partial")
+                    && fs::metadata(p).is_ok_and(|m| m.len() > 4 << 20)
+            })
+        });
+        if let Some(p) = found {
+            break p;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the backup finished before it could be killed midway"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no partial file appeared"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "still running when killed"
+    );
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+
+    let names: Vec<String> = fs::read_dir(&backups)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(!names.is_empty());
+    assert!(
+        names.iter().all(|n| n.contains(".partial")),
+        "a complete-looking file was left: {names:?}"
+    );
+    let catalog = r.json(&["backups", "list", "--dir", backups.to_str().unwrap()]);
+    assert_eq!(catalog["backups"], serde_json::json!([]));
+    let partials = catalog["partial_files"].as_array().unwrap();
+    assert_eq!(partials.len(), 1, "{catalog}");
+    assert_eq!(partials[0]["path"], partial.to_str().unwrap());
+    assert_eq!(partials[0]["in_progress"], false);
+    let text = r.ok(&["backups", "list", "--dir", backups.to_str().unwrap()]);
+    assert!(
+        text.contains("No backups.") && text.contains("partial file, not a backup"),
+        "{text}"
+    );
+
+    // The next backup removes the leftover and succeeds.
+    let record = r.backup(&url, &backups, &[]);
+    let names: Vec<String> = fs::read_dir(&backups)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names,
+        [PathBuf::from(record["path"].as_str().unwrap())
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned()]
+    );
+    assert_eq!(r.catalog()["backups"].as_array().unwrap().len(), 1);
+}
+
+/// Retention keeps the newest N per connection; delete removes the row and the file.
+#[test]
+fn retention_and_delete() {
+    if !sqlite3_present() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let one = Db::Sqlite(dir.path().join("one.db"));
+    let two = Db::Sqlite(dir.path().join("two.db"));
+    one.exec("CREATE TABLE t (x); INSERT INTO t VALUES (1);");
+    two.exec("CREATE TABLE t (x); INSERT INTO t VALUES (2);");
+    let r = Retort {
+        home: dir.path().join("home"),
+    };
+    let bk = dir.path().join("bk");
+    let mut ones = Vec::new();
+    for _ in 0..3 {
+        ones.push(r.backup(&one.url(), &bk, &[]));
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let twos = [
+        r.backup(&two.url(), &bk, &[]),
+        r.backup(&two.url(), &bk, &[]),
+    ];
+    assert_eq!(r.catalog()["backups"].as_array().unwrap().len(), 5);
+
+    let deleted = r.json(&["backups", "prune", "--keep", "1"]);
+    let gone: Vec<&serde_json::Value> = deleted
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| &d["id"])
+        .collect();
+    assert_eq!(gone, [&twos[0]["id"], &ones[1]["id"], &ones[0]["id"]]);
+    for d in [&ones[0], &ones[1], &twos[0]] {
+        assert!(!Path::new(d["path"].as_str().unwrap()).exists());
+    }
+    let left: Vec<serde_json::Value> = r.catalog()["backups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["id"].clone())
+        .collect();
+    assert_eq!(left, [twos[1]["id"].clone(), ones[2]["id"].clone()]);
+
+    // --keep on backup prunes that connection only.
+    let newest = r.backup(&one.url(), &bk, &["--keep", "1"]);
+    assert!(!Path::new(ones[2]["path"].as_str().unwrap()).exists());
+    assert_eq!(r.catalog()["backups"].as_array().unwrap().len(), 2);
+
+    let id = newest["id"].as_i64().unwrap().to_string();
+    r.ok(&["backups", "delete", &id]);
+    assert!(!Path::new(newest["path"].as_str().unwrap()).exists());
+    assert_eq!(r.catalog()["backups"].as_array().unwrap().len(), 1);
+    assert!(!r.run(&["backups", "delete", &id]).status.success());
+}
+
+/// A password in the URL reaches pg_dump (trust accepts any) but nothing Retort writes or
+/// prints: not the catalog, not the file name, not the output.
+#[test]
+fn no_password_is_kept_or_shown() {
+    let Some(db) = ScratchDb::create(Server::Postgres, "backup_pw") else {
+        return;
+    };
+    db.query("CREATE TABLE t (x INTEGER)");
+    let dir = tempfile::tempdir().unwrap();
+    let r = Retort {
+        home: dir.path().join("home"),
+    };
+    let secret = "s3cr3t-Pw-98231";
+    let url = format!("postgresql://postgres:{secret}@127.0.0.1:5432/{}", db.name);
+    let bk = dir.path().join("bk");
+    let text = r.ok(&["--url", &url, "backup", "--dir", bk.to_str().unwrap()]);
+    assert!(!text.contains(secret) && text.contains(":***@"), "{text}");
+    let listed = r.ok(&["--json", "backups"]);
+    assert!(!listed.contains(secret));
+    let store = fs::read(dir.path().join("home/retort.db")).unwrap();
+    assert!(!String::from_utf8_lossy(&store).contains(secret));
+    for entry in fs::read_dir(&bk).unwrap() {
+        assert!(
+            !entry
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .contains(secret)
+        );
+    }
+    // The backup's URL had a password Retort did not keep: a restore must name the target.
+    let id = serde_json::from_str::<serde_json::Value>(&listed).unwrap()["backups"][0]["id"]
+        .as_i64()
+        .unwrap()
+        .to_string();
+    let out = r.run(&["restore", &id, "--yes"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--to NAME") && !err.contains(secret), "{err}");
+}

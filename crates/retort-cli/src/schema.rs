@@ -11,11 +11,20 @@ use retort_core::execution::verify::{self, StampVerification};
 use retort_core::execution::{CancelToken, Outcome, RunOptions};
 use retort_core::graph::RevisionMap;
 use retort_core::project::Project;
+use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
 /// Exit status after a cancel (as for SIGINT).
 const CANCELLED: u8 = 130;
+
+/// Prints to stdout; a closed pipe (`retort round-trip | head`) is not worth a panic.
+fn out(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout
+        .write_all(text.as_bytes())
+        .and_then(|_| stdout.flush());
+}
 
 /// `stamp`'s verification flags.
 #[derive(clap::Args)]
@@ -71,22 +80,22 @@ pub fn verify_stamp(
         .map_err(|e| format!("cannot verify the stamp: {e}"))?;
     let matches = verification.matches();
     if cli.json {
-        println!(
-            "{}",
+        out(&format!(
+            "{}\n",
             serde_json::json!({ "verification": verification, "matches": matches })
-        );
+        ));
     } else {
-        print!("{}", render_verification(&verification));
+        out(&render_verification(&verification));
     }
     if matches {
         return Ok(Verdict::Stamp("verified: the schema matches".to_string()));
     }
     if args.accept_mismatch {
         if !cli.json {
-            println!(
-                "Stamping anyway (--accept-mismatch): {} difference(s) accepted.",
+            out(&format!(
+                "Stamping anyway (--accept-mismatch): {} difference(s) accepted.\n",
                 verification.diff.len()
-            );
+            ));
         }
         return Ok(Verdict::Stamp(format!(
             "verified: {} schema difference(s) accepted with --accept-mismatch",
@@ -154,20 +163,20 @@ fn round_trip_run(cli: &Cli) -> Result<ExitCode, String> {
     let printer = move |event: RoundTripEvent| {
         if json {
             if let Ok(line) = serde_json::to_string(&event) {
-                println!("{line}");
+                out(&format!("{line}\n"));
             }
             return;
         }
         match event {
-            RoundTripEvent::Started { scratch, total } => {
-                println!("Round trip of {total} revision(s) in the scratch database {scratch}")
-            }
+            RoundTripEvent::Started { scratch, total } => out(&format!(
+                "Round trip of {total} revision(s) in the scratch database {scratch}\n"
+            )),
             RoundTripEvent::Checking {
                 index,
                 total,
                 description,
                 ..
-            } => println!("[{}/{total}] {description}", index + 1),
+            } => out(&format!("[{}/{total}] {description}\n", index + 1)),
             RoundTripEvent::Passed { .. } | RoundTripEvent::Output { .. } => {}
         }
     };
@@ -177,9 +186,9 @@ fn round_trip_run(cli: &Cli) -> Result<ExitCode, String> {
     });
     let report = report.map_err(|e| e.to_string())?;
     if json {
-        println!("{}", serde_json::json!({ "report": report }));
+        out(&format!("{}\n", serde_json::json!({ "report": report })));
     } else {
-        print!("{}", render_round_trip(&report));
+        out(&render_round_trip(&report));
     }
     Ok(match report.outcome {
         Outcome::Completed => ExitCode::SUCCESS,
@@ -228,7 +237,7 @@ async fn cancel_on_ctrl_c(cancel: CancelToken) {
 pub fn schema_main(cli: &Cli) -> ExitCode {
     match schema_run(cli) {
         Ok(text) => {
-            print!("{text}");
+            out(&text);
             ExitCode::SUCCESS
         }
         Err(message) => crate::fail(cli, &message),

@@ -11,6 +11,9 @@ ensure_keyutils
 ensure_dump_tools
 # The comparison with alembic must run here, not skip.
 export RETORT_REQUIRE_ALEMBIC=1
+# Runs the tests make are journaled in a store of their own, not in the user's.
+RETORT_HOME=$(mktemp -d)
+export RETORT_HOME
 if command -v cargo-nextest >/dev/null 2>&1; then
   # nextest closes with one summary line for the whole workspace
   cargo nextest run --workspace --locked --no-fail-fast

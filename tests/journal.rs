@@ -390,3 +390,177 @@ fn a_killed_run_shows_as_interrupted_and_no_password_is_journaled() {
     let status = env.json(&["status", "--url", &url]);
     assert_eq!(strings(&status[0]["version"]["rows"]), vec!["000000000001"]);
 }
+
+fn version_rows(db: &Path) -> Vec<String> {
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import sqlite3,sys; print(','.join(sorted(r[0] for r in sqlite3.connect(sys.argv[1]).execute('select version_num from alembic_version'))))",
+            db.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .trim()
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// A production SQLite connection `shop` at revision 3c44d0e8b915.
+fn production_shop() -> (Env, std::path::PathBuf) {
+    let env = Env::demo();
+    let db = env.project.path().join("prod.db");
+    env.ok(&[
+        "connections",
+        "add",
+        "shop",
+        "--driver",
+        "sqlite",
+        "--sqlite-path",
+        db.to_str().unwrap(),
+        "--environment",
+        "production",
+    ]);
+    env.ok(&["upgrade", "3c44d0e8b915", "--connection", "shop"]);
+    (env, db)
+}
+
+#[test]
+fn production_runs_take_a_verified_backup_or_an_explicit_recorded_skip() {
+    let (env, db) = production_shop();
+    let before = version_rows(&db);
+
+    // The wrong name refuses before anything happens.
+    let out = env.run(&[
+        "upgrade",
+        "heads",
+        "--connection",
+        "shop",
+        "--no-backup",
+        "shop",
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("'shop' is not the name of the database (prod.db)"),
+        "{err}"
+    );
+    assert_eq!(version_rows(&db), before);
+
+    // By default a production upgrade is backed up first.
+    env.ok(&["upgrade", "4d1f6a92c0b7", "--connection", "shop"]);
+    let log = env.json(&["log", "-n", "2"]);
+    assert_eq!(log[1]["kind"], "backup");
+    assert_eq!(log[1]["outcome"], "ok");
+    assert_eq!(strings(&log[1]["to_revisions"]), before);
+    assert_eq!(log[0]["kind"], "upgrade");
+    let backup_id = log[0]["backup_id"]
+        .as_i64()
+        .expect("the upgrade names its backup");
+    assert_eq!(log[1]["backup_id"].as_i64(), Some(backup_id));
+    let backups = env.json(&["backups"]);
+    assert_eq!(
+        backups["backups"].as_array().unwrap().len(),
+        1,
+        "{backups:#}"
+    );
+
+    // Naming the database skips it, and the journal says who chose that.
+    env.ok(&[
+        "downgrade",
+        "-1",
+        "--connection",
+        "shop",
+        "--no-backup",
+        "prod.db",
+    ]);
+    let log = env.json(&["log", "-n", "1"]);
+    assert!(log[0]["backup_id"].is_null());
+    assert!(
+        log[0]["note"]
+            .as_str()
+            .unwrap()
+            .contains("production backup skipped"),
+        "{log:#}"
+    );
+    assert_eq!(
+        env.json(&["backups"])["backups"].as_array().unwrap().len(),
+        1
+    );
+}
+
+#[test]
+fn a_failed_backup_stops_the_run_before_it_starts() {
+    let (env, db) = production_shop();
+    let before = version_rows(&db);
+    let blocker = env.project.path().join("not-a-dir");
+    fs::write(&blocker, "a file where the backup folder should go").unwrap();
+    let dir = blocker.join("backups");
+    let out = env.run(&[
+        "upgrade",
+        "heads",
+        "--connection",
+        "shop",
+        "--backup-dir",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("the backup before this run failed, so the run did not start"),
+        "{err}"
+    );
+    assert_eq!(version_rows(&db), before, "the database was touched");
+    let log = env.json(&["log", "-n", "2"]);
+    assert_eq!(
+        (log[1]["kind"].as_str(), log[1]["outcome"].as_str()),
+        (Some("backup"), Some("failed"))
+    );
+    assert_eq!(
+        (log[0]["kind"].as_str(), log[0]["outcome"].as_str()),
+        (Some("upgrade"), Some("failed"))
+    );
+    assert!(
+        log[0]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("not started: the backup failed")
+    );
+    assert!(log[0]["steps"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn a_failed_production_run_names_the_backup_that_restores_it() {
+    let (env, db) = production_shop();
+    let before = version_rows(&db);
+    let bad = env.version_file("5e83b27f6d4a");
+    let text = fs::read_to_string(&bad).unwrap().replace(
+        "-- migrate:up\n",
+        "-- migrate:up\nALTER TABLE no_such_table ADD COLUMN x INTEGER;\n",
+    );
+    fs::write(&bad, text).unwrap();
+    let out = env.run(&["upgrade", "heads", "--connection", "shop"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "To put the database back as it was before this run: retort restore 1 --to shop"
+        ),
+        "{err}"
+    );
+    assert_ne!(
+        version_rows(&db),
+        before,
+        "earlier steps of the run stay applied"
+    );
+    env.ok(&["restore", "1", "--to", "shop", "--yes"]);
+    assert_eq!(version_rows(&db), before);
+}

@@ -3,11 +3,13 @@
 
 use crate::{Cli, Command, FAILURE, load};
 use indicatif::{ProgressBar, ProgressStyle};
+use retort_core::backup::BackupProgress;
 use retort_core::database::{self, DatabaseUrl};
 use retort_core::execution::{
     self, CancelToken, Operation, Outcome, Plan, ProgressEvent, RunOptions, RunReport, offline,
 };
-use retort_core::journal::{self, ConnectionRef, Context, RunRecord};
+use retort_core::guard::{self, BackupChoice, Guarded};
+use retort_core::journal::{ConnectionRef, Context};
 use retort_core::project::{Project, ProjectKind};
 use retort_core::store::Store;
 use std::io::IsTerminal;
@@ -27,6 +29,19 @@ pub struct RunArgs {
     /// Seconds to wait for another run's migration lock before giving up.
     #[arg(long, default_value_t = 30, value_name = "SECONDS")]
     lock_timeout: u64,
+    /// Take a verified backup before running (always done for a production connection).
+    #[arg(long, conflicts_with = "no_backup")]
+    backup: bool,
+    /// Production connections: run without the backup, confirmed by naming the database
+    /// (the choice is recorded in the journal).
+    #[arg(long, value_name = "DATABASE")]
+    no_backup: Option<String>,
+    /// Where the backup goes (default: backups/ beside Retort's store).
+    #[arg(long, value_name = "DIR")]
+    backup_dir: Option<std::path::PathBuf>,
+    /// Also restore the backup into a scratch database as a test before running.
+    #[arg(long)]
+    verify_restore: bool,
 }
 
 /// Exit status after a cancel (as for SIGINT).
@@ -148,31 +163,63 @@ fn run(cli: &Cli) -> Result<ExitCode, String> {
         }
         return Ok(print_report(&report, None, cli.json));
     }
-    let recorded = runtime.block_on(async {
+    let connection = ConnectionRef::new(&url, profile.as_ref());
+    let policy = guard::backup_policy(&connection, &url, &operation);
+    let backup = if args.backup || (policy.required && args.no_backup.is_none()) {
+        let dir = match &args.backup_dir {
+            Some(dir) => dir.clone(),
+            None => retort_core::backup::default_backup_dir().map_err(|e| e.to_string())?,
+        };
+        BackupChoice::Take {
+            dir,
+            verify_restore: args.verify_restore,
+        }
+    } else {
+        BackupChoice::Skip {
+            confirmed_database: args.no_backup.clone(),
+        }
+    };
+    let json = cli.json;
+    let guarded = runtime.block_on(async {
         let store = Store::open_default().await.map_err(|e| {
             format!("{e}\n(every run is recorded in Retort's journal; nothing was run)")
         })?;
-        let record = RunRecord {
+        let guarded = Guarded {
             store: &store,
             context: Context::current(project.config_path.parent()),
-            connection: ConnectionRef::new(&url, profile.as_ref()),
+            connection,
+            backup,
             note: verified,
-            backup_id: None,
         };
         tokio::spawn(cancel_on_ctrl_c(cancel));
-        let recorded =
-            journal::run_recorded(record, &project, &map, &url, &operation, &options, &|e| {
-                printer.event(e)
-            })
-            .await
-            .map_err(|e| {
-                format!("{e}\n(every run is recorded in Retort's journal; nothing was run)")
-            });
+        let mut on_backup = |event: BackupProgress| backup_event(json, &event);
+        let result = guard::guarded_run(
+            guarded,
+            &project,
+            &map,
+            &url,
+            &operation,
+            &options,
+            &mut on_backup,
+            &|e| printer.event(e),
+        )
+        .await;
         store.close().await;
-        recorded
+        result.map_err(|e| e.to_string())
     });
     printer.finish();
-    let recorded = recorded?;
+    let guarded = guarded?;
+    if let Some(backup) = &guarded.backup
+        && !cli.json
+    {
+        eprintln!(
+            "Backup #{} taken before the run: {} ({})",
+            backup.id.unwrap_or_default(),
+            backup.path.display(),
+            backup.verification
+        );
+    }
+    let recorded = guarded.run;
     if let Some(e) = &recorded.journal_error {
         eprintln!(
             "warning: the run is over but its journal entry #{} could not be completed: {e}",
@@ -180,7 +227,38 @@ fn run(cli: &Cli) -> Result<ExitCode, String> {
         );
     }
     let report = recorded.result.map_err(|e| e.to_string())?;
-    Ok(print_report(&report, Some(recorded.entry_id), cli.json))
+    let code = print_report(&report, Some(recorded.entry_id), cli.json);
+    if report.outcome == Outcome::Failed
+        && !cli.json
+        && let Some(id) = guarded.backup.as_ref().and_then(|b| b.id)
+    {
+        let target = match &profile {
+            Some(p) => format!("--to {}", p.name),
+            None => format!("--url '{}'", url.redacted()),
+        };
+        eprintln!(
+            "  To put the database back as it was before this run: retort restore {id} {target}"
+        );
+    }
+    Ok(code)
+}
+
+/// Backup progress before a run: a few lines on stderr, or JSON lines.
+fn backup_event(json: bool, event: &BackupProgress) {
+    if json {
+        println!("{}", serde_json::json!({ "backup_progress": event }));
+        return;
+    }
+    match event {
+        BackupProgress::Started { tool, path, .. } => {
+            eprintln!("Backing up with {tool} to {}", path.display())
+        }
+        BackupProgress::Verifying { what } => eprintln!("Verifying the backup: {what}"),
+        BackupProgress::RestoreTesting { into } => {
+            eprintln!("Restoring the backup into {into} as a test")
+        }
+        _ => {}
+    }
 }
 
 /// The first Ctrl-C lets the running step finish (or roll back) and stops; a second one

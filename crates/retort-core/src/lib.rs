@@ -7,6 +7,7 @@ pub mod credentials;
 pub mod database;
 pub mod execution;
 pub mod graph;
+pub mod guard;
 pub mod journal;
 pub mod project;
 pub mod store;

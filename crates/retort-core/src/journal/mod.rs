@@ -61,7 +61,7 @@ impl EntryKind {
         .find(|k| k.as_str() == text)
     }
 
-    fn of(operation: &Operation) -> Self {
+    pub fn of(operation: &Operation) -> Self {
         match operation {
             Operation::Upgrade { .. } => EntryKind::Upgrade,
             Operation::Downgrade { .. } => EntryKind::Downgrade,
@@ -546,6 +546,20 @@ pub fn finish_of(report: &RunReport) -> Finish {
     }
 }
 
+/// A run's target as the journal shows it.
+pub fn target_text(operation: &Operation) -> String {
+    match operation {
+        Operation::Upgrade { target } | Operation::Downgrade { target } => target.clone(),
+        Operation::Stamp { targets, purge } => {
+            let mut t = targets.join(" ");
+            if *purge {
+                t.push_str(" (--purge)");
+            }
+            t
+        }
+    }
+}
+
 /// What a recorded run returns: the run's report (or its error) and its journal entry.
 pub struct RecordedRun {
     pub entry_id: i64,
@@ -576,16 +590,7 @@ pub async fn run_recorded(
     options: &RunOptions,
     sink: ProgressSink<'_>,
 ) -> Result<RecordedRun, StoreError> {
-    let target = match operation {
-        Operation::Upgrade { target } | Operation::Downgrade { target } => target.clone(),
-        Operation::Stamp { targets, purge } => {
-            let mut t = targets.join(" ");
-            if *purge {
-                t.push_str(" (--purge)");
-            }
-            t
-        }
-    };
+    let target = target_text(operation);
     let entry_id = record
         .store
         .journal_begin(&NewEntry {

@@ -1,8 +1,8 @@
 //! Passwords of saved connections, kept by the operating system, never in a file.
 //!
 //! Two explicit keyring-core stores:
-//! - the **keychain** (persistent): Secret Service (GNOME Keyring, KWallet) over D-Bus on
-//!   Linux desktops;
+//! - the **keychain** (persistent): the login Keychain on macOS, Credential Manager on
+//!   Windows, Secret Service (GNOME Keyring, KWallet) over D-Bus on Linux desktops;
 //! - the **session** keyring: the Linux kernel's keyutils session keyring, kept until the
 //!   login session ends (or the machine reboots).
 //!
@@ -216,9 +216,23 @@ fn open_keychain() -> Result<Arc<CredentialStore>, String> {
         .map_err(|e| format!("Secret Service: {e}"))
 }
 
-#[cfg(not(target_os = "linux"))]
+#[cfg(target_os = "macos")]
 fn open_keychain() -> Result<Arc<CredentialStore>, String> {
-    Err("this build of Retort has no keychain store for this platform yet".into())
+    apple_native_keyring_store::keychain::Store::new()
+        .map(|s| s as Arc<CredentialStore>)
+        .map_err(|e| format!("macOS Keychain: {e}"))
+}
+
+#[cfg(target_os = "windows")]
+fn open_keychain() -> Result<Arc<CredentialStore>, String> {
+    windows_native_keyring_store::Store::new()
+        .map(|s| s as Arc<CredentialStore>)
+        .map_err(|e| format!("Windows Credential Manager: {e}"))
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "macos", target_os = "windows")))]
+fn open_keychain() -> Result<Arc<CredentialStore>, String> {
+    Err("this build of Retort has no keychain store for this platform".into())
 }
 
 #[cfg(target_os = "linux")]

@@ -353,6 +353,28 @@ fn round_trip(db: Db) {
     }
     assert_eq!(after, before, "the same tables with the same rows");
     assert_eq!(version_rows(&db), [R1]);
+    // The journal has the backup and the restore, both with the backup's id.
+    let log = r.json(&["log"]);
+    let entry = |kind: &str| {
+        log.as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["kind"] == kind)
+            .unwrap_or_else(|| panic!("no {kind} entry in {log}"))
+            .clone()
+    };
+    let (b, rs) = (entry("backup"), entry("restore"));
+    assert_eq!(
+        (&b["outcome"], &b["backup_id"]),
+        (&"ok".into(), &record["id"])
+    );
+    assert_eq!(b["to_revisions"], serde_json::json!([R1]));
+    assert_eq!(
+        (&rs["outcome"], &rs["backup_id"]),
+        (&"ok".into(), &record["id"])
+    );
+    assert_eq!(rs["from_revisions"], serde_json::json!([R2]));
+    assert_eq!(rs["to_revisions"], serde_json::json!([R1]));
     // The restored database migrates again.
     r.ok(&["-c", cfg, "--url", &url, "upgrade", "heads"]);
     assert_eq!(db.snapshot(), upgraded);

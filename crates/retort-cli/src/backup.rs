@@ -8,7 +8,9 @@ use retort_core::backup::{
 };
 use retort_core::database::{Backend, DatabaseUrl, VersionTable};
 use retort_core::execution::CancelToken;
+use retort_core::journal::{ConnectionRef, Context, EntryKind, EntryOutcome, Finish, NewEntry};
 use retort_core::project;
+use retort_core::store::ConnectionProfile;
 use retort_core::store::Store;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -101,10 +103,13 @@ fn version_table(cli: &Cli) -> Result<VersionTable, String> {
 }
 
 /// `--connection NAME`, `--url URL`, else the project's database.
-fn source(cli: &Cli) -> Result<(DatabaseUrl, Option<String>), String> {
+fn source(cli: &Cli) -> Result<(DatabaseUrl, Option<ConnectionProfile>), String> {
     match (&cli.connection, &cli.url) {
         (Some(_), Some(_)) => Err("give either --url or --connection, not both".into()),
-        (Some(name), None) => Ok((crate::connections::resolve(name)?, Some(name.clone()))),
+        (Some(name), None) => {
+            let (profile, url) = crate::connections::resolve_profile(name)?;
+            Ok((url, Some(profile)))
+        }
         (None, Some(url)) => Ok((parse_here(url)?, None)),
         (None, None) => {
             let (project, _) = crate::load(cli)?;
@@ -214,8 +219,73 @@ impl Progress {
     }
 }
 
+/// The journal entry of a backup or restore as it starts.
+fn journal_entry(
+    kind: EntryKind,
+    url: &DatabaseUrl,
+    profile: Option<&ConnectionProfile>,
+    target: String,
+    from_revisions: Vec<String>,
+) -> NewEntry {
+    NewEntry {
+        kind,
+        context: Context::current(None),
+        connection: Some(ConnectionRef::new(url, profile)),
+        target: Some(target),
+        from_revisions,
+        note: None,
+    }
+}
+
+/// Completes a journal entry; a journal that cannot be written is worth a warning, not a
+/// failure of the backup or restore itself.
+#[allow(clippy::too_many_arguments)]
+fn journal_finish(
+    rt: &tokio::runtime::Runtime,
+    store: &Store,
+    id: Option<i64>,
+    outcome: EntryOutcome,
+    from_revisions: Option<Vec<String>>,
+    to_revisions: Vec<String>,
+    error: Option<String>,
+    backup_id: Option<i64>,
+) {
+    let Some(id) = id else { return };
+    let finish = Finish {
+        outcome,
+        from_revisions,
+        to_revisions,
+        steps: Vec::new(),
+        failed_step: None,
+        error,
+        backup_id,
+    };
+    if let Err(e) = rt.block_on(store.journal_finish(id, &finish)) {
+        eprintln!("warning: the journal entry could not be completed: {e}");
+    }
+}
+
+fn journal_begin(rt: &tokio::runtime::Runtime, store: &Store, entry: &NewEntry) -> Option<i64> {
+    match rt.block_on(store.journal_begin(entry)) {
+        Ok(id) => Some(id),
+        Err(e) => {
+            eprintln!("warning: the journal entry could not be written: {e}");
+            None
+        }
+    }
+}
+
+fn outcome_of(e: &backup::BackupError) -> EntryOutcome {
+    if matches!(e, backup::BackupError::Cancelled) {
+        EntryOutcome::Cancelled
+    } else {
+        EntryOutcome::Failed
+    }
+}
+
 fn run_backup(cli: &Cli, args: &BackupArgs) -> Result<ExitCode, String> {
-    let (url, connection_name) = source(cli)?;
+    let (url, profile) = source(cli)?;
+    let connection_name = profile.as_ref().map(|p| p.name.clone());
     let table = version_table(cli)?;
     let dir = match &args.dir {
         Some(d) => d.clone(),
@@ -230,6 +300,14 @@ fn run_backup(cli: &Cli, args: &BackupArgs) -> Result<ExitCode, String> {
         verify_restore: args.verify_restore,
         connect_timeout: Duration::from_secs(cli.connect_timeout),
     };
+    let entry = journal_entry(
+        EntryKind::Backup,
+        &url,
+        profile.as_ref(),
+        request.dir.display().to_string(),
+        Vec::new(),
+    );
+    let journal = journal_begin(&rt, &store, &entry);
     let cancel = CancelToken::default();
     let progress = Progress::new(cli.json);
     let result = rt.block_on(async {
@@ -237,11 +315,51 @@ fn run_backup(cli: &Cli, args: &BackupArgs) -> Result<ExitCode, String> {
         backup::create_backup(&url, &request, &mut |e| progress.event(&e), &cancel).await
     });
     progress.finish();
-    let mut record = result.map_err(|e| e.to_string())?;
-    let id = rt
-        .block_on(store.record_backup(&record))
-        .map_err(|e| format!("{e} (the backup file {} was kept)", record.path.display()))?;
+    let mut record = match result {
+        Ok(record) => record,
+        Err(e) => {
+            let outcome = outcome_of(&e);
+            journal_finish(
+                &rt,
+                &store,
+                journal,
+                outcome,
+                None,
+                Vec::new(),
+                Some(e.to_string()),
+                None,
+            );
+            return Err(e.to_string());
+        }
+    };
+    let id = match rt.block_on(store.record_backup(&record)) {
+        Ok(id) => id,
+        Err(e) => {
+            let message = format!("{e} (the backup file {} was kept)", record.path.display());
+            journal_finish(
+                &rt,
+                &store,
+                journal,
+                EntryOutcome::Failed,
+                None,
+                Vec::new(),
+                Some(message.clone()),
+                None,
+            );
+            return Err(message);
+        }
+    };
     record.id = Some(id);
+    journal_finish(
+        &rt,
+        &store,
+        journal,
+        EntryOutcome::Ok,
+        Some(record.revisions.clone()),
+        record.revisions.clone(),
+        None,
+        Some(id),
+    );
     let pruned = match args.keep {
         Some(keep) => rt
             .block_on(store.apply_retention(Some(&record.connection), keep))
@@ -405,21 +523,29 @@ fn render_list(list: &[BackupRecord], partials: &[backup::PartialFile]) -> Strin
 }
 
 /// Where a restore goes: `--to NAME`, `--url`, else where the backup came from.
-fn target(cli: &Cli, args: &RestoreArgs, record: &BackupRecord) -> Result<DatabaseUrl, String> {
+fn target(
+    cli: &Cli,
+    args: &RestoreArgs,
+    record: &BackupRecord,
+) -> Result<(DatabaseUrl, Option<ConnectionProfile>), String> {
     if cli.connection.is_some() {
         return Err("restore takes the target as --to NAME (or --url URL)".into());
     }
+    let saved = |name: &str| {
+        crate::connections::resolve_profile(name).map(|(profile, url)| (url, Some(profile)))
+    };
     match (&args.to, &cli.url) {
         (Some(_), Some(_)) => Err("give either --to or --url, not both".into()),
-        (Some(name), None) => crate::connections::resolve(name),
-        (None, Some(url)) => parse_here(url),
+        (Some(name), None) => saved(name),
+        (None, Some(url)) => parse_here(url).map(|u| (u, None)),
         (None, None) => {
             if let Some(name) = &record.connection_name {
-                return crate::connections::resolve(name);
+                return saved(name);
             }
             match (record.backend, &record.database) {
                 (Backend::Sqlite, Some(path)) => {
                     DatabaseUrl::parse(&format!("sqlite:///{path}"), Path::new("/"))
+                        .map(|u| (u, None))
                         .map_err(|e| e.to_string())
                 }
                 _ if record.url.contains(":***@") => Err(format!(
@@ -427,7 +553,7 @@ fn target(cli: &Cli, args: &RestoreArgs, record: &BackupRecord) -> Result<Databa
                     record.id.unwrap_or_default(),
                     record.url
                 )),
-                _ => parse_here(&record.url),
+                _ => parse_here(&record.url).map(|u| (u, None)),
             }
         }
     }
@@ -481,13 +607,29 @@ fn run_restore(cli: &Cli, args: &RestoreArgs) -> Result<ExitCode, String> {
     let record = rt
         .block_on(store.backup(args.backup))
         .map_err(|e| e.to_string())?;
-    rt.block_on(store.close());
-    let target = target(cli, args, &record)?;
+    let (target, profile) = target(cli, args, &record)?;
     if !args.yes {
         confirm(&record, &target)?;
     }
+    let timeout = Duration::from_secs(cli.connect_timeout);
+    // What the target held before, for the journal (unknown if it cannot be read).
+    let before = rt
+        .block_on(retort_core::database::read_version_rows(
+            &target,
+            &record.version_table(),
+            timeout,
+        ))
+        .unwrap_or_default();
+    let entry = journal_entry(
+        EntryKind::Restore,
+        &target,
+        profile.as_ref(),
+        format!("backup {} ({})", args.backup, record.path.display()),
+        before,
+    );
+    let journal = journal_begin(&rt, &store, &entry);
     let request = RestoreRequest {
-        connect_timeout: Duration::from_secs(cli.connect_timeout),
+        connect_timeout: timeout,
     };
     let progress = Progress::new(cli.json);
     let report = rt.block_on(backup::restore_backup(
@@ -497,7 +639,35 @@ fn run_restore(cli: &Cli, args: &RestoreArgs) -> Result<ExitCode, String> {
         &mut |e| progress.event(&e),
     ));
     progress.finish();
-    let report = report.map_err(|e| e.to_string())?;
+    let report = match report {
+        Ok(report) => report,
+        Err(e) => {
+            let outcome = outcome_of(&e);
+            journal_finish(
+                &rt,
+                &store,
+                journal,
+                outcome,
+                None,
+                Vec::new(),
+                Some(e.to_string()),
+                record.id,
+            );
+            rt.block_on(store.close());
+            return Err(e.to_string());
+        }
+    };
+    journal_finish(
+        &rt,
+        &store,
+        journal,
+        EntryOutcome::Ok,
+        None,
+        report.revisions.clone(),
+        None,
+        record.id,
+    );
+    rt.block_on(store.close());
     if cli.json {
         print!("{}", crate::json(&report)?);
     } else {

@@ -493,11 +493,21 @@ pub async fn create_backup(
     progress(BackupProgress::Verifying {
         what: verification_name(format).into(),
     });
-    let verification = verify_file(format, partial.path(), tool.as_ref()).await?;
-    let sha256 = match copied.sha256 {
-        Some(sum) => sum,
-        None => fsutil::sha256_file(partial.path())?,
+    // The checksum is computed while the file is verified (both read it; two cores).
+    let summing = copied.sha256.is_none().then(|| {
+        let path = partial.path().to_path_buf();
+        tokio::task::spawn_blocking(move || fsutil::sha256_file(&path))
+    });
+    let verification = verify_file(format, partial.path(), tool.as_ref()).await;
+    let sha256 = match (summing, copied.sha256) {
+        (Some(task), _) => task.await.map_err(|e| BackupError::Io {
+            path: partial.path().display().to_string(),
+            message: format!("the checksum stopped: {e}"),
+        })?,
+        (None, sum) => Ok(sum.unwrap_or_default()),
     };
+    let verification = verification?;
+    let sha256 = sha256?;
     let size_bytes = std::fs::metadata(partial.path())
         .map_err(|e| io_error(partial.path(), e))?
         .len();

@@ -101,6 +101,59 @@ pub fn layout(map: &RevisionMap, order: &[Idx]) -> Vec<LaneRow> {
     rows
 }
 
+/// Which part of a row a [`Segment`] crosses: the row is cut at its revision's dot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Part {
+    /// From the top of the row to the dot's height.
+    Top,
+    /// From the dot's height to the bottom of the row.
+    Bottom,
+    /// The whole height: a lane passing the row.
+    Through,
+}
+
+/// One line piece of a row's drawing, from lane `from` to lane `to` (equal: a straight line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Segment {
+    pub from: usize,
+    pub to: usize,
+    pub part: Part,
+}
+
+/// The line pieces of each row of `rows`, so that a row can be drawn on its own (a drawing
+/// that shows only the visible rows needs nothing from the others).
+pub fn segments(rows: &[LaneRow]) -> Vec<Vec<Segment>> {
+    let mut out = Vec::with_capacity(rows.len());
+    let mut above: &[bool] = &[];
+    for row in rows {
+        let mut pieces = Vec::new();
+        let joining = |c: usize| row.joins.as_ref().is_some_and(|j| j.others.contains(&c));
+        for (c, _) in above.iter().enumerate().filter(|(_, open)| **open) {
+            let part = if joining(c) || c == row.column {
+                Part::Top
+            } else {
+                Part::Through
+            };
+            let to = if part == Part::Top { row.column } else { c };
+            pieces.push(Segment { from: c, to, part });
+        }
+        let splitting = |c: usize| row.splits.as_ref().is_some_and(|s| s.others.contains(&c));
+        for (c, _) in row.open_after.iter().enumerate().filter(|(_, open)| **open) {
+            if c == row.column || splitting(c) {
+                pieces.push(Segment {
+                    from: row.column,
+                    to: c,
+                    part: Part::Bottom,
+                });
+            }
+        }
+        out.push(pieces);
+        above = &row.open_after;
+    }
+    out
+}
+
 /// Draws the connector line between lanes with box characters.
 fn connector_line(open: &[bool], c: &Connector, joining: bool) -> String {
     let width = open
@@ -222,6 +275,56 @@ mod tests {
             text,
             "◉ 5000\n○ 4000\n├─╮\n○ │ 3000\n│ ○ 9000\n├─╯\n○ 2000\n○ 1000\n"
         );
+    }
+
+    #[test]
+    fn segments_draw_each_row_on_its_own() {
+        let map = RevisionMap::build(vec![
+            RevisionDecl::new("1000", &[]),
+            RevisionDecl::new("2000", &["1000"]),
+            RevisionDecl::new("3000", &["2000"]),
+            RevisionDecl::new("4000", &["3000", "9000"]),
+            RevisionDecl::new("9000", &["2000"]),
+        ])
+        .unwrap();
+        let order = map.walk_revisions("base", "heads").unwrap();
+        let ids: Vec<&str> = order
+            .iter()
+            .map(|&i| map.rev(i).revision.as_str())
+            .collect();
+        assert_eq!(ids, ["4000", "3000", "9000", "2000", "1000"]);
+        let seg = |from, to, part| Segment { from, to, part };
+        let all = segments(&layout(&map, &order));
+        // The merge point opens a second lane below its dot.
+        assert_eq!(all[0], [seg(0, 0, Part::Bottom), seg(0, 1, Part::Bottom)]);
+        // 3000 sits in lane 0 while lane 1 passes it.
+        assert_eq!(
+            all[1],
+            [
+                seg(0, 0, Part::Top),
+                seg(1, 1, Part::Through),
+                seg(0, 0, Part::Bottom)
+            ]
+        );
+        assert_eq!(
+            all[2],
+            [
+                seg(0, 0, Part::Through),
+                seg(1, 1, Part::Top),
+                seg(1, 1, Part::Bottom)
+            ]
+        );
+        // The branch point: lane 1 joins lane 0 above 2000's dot.
+        assert_eq!(
+            all[3],
+            [
+                seg(0, 0, Part::Top),
+                seg(1, 0, Part::Top),
+                seg(0, 0, Part::Bottom)
+            ]
+        );
+        // The root ends its lane.
+        assert_eq!(all[4], [seg(0, 0, Part::Top)]);
     }
 
     #[test]

@@ -1,0 +1,871 @@
+//! The commands: thin async functions over the core, one per UI action.
+
+use crate::core::{AppCore, AppMode, Opened};
+use crate::dialog::{PathKind, PickOutcome};
+use crate::error::{ApiError, ErrorKind};
+use crate::types::*;
+use retort_core::credentials::Keeper;
+use retort_core::database::check::check_connection;
+use retort_core::database::{self, DatabaseUrl, Secret, VersionTable};
+use retort_core::graph::commands::history;
+use retort_core::graph::{RevisionError, RevisionMap, lanes};
+use retort_core::project::{self, ProjectError, ProjectKind, Severity};
+use retort_core::store::profiles::{self, default_color};
+use retort_core::store::{self as core_store, ConnectionProfile};
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+pub async fn app_info(core: &AppCore) -> Result<AppInfo, ApiError> {
+    Ok(AppInfo {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        mode: match core.mode {
+            AppMode::Desktop => AppModeName::Desktop,
+            AppMode::Browser => AppModeName::Browser,
+        },
+        store_path: core.store_path().display().to_string(),
+        native_dialogs: core.mode == AppMode::Desktop,
+    })
+}
+
+// ----- workspaces -----------------------------------------------------------------------
+
+/// Opens a migration project: a folder, or its alembic.ini / pyproject.toml / retort.toml.
+/// A project whose files have errors still opens; the errors are its problems.
+pub async fn open_workspace(core: &AppCore, path: String) -> Result<WorkspaceView, ApiError> {
+    let given = PathBuf::from(path.trim());
+    if path.trim().is_empty() {
+        return Err(ApiError::invalid("give the project's folder"));
+    }
+    let given = std::path::absolute(&given).unwrap_or(given);
+    if !given.exists() {
+        return Err(ApiError::new(
+            ErrorKind::NotFound,
+            format!("{} does not exist", given.display()),
+        ));
+    }
+    let opened = tokio::task::spawn_blocking(move || read_workspace(&given))
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))??;
+    let store = core.store().await?;
+    store.workspace(&opened.dir).await?;
+    let opened = core.set_opened(opened);
+    core.emit(ApiEvent::WorkspaceOpened {
+        path: opened.dir.display().to_string(),
+    });
+    view_of(core, &opened).await
+}
+
+pub async fn current_workspace(core: &AppCore) -> Result<Option<WorkspaceView>, ApiError> {
+    match core.opened() {
+        Some(opened) => view_of(core, &opened).await.map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Workspaces opened before (the store's list), with their bound connections.
+pub async fn recent_workspaces(core: &AppCore) -> Result<Vec<RecentWorkspace>, ApiError> {
+    let store = core.store().await?;
+    Ok(store
+        .workspaces()
+        .await?
+        .into_iter()
+        .map(|w| RecentWorkspace {
+            exists: w.project_dir.exists(),
+            name: w.name,
+            path: w.project_dir.display().to_string(),
+            connections: w.connections,
+        })
+        .collect())
+}
+
+fn read_workspace(given: &Path) -> Result<Opened, ApiError> {
+    let config = project::find_config(Some(given), given).map_err(|e| {
+        ApiError::new(ErrorKind::NotFound, e.to_string())
+            .with_hint("choose the folder that holds alembic.ini, pyproject.toml or retort.toml")
+    })?;
+    let dir = config
+        .path()
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| given.to_path_buf());
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| dir.display().to_string());
+    let mut problems = Vec::new();
+    let project = match project::load_project(&config) {
+        Ok(p) => Some(p),
+        Err(ProjectError::Revisions(diags)) => {
+            problems.extend(diags.iter().map(|d| problem_of(d, ProblemKind::Parse)));
+            None
+        }
+        Err(ProjectError::Config(d)) => {
+            problems.push(problem_of(&d, ProblemKind::Config));
+            None
+        }
+        Err(e) => {
+            problems.push(Problem {
+                kind: ProblemKind::Config,
+                error: true,
+                path: Some(config.path().display().to_string()),
+                line: None,
+                message: e.to_string(),
+            });
+            None
+        }
+    };
+    let mut map = None;
+    let mut order = Vec::new();
+    if let Some(project) = &project {
+        problems.extend(
+            project
+                .warnings
+                .iter()
+                .map(|d| problem_of(d, ProblemKind::Warning)),
+        );
+        let missing = missing_parents(project);
+        match RevisionMap::from_project(project) {
+            Ok(m) => {
+                problems.extend(m.warnings.iter().map(|w| Problem {
+                    kind: ProblemKind::Warning,
+                    error: false,
+                    path: None,
+                    line: None,
+                    message: w.message.clone(),
+                }));
+                match history(&m, None, None) {
+                    Ok(o) => order = o,
+                    Err(e) => problems.push(Problem {
+                        kind: ProblemKind::Graph,
+                        error: true,
+                        path: None,
+                        line: None,
+                        message: e.message,
+                    }),
+                }
+                map = Some(m);
+            }
+            Err(RevisionError::Cycle { kind, revisions }) => {
+                for id in &revisions {
+                    let file = project.revisions.iter().find(|r| &r.revision == id);
+                    let path = file.map(|f| f.path.clone());
+                    problems.push(Problem {
+                        kind: ProblemKind::Cycle,
+                        error: true,
+                        line: path
+                            .as_deref()
+                            .and_then(|p| line_of(p, &["down_revision", "depends_on"], None)),
+                        path: path.map(|p| p.display().to_string()),
+                        message: format!(
+                            "{kind} is detected in revisions ({}): {id} is part of it",
+                            revisions.join(", ")
+                        ),
+                    });
+                }
+            }
+            Err(e) if !missing.is_empty() && e.to_string().contains("is not present") => {}
+            Err(e) => problems.push(Problem {
+                kind: ProblemKind::Graph,
+                error: true,
+                path: None,
+                line: None,
+                message: e.to_string(),
+            }),
+        }
+        problems.extend(missing);
+    }
+    Ok(Opened {
+        dir,
+        name,
+        project,
+        map,
+        order,
+        problems,
+    })
+}
+
+fn problem_of(d: &project::Diagnostic, kind: ProblemKind) -> Problem {
+    Problem {
+        kind,
+        error: d.severity == Severity::Error,
+        path: Some(d.path.display().to_string()),
+        line: d.line.and_then(|l| u32::try_from(l).ok()),
+        message: d.message.clone(),
+    }
+}
+
+/// Every `down_revision` / `depends_on` naming a revision the project lacks (the graph
+/// reports only the first), each with its file and line.
+fn missing_parents(project: &project::Project) -> Vec<Problem> {
+    let ids: BTreeSet<&str> = project
+        .revisions
+        .iter()
+        .map(|r| r.revision.as_str())
+        .collect();
+    let labels: BTreeSet<&str> = project
+        .revisions
+        .iter()
+        .flat_map(|r| r.branch_labels.iter().map(String::as_str))
+        .collect();
+    let mut out = Vec::new();
+    for rev in &project.revisions {
+        let wanted = rev
+            .down_revision
+            .iter()
+            .map(|d| ("down_revision", d))
+            .chain(rev.depends_on.iter().map(|d| ("depends_on", d)));
+        for (field, parent) in wanted {
+            let known = ids.contains(parent.as_str())
+                || (field == "depends_on" && labels.contains(parent.as_str()));
+            if !known {
+                out.push(Problem {
+                    kind: ProblemKind::MissingParent,
+                    error: true,
+                    path: Some(rev.path.display().to_string()),
+                    line: line_of(&rev.path, &[field], Some(parent)),
+                    message: format!(
+                        "revision {} names {field} {parent}, which is not in the project",
+                        rev.revision
+                    ),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// The 1-based line of the first line holding one of `keys` (and `value`, if given).
+fn line_of(path: &Path, keys: &[&str], value: Option<&str>) -> Option<u32> {
+    let text = std::fs::read_to_string(path).ok()?;
+    text.lines()
+        .position(|l| keys.iter().any(|k| l.contains(k)) && value.is_none_or(|v| l.contains(v)))
+        .and_then(|i| u32::try_from(i + 1).ok())
+}
+
+async fn view_of(core: &AppCore, opened: &Opened) -> Result<WorkspaceView, ApiError> {
+    let store = core.store().await?;
+    let ws = store.workspace(&opened.dir).await?;
+    let project = opened.project.as_ref();
+    Ok(WorkspaceView {
+        name: opened.name.clone(),
+        path: opened.dir.display().to_string(),
+        config_path: project.map(|p| p.config_path.display().to_string()),
+        kind: project.map(|p| match p.kind {
+            ProjectKind::Alembic => ProjectKindName::Alembic,
+            ProjectKind::Native => ProjectKindName::Native,
+        }),
+        revision_count: project.map_or(0, |p| p.revisions.len() as u32),
+        heads: opened
+            .map
+            .as_ref()
+            .map(|m| m.ids(m.heads()))
+            .unwrap_or_default(),
+        graph_available: opened.map.is_some(),
+        problems: opened.problems.clone(),
+        connections: ws.connections,
+        project_url: project.and_then(project_url).map(|u| u.redacted()),
+    })
+}
+
+fn project_url(project: &project::Project) -> Option<DatabaseUrl> {
+    let text = project.settings.url.as_deref()?;
+    let base = project.config_path.parent().unwrap_or(Path::new("."));
+    DatabaseUrl::parse(text, base).ok()
+}
+
+// ----- the graph ------------------------------------------------------------------------
+
+/// The graph laid out in lanes (newest first), with each row's line pieces.
+pub async fn graph_layout(core: &AppCore) -> Result<GraphLayout, ApiError> {
+    let opened = core.require_opened()?;
+    let map = opened.map.as_ref().ok_or_else(|| {
+        ApiError::new(ErrorKind::Project, "the revision graph cannot be drawn")
+            .with_hint("fix the problems listed for this workspace")
+    })?;
+    let rows = lanes::layout(map, &opened.order);
+    let segments = lanes::segments(&rows);
+    let mut row_of = vec![u32::MAX; map.len()];
+    for (row, &i) in opened.order.iter().enumerate() {
+        row_of[i] = row as u32;
+    }
+    let rows_of = |idxs: &[usize]| -> Vec<u32> {
+        idxs.iter()
+            .map(|&i| row_of[i])
+            .filter(|&r| r != u32::MAX)
+            .collect()
+    };
+    let mut width = 0;
+    let nodes = rows
+        .iter()
+        .zip(segments)
+        .map(|(row, segs)| {
+            let rev = map.rev(row.revision);
+            width = width
+                .max(row.open.len())
+                .max(row.open_after.len())
+                .max(row.column + 1);
+            let deps: Vec<usize> = rev
+                .resolved_dependencies()
+                .iter()
+                .filter_map(|d| map.lookup(d))
+                .collect();
+            let mut labels = rev.branch_labels.clone();
+            labels.sort();
+            GraphNode {
+                id: rev.revision.clone(),
+                short: rev.revision.chars().take(12).collect(),
+                message: rev.doc().lines().next().unwrap_or("").to_string(),
+                labels,
+                head: rev.is_head(),
+                branchpoint: rev.is_branch_point(),
+                mergepoint: rev.is_merge_point(),
+                base: rev.is_base(),
+                column: row.column as u32,
+                segments: segs
+                    .into_iter()
+                    .map(|s| Segment {
+                        from: s.from as u32,
+                        to: s.to as u32,
+                        part: match s.part {
+                            lanes::Part::Top => SegmentPart::Top,
+                            lanes::Part::Bottom => SegmentPart::Bottom,
+                            lanes::Part::Through => SegmentPart::Through,
+                        },
+                    })
+                    .collect(),
+                parents: rows_of(rev.parents()),
+                dependencies: rows_of(&deps),
+            }
+        })
+        .collect();
+    Ok(GraphLayout {
+        nodes,
+        lanes: width as u32,
+        heads: map.ids(map.heads()),
+    })
+}
+
+/// One revision: its metadata, parents and children, and its file's text.
+pub async fn revision_detail(core: &AppCore, id: String) -> Result<RevisionDetail, ApiError> {
+    let opened = core.require_opened()?;
+    let (Some(map), Some(project)) = (&opened.map, &opened.project) else {
+        return Err(ApiError::new(
+            ErrorKind::Project,
+            "the revision graph could not be built",
+        ));
+    };
+    let i = map
+        .lookup(&id)
+        .filter(|&i| map.rev(i).revision == id)
+        .ok_or_else(|| ApiError::new(ErrorKind::NotFound, format!("no revision {id}")))?;
+    let rev = map.rev(i);
+    let file = project.revisions.iter().find(|r| r.revision == id);
+    let (source, source_error) = match &rev.path {
+        Some(p) => match read_text(p) {
+            Ok(s) => (Some(s), None),
+            Err(e) => (None, Some(e)),
+        },
+        None => (None, None),
+    };
+    let mut labels = rev.branch_labels.clone();
+    labels.sort();
+    Ok(RevisionDetail {
+        id: rev.revision.clone(),
+        message: rev.doc().to_string(),
+        longdoc: rev.longdoc.clone(),
+        create_date: file.and_then(|f| f.create_date.clone()),
+        labels,
+        parents: rev.down_revision.clone(),
+        children: map.ids(rev.children()),
+        depends_on: rev.dependencies.clone(),
+        head: rev.is_head(),
+        branchpoint: rev.is_branch_point(),
+        mergepoint: rev.is_merge_point(),
+        base: rev.is_base(),
+        path: rev.path.as_ref().map(|p| p.display().to_string()),
+        source,
+        source_error,
+    })
+}
+
+/// A file of the open project (a problem's source); files outside its folder are refused.
+pub async fn read_source(core: &AppCore, path: String) -> Result<SourceFile, ApiError> {
+    let opened = core.require_opened()?;
+    let wanted = std::fs::canonicalize(&path)
+        .map_err(|e| ApiError::new(ErrorKind::NotFound, format!("{path}: {e}")))?;
+    let root = std::fs::canonicalize(&opened.dir).unwrap_or_else(|_| opened.dir.clone());
+    if !wanted.starts_with(&root) {
+        return Err(ApiError::invalid(format!(
+            "{path} is outside the workspace folder {}",
+            root.display()
+        )));
+    }
+    read_text(&wanted).map_err(|e| ApiError::new(ErrorKind::NotFound, e))
+}
+
+/// Source files bigger than this are shown cut (the viewer is for reading, not editing).
+const SOURCE_LIMIT: usize = 512 * 1024;
+
+fn read_text(path: &Path) -> Result<SourceFile, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut text = String::from_utf8_lossy(&bytes[..bytes.len().min(SOURCE_LIMIT)]).into_owned();
+    if bytes.len() > SOURCE_LIMIT {
+        text.push_str("\n… (cut: the file is larger than 512 KiB)\n");
+    }
+    let language = match path.extension().and_then(|e| e.to_str()) {
+        Some("sql") => Language::Sql,
+        Some("py") => Language::Python,
+        _ => Language::Text,
+    };
+    Ok(SourceFile {
+        path: path.display().to_string(),
+        language,
+        text,
+    })
+}
+
+// ----- connections ----------------------------------------------------------------------
+
+fn driver_of(d: core_store::Driver) -> Driver {
+    match d {
+        core_store::Driver::Sqlite => Driver::Sqlite,
+        core_store::Driver::Postgresql => Driver::Postgresql,
+        core_store::Driver::Mysql => Driver::Mysql,
+    }
+}
+
+fn core_driver(d: Driver) -> core_store::Driver {
+    match d {
+        Driver::Sqlite => core_store::Driver::Sqlite,
+        Driver::Postgresql => core_store::Driver::Postgresql,
+        Driver::Mysql => core_store::Driver::Mysql,
+    }
+}
+
+fn storage_of(s: core_store::PasswordStorage) -> PasswordStorage {
+    match s {
+        core_store::PasswordStorage::None => PasswordStorage::None,
+        core_store::PasswordStorage::Keychain => PasswordStorage::Keychain,
+        core_store::PasswordStorage::Session => PasswordStorage::Session,
+        core_store::PasswordStorage::Ask => PasswordStorage::Ask,
+    }
+}
+
+fn path_text(p: &Option<PathBuf>) -> Option<String> {
+    p.as_ref().map(|p| p.display().to_string())
+}
+
+fn connection_view(p: &ConnectionProfile, bound: &[String]) -> ConnectionView {
+    ConnectionView {
+        name: p.name.clone(),
+        driver: driver_of(p.driver),
+        host: p.host.clone(),
+        port: p.port,
+        database: p.database.clone(),
+        user: p.user.clone(),
+        tls_mode: p.tls_mode.clone(),
+        tls_ca_file: path_text(&p.tls_ca_file),
+        sqlite_path: path_text(&p.sqlite_path),
+        environment: p.environment.clone(),
+        color: p.color.clone(),
+        password_storage: storage_of(p.password_storage),
+        url: p.display_url(),
+        bound: bound.contains(&p.name),
+    }
+}
+
+async fn bound_names(core: &AppCore) -> Result<Vec<String>, ApiError> {
+    match core.opened() {
+        Some(o) => Ok(core.store().await?.workspace(&o.dir).await?.connections),
+        None => Ok(Vec::new()),
+    }
+}
+
+async fn keychain_status(core: &AppCore) -> Result<KeychainStatus, ApiError> {
+    core.blocking(|c| match c.keychain_status() {
+        Ok(vendor) => KeychainStatus {
+            available: true,
+            detail: vendor,
+        },
+        Err(e) => KeychainStatus {
+            available: false,
+            detail: ApiError::from(e).message,
+        },
+    })
+    .await
+}
+
+/// The saved connections, and whether the OS keychain can keep passwords here.
+pub async fn list_connections(core: &AppCore) -> Result<ConnectionList, ApiError> {
+    let store = core.store().await?;
+    let bound = bound_names(core).await?;
+    let connections = store
+        .connections()
+        .await?
+        .iter()
+        .map(|p| connection_view(p, &bound))
+        .collect();
+    Ok(ConnectionList {
+        connections,
+        keychain: keychain_status(core).await?,
+    })
+}
+
+/// A pasted URL as form fields (relative SQLite paths: against the open project's folder).
+pub async fn parse_connection_url(
+    core: &AppCore,
+    url: String,
+) -> Result<ConnectionFields, ApiError> {
+    let base = core
+        .opened()
+        .map(|o| o.dir.clone())
+        .or_else(|| std::env::current_dir().ok())
+        .unwrap_or_else(|| PathBuf::from("/"));
+    let (p, password) = profiles::import_url("pasted", url.trim(), &base)?;
+    Ok(ConnectionFields {
+        driver: Some(driver_of(p.driver)),
+        host: p.host,
+        port: p.port,
+        database: p.database,
+        user: p.user,
+        tls_mode: p.tls_mode,
+        tls_ca_file: path_text(&p.tls_ca_file),
+        sqlite_path: path_text(&p.sqlite_path),
+        password: password.map(|s| s.expose().to_string()),
+    })
+}
+
+fn non_empty(v: Option<String>) -> Option<String> {
+    v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
+}
+
+/// Adds or edits a connection. The password goes to the chosen keeper, never to the store;
+/// nothing is left half-saved when the keeper refuses it.
+pub async fn save_connection(
+    core: &AppCore,
+    input: ConnectionInput,
+) -> Result<ConnectionView, ApiError> {
+    let store = core.store().await?;
+    let name = input.name.trim().to_string();
+    let old = match non_empty(input.original_name.clone()) {
+        Some(n) => Some(store.connection(&n).await?),
+        None => None,
+    };
+    let mut profile = old
+        .clone()
+        .unwrap_or_else(|| ConnectionProfile::new(&name, core_driver(input.driver)));
+    profile.name = name;
+    profile.driver = core_driver(input.driver);
+    profile.host = non_empty(input.host);
+    profile.port = input.port;
+    profile.database = non_empty(input.database);
+    profile.user = non_empty(input.user);
+    profile.tls_mode = non_empty(input.tls_mode);
+    profile.tls_ca_file = non_empty(input.tls_ca_file).map(PathBuf::from);
+    profile.sqlite_path = non_empty(input.sqlite_path).map(PathBuf::from);
+    if let (Some(p), Some(o)) = (&profile.sqlite_path, core.opened())
+        && p.is_relative()
+    {
+        profile.sqlite_path = Some(o.dir.join(p));
+    }
+    profile.environment = profiles::normalize_environment(&input.environment)?;
+    profile.color = match non_empty(input.color) {
+        Some(c) => profiles::normalize_color(&c)?,
+        None => default_color(&profile.environment).to_string(),
+    };
+    let password = non_empty(input.password).map(Secret::new);
+    let old_keeper = old.as_ref().and_then(|o| Keeper::of(o.password_storage));
+    let mut write: Option<(Keeper, Secret)> = None;
+    match input.password_choice {
+        PasswordChoice::Keep => {
+            if old.is_none() && password.is_some() {
+                return Err(ApiError::invalid(
+                    "choose where the password is kept: the keychain, this session, or ask every time",
+                ));
+            }
+        }
+        PasswordChoice::None => profile.password_storage = core_store::PasswordStorage::None,
+        PasswordChoice::Ask => profile.password_storage = core_store::PasswordStorage::Ask,
+        PasswordChoice::Keychain | PasswordChoice::Session => {
+            let keeper = if input.password_choice == PasswordChoice::Keychain {
+                Keeper::Keychain
+            } else {
+                Keeper::Session
+            };
+            profile.password_storage = keeper.into();
+            match password {
+                Some(s) => write = Some((keeper, s)),
+                None if old_keeper == Some(keeper) => {}
+                None => {
+                    return Err(ApiError::invalid("enter the password to keep")
+                        .with_hint("or choose \"ask every time\""));
+                }
+            }
+            if keeper == Keeper::Keychain {
+                core.blocking(|c| c.keychain_status().map(|_| ()))
+                    .await?
+                    .map_err(ApiError::from)?;
+            }
+        }
+    }
+    let saved = match &old {
+        Some(_) => store.update_connection(profile).await?,
+        None => store.add_connection(profile).await?,
+    };
+    if let Some((keeper, secret)) = write {
+        let target = saved.clone();
+        let result = core
+            .blocking(move |c| c.set(keeper, &target, &secret))
+            .await?;
+        if let Err(e) = result {
+            // Nothing half-saved: undo the profile change.
+            match &old {
+                Some(o) => {
+                    let _ = store.update_connection(o.clone()).await;
+                }
+                None => {
+                    let _ = store.remove_connection(&saved.name).await;
+                }
+            }
+            return Err(e.into());
+        }
+    }
+    let new_keeper = Keeper::of(saved.password_storage);
+    if let (Some(k), Some(o)) = (old_keeper, old.clone())
+        && new_keeper != Some(k)
+    {
+        // The old keeper's copy is no longer used; a failure to delete it is not fatal.
+        let _ = core.blocking(move |c| c.delete(k, &o)).await;
+    }
+    if input.bind
+        && let Some(o) = core.opened()
+    {
+        store.bind(&o.dir, &saved.name).await?;
+    }
+    core.emit(ApiEvent::ConnectionsChanged);
+    Ok(connection_view(&saved, &bound_names(core).await?))
+}
+
+/// Deletes a connection and its kept password.
+pub async fn delete_connection(core: &AppCore, name: String) -> Result<(), ApiError> {
+    let store = core.store().await?;
+    let removed = store.remove_connection(&name).await?;
+    if let Some(k) = Keeper::of(removed.password_storage) {
+        let _ = core.blocking(move |c| c.delete(k, &removed)).await;
+    }
+    core.emit(ApiEvent::ConnectionsChanged);
+    Ok(())
+}
+
+/// Binds a saved connection to the open workspace: its position shows on the graph.
+pub async fn bind_connection(core: &AppCore, name: String) -> Result<WorkspaceView, ApiError> {
+    let opened = core.require_opened()?;
+    core.store().await?.bind(&opened.dir, &name).await?;
+    core.emit(ApiEvent::ConnectionsChanged);
+    view_of(core, &opened).await
+}
+
+/// A saved connection as a URL with its password: `password` if given, else the kept one.
+async fn resolve(
+    core: &AppCore,
+    name: &str,
+    password: Option<String>,
+) -> Result<(ConnectionProfile, DatabaseUrl), ApiError> {
+    let profile = core.store().await?.connection(name).await?;
+    let secret = match (non_empty(password), profile.password_storage) {
+        (Some(p), _) => Some(Secret::new(p)),
+        (None, core_store::PasswordStorage::None) => None,
+        (None, core_store::PasswordStorage::Ask) => {
+            return Err(ApiError::new(
+                ErrorKind::PasswordNeeded,
+                format!("connection '{name}' asks for its password on every use"),
+            )
+            .with_hint("enter the password"));
+        }
+        (None, storage) => {
+            let keeper = Keeper::of(storage).expect("a kept password");
+            let target = profile.clone();
+            Some(
+                core.blocking(move |c| c.get(keeper, &target))
+                    .await?
+                    .map_err(ApiError::from)?,
+            )
+        }
+    };
+    let url = profile.to_url(secret)?;
+    Ok((profile, url))
+}
+
+fn version_table(core: &AppCore) -> (VersionTable, Option<Arc<Opened>>) {
+    let opened = core.opened();
+    let table = opened
+        .as_ref()
+        .and_then(|o| o.project.as_ref())
+        .map(VersionTable::of)
+        .unwrap_or(VersionTable {
+            name: "alembic_version".into(),
+            schema: None,
+        });
+    (table, opened)
+}
+
+use std::sync::Arc;
+
+/// Runs the connection check against a saved connection (`password`: for one that asks).
+pub async fn test_connection(
+    core: &AppCore,
+    name: String,
+    password: Option<String>,
+) -> Result<ConnectionReport, ApiError> {
+    let (_, url) = resolve(core, &name, password).await?;
+    let (table, opened) = version_table(core);
+    let empty;
+    let map = match opened.as_ref().and_then(|o| o.map.as_ref()) {
+        Some(m) => m,
+        None => {
+            empty =
+                RevisionMap::build(Vec::new()).map_err(|e| ApiError::internal(e.to_string()))?;
+            &empty
+        }
+    };
+    core.emit(ApiEvent::ConnectionTest {
+        name: name.clone(),
+        finished: false,
+        ok: None,
+    });
+    let report = check_connection(&url, &table, map, core.timeout).await;
+    core.emit(ApiEvent::ConnectionTest {
+        name: name.clone(),
+        finished: true,
+        ok: Some(report.ok),
+    });
+    let label = report.failure.as_ref().map(|f| f.kind.label().to_string());
+    let value = serde_json::to_value(&report).map_err(|e| ApiError::internal(e.to_string()))?;
+    let mut out: ConnectionReport = serde_json::from_value(camel_keys(value))
+        .map_err(|e| ApiError::internal(format!("the check's report: {e}")))?;
+    out.name = name;
+    if let (Some(f), Some(label)) = (out.failure.as_mut(), label) {
+        f.label = label;
+    }
+    Ok(out)
+}
+
+/// `snake_case` object keys to `camelCase`, recursively (the core's reports are snake_case).
+fn camel_keys(value: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| {
+                    let mut key = String::with_capacity(k.len());
+                    let mut upper = false;
+                    for ch in k.chars() {
+                        if ch == '_' {
+                            upper = true;
+                        } else if upper {
+                            key.extend(ch.to_uppercase());
+                            upper = false;
+                        } else {
+                            key.push(ch);
+                        }
+                    }
+                    (key, camel_keys(v))
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(camel_keys).collect()),
+        other => other,
+    }
+}
+
+/// Where each bound connection's database is: its version table's rows. The project's own
+/// URL counts as one more. Databases that cannot be read say why; none fails the command.
+pub async fn connection_positions(core: &AppCore) -> Result<Vec<ConnectionPosition>, ApiError> {
+    let opened = core.require_opened()?;
+    let (table, _) = version_table(core);
+    let store = core.store().await?;
+    let bound = store.workspace(&opened.dir).await?.connections;
+    let mut targets: Vec<(ConnectionPosition, Result<DatabaseUrl, ApiError>)> = Vec::new();
+    if let Some(url) = opened.project.as_ref().and_then(project_url) {
+        targets.push((
+            ConnectionPosition {
+                name: "project".into(),
+                environment: "project".into(),
+                color: "#6a737d".into(),
+                saved: false,
+                revisions: Vec::new(),
+                error: None,
+                password_needed: false,
+            },
+            Ok(url),
+        ));
+    }
+    for name in bound {
+        let resolved = resolve(core, &name, None).await;
+        let profile = store.connection(&name).await?;
+        targets.push((
+            ConnectionPosition {
+                name,
+                environment: profile.environment.clone(),
+                color: profile.color.clone(),
+                saved: true,
+                revisions: Vec::new(),
+                error: None,
+                password_needed: false,
+            },
+            resolved.map(|(_, url)| url),
+        ));
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut out: HashMap<usize, ConnectionPosition> = HashMap::new();
+    let count = targets.len();
+    for (n, (mut position, url)) in targets.into_iter().enumerate() {
+        match url {
+            Err(e) => {
+                position.password_needed = e.kind == ErrorKind::PasswordNeeded;
+                position.error = Some(e.message);
+                out.insert(n, position);
+            }
+            Ok(url) => {
+                let table = table.clone();
+                let timeout = core.timeout;
+                tasks.spawn(async move {
+                    match database::read_version_rows(&url, &table, timeout).await {
+                        Ok(rows) => position.revisions = rows,
+                        Err(e) => position.error = Some(url.scrub(&e.to_string())),
+                    }
+                    (n, position)
+                });
+            }
+        }
+    }
+    while let Some(done) = tasks.join_next().await {
+        let (n, position) = done.map_err(|e| ApiError::internal(e.to_string()))?;
+        out.insert(n, position);
+    }
+    Ok((0..count).filter_map(|n| out.remove(&n)).collect())
+}
+
+// ----- dialogs --------------------------------------------------------------------------
+
+/// Shows the native dialog for `kind`; in `retort serve` says that the UI must ask.
+pub async fn pick_path(core: &AppCore, kind: PathKind) -> Result<PickedPath, ApiError> {
+    let picker = core.picker.clone();
+    let outcome = tokio::task::spawn_blocking(move || picker.pick(kind))
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok(match outcome {
+        PickOutcome::Picked(p) => PickedPath {
+            path: Some(p.display().to_string()),
+            native: true,
+        },
+        PickOutcome::Cancelled => PickedPath {
+            path: None,
+            native: true,
+        },
+        PickOutcome::Unavailable => PickedPath {
+            path: None,
+            native: false,
+        },
+    })
+}

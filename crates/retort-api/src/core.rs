@@ -1,0 +1,127 @@
+//! The state every command runs against.
+
+use crate::dialog::PathPicker;
+use crate::error::{ApiError, ErrorKind};
+use crate::types::{ApiEvent, Problem};
+use retort_core::credentials::Credentials;
+use retort_core::graph::{Idx, RevisionMap};
+use retort_core::project::Project;
+use retort_core::store::Store;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use tokio::sync::{OnceCell, broadcast};
+
+/// Desktop (native dialogs, Tauri IPC) or browser (`retort serve`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppMode {
+    Desktop,
+    Browser,
+}
+
+/// An open workspace: the project as read, its graph when it could be built, its problems.
+pub(crate) struct Opened {
+    pub dir: PathBuf,
+    pub name: String,
+    pub project: Option<Project>,
+    pub map: Option<RevisionMap>,
+    /// History order (newest first) when the graph is usable.
+    pub order: Vec<Idx>,
+    pub problems: Vec<Problem>,
+}
+
+/// The app's state: the store, the keychains, the open workspace, the dialog provider, and
+/// the event channel both transports forward to the UI.
+pub struct AppCore {
+    pub(crate) mode: AppMode,
+    store_path: PathBuf,
+    store: OnceCell<Store>,
+    pub(crate) credentials: Arc<Credentials>,
+    pub(crate) picker: Arc<dyn PathPicker>,
+    pub(crate) opened: RwLock<Option<Arc<Opened>>>,
+    events: broadcast::Sender<ApiEvent>,
+    /// How long a database may take to answer.
+    pub(crate) timeout: Duration,
+}
+
+impl AppCore {
+    /// `store_path`: Retort's store file (usually `retort_core::store::default_path()`).
+    pub fn new(
+        mode: AppMode,
+        store_path: PathBuf,
+        credentials: Credentials,
+        picker: Arc<dyn PathPicker>,
+    ) -> Self {
+        let (events, _) = broadcast::channel(256);
+        Self {
+            mode,
+            store_path,
+            store: OnceCell::new(),
+            credentials: Arc::new(credentials),
+            picker,
+            opened: RwLock::new(None),
+            events,
+            timeout: Duration::from_secs(5),
+        }
+    }
+
+    /// Each database step waits at most this long (default 5 s).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    pub fn mode(&self) -> AppMode {
+        self.mode
+    }
+
+    pub fn store_path(&self) -> &std::path::Path {
+        &self.store_path
+    }
+
+    /// The store, opened on first use.
+    pub(crate) async fn store(&self) -> Result<&Store, ApiError> {
+        self.store
+            .get_or_try_init(|| Store::open(&self.store_path))
+            .await
+            .map_err(ApiError::from)
+    }
+
+    /// Events for the UI; every subscriber gets each event sent after it subscribed.
+    pub fn subscribe(&self) -> broadcast::Receiver<ApiEvent> {
+        self.events.subscribe()
+    }
+
+    pub(crate) fn emit(&self, event: ApiEvent) {
+        // No subscriber is not an error: nobody is listening yet.
+        let _ = self.events.send(event);
+    }
+
+    pub(crate) fn opened(&self) -> Option<Arc<Opened>> {
+        self.opened.read().ok().and_then(|o| o.clone())
+    }
+
+    pub(crate) fn require_opened(&self) -> Result<Arc<Opened>, ApiError> {
+        self.opened().ok_or_else(ApiError::no_workspace)
+    }
+
+    pub(crate) fn set_opened(&self, opened: Opened) -> Arc<Opened> {
+        let opened = Arc::new(opened);
+        match self.opened.write() {
+            Ok(mut slot) => *slot = Some(opened.clone()),
+            Err(poisoned) => *poisoned.into_inner() = Some(opened.clone()),
+        }
+        opened
+    }
+
+    /// Runs blocking work (the keychains block) off the async threads.
+    pub(crate) async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Credentials) -> T + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let credentials = self.credentials.clone();
+        tokio::task::spawn_blocking(move || work(&credentials))
+            .await
+            .map_err(|e| ApiError::new(ErrorKind::Internal, format!("a worker failed: {e}")))
+    }
+}

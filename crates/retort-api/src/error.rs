@@ -1,0 +1,130 @@
+//! The one error type that crosses the boundary to the UI.
+
+use serde::{Deserialize, Serialize};
+
+/// What went wrong, in a word the UI can act on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub enum ErrorKind {
+    /// A workspace, connection, revision or file that is not there.
+    NotFound,
+    /// An argument the command cannot use (a malformed URL, an empty name, …).
+    InvalidInput,
+    /// The command needs an open workspace and none is open.
+    NoWorkspace,
+    /// The project could not be read.
+    Project,
+    /// Retort's own store failed.
+    Store,
+    /// The keychain or the session keyring failed or is not there.
+    Credentials,
+    /// A connection that keeps no password needs one for this command.
+    PasswordNeeded,
+    /// The database could not be used.
+    Database,
+    /// No native dialog here (`retort serve`): ask for the path instead.
+    DialogUnavailable,
+    /// A command name no transport knows.
+    UnknownCommand,
+    /// Arguments that do not fit the command.
+    BadArguments,
+    /// Anything else (a bug): the message says what.
+    Internal,
+}
+
+/// The error of every command: `kind` for the UI's logic, `message` for people, and a `hint`
+/// on what to do about it where there is one. Never carries a password.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type, thiserror::Error)]
+#[error("{message}")]
+pub struct ApiError {
+    pub kind: ErrorKind,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl ApiError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Internal, message)
+    }
+
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::InvalidInput, message)
+    }
+
+    pub fn unknown_command(name: &str) -> Self {
+        Self::new(
+            ErrorKind::UnknownCommand,
+            format!("no command named '{name}'"),
+        )
+    }
+
+    pub fn bad_arguments(name: &str, e: &serde_json::Error) -> Self {
+        Self::new(
+            ErrorKind::BadArguments,
+            format!("command '{name}': arguments do not fit: {e}"),
+        )
+    }
+
+    pub fn no_workspace() -> Self {
+        Self::new(ErrorKind::NoWorkspace, "no workspace is open")
+            .with_hint("open a migration project folder first")
+    }
+}
+
+impl From<retort_core::store::StoreError> for ApiError {
+    fn from(e: retort_core::store::StoreError) -> Self {
+        use retort_core::store::StoreError as E;
+        let kind = match &e {
+            E::NoSuchConnection(_) => ErrorKind::NotFound,
+            E::DuplicateConnection(_) | E::Invalid(_) | E::Import(_) => ErrorKind::InvalidInput,
+            _ => ErrorKind::Store,
+        };
+        let hint = match &e {
+            E::DuplicateConnection(_) => Some("choose another name, or edit that connection"),
+            _ => None,
+        };
+        let error = Self::new(kind, e.to_string());
+        match hint {
+            Some(h) => error.with_hint(h),
+            None => error,
+        }
+    }
+}
+
+impl From<retort_core::credentials::CredentialError> for ApiError {
+    fn from(e: retort_core::credentials::CredentialError) -> Self {
+        use retort_core::credentials::CredentialError as E;
+        // The core's wording names CLI flags; the UI's choices are named in the hint.
+        let (message, hint) = match &e {
+            E::NoKeychain { reason } => (
+                format!("no persistent keychain is available here ({reason})"),
+                "choose \"this session only\" (kernel keyring) or \"ask every time\"",
+            ),
+            E::NoSessionKeyring { reason } => (
+                format!("the login session's kernel keyring is not available ({reason})"),
+                "run Retort in a login session (or under `keyctl session -`), or choose \"ask every time\"",
+            ),
+            E::Missing { connection, keeper } => (
+                format!(
+                    "the password of connection '{connection}' is not in the {keeper} any more"
+                ),
+                "edit the connection and enter its password again",
+            ),
+            _ => (e.to_string(), "unlock the keychain and try again"),
+        };
+        Self::new(ErrorKind::Credentials, message).with_hint(hint)
+    }
+}

@@ -26,6 +26,7 @@ pub const KNOWN_KEYS: &[&str] = &[
     "url",
     "file_template",
     "truncate_slug_length",
+    "checks",
 ];
 
 /// Reads `retort.toml` at `path` (which should be absolute) into settings with absolute paths.
@@ -146,6 +147,18 @@ pub fn parse_native_settings(path: &Path, text: &str) -> Result<ProjectSettings,
                     ));
                 }
             },
+            // The project checks' settings, read by `authoring::checks::naming_config`.
+            "checks" => {
+                if !matches!(value.get_ref(), DeValue::Table(_)) {
+                    return Err(err(
+                        span,
+                        format!(
+                            "'checks' must be a table, not {}",
+                            type_name(value.get_ref())
+                        ),
+                    ));
+                }
+            }
             unknown => {
                 return Err(err(
                     key.span(),

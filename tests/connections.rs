@@ -6,7 +6,7 @@
 #[path = "support/databases.rs"]
 mod databases;
 
-use databases::{ScratchDb, Server, required, retort};
+use databases::{ScratchDb, Server, required, retort, venv_bin};
 use std::fs;
 use std::io::Write;
 use std::path::Path;
@@ -56,6 +56,8 @@ struct Session {
     home: tempfile::TempDir,
     project: tempfile::TempDir,
     outputs: Vec<u8>,
+    /// Put first on the children's PATH (wrappers that log their argv).
+    path_prefix: Option<std::path::PathBuf>,
 }
 
 impl Session {
@@ -67,6 +69,7 @@ impl Session {
             .env_remove("DATABASE_URL")
             // No D-Bus: the persistent keychain is absent, as on a headless server.
             .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent")
+            .env("PATH", self.path())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -82,6 +85,13 @@ impl Session {
         self.outputs.extend_from_slice(&out.stdout);
         self.outputs.extend_from_slice(&out.stderr);
         out
+    }
+
+    fn path(&self) -> std::ffi::OsString {
+        let inherited = std::env::var_os("PATH").unwrap_or_default();
+        let mut dirs: Vec<std::path::PathBuf> = self.path_prefix.iter().cloned().collect();
+        dirs.extend(std::env::split_paths(&inherited));
+        std::env::join_paths(dirs).unwrap()
     }
 
     fn ok(&mut self, args: &[&str], stdin: Option<&str>) -> String {
@@ -113,6 +123,7 @@ fn a_saved_connection_migrates_and_its_password_is_nowhere() {
         home: tempfile::tempdir().unwrap(),
         project: tempfile::tempdir().unwrap(),
         outputs: Vec::new(),
+        path_prefix: None,
     };
     project(s.project.path());
 
@@ -197,21 +208,123 @@ fn a_saved_connection_migrates_and_its_password_is_nowhere() {
     );
     s.run(&["--connection", "nosuch", "current"], None);
 
+    // The rest of a day's work: a backup and a restore (pg_dump, pg_restore), an Alembic
+    // project run through its Python, the journal and the status. Wrappers first on PATH
+    // (and as --python) log the argv of every child process Retort starts.
+    let tools = tempfile::tempdir().unwrap();
+    let argv_log = tools.path().join("argv.log");
+    let python = venv_bin("python");
+    for (name, real) in [
+        ("pg_dump", which("pg_dump")),
+        ("pg_restore", which("pg_restore")),
+        ("python", python.clone()),
+    ] {
+        let Some(real) = real else { continue };
+        let wrapper = tools.path().join(name);
+        fs::write(
+            &wrapper,
+            format!(
+                "#!/bin/sh\nprintf '%s\\n' \"{name} $*\" >> '{}'\nexec '{}' \"$@\"\n",
+                argv_log.display(),
+                real.display()
+            ),
+        )
+        .unwrap();
+        fs::set_permissions(
+            &wrapper,
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+    }
+    s.path_prefix = Some(tools.path().to_path_buf());
+    let backup = s.ok(&["--connection", "staging", "backup", "--json"], None);
+    let backup: serde_json::Value = serde_json::Deserializer::from_str(&backup)
+        .into_iter::<serde_json::Value>()
+        .filter_map(Result::ok)
+        .last()
+        .unwrap_or_else(|| panic!("no JSON from retort backup: {backup}"));
+    let id = backup["backup"]["id"]
+        .as_i64()
+        .or_else(|| backup["id"].as_i64())
+        .unwrap_or_else(|| panic!("no backup id in {backup}"));
+    s.ok(
+        &["restore", &id.to_string(), "--to", "staging", "--yes"],
+        None,
+    );
+    s.ok(&["--connection", "staging", "downgrade", "base"], None);
+    if python.is_some() {
+        let alembic = tempfile::tempdir().unwrap();
+        alembic_project(alembic.path());
+        let wrapper = tools.path().join("python");
+        let dir = alembic.path().to_str().unwrap();
+        let python = wrapper.to_str().unwrap();
+        let up = s.ok(
+            &[
+                "-c",
+                dir,
+                "--connection",
+                "staging",
+                "--python",
+                python,
+                "upgrade",
+                "head",
+            ],
+            None,
+        );
+        assert!(up.contains("b0b0b0b0b0b0"), "{up}");
+        s.ok(
+            &[
+                "-c",
+                dir,
+                "--connection",
+                "staging",
+                "--python",
+                python,
+                "downgrade",
+                "base",
+            ],
+            None,
+        );
+    }
+    s.ok(&["--connection", "staging", "log"], None);
+    s.ok(&["--connection", "staging", "status"], None);
+    let argv = fs::read_to_string(&argv_log).unwrap_or_default();
+    assert!(argv.contains("pg_dump "), "pg_dump did not run: {argv}");
+    assert!(
+        argv.contains("pg_restore "),
+        "pg_restore did not run: {argv}"
+    );
+    assert!(
+        python.is_none() || argv.contains("python "),
+        "the project's python did not run: {argv}"
+    );
+    assert!(
+        !argv.contains(&password),
+        "a child process got the password in its argv: {argv}"
+    );
+
     // Edit, then remove (which deletes the keyring entry too).
     s.ok(&["connections", "edit", "staging", "--color", "#123"], None);
     let shown = s.ok(&["connections", "show", "staging", "--json"], None);
     assert!(shown.contains("#112233"), "{shown}");
 
-    for suffix in ["", "-wal", "-shm"] {
-        let file = s.home.path().join(format!("retort.db{suffix}"));
-        if let Ok(bytes) = fs::read(&file) {
-            assert!(
-                !contains(&bytes, &password),
-                "the password is in {}",
-                file.display()
-            );
+    // Every file Retort keeps: the store (and its -wal/-shm), the backups.
+    let mut files = vec![s.home.path().to_path_buf()];
+    let mut seen = 0;
+    while let Some(path) = files.pop() {
+        if path.is_dir() {
+            files.extend(fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+            continue;
         }
+        seen += 1;
+        let bytes = fs::read(&path).unwrap();
+        assert!(
+            !contains(&bytes, &password),
+            "the password is in {}",
+            path.display()
+        );
     }
+    assert!(seen >= 2, "the store and a backup were searched");
     assert!(s.home.path().join("retort.db").exists());
 
     s.ok(&["connections", "remove", "staging"], None);
@@ -230,6 +343,7 @@ fn imports_and_plain_errors_without_a_password() {
         home: tempfile::tempdir().unwrap(),
         project: tempfile::tempdir().unwrap(),
         outputs: Vec::new(),
+        path_prefix: None,
     };
     project(s.project.path());
     fs::write(
@@ -280,4 +394,30 @@ fn imports_and_plain_errors_without_a_password() {
         "{err}"
     );
     assert_eq!(fs::read(&home).unwrap(), b"garbage, not a database");
+}
+
+fn which(program: &str) -> Option<std::path::PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|d| d.join(program))
+        .find(|p| p.is_file())
+}
+
+/// The smallest Alembic project: one revision creating a table.
+fn alembic_project(dir: &Path) {
+    fs::write(
+        dir.join("alembic.ini"),
+        "[alembic]\nscript_location = %(here)s/migrations\n",
+    )
+    .unwrap();
+    fs::create_dir_all(dir.join("migrations/versions")).unwrap();
+    fs::write(
+        dir.join("migrations/env.py"),
+        "from sqlalchemy import engine_from_config, pool\nfrom alembic import context\n\nconfig = context.config\nengine = engine_from_config(config.get_section(config.config_ini_section, {}), prefix=\"sqlalchemy.\", poolclass=pool.NullPool)\nwith engine.connect() as connection:\n    context.configure(connection=connection)\n    with context.begin_transaction():\n        context.run_migrations()\n",
+    )
+    .unwrap();
+    fs::write(
+        dir.join("migrations/versions/b0b0b0b0b0b0_py.py"),
+        "\"\"\"py\n\"\"\"\nfrom alembic import op\n\nrevision = \"b0b0b0b0b0b0\"\ndown_revision = None\nbranch_labels = None\ndepends_on = None\n\n\ndef upgrade():\n    op.execute(\"CREATE TABLE conn_py (id INTEGER)\")\n\n\ndef downgrade():\n    op.execute(\"DROP TABLE conn_py\")\n",
+    )
+    .unwrap();
 }

@@ -23,12 +23,13 @@ ensure_rust() {
 }
 
 # alembic 1.20.1 in ./.venv: the reference the comparison tests and the benchmark run against.
+# psycopg (3) too: SQLAlchemy 2.1 uses it for a plain postgresql:// URL, as saved connections give.
 ensure_alembic_venv() {
   local root; root=$(repo_root)
-  if [ ! -x "$root/.venv/bin/alembic" ] || ! "$root/.venv/bin/alembic" --version 2>/dev/null | grep -q "1\.20\.1" || ! "$root/.venv/bin/python" -c "import psycopg2, pymysql" 2>/dev/null; then
+  if [ ! -x "$root/.venv/bin/alembic" ] || ! "$root/.venv/bin/alembic" --version 2>/dev/null | grep -q "1\.20\.1" || ! "$root/.venv/bin/python" -c "import psycopg2, psycopg, pymysql" 2>/dev/null; then
     echo "==> creating .venv with alembic 1.20.1"
     python3 -m venv "$root/.venv" 2>/dev/null || { apt_install python3-venv; python3 -m venv "$root/.venv"; }
-    "$root/.venv/bin/pip" install -q --disable-pip-version-check alembic==1.20.1 SQLAlchemy psycopg2-binary PyMySQL
+    "$root/.venv/bin/pip" install -q --disable-pip-version-check alembic==1.20.1 SQLAlchemy psycopg2-binary "psycopg[binary]" PyMySQL
   fi
   export RETORT_ALEMBIC_PYTHON="$root/.venv/bin/python"
 }
@@ -60,4 +61,30 @@ ensure_services() {
     as_root start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd || true
     for _ in $(seq 1 30); do mariadb-admin -h 127.0.0.1 -uroot ping >/dev/null 2>&1 && break; sleep 1; done
   fi
+}
+
+# The UI (ui/): node and npm from Debian if missing, its packages (npm ci, from the lockfile)
+# and its build in ui/dist, which `retort serve` and the desktop app embed at compile time.
+ensure_ui() {
+  local root; root=$(repo_root)
+  command -v npm >/dev/null 2>&1 || apt_install nodejs npm
+  if [ ! -f "$root/ui/node_modules/.package-lock.json" ] || [ "$root/ui/package-lock.json" -nt "$root/ui/node_modules/.package-lock.json" ]; then
+    echo "==> npm ci (ui/)"
+    npm --prefix "$root/ui" ci --no-audit --no-fund --loglevel=error
+  fi
+  if [ ! -f "$root/ui/dist/index.html" ] || [ -n "$(find "$root/ui/src" "$root/ui/index.html" -newer "$root/ui/dist/index.html" -print -quit)" ]; then
+    echo "==> building the UI (ui/dist)"
+    npm --prefix "$root/ui" run build --silent >/dev/null
+  fi
+}
+
+# The desktop app's build and test needs: WebKitGTK headers, a virtual display and the
+# WebKit WebDriver.
+ensure_gui_deps() {
+  apt_install libwebkit2gtk-4.1-dev build-essential pkg-config xvfb webkit2gtk-driver
+}
+
+# Debian's Chromium, which the browser tests and the UI benchmark drive (playwright-core).
+ensure_chromium() {
+  apt_install chromium
 }

@@ -847,3 +847,108 @@ fn check_reports_heads_empty_downgrades_and_names() {
 
 #[allow(dead_code)]
 fn unused(_: PathBuf) {}
+
+#[test]
+fn version_locations_and_folders_follow_alembic() {
+    let Some(alembic_bin) = venv_bin("alembic") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let a = tmp.path().join("alembic");
+    let r = tmp.path().join("retort");
+    let home = tmp.path().join("home");
+    for dir in [&a, &r] {
+        fs::create_dir_all(dir).unwrap();
+        assert!(alembic(&alembic_bin, dir, &["init", "migrations"]).ok);
+        set_option(
+            &dir.join("alembic.ini"),
+            "alembic",
+            "version_locations = %(here)s/v1:%(here)s/v2\nrecursive_version_locations = true\nfile_template = %%(rev)s_%%(slug)s_%%(year)d",
+        );
+    }
+    let steps: &[&[&str]] = &[
+        &["revision", "-m", "a", "--rev-id", "aaaa00000001"],
+        &[
+            "revision",
+            "-m",
+            "a",
+            "--rev-id",
+            "aaaa00000001",
+            "--version-path",
+            "v1",
+        ],
+        &["revision", "-m", "b", "--rev-id", "bbbb00000002"],
+        &[
+            "revision",
+            "-m",
+            "c",
+            "--head",
+            "base",
+            "--rev-id",
+            "cccc00000003",
+            "--version-path",
+            "v2",
+            "--branch-label",
+            "two",
+        ],
+        &[
+            "revision",
+            "-m",
+            "d",
+            "--head",
+            "two@head",
+            "--rev-id",
+            "dddd00000004",
+        ],
+        &[
+            "revision",
+            "-m",
+            "x",
+            "--head",
+            "bbbb00000002",
+            "--version-path",
+            "migrations/versions",
+        ],
+        &[
+            "merge",
+            "heads",
+            "-m",
+            "merge both",
+            "--rev-id",
+            "eeee00000005",
+        ],
+        &[
+            "merge",
+            "dddd00000004",
+            "-m",
+            "again",
+            "--rev-id",
+            "ffff00000006",
+            "--splice",
+        ],
+    ];
+    for args in steps {
+        let x = alembic(&alembic_bin, &a, args);
+        let y = retort_in(&r, &home, args);
+        assert_eq!(y.ok, x.ok, "{args:?}: {} / {}", x.stdout, y.stderr);
+        let said_a = format!("{}{}", x.stdout, x.stderr).replace(a.to_str().unwrap(), "<dir>");
+        let said_r = format!("{}{}", y.stdout, y.stderr).replace(r.to_str().unwrap(), "<dir>");
+        assert_eq!(said_r, said_a, "{args:?}");
+    }
+    for sub in ["v1", "v2"] {
+        let fa = files(&a.join(sub));
+        let fr = files(&r.join(sub));
+        assert_eq!(
+            fa.keys().collect::<Vec<_>>(),
+            fr.keys().collect::<Vec<_>>(),
+            "{sub}"
+        );
+        for (name, text) in &fa {
+            assert_eq!(normalize(&fr[name]), normalize(text), "{name}");
+        }
+    }
+    let x = alembic(&alembic_bin, &a, &["history"]);
+    let y = alembic(&alembic_bin, &r, &["history"]);
+    assert!(x.ok && y.ok);
+    assert_eq!(y.stdout, x.stdout);
+}

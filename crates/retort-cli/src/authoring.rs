@@ -128,7 +128,10 @@ fn write(cli: &Cli, request: &RevisionRequest, kind: EntryKind) -> ExitCode {
                     Err(e) => return fail(cli, &e),
                 }
             } else {
-                // alembic's status line.
+                // alembic's status lines.
+                for dir in &new.created_folders {
+                    println!("Creating directory {} ...  done", dir.display());
+                }
                 println!("Generating {} ...  done", new.path.display());
             }
             ExitCode::SUCCESS

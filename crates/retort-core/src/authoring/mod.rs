@@ -84,6 +84,10 @@ pub struct NewRevision {
     /// The template it was rendered from (Alembic projects).
     pub template: Option<PathBuf>,
     pub warnings: Vec<String>,
+    /// The version folder the file goes into (a `file_template` may add subfolders).
+    pub version_path: PathBuf,
+    /// Folders [`write_revision`] created, in order (alembic prints "Creating directory").
+    pub created_folders: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize)]
@@ -388,21 +392,29 @@ pub fn plan_revision(
         text,
         template,
         warnings,
+        version_path,
+        created_folders: Vec::new(),
     })
 }
 
-/// Writes a planned revision (creating its folder); refuses to replace a file.
-pub fn write_revision(new: &NewRevision) -> Result<(), AuthoringError> {
+/// Writes a planned revision, creating its folders as alembic does (the version folder,
+/// then the file's own folder); refuses to replace a file. Returns the folders created.
+pub fn write_revision(new: &NewRevision) -> Result<Vec<PathBuf>, AuthoringError> {
     use std::io::Write;
     let io = |e: std::io::Error| AuthoringError::Io {
         path: new.path.clone(),
         message: e.to_string(),
     };
-    if let Some(dir) = new.path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| AuthoringError::Io {
-            path: dir.to_path_buf(),
-            message: format!("cannot create the folder: {e}"),
-        })?;
+    let mut created = Vec::new();
+    let parent = new.path.parent().map(Path::to_path_buf);
+    for dir in std::iter::once(new.version_path.clone()).chain(parent) {
+        if !dir.exists() {
+            std::fs::create_dir_all(&dir).map_err(|e| AuthoringError::Io {
+                path: dir.clone(),
+                message: format!("cannot create the folder: {e}"),
+            })?;
+            created.push(dir);
+        }
     }
     let mut f = std::fs::OpenOptions::new()
         .write(true)
@@ -410,7 +422,8 @@ pub fn write_revision(new: &NewRevision) -> Result<(), AuthoringError> {
         .open(&new.path)
         .map_err(io)?;
     f.write_all(new.text.as_bytes()).map_err(io)?;
-    f.sync_all().map_err(io)
+    f.sync_all().map_err(io)?;
+    Ok(created)
 }
 
 /// `alembic revision`: plans and writes.
@@ -420,8 +433,8 @@ pub fn create_revision(
     request: &RevisionRequest,
     cwd: &Path,
 ) -> Result<NewRevision, AuthoringError> {
-    let new = plan_revision(project, map, request, cwd)?;
-    write_revision(&new)?;
+    let mut new = plan_revision(project, map, request, cwd)?;
+    new.created_folders = write_revision(&new)?;
     Ok(new)
 }
 

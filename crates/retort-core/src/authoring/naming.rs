@@ -83,7 +83,7 @@ impl CreateDate {
             let sign = if offset < 0 { '-' } else { '+' };
             let abs = offset.unsigned_abs();
             text.push_str(&format!("{sign}{:02}:{:02}", abs / 3600, (abs % 3600) / 60));
-            if abs % 60 != 0 {
+            if !abs.is_multiple_of(60) {
                 text.push_str(&format!(":{:02}", abs % 60));
             }
         }

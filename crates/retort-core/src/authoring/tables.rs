@@ -241,6 +241,16 @@ fn statement_tables(sql: &str) -> Option<Vec<(String, TableAction)>> {
             c.eat_all(&["IF", "NOT", "EXISTS"]);
             return Some(vec![(c.name()?, TableAction::Create)]);
         }
+        if c.eat("TRIGGER") {
+            // CREATE TRIGGER name {BEFORE|AFTER|INSTEAD OF} event [OR event] ON table
+            while c.pos < c.toks.len() && !c.kw("ON") {
+                c.pos += 1;
+            }
+            if !c.eat("ON") {
+                return None;
+            }
+            return Some(vec![(c.name()?, TableAction::Alter)]);
+        }
         c.eat("UNIQUE");
         for w in ["CLUSTERED", "NONCLUSTERED", "FULLTEXT", "SPATIAL"] {
             c.eat(w);
@@ -523,6 +533,7 @@ mod tests {
                    ALTER TABLE old RENAME TO new;\n\
                    RENAME TABLE p TO q;\n\
                    CREATE FUNCTION f() RETURNS int AS $$ SELECT 1 $$ LANGUAGE sql;\n\
+                   CREATE TRIGGER t AFTER UPDATE OF a ON books FOR EACH ROW EXECUTE FUNCTION f();\n\
                    -- only a comment\n";
         let t = sql_tables(sql, Backend::Postgres, 10);
         assert_eq!(
@@ -540,6 +551,7 @@ mod tests {
                 ("new".into(), TableAction::Rename, 17),
                 ("p".into(), TableAction::Rename, 18),
                 ("q".into(), TableAction::Rename, 18),
+                ("books".into(), TableAction::Alter, 20),
             ]
         );
         assert_eq!(t.unknown.len(), 1);

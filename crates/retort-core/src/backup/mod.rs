@@ -233,7 +233,7 @@ pub enum BackupError {
     },
     #[error("SQLite backup of {path}: {message}")]
     Sqlite { path: String, message: String },
-    #[error("the backup {path} failed verification ({check}): {message}; it was not kept")]
+    #[error("the backup {path} failed verification ({check}): {message}")]
     Verify {
         path: String,
         check: String,

@@ -167,8 +167,11 @@ pub(super) async fn dump(
     let mut current: Option<String> = None;
     let mut last = Instant::now();
     let mut stderr_open = true;
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
     loop {
         tokio::select! {
+            // A stalled dump still notices a cancel.
+            _ = tick.tick() => {}
             n = stdout.read(&mut buf) => {
                 let n = n.map_err(|e| io_error(file, e))?;
                 if n == 0 {
@@ -191,12 +194,12 @@ pub(super) async fn dump(
                 _ => stderr_open = false,
             },
         }
+        if cancel.is_cancelled() {
+            let _ = child.kill().await;
+            return Err(BackupError::Cancelled);
+        }
         if last.elapsed() >= Duration::from_millis(250) {
             last = Instant::now();
-            if cancel.is_cancelled() {
-                let _ = child.kill().await;
-                return Err(BackupError::Cancelled);
-            }
             progress(BackupProgress::Copying {
                 bytes_done: written,
                 bytes_total: estimate,

@@ -1,4 +1,4 @@
-//! `retort connections add|list|show|edit|remove|test`, and [`resolve`], which turns
+//! `retort connections add|list|show|edit|remove|test`, and [`resolve_profile`], which turns
 //! `--connection NAME` into a URL (password from the keychain, or asked for).
 //!
 //! Passwords are read from stdin (`--password-stdin`) or a terminal prompt with echo off
@@ -134,13 +134,8 @@ fn open(rt: &tokio::runtime::Runtime) -> Result<Store, String> {
         .map_err(|e| e.to_string())
 }
 
-/// `--connection NAME` as a URL to connect with. The keychain is read outside any async
-/// runtime (its stores block).
-pub fn resolve(name: &str) -> Result<DatabaseUrl, String> {
-    resolve_profile(name).map(|(_, url)| url)
-}
-
-/// [`resolve`], with the saved profile (its environment decides what a run requires).
+/// `--connection NAME`: the saved profile and the URL to connect with. The keychain is read
+/// outside any async runtime (its stores block).
 pub fn resolve_profile(name: &str) -> Result<(ConnectionProfile, DatabaseUrl), String> {
     let rt = crate::runtime()?;
     let store = open(&rt)?;

@@ -368,6 +368,20 @@ fn errors_are_alembics_and_nothing_is_written() {
         y.stderr
     );
     assert_eq!(files(&r.join("migrations/versions")), before);
+    // A message that would end the docstring early: alembic writes a file Python cannot
+    // read; Retort reads the text back first and refuses.
+    let y = retort_in(
+        &r,
+        &home,
+        &["revision", "-m", "say \"\"\"hi", "--head", "bbbb00000002"],
+    );
+    assert!(
+        y.stderr
+            .contains("script.py.mako: the rendered revision does not read back"),
+        "{}",
+        y.stderr
+    );
+    assert_eq!(files(&r.join("migrations/versions")), before);
     // JSON errors.
     let y = retort_in(&r, &home, &["--json", "revision", "-m", "x"]);
     assert!(

@@ -587,3 +587,123 @@ fn post_write_hooks(project: &Project) -> Option<String> {
         "the project configures post_write_hooks; Retort does not run them (run your formatter on the new file)".to_string()
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::project::{ConfigFile, load_project};
+
+    fn native(files: &[(&str, &str)]) -> (tempfile::TempDir, Project, RevisionMap) {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        std::fs::write(dir.join("retort.toml"), "truncate_slug_length = 10\n").unwrap();
+        std::fs::create_dir_all(dir.join("versions")).unwrap();
+        for (name, text) in files {
+            std::fs::write(dir.join("versions").join(name), text).unwrap();
+        }
+        let project = load_project(&ConfigFile::RetortToml(
+            dir.join("retort.toml").canonicalize().unwrap(),
+        ))
+        .unwrap();
+        let map = RevisionMap::from_project(&project).unwrap();
+        (tmp, project, map)
+    }
+
+    fn sql(id: &str, down: &str) -> String {
+        format!("-- revision: {id}\n-- down_revision: {down}\n\n-- migrate:up\n")
+    }
+
+    fn date() -> CreateDate {
+        CreateDate::at_epoch(1_700_000_000, 0, Some("UTC")).unwrap()
+    }
+
+    fn request(heads: &[&str]) -> RevisionRequest {
+        RevisionRequest {
+            message: Some("Add users, now!".into()),
+            heads: heads.iter().map(|s| s.to_string()).collect(),
+            rev_id: Some("new1".into()),
+            create_date: Some(date()),
+            ..RevisionRequest::default()
+        }
+    }
+
+    fn err(r: Result<NewRevision, AuthoringError>) -> String {
+        r.unwrap_err().to_string()
+    }
+
+    #[test]
+    fn plans_native_revisions_with_alembics_rules() {
+        let a = sql("a1", "");
+        let b = sql("b2", "a1");
+        let c = sql("c3", "a1");
+        let (tmp, project, map) = native(&[("a.sql", &a), ("b.sql", &b), ("c.sql", &c)]);
+        let cwd = tmp.path();
+        assert_eq!(
+            err(plan_revision(&project, &map, &request(&[]), cwd)),
+            MULTIPLE_HEADS
+        );
+        assert_eq!(
+            err(plan_revision(&project, &map, &request(&["a1"]), cwd)),
+            "Revision a1 is not a head revision; please specify --splice to create a new branch from this revision"
+        );
+        assert_eq!(
+            err(plan_revision(&project, &map, &request(&["b2", "b2"]), cwd)),
+            "Duplicate head revisions specified"
+        );
+        let mut dup = request(&["b2"]);
+        dup.rev_id = Some("c3".into());
+        assert!(
+            err(plan_revision(&project, &map, &dup, cwd))
+                .starts_with("Revision c3 already exists (")
+        );
+        let mut bad = request(&["b2"]);
+        bad.rev_id = Some("x:y".into());
+        assert_eq!(
+            err(plan_revision(&project, &map, &bad, cwd)),
+            "Character(s) ':' not allowed in revision identifier 'x:y'"
+        );
+        let mut elsewhere = request(&["b2"]);
+        elsewhere.version_path = Some("other".into());
+        assert_eq!(
+            err(plan_revision(&project, &map, &elsewhere, cwd)),
+            "Path other is not represented in current version locations"
+        );
+
+        let mut merge = request(&["c3", "b2"]);
+        merge.body.up_sql = Some("SELECT 1;".into());
+        let new = plan_revision(&project, &map, &merge, cwd).unwrap();
+        assert_eq!(new.down_revision, ["c3", "b2"]);
+        assert_eq!(new.path.file_name().unwrap(), "new1_add_users_.sql");
+        assert_eq!(
+            new.text,
+            "-- revision: new1\n-- down_revision: c3, b2\n-- branch_labels:\n-- depends_on:\n-- message: Add users, now!\n-- create_date: 2023-11-14 22:13:20+00:00\n\n-- migrate:up\nSELECT 1;\n\n-- migrate:down\n"
+        );
+        assert!(!new.path.exists(), "planning writes nothing");
+        let created = write_revision(&new).unwrap();
+        assert!(created.is_empty());
+        assert!(
+            write_revision(&new).is_err(),
+            "an existing file is not replaced"
+        );
+
+        // A new root, then a splice with a dependency named by prefix and a label.
+        let mut root = request(&["base"]);
+        root.rev_id = Some("r9".into());
+        root.branch_labels = vec!["side".into()];
+        root.depends_on = vec!["b2".into()];
+        root.message = None;
+        let new = plan_revision(&project, &map, &root, cwd).unwrap();
+        assert!(new.down_revision.is_empty());
+        assert_eq!(new.message, "empty message");
+        assert_eq!(new.path.file_name().unwrap(), "r9_.sql");
+        assert!(
+            new.text
+                .contains("-- branch_labels: side\n-- depends_on: b2\n")
+        );
+        // A label that is a revision id already: refused before anything is written.
+        let mut clash = request(&["b2"]);
+        clash.branch_labels = vec!["a1".into()];
+        clash.rev_id = Some("l5".into());
+        assert!(err(plan_revision(&project, &map, &clash, cwd)).contains("Branch name 'a1'"));
+    }
+}

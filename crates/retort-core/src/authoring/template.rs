@@ -20,8 +20,9 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 /// A template that cannot be rendered (or that Retort's subset does not cover).
+/// `line` is 0 when the problem is the template as a whole (e.g. what it renders).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize)]
-#[error("{}:{line}: {message}", .path.display())]
+#[error("{}{}: {message}", .path.display(), if *.line > 0 { format!(":{}", .line) } else { String::new() })]
 pub struct TemplateError {
     pub path: PathBuf,
     pub line: usize,
@@ -112,7 +113,7 @@ impl Value {
             Value::Bool(true) => "True".into(),
             Value::Bool(false) => "False".into(),
             Value::Int(n) => n.to_string(),
-            Value::Str(s) => crate::project::alembic_config::py_repr(s),
+            Value::Str(s) => py_str_repr(s),
             Value::Tuple(items) => {
                 let parts = items
                     .iter()
@@ -1280,6 +1281,65 @@ impl Scope<'_, '_> {
     }
 }
 
+/// Python's `repr(str)`: single quotes unless the text holds `'` and no `"`; `\\`, `\n`,
+/// `\r`, `\t` escaped; characters `str.isprintable()` rejects as `\xNN`, `\uNNNN` or
+/// `\UNNNNNNNN`. Non-printable characters outside ASCII are recognised from the Unicode
+/// categories Cc, Cf, Zs, Zl, Zp and Co (unassigned code points, Cn, are printed as they are).
+pub fn py_str_repr(s: &str) -> String {
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push(quote);
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if !py_printable(c) => {
+                let n = c as u32;
+                out.push_str(&if n < 0x100 {
+                    format!("\\x{n:02x}")
+                } else if n < 0x10000 {
+                    format!("\\u{n:04x}")
+                } else {
+                    format!("\\U{n:08x}")
+                });
+            }
+            c => out.push(c),
+        }
+    }
+    out.push(quote);
+    out
+}
+
+fn py_printable(c: char) -> bool {
+    let n = c as u32;
+    if c == ' ' {
+        return true;
+    }
+    if c.is_control() {
+        return false;
+    }
+    !matches!(n,
+        // Zs, Zl, Zp (space separators other than ' ')
+        0xA0 | 0x1680 | 0x2000..=0x200A | 0x2028 | 0x2029 | 0x202F | 0x205F | 0x3000
+        // Cf (format characters)
+        | 0xAD | 0x600..=0x605 | 0x61C | 0x6DD | 0x70F | 0x890 | 0x891 | 0x8E2 | 0x180E
+        | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x2064 | 0x2066..=0x206F | 0xFEFF
+        | 0xFFF9..=0xFFFB | 0x110BD | 0x110CD | 0x13430..=0x1343F | 0x1BCA0..=0x1BCA3
+        | 0x1D173..=0x1D17A | 0xE0001 | 0xE0020..=0xE007F
+        // Co (private use)
+        | 0xE000..=0xF8FF | 0xF0000..=0xFFFFD | 0x100000..=0x10FFFD)
+}
+
 /// `alembic.util.format_as_comma`.
 fn format_as_comma(v: &Value) -> Result<String, String> {
     match v {
@@ -1572,6 +1632,19 @@ mod tests {
             assert_eq!(err.line, line, "{text}: {err}");
             assert_eq!(err.path, Path::new("t.mako"));
         }
+    }
+
+    #[test]
+    fn str_repr_as_python() {
+        assert_eq!(py_str_repr("abc"), "'abc'");
+        assert_eq!(py_str_repr("it's"), "\"it's\"");
+        assert_eq!(py_str_repr("'\""), "'\\'\"'");
+        assert_eq!(py_str_repr("a\\b\n\t\u{7}"), "'a\\\\b\\n\\t\\x07'");
+        assert_eq!(
+            py_str_repr("é\u{a0}\u{200b}\u{e000}\u{1f600}"),
+            "'é\\xa0\\u200b\\ue000\u{1f600}'"
+        );
+        assert_eq!(py_str_repr("\u{85}"), "'\\x85'");
     }
 
     #[test]

@@ -966,3 +966,66 @@ fn version_locations_and_folders_follow_alembic() {
     assert!(x.ok && y.ok);
     assert_eq!(y.stdout, x.stdout);
 }
+
+#[test]
+fn check_on_an_alembic_project_reads_its_settings() {
+    let Some(alembic_bin) = venv_bin("alembic") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let home = dir.join("home");
+    assert!(alembic(&alembic_bin, dir, &["init", "migrations"]).ok);
+    for args in [
+        &["revision", "-m", "add users", "--rev-id", "aaaa00000001"][..],
+        &["revision", "-m", "fix stuff", "--rev-id", "bbbb00000002"],
+    ] {
+        assert!(retort_in(dir, &home, args).ok);
+    }
+    // Off by default: nothing to say about names, and `pass` on both sides is no warning.
+    let y = retort_in(dir, &home, &["check"]);
+    assert_eq!(y.code, Some(0), "{}", y.stdout);
+    assert!(
+        y.stdout
+            .starts_with("0 error(s), 0 warning(s), 0 hint(s) (naming conventions not checked"),
+        "{}",
+        y.stdout
+    );
+    fs::write(
+        dir.join("alembic.ini"),
+        fs::read_to_string(dir.join("alembic.ini")).unwrap()
+            + "\n[retort]\nnaming_conventions = true\n",
+    )
+    .unwrap();
+    // An upgrade without a downgrade.
+    let file = dir.join("migrations/versions/aaaa00000001_add_users.py");
+    let text = fs::read_to_string(&file).unwrap().replacen(
+        "    \"\"\"Upgrade schema.\"\"\"\n    pass",
+        "    \"\"\"Upgrade schema.\"\"\"\n    op.create_table('users')",
+        1,
+    );
+    fs::write(&file, text).unwrap();
+    let y = retort_in(dir, &home, &["--json", "check"]);
+    assert_eq!(y.code, Some(0), "{}", y.stdout);
+    let report: serde_json::Value = serde_json::from_str(&y.stdout).unwrap();
+    assert_eq!(report["naming_conventions"], true);
+    let found: Vec<(&str, &str, i64)> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["check"].as_str().unwrap(),
+                f["revision"].as_str().unwrap(),
+                f["line"].as_i64().unwrap_or(0),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        vec![
+            ("empty_downgrade", "aaaa00000001", 26),
+            ("naming", "bbbb00000002", 0)
+        ]
+    );
+}

@@ -229,6 +229,20 @@ fn status_reports_pending_and_files_changed_since_applied() {
         "{text}"
     );
 
+    // `retort check` with a database names it too (as a warning; the demo's two heads are
+    // its error).
+    let out = env.run(&["check", "--url", "sqlite:///demo.db", "--json"]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let changed: Vec<&Value> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["check"] == "applied_file_changed")
+        .collect();
+    assert_eq!(changed.len(), 1, "{report:#}");
+    assert_eq!(changed[0]["revision"], "2b7e91c4a3f2");
+    assert_eq!(changed[0]["level"], "warning");
+
     // Re-applying the edited revision records the new checksum: no longer a change.
     env.ok(&["downgrade", "1a0c5e2b7d01"]);
     env.ok(&["upgrade", "7a5be04c9f12"]);

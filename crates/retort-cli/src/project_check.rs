@@ -27,7 +27,17 @@ pub fn main(cli: &Cli, args: &CheckArgs) -> ExitCode {
         },
     };
     let report = match load(cli) {
-        Ok((project, map)) => check_project(&project, &map, &options),
+        Ok((project, map)) => {
+            let mut report = check_project(&project, &map, &options);
+            // With a database named, applied files that changed since Retort applied them.
+            if cli.url.is_some() || cli.connection.is_some() {
+                match applied_files(cli, &project, &map) {
+                    Ok(findings) => report.findings.extend(findings),
+                    Err(message) => return fail(cli, &message),
+                }
+            }
+            report
+        }
         Err(message) => return fail(cli, &message),
     };
     let out = if cli.json {
@@ -44,6 +54,38 @@ pub fn main(cli: &Cli, args: &CheckArgs) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+fn applied_files(
+    cli: &Cli,
+    project: &retort_core::project::Project,
+    map: &retort_core::graph::RevisionMap,
+) -> Result<Vec<retort_core::authoring::checks::Finding>, String> {
+    let (url, profile) = crate::database_target(cli, cli.connection.as_deref(), project)?;
+    let connection = retort_core::journal::ConnectionRef::new(&url, profile.as_ref());
+    let timeout = std::time::Duration::from_secs(cli.connect_timeout);
+    let rt = crate::runtime()?;
+    let status = rt.block_on(async {
+        let store = retort_core::store::Store::open_default()
+            .await
+            .map_err(|e| e.to_string())?;
+        let status = retort_core::journal::status::connection_status(
+            &store, project, map, &url, connection, timeout,
+        )
+        .await
+        .map_err(|e| e.to_string());
+        store.close().await;
+        status
+    })?;
+    if let Some(error) = &status.error {
+        return Err(format!(
+            "cannot read {}: {error}",
+            status.connection.label()
+        ));
+    }
+    Ok(retort_core::authoring::checks::applied_file_findings(
+        &status,
+    ))
 }
 
 /// The report as text: one block per finding, then the counts.

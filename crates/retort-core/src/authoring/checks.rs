@@ -556,3 +556,29 @@ mod tests {
         assert_eq!(python_empty_downgrade(multidb), Some(Some(10)));
     }
 }
+
+/// Findings from a database's status: applied revisions whose file changed since Retort
+/// applied it there (from the journal's checksums).
+pub fn applied_file_findings(status: &crate::journal::status::ConnectionStatus) -> Vec<Finding> {
+    status
+        .changed
+        .iter()
+        .map(|changed| Finding {
+            check: "applied_file_changed".into(),
+            level: Level::Warning,
+            revision: Some(changed.revision.clone()),
+            path: changed.path.clone(),
+            line: None,
+            message: format!(
+                "{} since it was applied to {} ({}, journal #{})",
+                if changed.sha256_now.is_some() { "changed" } else { "is gone" },
+                status.connection.label(),
+                changed.applied.applied_at,
+                changed.applied.entry_id
+            ),
+            suggestion: Some(
+                "an applied revision should not change: put the change in a new revision (`retort revision`), or restore the file".into(),
+            ),
+        })
+        .collect()
+}

@@ -5,8 +5,19 @@ set -euo pipefail
 source "$(dirname "$0")/lib/setup.sh"
 cd "$(repo_root)"
 ensure_rust
+ensure_ui
 cargo build --release --locked -q -p retort-cli
 retort=target/release/retort
+# With a display: the desktop app on the demo project (its database part-way up, so the graph
+# shows applied and pending revisions). RETORT_DEMO_CLI=1, or no display: the CLI tour below.
+if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ] && [ -z "${RETORT_DEMO_CLI:-}" ]; then
+  ensure_gui_deps
+  rm -f demo/demo.db
+  "$retort" -c demo upgrade reviews@head >/dev/null
+  cargo build --release --locked -q --features custom-protocol -p retort-app
+  echo "==> target/release/retort-app demo   (or: $retort serve demo, for a browser)"
+  exec target/release/retort-app demo
+fi
 echo "==> retort -c demo heads"
 "$retort" -c demo heads
 echo

@@ -8,6 +8,9 @@ ensure_rust
 ensure_alembic_venv
 ensure_services
 ensure_keyutils
+ensure_gui_deps
+ensure_chromium
+ensure_ui
 ensure_dump_tools
 # The comparison with alembic must run here, not skip.
 export RETORT_REQUIRE_ALEMBIC=1

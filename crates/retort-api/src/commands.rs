@@ -294,6 +294,13 @@ pub async fn graph_layout(core: &AppCore) -> Result<GraphLayout, ApiError> {
             .filter(|&r| r != u32::MAX)
             .collect()
     };
+    // The labels each file declares (the map's labels also hold the inherited ones).
+    let declared: HashMap<&str, &[String]> = opened
+        .project
+        .iter()
+        .flat_map(|p| &p.revisions)
+        .map(|r| (r.revision.as_str(), r.branch_labels.as_slice()))
+        .collect();
     let mut width = 0;
     let nodes = rows
         .iter()
@@ -309,7 +316,9 @@ pub async fn graph_layout(core: &AppCore) -> Result<GraphLayout, ApiError> {
                 .iter()
                 .filter_map(|d| map.lookup(d))
                 .collect();
-            let mut labels = rev.branch_labels.clone();
+            let mut labels = declared
+                .get(rev.revision.as_str())
+                .map_or_else(|| rev.branch_labels.clone(), |l| l.to_vec());
             labels.sort();
             GraphNode {
                 id: rev.revision.clone(),
@@ -367,7 +376,7 @@ pub async fn revision_detail(core: &AppCore, id: String) -> Result<RevisionDetai
         },
         None => (None, None),
     };
-    let mut labels = rev.branch_labels.clone();
+    let mut labels = file.map_or_else(|| rev.branch_labels.clone(), |f| f.branch_labels.clone());
     labels.sort();
     Ok(RevisionDetail {
         id: rev.revision.clone(),

@@ -9,6 +9,7 @@ mod journal;
 mod migrate;
 mod project_check;
 mod schema;
+mod serve;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use retort_core::database::{self, DatabaseUrl, VersionTable};
@@ -140,6 +141,8 @@ enum Command {
     /// Check the database connection: reachability, login, latency, server version, TLS, the
     /// version table against the heads, privileges, the migration lock and dump tools.
     CheckConnection,
+    /// Serve the desktop app's UI to a browser, from this machine's loopback address.
+    Serve(serve::ServeArgs),
     /// Saved connections: add, list, show, edit, remove, test.
     Connections {
         #[command(subcommand)]
@@ -214,6 +217,7 @@ fn main() -> ExitCode {
             return migrate::main(&cli);
         }
         Command::CheckConnection => return check::main(&cli),
+        Command::Serve(args) => return serve::main(&cli, args),
         Command::Revision { args } => return authoring::revision(&cli, args),
         Command::Merge { args } => return authoring::merge(&cli, args),
         Command::Check { args } => return project_check::main(&cli, args),
@@ -435,6 +439,7 @@ fn run(cli: &Cli) -> Result<String, String> {
         | Command::Downgrade { .. }
         | Command::Stamp { .. }
         | Command::CheckConnection
+        | Command::Serve(_)
         | Command::Revision { .. }
         | Command::Merge { .. }
         | Command::Check { .. }

@@ -1,0 +1,128 @@
+// Retort's UI: the workspace, connections and history-graph screens, one page.
+import "./style.css";
+import { installTransport, onEvent } from "./transport";
+import { call, commands, CommandError } from "./api";
+import type { AppInfo, WorkspaceView } from "./bindings";
+import { h, clear } from "./dom";
+import { WorkspaceScreen } from "./workspace";
+import { ConnectionsScreen } from "./connections";
+import { GraphScreen } from "./graph";
+import { SourceViewer } from "./source";
+
+installTransport();
+
+export type ScreenName = "workspace" | "connections" | "graph";
+
+export interface Screen {
+  readonly root: HTMLElement;
+  show(): void | Promise<void>;
+  hide?(): void;
+}
+
+export class App {
+  info!: AppInfo;
+  workspace: WorkspaceView | null = null;
+  readonly main = h("main", { id: "main", tabindex: "-1" });
+  readonly status = h("div", { class: "status", role: "status", "aria-live": "polite" });
+  readonly source = new SourceViewer(this);
+  private readonly tabs = new Map<ScreenName, HTMLButtonElement>();
+  private readonly screens: Record<ScreenName, Screen>;
+  private current: ScreenName = "workspace";
+  private readonly title = h("span", { class: "ws-title", "data-testid": "workspace-title" });
+
+  constructor(private readonly rootEl: HTMLElement) {
+    this.screens = {
+      workspace: new WorkspaceScreen(this),
+      connections: new ConnectionsScreen(this),
+      graph: new GraphScreen(this),
+    };
+  }
+
+  async start(): Promise<void> {
+    const nav = h("nav", { class: "tabs", role: "tablist", "aria-label": "Screens" });
+    const labels: [ScreenName, string, string][] = [
+      ["workspace", "Workspace", "1"],
+      ["connections", "Connections", "2"],
+      ["graph", "History graph", "3"],
+    ];
+    for (const [name, label, key] of labels) {
+      const b = h(
+        "button",
+        { role: "tab", id: `tab-${name}`, "aria-controls": "main", title: `${label} (Alt+${key})`, onclick: () => this.go(name) },
+        label,
+      );
+      this.tabs.set(name, b);
+      nav.append(b);
+    }
+    nav.addEventListener("keydown", (e) => {
+      if (e.key !== "ArrowLeft" && e.key !== "ArrowRight") return;
+      const order = labels.map((l) => l[0]);
+      const i = order.indexOf(this.current) + (e.key === "ArrowRight" ? 1 : -1);
+      const next = order[(i + order.length) % order.length];
+      void this.go(next);
+      this.tabs.get(next)?.focus();
+    });
+    clear(
+      this.rootEl,
+      h("header", { class: "topbar" }, h("span", { class: "brand" }, "⚗ Retort"), this.title, nav),
+      this.main,
+      this.status,
+      this.source.root,
+    );
+    document.addEventListener("keydown", (e) => {
+      if (e.altKey && ["1", "2", "3"].includes(e.key)) {
+        e.preventDefault();
+        void this.go(labels[Number(e.key) - 1][0]);
+      }
+    });
+    onEvent((event) => {
+      if (event.type === "workspaceOpened" && event.path !== this.workspace?.path) void this.refreshWorkspace();
+    });
+    try {
+      this.info = await call(commands.appInfo());
+      this.setWorkspace(await call(commands.currentWorkspace()));
+    } catch (e) {
+      this.error(e);
+    }
+    await this.go(this.workspace?.graphAvailable ? "graph" : "workspace");
+  }
+
+  async refreshWorkspace(): Promise<void> {
+    this.setWorkspace(await call(commands.currentWorkspace()));
+    await this.screens[this.current].show();
+  }
+
+  setWorkspace(ws: WorkspaceView | null): void {
+    this.workspace = ws;
+    this.title.textContent = ws ? `${ws.name}` : "no workspace";
+    this.title.title = ws?.path ?? "";
+    document.title = ws ? `${ws.name} — Retort` : "Retort";
+  }
+
+  async go(name: ScreenName): Promise<void> {
+    this.screens[this.current].hide?.();
+    this.current = name;
+    for (const [n, b] of this.tabs) {
+      b.setAttribute("aria-selected", String(n === name));
+      b.tabIndex = n === name ? 0 : -1;
+    }
+    clear(this.main, this.screens[name].root);
+    this.main.dataset.screen = name;
+    await this.screens[name].show();
+  }
+
+  say(text: string): void {
+    this.status.textContent = text;
+    this.status.className = "status";
+  }
+
+  error(e: unknown): void {
+    const err = e instanceof CommandError ? e.error : { message: String((e as any)?.message ?? e), hint: null };
+    clear(this.status, h("strong", null, "Error: "), err.message, err.hint ? h("span", { class: "hint" }, ` — ${err.hint}`) : null);
+    this.status.className = "status error";
+  }
+}
+
+const app = new App(document.getElementById("app")!);
+(window as any).__retort = app;
+void app.start();

@@ -84,7 +84,7 @@ try {
     await page.click('[data-testid="open-path"]');
     const problem = page.locator('[data-testid="problems"] .problem').first();
     await problem.waitFor();
-    assert.match(await problem.textContent(), /missing-?parent|missingParent/i);
+    assert.match(await problem.textContent(), /missing parent/);
     assert.match(await problem.textContent(), /versions\/.*\.sql:2/);
     await problem.locator("button.link").click();
     await page.waitForSelector(".source-dialog .line.marked");

@@ -72,7 +72,7 @@ export class WorkspaceScreen implements Screen {
         h(
           "li",
           { class: p.error ? "problem error" : "problem warning" },
-          h("span", { class: `tag ${p.error ? "bad" : "warn"}` }, p.kind),
+          h("span", { class: `tag ${p.error ? "bad" : "warn"}` }, KIND_WORDS[p.kind] ?? p.kind),
           " ",
           p.path
             ? h(
@@ -140,6 +140,15 @@ export class WorkspaceScreen implements Screen {
     }
   }
 }
+
+const KIND_WORDS: Record<string, string> = {
+  config: "configuration",
+  parse: "parse error",
+  missingParent: "missing parent",
+  cycle: "cycle",
+  graph: "graph",
+  warning: "warning",
+};
 
 export function shortPath(path: string, root: string): string {
   return path.startsWith(root + "/") ? path.slice(root.length + 1) : path;

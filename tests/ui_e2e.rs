@@ -7,7 +7,7 @@
 #[path = "support/databases.rs"]
 mod databases;
 
-use databases::{Server, ScratchDb, required, retort};
+use databases::{ScratchDb, Server, required, retort};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -89,7 +89,10 @@ fn the_ui_in_chromium_against_retort_serve() {
         "CREATE USER '{}'@'%' IDENTIFIED BY '{password}'",
         user.name
     ));
-    my.admin(&format!("GRANT ALL ON {}.* TO '{}'@'%'", my.name, user.name));
+    my.admin(&format!(
+        "GRANT ALL ON {}.* TO '{}'@'%'",
+        my.name, user.name
+    ));
 
     let dir = tempfile::tempdir().unwrap();
     let demo = dir.path().join("demo");
@@ -132,8 +135,18 @@ fn the_ui_in_chromium_against_retort_serve() {
         .env("E2E_SCREENSHOTS", &screenshots)
         .status()
         .unwrap();
-    assert!(status.success(), "the browser test failed (see its output above)");
-    for name in ["1-workspace", "3-connection-test-postgres", "6-graph-staging-overlay"] {
-        assert!(screenshots.join(format!("{name}.png")).exists(), "{name}.png");
+    assert!(
+        status.success(),
+        "the browser test failed (see its output above)"
+    );
+    for name in [
+        "1-workspace",
+        "3-connection-test-postgres",
+        "6-graph-staging-overlay",
+    ] {
+        assert!(
+            screenshots.join(format!("{name}.png")).exists(),
+            "{name}.png"
+        );
     }
 }

@@ -4,7 +4,10 @@ use std::path::Path;
 fn main() {
     let dist = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ui/dist");
     println!("cargo:rerun-if-changed={}", dist.display());
-    println!("cargo:rerun-if-changed={}", dist.join("index.html").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        dist.join("index.html").display()
+    );
     if !dist.join("index.html").is_file() {
         panic!(
             "\n\nui/dist/index.html is missing: retort serve embeds the built UI.\n\

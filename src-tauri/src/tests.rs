@@ -4,7 +4,9 @@
 use super::*;
 use retort_api::NoDialogs;
 use serde_json::{Value, json};
-use tauri::test::{INVOKE_KEY, MockRuntime, get_ipc_response, mock_builder, mock_context, noop_assets};
+use tauri::test::{
+    INVOKE_KEY, MockRuntime, get_ipc_response, mock_builder, mock_context, noop_assets,
+};
 
 /// `UPDATE_BINDINGS=1` rewrites the file; otherwise a stale file fails the test.
 #[test]
@@ -21,7 +23,10 @@ fn bindings_are_current() {
         BINDINGS
     );
     for name in retort_api::COMMAND_NAMES {
-        assert!(fresh.contains(&format!("\"{name}\"")), "{name} missing from the bindings");
+        assert!(
+            fresh.contains(&format!("\"{name}\"")),
+            "{name} missing from the bindings"
+        );
     }
 }
 

@@ -1,8 +1,8 @@
 //! Retort's engine. No UI dependency: the CLI, the desktop app and `retort serve` are thin
 //! faces over these modules.
 
-pub mod backup;
 pub mod authoring;
+pub mod backup;
 pub mod credentials;
 pub mod database;
 pub mod execution;

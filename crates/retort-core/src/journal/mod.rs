@@ -372,35 +372,52 @@ impl Store {
             entry.interrupted = entry.outcome == EntryOutcome::Running
                 && entry.hostname == host
                 && !process_alive(entry.pid);
-            entry.steps = self.journal_steps(entry.id).await?;
             entries.push(entry);
+        }
+        if let (Some(newest), Some(oldest)) = (entries.first(), entries.last()) {
+            let mut steps = self.journal_steps(oldest.id, newest.id).await?;
+            for entry in &mut entries {
+                entry.steps = steps.remove(&entry.id).unwrap_or_default();
+            }
         }
         Ok(entries)
     }
 
-    async fn journal_steps(&self, id: i64) -> Result<Vec<StepRecord>, StoreError> {
+    /// The steps of the entries with ids from `first` to `last`, in one query.
+    async fn journal_steps(
+        &self,
+        first: i64,
+        last: i64,
+    ) -> Result<BTreeMap<i64, Vec<StepRecord>>, StoreError> {
         let rows = sqlx::query(
-            "SELECT revision, description, file_path, file_sha256, duration_ms, outcome FROM journal_steps WHERE entry_id = ? ORDER BY position",
+            "SELECT entry_id, revision, description, file_path, file_sha256, duration_ms, outcome FROM journal_steps WHERE entry_id BETWEEN ? AND ? ORDER BY entry_id, position",
         )
-        .bind(id)
+        .bind(first)
+        .bind(last)
         .fetch_all(self.pool())
         .await
         .map_err(|e| self.query_error(e))?;
-        rows.iter()
-            .map(|row| {
-                Ok(StepRecord {
-                    revision: row.try_get("revision")?,
-                    description: row.try_get("description")?,
-                    file_path: row
-                        .try_get::<Option<String>, _>("file_path")?
-                        .map(PathBuf::from),
-                    file_sha256: row.try_get("file_sha256")?,
-                    duration_ms: row.try_get::<i64, _>("duration_ms")?.max(0) as u64,
-                    ok: row.try_get::<String, _>("outcome")? == "ok",
-                })
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(|e| self.query_error(e))
+        let mut steps: BTreeMap<i64, Vec<StepRecord>> = BTreeMap::new();
+        for row in &rows {
+            let step = (|| -> Result<(i64, StepRecord), sqlx::Error> {
+                Ok((
+                    row.try_get("entry_id")?,
+                    StepRecord {
+                        revision: row.try_get("revision")?,
+                        description: row.try_get("description")?,
+                        file_path: row
+                            .try_get::<Option<String>, _>("file_path")?
+                            .map(PathBuf::from),
+                        file_sha256: row.try_get("file_sha256")?,
+                        duration_ms: row.try_get::<i64, _>("duration_ms")?.max(0) as u64,
+                        ok: row.try_get::<String, _>("outcome")? == "ok",
+                    },
+                ))
+            })()
+            .map_err(|e| self.query_error(e))?;
+            steps.entry(step.0).or_default().push(step.1);
+        }
+        Ok(steps)
     }
 
     /// For each revision applied to the database at `location` through Retort, the file's

@@ -46,6 +46,7 @@ pub fn run() {
         .plugin(tauri_plugin_dialog::init())
         .plugin(tauri_plugin_window_state::Builder::default().build())
         .invoke_handler(builder.invoke_handler())
+        .on_window_event(ask_before_closing_during_a_run)
         .setup(move |app| {
             builder.mount_events(app);
             let store_path = retort_core::store::default_path()?;
@@ -80,6 +81,47 @@ pub fn run() {
         })
         .run(tauri::generate_context!())
         .expect("the Retort window could not be started");
+}
+
+/// Closing the window while a run, backup or restore is under way asks first; closing
+/// anyway stops the work after its current step.
+fn ask_before_closing_during_a_run(window: &tauri::Window, event: &tauri::WindowEvent) {
+    use tauri_plugin_dialog::{DialogExt, MessageDialogButtons, MessageDialogKind};
+    let tauri::WindowEvent::CloseRequested { api, .. } = event else {
+        return;
+    };
+    let Some(core) = window.try_state::<Arc<AppCore>>() else {
+        return;
+    };
+    let runs = core.active_runs();
+    if runs.is_empty() {
+        return;
+    }
+    api.prevent_close();
+    let what = runs
+        .iter()
+        .map(|r| format!("{} on {}", r.what, r.target))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let core = core.inner().clone();
+    let window = window.clone();
+    window
+        .dialog()
+        .message(format!(
+            "Still running: {what}.\n\nClosing stops it after the current step; what has run stays applied and is recorded in the journal."
+        ))
+        .title("Retort: a run is under way")
+        .kind(MessageDialogKind::Warning)
+        .buttons(MessageDialogButtons::OkCancelCustom(
+            "Stop and close".into(),
+            "Keep running".into(),
+        ))
+        .show(move |close| {
+            if close {
+                core.cancel_all();
+                let _ = window.destroy();
+            }
+        });
 }
 
 #[cfg(test)]

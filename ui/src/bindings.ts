@@ -21,9 +21,39 @@ export const commands = {
 	testConnection: (name: string, password: string | null) => typedError<ConnectionReport_Serialize, ApiError_Serialize>(__TAURI_INVOKE("test_connection", { name, password })),
 	connectionPositions: () => typedError<ConnectionPosition_Serialize[], ApiError_Serialize>(__TAURI_INVOKE("connection_positions")),
 	pickPath: (kind: PathKind) => typedError<PickedPath_Serialize, ApiError_Serialize>(__TAURI_INVOKE("pick_path", { kind })),
+	planOperation: (connection: string | null, password: string | null, operation: Operation) => typedError<RunPreview_Serialize, ApiError_Serialize>(__TAURI_INVOKE("plan_operation", { connection, password, operation })),
+	offlineSql: (connection: string | null, password: string | null, operation: Operation) => typedError<string, ApiError_Serialize>(__TAURI_INVOKE("offline_sql", { connection, password, operation })),
+	runOperation: (request: RunRequest_Deserialize) => typedError<RunResult_Serialize, ApiError_Serialize>(__TAURI_INVOKE("run_operation", { request })),
+	cancelRun: (runId: string) => typedError<boolean, ApiError_Serialize>(__TAURI_INVOKE("cancel_run", { runId })),
+	activeRuns: () => typedError<ActiveRunView[], ApiError_Serialize>(__TAURI_INVOKE("active_runs")),
+	checkStamp: (connection: string | null, password: string | null, targets: string[], purge: boolean) => typedError<StampCheck_Serialize, ApiError_Serialize>(__TAURI_INVOKE("check_stamp", { connection, password, targets, purge })),
+	listBackups: (connection: string | null) => typedError<BackupList_Serialize, ApiError_Serialize>(__TAURI_INVOKE("list_backups", { connection })),
+	createBackup: (runId: string, connection: string | null, password: string | null, verifyRestore: boolean) => typedError<BackupRecord_Serialize, ApiError_Serialize>(__TAURI_INVOKE("create_backup", { runId, connection, password, verifyRestore })),
+	verifyBackup: (id: number) => typedError<string, ApiError_Serialize>(__TAURI_INVOKE("verify_backup", { id })),
+	restoreBackup: (runId: string, id: number, connection: string | null, password: string | null, confirmDatabase: string) => typedError<RestoreReport_Serialize, ApiError_Serialize>(__TAURI_INVOKE("restore_backup", { runId, id, connection, password, confirmDatabase })),
+	deleteBackup: (id: number) => typedError<null, ApiError_Serialize>(__TAURI_INVOKE("delete_backup", { id })),
+	revealBackup: (id: number) => typedError<Revealed, ApiError_Serialize>(__TAURI_INVOKE("reveal_backup", { id })),
+	journalEntries: (query: JournalQuery_Deserialize) => typedError<JournalEntry_Serialize[], ApiError_Serialize>(__TAURI_INVOKE("journal_entries", { query })),
+	statusBoard: () => typedError<StatusRow_Serialize[], ApiError_Serialize>(__TAURI_INVOKE("status_board")),
+	previewRevision: (input: RevisionInput_Deserialize) => typedError<RevisionPreview_Serialize, ApiError_Serialize>(__TAURI_INVOKE("preview_revision", { input })),
+	createRevision: (input: RevisionInput_Deserialize) => typedError<RevisionPreview_Serialize, ApiError_Serialize>(__TAURI_INVOKE("create_revision", { input })),
+	explainMerge: (revisions: string[]) => typedError<MergeExplanation_Serialize, ApiError_Serialize>(__TAURI_INVOKE("explain_merge", { revisions })),
+	createMerge: (revisions: string[], message: string) => typedError<RevisionPreview_Serialize, ApiError_Serialize>(__TAURI_INVOKE("create_merge", { revisions, message })),
+	projectChecks: (connection: string | null, password: string | null) => typedError<CheckReport_Serialize, ApiError_Serialize>(__TAURI_INVOKE("project_checks", { connection, password })),
+	roundTripTest: (runId: string, connection: string | null, password: string | null) => typedError<RoundTripReport_Serialize, ApiError_Serialize>(__TAURI_INVOKE("round_trip_test", { runId, connection, password })),
 };
 
 /* Types */
+/**  Something long under way. */
+export type ActiveRunView = {
+	runId: string,
+	/**  `upgrade`, `downgrade`, `stamp`, `backup`, `restore`, `round trip`. */
+	what: string,
+	target: string,
+	/**  UTC, RFC 3339. */
+	startedAt: string,
+};
+
 /**
  *  The error of every command: `kind` for the UI's logic, `message` for people, and a `hint`
  *  on what to do about it where there is one. Never carries a password.
@@ -60,7 +90,17 @@ export type ApiEvent_Deserialize =
 /**  The saved connections changed. */
 { type: "connectionsChanged" } | 
 /**  A connection test started or finished. */
-{ type: "connectionTest"; name: string; finished: boolean; ok?: boolean | null };
+{ type: "connectionTest"; name: string; finished: boolean; ok?: boolean | null } | 
+/**  Progress of a run (`runId` as the UI gave it). */
+{ type: "runProgress"; runId: string; progress: ProgressEvent_Deserialize } | 
+/**  Progress of a backup or restore, alone or before a run. */
+{ type: "backupProgress"; runId: string; progress: BackupProgress_Deserialize } | 
+/**  Progress of a round-trip test. */
+{ type: "roundTripProgress"; runId: string; progress: RoundTripEvent } | 
+/**  Something started or ended: see `active_runs`. */
+{ type: "runsChanged" } | 
+/**  A new journal entry (a run, backup, restore, merge or revision). */
+{ type: "journalChanged" };
 
 /**  Pushed to the UI: Tauri events in the app, server-sent events in `retort serve`. */
 export type ApiEvent_Serialize = 
@@ -69,7 +109,17 @@ export type ApiEvent_Serialize =
 /**  The saved connections changed. */
 { type: "connectionsChanged" } | 
 /**  A connection test started or finished. */
-{ type: "connectionTest"; name: string; finished: boolean; ok: boolean | null };
+{ type: "connectionTest"; name: string; finished: boolean; ok: boolean | null } | 
+/**  Progress of a run (`runId` as the UI gave it). */
+{ type: "runProgress"; runId: string; progress: ProgressEvent_Serialize } | 
+/**  Progress of a backup or restore, alone or before a run. */
+{ type: "backupProgress"; runId: string; progress: BackupProgress_Serialize } | 
+/**  Progress of a round-trip test. */
+{ type: "roundTripProgress"; runId: string; progress: RoundTripEvent } | 
+/**  Something started or ended: see `active_runs`. */
+{ type: "runsChanged" } | 
+/**  A new journal entry (a run, backup, restore, merge or revision). */
+{ type: "journalChanged" };
 
 export type AppInfo = {
 	version: string,
@@ -82,6 +132,289 @@ export type AppInfo = {
 
 /**  How the UI is being served. */
 export type AppModeName = "desktop" | "browser";
+
+/**  A revision applied through Retort, and the checksum of its file at that time. */
+export type AppliedFile = AppliedFile_Serialize | AppliedFile_Deserialize;
+
+/**  A revision applied through Retort, and the checksum of its file at that time. */
+export type AppliedFile_Deserialize = {
+	revision: string,
+	file_path?: string | null,
+	sha256: string,
+	applied_at: string,
+	entry_id: number | null,
+};
+
+/**  A revision applied through Retort, and the checksum of its file at that time. */
+export type AppliedFile_Serialize = {
+	revision: string,
+	file_path: string | null,
+	sha256: string,
+	applied_at: string,
+	entry_id: number | null,
+};
+
+export type Backend = "sqlite" | "postgres" | "mysql";
+
+/**  How a backup file is laid out. */
+export type BackupFormat = 
+/**  A SQLite database file (the online backup API's copy). */
+"sqlite_database" | 
+/**  `pg_dump --format=custom`. */
+"pg_custom" | 
+/**  A SQL script from `mariadb-dump` / `mysqldump`. */
+"sql_dump";
+
+export type BackupList = BackupList_Serialize | BackupList_Deserialize;
+
+export type BackupList_Deserialize = {
+	backups: BackupRecord_Deserialize[],
+	/**  Where new backups go. */
+	backupDir: string,
+};
+
+export type BackupList_Serialize = {
+	backups: BackupRecord_Serialize[],
+	/**  Where new backups go. */
+	backupDir: string,
+};
+
+/**  Progress of a backup or a restore, as the CLI prints it and the UI shows it. */
+export type BackupProgress = BackupProgress_Serialize | BackupProgress_Deserialize;
+
+/**  Progress of a backup or a restore, as the CLI prints it and the UI shows it. */
+export type BackupProgress_Deserialize = 
+/**  The tool is chosen and the copy starts. */
+{ event: "started"; tool: string; path: string; 
+/**  The expected size (SQLite: exact; dumps: the data's size on the server). */
+estimated_bytes?: number | null } | 
+/**  Part of the copy is done. */
+{ event: "copying"; bytes_done: number | null; bytes_total?: number | null; 
+/**  Tables (dumps) or pages (SQLite) done, and how many there are. */
+items_done: number | null; items_total?: number | null; 
+/**  The table being dumped, where the tool says. */
+item?: string | null } | 
+/**  The copy is complete; it is being checked. */
+{ event: "verifying"; what: string } | 
+/**  The backup is restored into a scratch database as a test. */
+{ event: "restore_testing"; into: string } | 
+/**  Restores: the backup is being written into the target. */
+{ event: "restoring"; target: string } | { event: "finished"; size_bytes: number | null };
+
+/**  Progress of a backup or a restore, as the CLI prints it and the UI shows it. */
+export type BackupProgress_Serialize = 
+/**  The tool is chosen and the copy starts. */
+{ event: "started"; tool: string; path: string; 
+/**  The expected size (SQLite: exact; dumps: the data's size on the server). */
+estimated_bytes: number | null } | 
+/**  Part of the copy is done. */
+{ event: "copying"; bytes_done: number | null; bytes_total: number | null; 
+/**  Tables (dumps) or pages (SQLite) done, and how many there are. */
+items_done: number | null; items_total: number | null; 
+/**  The table being dumped, where the tool says. */
+item: string | null } | 
+/**  The copy is complete; it is being checked. */
+{ event: "verifying"; what: string } | 
+/**  The backup is restored into a scratch database as a test. */
+{ event: "restore_testing"; into: string } | 
+/**  Restores: the backup is being written into the target. */
+{ event: "restoring"; target: string } | { event: "finished"; size_bytes: number | null };
+
+/**
+ *  One backup: where it is, what it holds, and how it was checked. This is what the
+ *  catalog stores (no password anywhere in it).
+ */
+export type BackupRecord = BackupRecord_Serialize | BackupRecord_Deserialize;
+
+/**
+ *  One backup: where it is, what it holds, and how it was checked. This is what the
+ *  catalog stores (no password anywhere in it).
+ */
+export type BackupRecord_Deserialize = {
+	/**  The catalog id; `None` until [`Store::record_backup`](crate::store::Store::record_backup). */
+	id?: number | null,
+	/**
+	 *  What retention groups by: the saved connection's name, else the redacted URL (for
+	 *  SQLite, with the file's absolute path).
+	 */
+	connection: string,
+	/**  The saved connection the backup came from, if any. */
+	connection_name?: string | null,
+	/**  The database's URL with the password shown as `***`. */
+	url: string,
+	backend: Backend,
+	/**  The database name (SQLite: the file's absolute path). */
+	database?: string | null,
+	path: string,
+	format: BackupFormat,
+	/**  `PostgreSQL 15.20`, `MariaDB 10.11.19`, `SQLite 3.50.4`. */
+	server_version?: string | null,
+	/**  `pg_dump`, `mariadb-dump`, `mysqldump`, or `sqlite backup API`. */
+	tool: string,
+	tool_version?: string | null,
+	/**  The version table's rows at backup time (empty: no version table). */
+	revisions: string[],
+	version_table: string,
+	version_table_schema?: string | null,
+	size_bytes: number | null,
+	/**  SHA-256 of the file, lower-case hex. */
+	sha256: string,
+	/**
+	 *  How the file was verified (`PRAGMA integrity_check: ok`, `pg_restore --list: 12
+	 *  entries`, `completion trailer: -- Dump completed on …`).
+	 */
+	verification: string,
+	/**  A full restore into a scratch database succeeded. */
+	restore_tested: boolean,
+	/**  UTC, `2026-11-24T19:47:03.512Z`. */
+	created_at: string,
+	/**  Milliseconds the backup took (copy, verification and, if asked, the restore test). */
+	duration_ms: number | null,
+};
+
+/**
+ *  One backup: where it is, what it holds, and how it was checked. This is what the
+ *  catalog stores (no password anywhere in it).
+ */
+export type BackupRecord_Serialize = {
+	/**  The catalog id; `None` until [`Store::record_backup`](crate::store::Store::record_backup). */
+	id: number | null,
+	/**
+	 *  What retention groups by: the saved connection's name, else the redacted URL (for
+	 *  SQLite, with the file's absolute path).
+	 */
+	connection: string,
+	/**  The saved connection the backup came from, if any. */
+	connection_name: string | null,
+	/**  The database's URL with the password shown as `***`. */
+	url: string,
+	backend: Backend,
+	/**  The database name (SQLite: the file's absolute path). */
+	database: string | null,
+	path: string,
+	format: BackupFormat,
+	/**  `PostgreSQL 15.20`, `MariaDB 10.11.19`, `SQLite 3.50.4`. */
+	server_version: string | null,
+	/**  `pg_dump`, `mariadb-dump`, `mysqldump`, or `sqlite backup API`. */
+	tool: string,
+	tool_version: string | null,
+	/**  The version table's rows at backup time (empty: no version table). */
+	revisions: string[],
+	version_table: string,
+	version_table_schema: string | null,
+	size_bytes: number | null,
+	/**  SHA-256 of the file, lower-case hex. */
+	sha256: string,
+	/**
+	 *  How the file was verified (`PRAGMA integrity_check: ok`, `pg_restore --list: 12
+	 *  entries`, `completion trailer: -- Dump completed on …`).
+	 */
+	verification: string,
+	/**  A full restore into a scratch database succeeded. */
+	restore_tested: boolean,
+	/**  UTC, `2026-11-24T19:47:03.512Z`. */
+	created_at: string,
+	/**  Milliseconds the backup took (copy, verification and, if asked, the restore test). */
+	duration_ms: number | null,
+};
+
+export type Branch = Branch_Serialize | Branch_Deserialize;
+
+/**  One revision on a branch and what its upgrade touches. */
+export type BranchRevision = BranchRevision_Serialize | BranchRevision_Deserialize;
+
+/**  One revision on a branch and what its upgrade touches. */
+export type BranchRevision_Deserialize = {
+	tables: TablesTouched,
+	/**  Why the tables could not be read at all (unreadable file, invalid Python). */
+	unreadable?: string | null,
+} & RevisionSummary_Deserialize;
+
+/**  One revision on a branch and what its upgrade touches. */
+export type BranchRevision_Serialize = {
+	tables: TablesTouched,
+	/**  Why the tables could not be read at all (unreadable file, invalid Python). */
+	unreadable: string | null,
+} & RevisionSummary_Serialize;
+
+export type Branch_Deserialize = {
+	head: RevisionSummary_Deserialize,
+	/**  The revisions since the common ancestor(s), in upgrade order. */
+	revisions: BranchRevision_Deserialize[],
+	/**  Every table the branch touches, sorted, with the actions seen. */
+	tables: { [key in string]: TableAction[] },
+	/**  Statements or calls whose tables are unknown, as `(revision, unknown)`. */
+	unknown: ([string, Unknown])[],
+};
+
+export type Branch_Serialize = {
+	head: RevisionSummary_Serialize,
+	/**  The revisions since the common ancestor(s), in upgrade order. */
+	revisions: BranchRevision_Serialize[],
+	/**  Every table the branch touches, sorted, with the actions seen. */
+	tables: { [key in string]: TableAction[] },
+	/**  Statements or calls whose tables are unknown, as `(revision, unknown)`. */
+	unknown: ([string, Unknown])[],
+};
+
+export type ChangedFile = ChangedFile_Serialize | ChangedFile_Deserialize;
+
+export type ChangedFile_Deserialize = {
+	revision: string,
+	path?: string | null,
+	applied: AppliedFile_Deserialize,
+	/**  The file's checksum now; `None` when the file is gone. */
+	sha256_now?: string | null,
+};
+
+export type ChangedFile_Serialize = {
+	revision: string,
+	path: string | null,
+	applied: AppliedFile_Serialize,
+	/**  The file's checksum now; `None` when the file is gone. */
+	sha256_now: string | null,
+};
+
+export type CheckReport = CheckReport_Serialize | CheckReport_Deserialize;
+
+export type CheckReport_Deserialize = {
+	heads: string[],
+	naming_conventions: boolean,
+	findings: Finding_Deserialize[],
+};
+
+export type CheckReport_Serialize = {
+	heads: string[],
+	naming_conventions: boolean,
+	findings: Finding_Serialize[],
+};
+
+export type Column = {
+	name: string,
+	/**  The engine's normalised spelling of the type. */
+	data_type: string,
+	nullable: boolean,
+};
+
+export type CompletedStep = CompletedStep_Serialize | CompletedStep_Deserialize;
+
+export type CompletedStep_Deserialize = {
+	description: string,
+	/**  The revision whose migration ran (`None` for a stamp). */
+	revision?: string | null,
+	/**  Its file, for the journal's checksum. */
+	path?: string | null,
+	duration_ms: number | null,
+};
+
+export type CompletedStep_Serialize = {
+	description: string,
+	/**  The revision whose migration ran (`None` for a stamp). */
+	revision: string | null,
+	/**  Its file, for the journal's checksum. */
+	path: string | null,
+	duration_ms: number | null,
+};
 
 export type ConnectionFailure = ConnectionFailure_Serialize | ConnectionFailure_Deserialize;
 
@@ -230,6 +563,31 @@ export type ConnectionPosition_Serialize = {
 	passwordNeeded: boolean,
 };
 
+/**  The database an operation touched, as the journal keeps it: never with a password. */
+export type ConnectionRef = ConnectionRef_Serialize | ConnectionRef_Deserialize;
+
+/**  The database an operation touched, as the journal keeps it: never with a password. */
+export type ConnectionRef_Deserialize = {
+	/**  The saved connection's name, when it came from one. */
+	name?: string | null,
+	/**  The URL with the password as `***`. */
+	url: string,
+	/**  The database itself ([`DatabaseUrl::location`]). */
+	location: string,
+	environment?: string | null,
+};
+
+/**  The database an operation touched, as the journal keeps it: never with a password. */
+export type ConnectionRef_Serialize = {
+	/**  The saved connection's name, when it came from one. */
+	name: string | null,
+	/**  The URL with the password as `***`. */
+	url: string,
+	/**  The database itself ([`DatabaseUrl::location`]). */
+	location: string,
+	environment: string | null,
+};
+
 /**  The connection check's report (the core's `ConnectionReport`, as the UI reads it). */
 export type ConnectionReport = ConnectionReport_Serialize | ConnectionReport_Deserialize;
 
@@ -301,6 +659,40 @@ export type ConnectionReport_Serialize = {
 	warnings: string[],
 };
 
+export type ConnectionStatus = ConnectionStatus_Serialize | ConnectionStatus_Deserialize;
+
+export type ConnectionStatus_Deserialize = {
+	connection: ConnectionRef_Deserialize,
+	/**  `false` when the database could not be read; `error` says why. */
+	reachable: boolean,
+	error?: string | null,
+	/**  Rows, heads, pending revisions in upgrade order, unknown rows, and one sentence. */
+	version?: VersionCheck_Deserialize | null,
+	/**  Applied revisions whose file is not the one Retort applied. */
+	changed: ChangedFile_Deserialize[],
+	/**
+	 *  Applied revisions the journal has no checksum for (applied by alembic, another tool,
+	 *  or before Retort kept a journal).
+	 */
+	unrecorded: string[],
+};
+
+export type ConnectionStatus_Serialize = {
+	connection: ConnectionRef_Serialize,
+	/**  `false` when the database could not be read; `error` says why. */
+	reachable: boolean,
+	error: string | null,
+	/**  Rows, heads, pending revisions in upgrade order, unknown rows, and one sentence. */
+	version: VersionCheck_Serialize | null,
+	/**  Applied revisions whose file is not the one Retort applied. */
+	changed: ChangedFile_Serialize[],
+	/**
+	 *  Applied revisions the journal has no checksum for (applied by alembic, another tool,
+	 *  or before Retort kept a journal).
+	 */
+	unrecorded: string[],
+};
+
 /**  A saved connection as the list and the form show it (never its password). */
 export type ConnectionView = ConnectionView_Serialize | ConnectionView_Deserialize;
 
@@ -344,6 +736,44 @@ export type ConnectionView_Serialize = {
 	bound: boolean,
 };
 
+/**  Who holds the migration lock, as far as the database tells. */
+export type DatabaseLockHolder = DatabaseLockHolder_Serialize | DatabaseLockHolder_Deserialize;
+
+/**  Who holds the migration lock, as far as the database tells. */
+export type DatabaseLockHolder_Deserialize = {
+	/**  Backend process id (PostgreSQL) or connection id (MySQL). */
+	pid?: number | null,
+	application?: string | null,
+	user?: string | null,
+	client?: string | null,
+	/**  When the holder's session started (PostgreSQL) or how long its current command has run (MySQL). */
+	since?: string | null,
+};
+
+/**  Who holds the migration lock, as far as the database tells. */
+export type DatabaseLockHolder_Serialize = {
+	/**  Backend process id (PostgreSQL) or connection id (MySQL). */
+	pid: number | null,
+	application: string | null,
+	user: string | null,
+	client: string | null,
+	/**  When the holder's session started (PostgreSQL) or how long its current command has run (MySQL). */
+	since: string | null,
+};
+
+/**  One way an actual schema differs from the expected one. */
+export type Difference = Difference_Serialize | Difference_Deserialize;
+
+/**  One way an actual schema differs from the expected one. */
+export type Difference_Deserialize = { kind: "missing_table"; table: string } | { kind: "extra_table"; table: string } | { kind: "missing_column"; table: string; column: Column } | { kind: "extra_column"; table: string; column: Column } | { kind: "column_type"; table: string; column: string; expected: string; actual: string } | { kind: "column_nullable"; table: string; column: string; expected: boolean; actual: boolean } | { kind: "primary_key"; table: string; expected: string[]; actual: string[] } | { kind: "missing_index"; table: string; index: Index_Deserialize } | { kind: "extra_index"; table: string; index: Index_Deserialize } | 
+/**  An index of the expected name whose definition differs. */
+{ kind: "index_definition"; table: string; expected: Index_Deserialize; actual: Index_Deserialize } | { kind: "missing_unique"; table: string; constraint: UniqueConstraint_Deserialize } | { kind: "extra_unique"; table: string; constraint: UniqueConstraint_Deserialize } | { kind: "missing_foreign_key"; table: string; foreign_key: ForeignKey_Deserialize } | { kind: "extra_foreign_key"; table: string; foreign_key: ForeignKey_Deserialize };
+
+/**  One way an actual schema differs from the expected one. */
+export type Difference_Serialize = { kind: "missing_table"; table: string } | { kind: "extra_table"; table: string } | { kind: "missing_column"; table: string; column: Column } | { kind: "extra_column"; table: string; column: Column } | { kind: "column_type"; table: string; column: string; expected: string; actual: string } | { kind: "column_nullable"; table: string; column: string; expected: boolean; actual: boolean } | { kind: "primary_key"; table: string; expected: string[]; actual: string[] } | { kind: "missing_index"; table: string; index: Index_Serialize } | { kind: "extra_index"; table: string; index: Index_Serialize } | 
+/**  An index of the expected name whose definition differs. */
+{ kind: "index_definition"; table: string; expected: Index_Serialize; actual: Index_Serialize } | { kind: "missing_unique"; table: string; constraint: UniqueConstraint_Serialize } | { kind: "extra_unique"; table: string; constraint: UniqueConstraint_Serialize } | { kind: "missing_foreign_key"; table: string; foreign_key: ForeignKey_Serialize } | { kind: "extra_foreign_key"; table: string; foreign_key: ForeignKey_Serialize };
+
 export type Driver = "sqlite" | "postgresql" | "mysql";
 
 export type DumpToolCheck = DumpToolCheck_Serialize | DumpToolCheck_Deserialize;
@@ -365,6 +795,15 @@ export type DumpToolCheck_Serialize = {
 	compatible: boolean | null,
 	detail: string,
 };
+
+export type EntryKind = "upgrade" | "downgrade" | "stamp" | "merge" | "revision" | "backup" | "restore";
+
+export type EntryOutcome = 
+/**
+ *  Started and not finished: still running, or the process died (see
+ *  [`JournalEntry::interrupted`]).
+ */
+"running" | "ok" | "failed" | "cancelled";
 
 /**  What went wrong, in a word the UI can act on. */
 export type ErrorKind = 
@@ -390,8 +829,71 @@ export type ErrorKind =
 "unknownCommand" | 
 /**  Arguments that do not fit the command. */
 "badArguments" | 
+/**  A production operation needs the database's name typed, and it was not (or wrongly). */
+"confirmation" | 
+/**  A verified stamp found the schema different from what the stamp implies. */
+"mismatch" | 
+/**  A plan or a run could not be made (an unknown target, a revision that cannot run). */
+"execution" | 
+/**  A backup or restore failed; nothing else was done. */
+"backup" | 
 /**  Anything else (a bug): the message says what. */
 "internal";
+
+/**  One result of a check. */
+export type Finding = Finding_Serialize | Finding_Deserialize;
+
+/**  One result of a check. */
+export type Finding_Deserialize = {
+	/**  Which check: `single_head`, `empty_downgrade`, `naming`, `project`, ... */
+	check: string,
+	level: Level,
+	revision?: string | null,
+	path?: string | null,
+	line?: number | null,
+	message: string,
+	/**  What to do about it (a command to run, a name to use). */
+	suggestion?: string | null,
+};
+
+/**  One result of a check. */
+export type Finding_Serialize = {
+	/**  Which check: `single_head`, `empty_downgrade`, `naming`, `project`, ... */
+	check: string,
+	level: Level,
+	revision: string | null,
+	path: string | null,
+	line: number | null,
+	message: string,
+	/**  What to do about it (a command to run, a name to use). */
+	suggestion: string | null,
+};
+
+export type ForeignKey = ForeignKey_Serialize | ForeignKey_Deserialize;
+
+export type ForeignKey_Deserialize = {
+	/**  `None` on SQLite, which does not keep the constraint's name. */
+	name?: string | null,
+	columns: string[],
+	referred_table: string,
+	/**  Empty when SQLite's `REFERENCES t` names no column (the referred primary key). */
+	referred_columns: string[],
+	/**  `NO ACTION`, `RESTRICT`, `CASCADE`, `SET NULL` or `SET DEFAULT`. */
+	on_update: string,
+	on_delete: string,
+};
+
+export type ForeignKey_Serialize = {
+	/**  `None` on SQLite, which does not keep the constraint's name. */
+	name: string | null,
+	columns: string[],
+	referred_table: string,
+	/**  Empty when SQLite's `REFERENCES t` names no column (the referred primary key). */
+	referred_columns: string[],
+	/**  `NO ACTION`, `RESTRICT`, `CASCADE`, `SET NULL` or `SET DEFAULT`. */
+	on_update: string,
+	on_delete: string,
+};
 
 /**  The revision graph laid out in lanes by the core, newest first. */
 export type GraphLayout = {
@@ -421,6 +923,97 @@ export type GraphNode = {
 	dependencies: number[],
 };
 
+export type Index = Index_Serialize | Index_Deserialize;
+
+export type Index_Deserialize = {
+	name: string,
+	/**  Column names, or the expression text of an expression column. */
+	columns: string[],
+	unique: boolean,
+	/**  PostgreSQL: the `WHERE` of a partial index. */
+	condition?: string | null,
+};
+
+export type Index_Serialize = {
+	name: string,
+	/**  Column names, or the expression text of an expression column. */
+	columns: string[],
+	unique: boolean,
+	/**  PostgreSQL: the `WHERE` of a partial index. */
+	condition: string | null,
+};
+
+/**  A journal entry as read back. */
+export type JournalEntry = JournalEntry_Serialize | JournalEntry_Deserialize;
+
+/**  A journal entry as read back. */
+export type JournalEntry_Deserialize = {
+	id: number | null,
+	kind: EntryKind,
+	started_at: string,
+	finished_at?: string | null,
+	os_user: string,
+	hostname: string,
+	pid: number,
+	workspace_dir?: string | null,
+	connection?: ConnectionRef_Deserialize | null,
+	target?: string | null,
+	from_revisions: string[],
+	to_revisions: string[],
+	outcome: EntryOutcome,
+	/**  A `running` entry whose process is gone from this machine: it was killed or crashed. */
+	interrupted: boolean,
+	failed_step?: number | null,
+	error?: string | null,
+	backup_id?: number | null,
+	note?: string | null,
+	steps: StepRecord_Deserialize[],
+};
+
+/**  A journal entry as read back. */
+export type JournalEntry_Serialize = {
+	id: number | null,
+	kind: EntryKind,
+	started_at: string,
+	finished_at: string | null,
+	os_user: string,
+	hostname: string,
+	pid: number,
+	workspace_dir: string | null,
+	connection: ConnectionRef_Serialize | null,
+	target: string | null,
+	from_revisions: string[],
+	to_revisions: string[],
+	outcome: EntryOutcome,
+	/**  A `running` entry whose process is gone from this machine: it was killed or crashed. */
+	interrupted: boolean,
+	failed_step: number | null,
+	error: string | null,
+	backup_id: number | null,
+	note: string | null,
+	steps: StepRecord_Serialize[],
+};
+
+export type JournalQuery = JournalQuery_Serialize | JournalQuery_Deserialize;
+
+export type JournalQuery_Deserialize = {
+	connection?: string | null,
+	/**  `upgrade`, `downgrade`, `stamp`, `merge`, `revision`, `backup`, `restore`. */
+	kind?: string | null,
+	/**  `ok`, `failed`, `cancelled`, `running`. */
+	outcome?: string | null,
+	limit?: number | null,
+};
+
+export type JournalQuery_Serialize = {
+	connection: string | null,
+	/**  `upgrade`, `downgrade`, `stamp`, `merge`, `revision`, `backup`, `restore`. */
+	kind: string | null,
+	/**  `ok`, `failed`, `cancelled`, `running`. */
+	outcome: string | null,
+	limit: number | null,
+};
+
 /**  Whether the persistent OS keychain can keep passwords here. */
 export type KeychainStatus = {
 	available: boolean,
@@ -429,6 +1022,10 @@ export type KeychainStatus = {
 };
 
 export type Language = "sql" | "python" | "text";
+
+export type Level = 
+/**  Fails `retort check`. */
+"error" | "warning" | "hint";
 
 export type LockHolder = LockHolder_Serialize | LockHolder_Deserialize;
 
@@ -447,6 +1044,88 @@ export type LockHolder_Serialize = {
 	client: string | null,
 	since: string | null,
 };
+
+export type MergeExplanation = MergeExplanation_Serialize | MergeExplanation_Deserialize;
+
+export type MergeExplanation_Deserialize = {
+	/**  The revisions being merged, in the order the merge will list them. */
+	heads: RevisionSummary_Deserialize[],
+	/**  The nearest revisions every head descends from (empty: the branches share no history). */
+	common_ancestors: RevisionSummary_Deserialize[],
+	branches: Branch_Deserialize[],
+	shared_tables: SharedTable[],
+	warnings: string[],
+	/**
+	 *  `upgrade` from an empty database once merged: revision ids in run order, the merge
+	 *  itself last (as `merge_revision`).
+	 */
+	upgrade_order: string[],
+	merge_revision: string,
+};
+
+export type MergeExplanation_Serialize = {
+	/**  The revisions being merged, in the order the merge will list them. */
+	heads: RevisionSummary_Serialize[],
+	/**  The nearest revisions every head descends from (empty: the branches share no history). */
+	common_ancestors: RevisionSummary_Serialize[],
+	branches: Branch_Serialize[],
+	shared_tables: SharedTable[],
+	warnings: string[],
+	/**
+	 *  `upgrade` from an empty database once merged: revision ids in run order, the merge
+	 *  itself last (as `merge_revision`).
+	 */
+	upgrade_order: string[],
+	merge_revision: string,
+};
+
+/**  A rendered revision, ready to write (or written). */
+export type NewRevision = NewRevision_Serialize | NewRevision_Deserialize;
+
+/**  A rendered revision, ready to write (or written). */
+export type NewRevision_Deserialize = {
+	revision: string,
+	down_revision: string[],
+	branch_labels: string[],
+	depends_on: string[],
+	message: string,
+	create_date: string,
+	path: string,
+	/**  The file's full text. */
+	text: string,
+	/**  The template it was rendered from (Alembic projects). */
+	template?: string | null,
+	warnings: string[],
+	/**  The version folder the file goes into (a `file_template` may add subfolders). */
+	version_path: string,
+	/**  Folders [`write_revision`] created, in order (alembic prints "Creating directory"). */
+	created_folders: string[],
+};
+
+/**  A rendered revision, ready to write (or written). */
+export type NewRevision_Serialize = {
+	revision: string,
+	down_revision: string[],
+	branch_labels: string[],
+	depends_on: string[],
+	message: string,
+	create_date: string,
+	path: string,
+	/**  The file's full text. */
+	text: string,
+	/**  The template it was rendered from (Alembic projects). */
+	template: string | null,
+	warnings: string[],
+	/**  The version folder the file goes into (a `file_template` may add subfolders). */
+	version_path: string,
+	/**  Folders [`write_revision`] created, in order (alembic prints "Creating directory"). */
+	created_folders: string[],
+};
+
+/**  What a run is asked to do, with the targets as the user wrote them. */
+export type Operation = { command: "upgrade"; target: string } | { command: "downgrade"; target: string } | { command: "stamp"; targets: string[]; purge: boolean };
+
+export type Outcome = "completed" | "failed" | "cancelled";
 
 /**  What to do with the password when saving. */
 export type PasswordChoice = 
@@ -475,6 +1154,10 @@ export type PathKind =
 /**  Where to write a backup. */
 "backupDestination";
 
+export type Phase = "upgrade" | "downgrade" | 
+/**  The upgrade after the downgrade. */
+"reupgrade";
+
 export type PickedPath = PickedPath_Serialize | PickedPath_Deserialize;
 
 export type PickedPath_Deserialize = {
@@ -487,6 +1170,63 @@ export type PickedPath_Serialize = {
 	/**  `None`: cancelled, or (when `native` is false) no dialog here: ask for the path. */
 	path: string | null,
 	native: boolean,
+};
+
+/**  Everything a run will do, computed from the database's real rows. */
+export type Plan = Plan_Serialize | Plan_Deserialize;
+
+export type PlanWarning = PlanWarning_Serialize | PlanWarning_Deserialize;
+
+export type PlanWarningKind = 
+/**  A downgrade step whose revision undoes nothing. */
+"emptyDowngrade" | 
+/**  MySQL/MariaDB commit DDL as it runs: a failure leaves earlier statements applied. */
+"nonTransactionalDdl" | 
+/**  A `transaction:false` section. */
+"outsideTransaction" | 
+/**  An applied revision's file is not the one that was applied. */
+"fileChanged" | 
+/**  The migration lock is held by another run right now. */
+"lockHeld";
+
+export type PlanWarning_Deserialize = {
+	kind: PlanWarningKind,
+	revision?: string | null,
+	message: string,
+};
+
+export type PlanWarning_Serialize = {
+	kind: PlanWarningKind,
+	revision: string | null,
+	message: string,
+};
+
+/**  Everything a run will do, computed from the database's real rows. */
+export type Plan_Deserialize = {
+	operation: Operation,
+	/**  The version table's rows before the run (empty when there is no table). */
+	current: string[],
+	/**  The run starts by creating the version table. */
+	creates_version_table: boolean,
+	/**  `stamp --purge`: every row is deleted first. */
+	purge: boolean,
+	steps: Step_Deserialize[],
+	/**  The version table's rows after the run. */
+	resulting_heads: string[],
+};
+
+/**  Everything a run will do, computed from the database's real rows. */
+export type Plan_Serialize = {
+	operation: Operation,
+	/**  The version table's rows before the run (empty when there is no table). */
+	current: string[],
+	/**  The run starts by creating the version table. */
+	creates_version_table: boolean,
+	/**  `stamp --purge`: every row is deleted first. */
+	purge: boolean,
+	steps: Step_Serialize[],
+	/**  The version table's rows after the run. */
+	resulting_heads: string[],
 };
 
 /**  One problem the engine found, tied to a file and, where known, a line. */
@@ -524,6 +1264,37 @@ export type Problem_Serialize = {
 	message: string,
 };
 
+/**  Progress of a run, as the CLI prints it and the UI shows it. */
+export type ProgressEvent = ProgressEvent_Serialize | ProgressEvent_Deserialize;
+
+/**  Progress of a run, as the CLI prints it and the UI shows it. */
+export type ProgressEvent_Deserialize = 
+/**  Another run holds the lock; this one waits up to the lock timeout. */
+{ event: "lock_waiting"; holder?: DatabaseLockHolder_Deserialize | null } | 
+/**  The lock is held and the plan is known. */
+{ event: "planned"; total: number | null; creates_version_table: boolean } | { event: "step_started"; index: number | null; total: number | null; description: string } | 
+/**
+ *  The step about to start runs its statements outside a transaction
+ *  (`transaction:false`, or MySQL/MariaDB, whose DDL commits as it goes).
+ */
+{ event: "outside_transaction"; index: number | null; reason: string } | { event: "step_finished"; index: number | null; total: number | null; description: string; duration_ms: number | null } | { event: "step_failed"; index: number | null; total: number | null; description: string; duration_ms: number | null; error: string } | 
+/**  Alembic projects: a line alembic (or env.py) printed. */
+{ event: "output"; line: string };
+
+/**  Progress of a run, as the CLI prints it and the UI shows it. */
+export type ProgressEvent_Serialize = 
+/**  Another run holds the lock; this one waits up to the lock timeout. */
+{ event: "lock_waiting"; holder: DatabaseLockHolder_Serialize | null } | 
+/**  The lock is held and the plan is known. */
+{ event: "planned"; total: number | null; creates_version_table: boolean } | { event: "step_started"; index: number | null; total: number | null; description: string } | 
+/**
+ *  The step about to start runs its statements outside a transaction
+ *  (`transaction:false`, or MySQL/MariaDB, whose DDL commits as it goes).
+ */
+{ event: "outside_transaction"; index: number | null; reason: string } | { event: "step_finished"; index: number | null; total: number | null; description: string; duration_ms: number | null } | { event: "step_failed"; index: number | null; total: number | null; description: string; duration_ms: number | null; error: string } | 
+/**  Alembic projects: a line alembic (or env.py) printed. */
+{ event: "output"; line: string };
+
 export type ProjectKindName = "alembic" | "native";
 
 export type RecentWorkspace = {
@@ -532,6 +1303,45 @@ export type RecentWorkspace = {
 	connections: string[],
 	/**  The folder is still there. */
 	exists: boolean,
+};
+
+/**  What a restore did. */
+export type RestoreReport = RestoreReport_Serialize | RestoreReport_Deserialize;
+
+/**  What a restore did. */
+export type RestoreReport_Deserialize = {
+	backup_id?: number | null,
+	/**  The target, redacted. */
+	target: string,
+	/**  The target's version-table rows after the restore. */
+	revisions: string[],
+	/**
+	 *  Tables the target had that the backup does not (created after the backup): dropped,
+	 *  so that the target is as the backup was.
+	 */
+	dropped_tables: string[],
+	duration_ms: number | null,
+};
+
+/**  What a restore did. */
+export type RestoreReport_Serialize = {
+	backup_id: number | null,
+	/**  The target, redacted. */
+	target: string,
+	/**  The target's version-table rows after the restore. */
+	revisions: string[],
+	/**
+	 *  Tables the target had that the backup does not (created after the backup): dropped,
+	 *  so that the target is as the backup was.
+	 */
+	dropped_tables: string[],
+	duration_ms: number | null,
+};
+
+/**  A file revealed in the file manager (`opened` false: shown only as a path). */
+export type Revealed = {
+	path: string,
+	opened: boolean,
 };
 
 export type RevisionDetail = RevisionDetail_Serialize | RevisionDetail_Deserialize;
@@ -574,6 +1384,314 @@ export type RevisionDetail_Serialize = {
 	sourceError: string | null,
 };
 
+/**  A new revision or merge as the form asks for it. */
+export type RevisionInput = RevisionInput_Serialize | RevisionInput_Deserialize;
+
+/**  A new revision or merge as the form asks for it. */
+export type RevisionInput_Deserialize = {
+	message: string,
+	/**  The parent: a head, `head`, or `base` for a new root (default `head`). */
+	head?: string | null,
+	branchLabel?: string | null,
+	dependsOn: string[],
+};
+
+/**  A new revision or merge as the form asks for it. */
+export type RevisionInput_Serialize = {
+	message: string,
+	/**  The parent: a head, `head`, or `base` for a new root (default `head`). */
+	head: string | null,
+	branchLabel: string | null,
+	dependsOn: string[],
+};
+
+/**  A revision file as it would be (or was) written, with naming advice. */
+export type RevisionPreview = RevisionPreview_Serialize | RevisionPreview_Deserialize;
+
+/**  A revision file as it would be (or was) written, with naming advice. */
+export type RevisionPreview_Deserialize = {
+	revision: NewRevision_Deserialize,
+	/**  Naming advice for the message (the project's conventions). */
+	naming: string[],
+	written: boolean,
+};
+
+/**  A revision file as it would be (or was) written, with naming advice. */
+export type RevisionPreview_Serialize = {
+	revision: NewRevision_Serialize,
+	/**  Naming advice for the message (the project's conventions). */
+	naming: string[],
+	written: boolean,
+};
+
+export type RevisionSummary = RevisionSummary_Serialize | RevisionSummary_Deserialize;
+
+export type RevisionSummary_Deserialize = {
+	revision: string,
+	doc: string,
+	path?: string | null,
+};
+
+export type RevisionSummary_Serialize = {
+	revision: string,
+	doc: string,
+	path: string | null,
+};
+
+/**  Progress of a round trip, as the CLI prints it and the UI shows it. */
+export type RoundTripEvent = 
+/**  The scratch database exists; `total` revisions are to be checked. */
+{ event: "started"; scratch: string; total: number | null } | 
+/**  Revision `index` (0-based, upgrade order) is being checked. */
+{ event: "checking"; index: number | null; total: number | null; revision: string; description: string } | 
+/**  The revision went up, down and up again and the schema came back each time. */
+{ event: "passed"; index: number | null; revision: string } | 
+/**  Alembic projects: a line alembic (or env.py) printed. */
+{ event: "output"; line: string };
+
+/**  The first revision that did not survive the round trip. */
+export type RoundTripFailure = RoundTripFailure_Serialize | RoundTripFailure_Deserialize;
+
+/**  The first revision that did not survive the round trip. */
+export type RoundTripFailure_Deserialize = {
+	revision: string,
+	path?: string | null,
+	/**  Alembic's description of the revision's step (`upgrade a -> b, message`). */
+	description: string,
+	phase: Phase,
+	problem: RoundTripProblem_Deserialize,
+};
+
+/**  The first revision that did not survive the round trip. */
+export type RoundTripFailure_Serialize = {
+	revision: string,
+	path: string | null,
+	/**  Alembic's description of the revision's step (`upgrade a -> b, message`). */
+	description: string,
+	phase: Phase,
+	problem: RoundTripProblem_Serialize,
+};
+
+/**  What went wrong with a revision. */
+export type RoundTripProblem = RoundTripProblem_Serialize | RoundTripProblem_Deserialize;
+
+/**  What went wrong with a revision. */
+export type RoundTripProblem_Deserialize = 
+/**  The step failed; the failure names the statement and the database's error. */
+{ kind: "step_failed"; failure: StepFailure_Deserialize } | 
+/**
+ *  After the downgrade the schema is not what it was before the upgrade
+ *  ("missing" = was there before the upgrade, "not expected" = left behind).
+ */
+{ kind: "schema_not_restored"; diff: SchemaDiff_Deserialize } | 
+/**  After the downgrade the version table does not name what it named before the upgrade. */
+{ kind: "version_rows_not_restored"; expected: string[]; found: string[] } | 
+/**  The second upgrade built a different schema from the first. */
+{ kind: "reupgrade_differs"; diff: SchemaDiff_Deserialize };
+
+/**  What went wrong with a revision. */
+export type RoundTripProblem_Serialize = 
+/**  The step failed; the failure names the statement and the database's error. */
+{ kind: "step_failed"; failure: StepFailure_Serialize } | 
+/**
+ *  After the downgrade the schema is not what it was before the upgrade
+ *  ("missing" = was there before the upgrade, "not expected" = left behind).
+ */
+{ kind: "schema_not_restored"; diff: SchemaDiff_Serialize } | 
+/**  After the downgrade the version table does not name what it named before the upgrade. */
+{ kind: "version_rows_not_restored"; expected: string[]; found: string[] } | 
+/**  The second upgrade built a different schema from the first. */
+{ kind: "reupgrade_differs"; diff: SchemaDiff_Serialize };
+
+export type RoundTripReport = RoundTripReport_Serialize | RoundTripReport_Deserialize;
+
+export type RoundTripReport_Deserialize = {
+	/**  The scratch database used (removed again). */
+	scratch: string,
+	/**  `completed`: every revision passed; `failed`: see `failure`; `cancelled`. */
+	outcome: Outcome,
+	/**  Revisions in the project. */
+	total: number | null,
+	/**  Revisions that passed, in the order they were checked. */
+	passed: string[],
+	failure?: RoundTripFailure_Deserialize | null,
+};
+
+export type RoundTripReport_Serialize = {
+	/**  The scratch database used (removed again). */
+	scratch: string,
+	/**  `completed`: every revision passed; `failed`: see `failure`; `cancelled`. */
+	outcome: Outcome,
+	/**  Revisions in the project. */
+	total: number | null,
+	/**  Revisions that passed, in the order they were checked. */
+	passed: string[],
+	failure: RoundTripFailure_Serialize | null,
+};
+
+/**  One statement against the version table. */
+export type RowChange = { op: "insert"; version: string } | { op: "delete"; version: string } | { op: "update"; from: string; to: string };
+
+/**  What the run dialog shows before anything runs. */
+export type RunPreview = RunPreview_Serialize | RunPreview_Deserialize;
+
+/**  What the run dialog shows before anything runs. */
+export type RunPreview_Deserialize = {
+	target: TargetView_Deserialize,
+	plan: Plan_Deserialize,
+	warnings: PlanWarning_Deserialize[],
+	/**  A backup is required (production upgrades and downgrades). */
+	backupRequired: boolean,
+	/**  Where a backup would go. */
+	backupDir: string,
+	/**  Alembic projects run Python revisions: their SQL comes from alembic's offline mode. */
+	alembic: boolean,
+};
+
+/**  What the run dialog shows before anything runs. */
+export type RunPreview_Serialize = {
+	target: TargetView_Serialize,
+	plan: Plan_Serialize,
+	warnings: PlanWarning_Serialize[],
+	/**  A backup is required (production upgrades and downgrades). */
+	backupRequired: boolean,
+	/**  Where a backup would go. */
+	backupDir: string,
+	/**  Alembic projects run Python revisions: their SQL comes from alembic's offline mode. */
+	alembic: boolean,
+};
+
+/**  What a run did, failed or not. */
+export type RunReport = RunReport_Serialize | RunReport_Deserialize;
+
+/**  What a run did, failed or not. */
+export type RunReport_Deserialize = {
+	operation: Operation,
+	url: string,
+	outcome: Outcome,
+	heads_before: string[],
+	heads_after: string[],
+	created_version_table: boolean,
+	/**  Steps that finished, in order. */
+	completed: CompletedStep_Deserialize[],
+	/**  Steps that were planned but did not run (after a failure or a cancel). */
+	not_run: string[],
+	failure?: StepFailure_Deserialize | null,
+};
+
+/**  What a run did, failed or not. */
+export type RunReport_Serialize = {
+	operation: Operation,
+	url: string,
+	outcome: Outcome,
+	heads_before: string[],
+	heads_after: string[],
+	created_version_table: boolean,
+	/**  Steps that finished, in order. */
+	completed: CompletedStep_Serialize[],
+	/**  Steps that were planned but did not run (after a failure or a cancel). */
+	not_run: string[],
+	failure: StepFailure_Serialize | null,
+};
+
+/**  A run as the UI asks for it. */
+export type RunRequest = RunRequest_Serialize | RunRequest_Deserialize;
+
+/**  A run as the UI asks for it. */
+export type RunRequest_Deserialize = {
+	/**  The UI's id for this run: progress events carry it, `cancel_run` takes it. */
+	runId: string,
+	connection?: string | null,
+	/**  For a connection that asks for its password on every use. */
+	password?: string | null,
+	operation: Operation,
+	/**  Take a verified backup first (production: required unless skipped by name). */
+	backup: boolean,
+	/**  Also restore the backup into a scratch database as a test. */
+	verifyRestore: boolean,
+	/**  Production: the database's name, typed. */
+	confirmDatabase?: string | null,
+	/**  Stamps: compare schemas first (a mismatch stops the stamp unless accepted). */
+	verifyStamp: boolean,
+	acceptMismatch: boolean,
+	/**  Seconds to wait for another run's migration lock (default 30). */
+	lockTimeoutSeconds?: number | null,
+};
+
+/**  A run as the UI asks for it. */
+export type RunRequest_Serialize = {
+	/**  The UI's id for this run: progress events carry it, `cancel_run` takes it. */
+	runId: string,
+	connection: string | null,
+	/**  For a connection that asks for its password on every use. */
+	password: string | null,
+	operation: Operation,
+	/**  Take a verified backup first (production: required unless skipped by name). */
+	backup: boolean,
+	/**  Also restore the backup into a scratch database as a test. */
+	verifyRestore: boolean,
+	/**  Production: the database's name, typed. */
+	confirmDatabase: string | null,
+	/**  Stamps: compare schemas first (a mismatch stops the stamp unless accepted). */
+	verifyStamp: boolean,
+	acceptMismatch: boolean,
+	/**  Seconds to wait for another run's migration lock (default 30). */
+	lockTimeoutSeconds: number | null,
+};
+
+/**  What a run did, with its journal entry and the backup taken before it. */
+export type RunResult = RunResult_Serialize | RunResult_Deserialize;
+
+/**  What a run did, with its journal entry and the backup taken before it. */
+export type RunResult_Deserialize = {
+	report: RunReport_Deserialize,
+	journalEntry: number | null,
+	journalError?: string | null,
+	backup?: BackupRecord_Deserialize | null,
+	target: TargetView_Deserialize,
+};
+
+/**  What a run did, with its journal entry and the backup taken before it. */
+export type RunResult_Serialize = {
+	report: RunReport_Serialize,
+	journalEntry: number | null,
+	journalError: string | null,
+	backup: BackupRecord_Serialize | null,
+	target: TargetView_Serialize,
+};
+
+/**  A database's tables, sorted by name. The version table is not part of it. */
+export type Schema = Schema_Serialize | Schema_Deserialize;
+
+/**  Everything in which an actual schema differs from an expected one, table by table. */
+export type SchemaDiff = SchemaDiff_Serialize | SchemaDiff_Deserialize;
+
+/**  Everything in which an actual schema differs from an expected one, table by table. */
+export type SchemaDiff_Deserialize = {
+	differences: Difference_Deserialize[],
+};
+
+/**  Everything in which an actual schema differs from an expected one, table by table. */
+export type SchemaDiff_Serialize = {
+	differences: Difference_Serialize[],
+};
+
+/**  A database's tables, sorted by name. The version table is not part of it. */
+export type Schema_Deserialize = {
+	backend: Backend,
+	/**  PostgreSQL: the schema read; MySQL: the database; SQLite: `main`. */
+	namespace: string,
+	tables: Table_Deserialize[],
+};
+
+/**  A database's tables, sorted by name. The version table is not part of it. */
+export type Schema_Serialize = {
+	backend: Backend,
+	/**  PostgreSQL: the schema read; MySQL: the database; SQLite: `main`. */
+	namespace: string,
+	tables: Table_Serialize[],
+};
+
 /**  One line piece of a row: from lane `from` to lane `to` (see `graph::lanes::segments`). */
 export type Segment = {
 	from: number,
@@ -583,11 +1701,400 @@ export type Segment = {
 
 export type SegmentPart = "top" | "bottom" | "through";
 
+/**  A table more than one branch touches. */
+export type SharedTable = {
+	table: string,
+	/**  The heads of the branches that touch it. */
+	heads: string[],
+	/**  The revisions (on those branches) that touch it. */
+	revisions: string[],
+	message: string,
+};
+
 export type SourceFile = {
 	path: string,
 	language: Language,
 	text: string,
 };
+
+/**  A verified stamp's comparison, with the target it was made against. */
+export type StampCheck = StampCheck_Serialize | StampCheck_Deserialize;
+
+/**  A verified stamp's comparison, with the target it was made against. */
+export type StampCheck_Deserialize = {
+	target: TargetView_Deserialize,
+	verification: StampVerification_Deserialize,
+	matches: boolean,
+	/**  The differences in words, one per line. */
+	differences: string[],
+};
+
+/**  A verified stamp's comparison, with the target it was made against. */
+export type StampCheck_Serialize = {
+	target: TargetView_Serialize,
+	verification: StampVerification_Serialize,
+	matches: boolean,
+	/**  The differences in words, one per line. */
+	differences: string[],
+};
+
+/**  What a verified stamp found, for the CLI and the UI to show before anything is written. */
+export type StampVerification = StampVerification_Serialize | StampVerification_Deserialize;
+
+/**  What a verified stamp found, for the CLI and the UI to show before anything is written. */
+export type StampVerification_Deserialize = {
+	/**  The stamp's targets as given. */
+	targets: string[],
+	/**  The version table's rows now. */
+	current: string[],
+	/**  The version table's rows the stamp would leave. */
+	resulting_heads: string[],
+	/**  The scratch database the implied schema was built in (already removed). */
+	scratch: string,
+	/**  The schema the revisions build up to `resulting_heads`. */
+	implied: Schema_Deserialize,
+	/**  The database's schema now. */
+	live: Schema_Deserialize,
+	/**  How `live` differs from `implied`: "missing" is implied but not in the database. */
+	diff: SchemaDiff_Deserialize,
+};
+
+/**  What a verified stamp found, for the CLI and the UI to show before anything is written. */
+export type StampVerification_Serialize = {
+	/**  The stamp's targets as given. */
+	targets: string[],
+	/**  The version table's rows now. */
+	current: string[],
+	/**  The version table's rows the stamp would leave. */
+	resulting_heads: string[],
+	/**  The scratch database the implied schema was built in (already removed). */
+	scratch: string,
+	/**  The schema the revisions build up to `resulting_heads`. */
+	implied: Schema_Serialize,
+	/**  The database's schema now. */
+	live: Schema_Serialize,
+	/**  How `live` differs from `implied`: "missing" is implied but not in the database. */
+	diff: SchemaDiff_Serialize,
+};
+
+/**  Where a bound connection stands, in a word the board can colour. */
+export type Standing = "upToDate" | "behind" | 
+/**  Ahead of the project, or on a revision the project does not have. */
+"unknown" | 
+/**  No version table: nothing applied yet. */
+"empty" | "unreachable" | "passwordNeeded";
+
+/**  One statement of a SQL section, without its terminating delimiter. */
+export type Statement = {
+	sql: string,
+	/**  1-based line of the statement's first token within the text that was split. */
+	line: number | null,
+};
+
+export type StatusRow = StatusRow_Serialize | StatusRow_Deserialize;
+
+export type StatusRow_Deserialize = {
+	name: string,
+	environment: string,
+	color: string,
+	standing: Standing,
+	/**  Revisions pending (behind). */
+	behindBy: number,
+	/**  One sentence. */
+	summary: string,
+	status?: ConnectionStatus_Deserialize | null,
+};
+
+export type StatusRow_Serialize = {
+	name: string,
+	environment: string,
+	color: string,
+	standing: Standing,
+	/**  Revisions pending (behind). */
+	behindBy: number,
+	/**  One sentence. */
+	summary: string,
+	status: ConnectionStatus_Serialize | null,
+};
+
+/**  One step of a plan, in the order it runs. */
+export type Step = Step_Serialize | Step_Deserialize;
+
+/**  An honest account of a failed step: what ran, what was kept, what the version table says. */
+export type StepFailure = StepFailure_Serialize | StepFailure_Deserialize;
+
+/**  An honest account of a failed step: what ran, what was kept, what the version table says. */
+export type StepFailure_Deserialize = {
+	description: string,
+	revision?: string | null,
+	path?: string | null,
+	/**  The failing statement's line in the revision file. */
+	line?: number | null,
+	statement?: string | null,
+	error: string,
+	/**  The step's changes were rolled back completely. */
+	rolled_back: boolean,
+	/**
+	 *  Statements of the failing step that had already committed (MySQL DDL, or a
+	 *  `transaction:false` section), with their lines.
+	 */
+	committed_statements: ([number | null, string])[],
+	/**  The version table's rows after the failure. */
+	version_rows: string[],
+	advice: string[],
+};
+
+/**  An honest account of a failed step: what ran, what was kept, what the version table says. */
+export type StepFailure_Serialize = {
+	description: string,
+	revision: string | null,
+	path: string | null,
+	/**  The failing statement's line in the revision file. */
+	line: number | null,
+	statement: string | null,
+	error: string,
+	/**  The step's changes were rolled back completely. */
+	rolled_back: boolean,
+	/**
+	 *  Statements of the failing step that had already committed (MySQL DDL, or a
+	 *  `transaction:false` section), with their lines.
+	 */
+	committed_statements: ([number | null, string])[],
+	/**  The version table's rows after the failure. */
+	version_rows: string[],
+	advice: string[],
+};
+
+export type StepKind = "upgrade" | "downgrade" | "stamp";
+
+export type StepRecord = StepRecord_Serialize | StepRecord_Deserialize;
+
+export type StepRecord_Deserialize = {
+	revision?: string | null,
+	description: string,
+	file_path?: string | null,
+	/**  SHA-256 of the file as applied, line endings normalised ([`file_checksum`]). */
+	file_sha256?: string | null,
+	duration_ms: number | null,
+	ok: boolean,
+};
+
+export type StepRecord_Serialize = {
+	revision: string | null,
+	description: string,
+	file_path: string | null,
+	/**  SHA-256 of the file as applied, line endings normalised ([`file_checksum`]). */
+	file_sha256: string | null,
+	duration_ms: number | null,
+	ok: boolean,
+};
+
+export type StepSql = {
+	/**  `false` for a `transaction:false` section: it runs outside any transaction. */
+	transactional: boolean,
+	/**  The statements, with lines counted in the revision file. */
+	statements: Statement[],
+};
+
+/**  One step of a plan, in the order it runs. */
+export type Step_Deserialize = {
+	kind: StepKind,
+	/**  The revision whose migration runs (`None` for a stamp). */
+	revision?: string | null,
+	from: string[],
+	to: string[],
+	doc: string,
+	/**  Alembic's log text: `upgrade 1000, 2000 -> 3000, message`. */
+	description: string,
+	path?: string | null,
+	/**  The SQL of a native revision's section; `None` for a Python revision or a stamp. */
+	sql?: StepSql | null,
+	/**  What the step does to the version table. */
+	version_changes: RowChange[],
+};
+
+/**  One step of a plan, in the order it runs. */
+export type Step_Serialize = {
+	kind: StepKind,
+	/**  The revision whose migration runs (`None` for a stamp). */
+	revision: string | null,
+	from: string[],
+	to: string[],
+	doc: string,
+	/**  Alembic's log text: `upgrade 1000, 2000 -> 3000, message`. */
+	description: string,
+	path: string | null,
+	/**  The SQL of a native revision's section; `None` for a Python revision or a stamp. */
+	sql: StepSql | null,
+	/**  What the step does to the version table. */
+	version_changes: RowChange[],
+};
+
+export type Table = Table_Serialize | Table_Deserialize;
+
+/**  What a statement or call does to a table. */
+export type TableAction = "create" | "alter" | "drop" | "rename" | "index" | "data";
+
+/**  One table touched, where. */
+export type TableTouch = {
+	/**
+	 *  The table name as written, unquoted; lower-cased unless it was quoted. A schema
+	 *  prefix is kept (`audit.events`).
+	 */
+	table: string,
+	action: TableAction,
+	/**  1-based line in the revision file. */
+	line: number | null,
+};
+
+export type Table_Deserialize = {
+	name: string,
+	/**  In the table's column order. */
+	columns: Column[],
+	/**  The primary key's columns in key order; empty when the table has none. */
+	primary_key: string[],
+	/**  Indexes that do not back a primary key or unique constraint, sorted by name. */
+	indexes: Index_Deserialize[],
+	/**  Sorted by columns. */
+	unique_constraints: UniqueConstraint_Deserialize[],
+	/**  Sorted by columns. */
+	foreign_keys: ForeignKey_Deserialize[],
+};
+
+export type Table_Serialize = {
+	name: string,
+	/**  In the table's column order. */
+	columns: Column[],
+	/**  The primary key's columns in key order; empty when the table has none. */
+	primary_key: string[],
+	/**  Indexes that do not back a primary key or unique constraint, sorted by name. */
+	indexes: Index_Serialize[],
+	/**  Sorted by columns. */
+	unique_constraints: UniqueConstraint_Serialize[],
+	/**  Sorted by columns. */
+	foreign_keys: ForeignKey_Serialize[],
+};
+
+export type TablesTouched = {
+	touches: TableTouch[],
+	unknown: Unknown[],
+};
+
+/**  The database an operation works on, as the safety gate shows it. */
+export type TargetView = TargetView_Serialize | TargetView_Deserialize;
+
+/**  The database an operation works on, as the safety gate shows it. */
+export type TargetView_Deserialize = {
+	/**  The saved connection; `None`: the project's own URL. */
+	connection?: string | null,
+	environment: string,
+	color: string,
+	/**  The URL with the password as `***`. */
+	url: string,
+	/**  The name to type to confirm (the database's, or the SQLite file's). */
+	database: string,
+	/**  `sqlite`, `postgresql` or `mysql`. */
+	backend: string,
+	/**  Production: the run needs the database's name typed, and a backup or an explicit skip. */
+	production: boolean,
+};
+
+/**  The database an operation works on, as the safety gate shows it. */
+export type TargetView_Serialize = {
+	/**  The saved connection; `None`: the project's own URL. */
+	connection: string | null,
+	environment: string,
+	color: string,
+	/**  The URL with the password as `***`. */
+	url: string,
+	/**  The name to type to confirm (the database's, or the SQLite file's). */
+	database: string,
+	/**  `sqlite`, `postgresql` or `mysql`. */
+	backend: string,
+	/**  Production: the run needs the database's name typed, and a backup or an explicit skip. */
+	production: boolean,
+};
+
+export type UniqueConstraint = UniqueConstraint_Serialize | UniqueConstraint_Deserialize;
+
+export type UniqueConstraint_Deserialize = {
+	/**  `None` on SQLite, whose unique constraints have no name of their own. */
+	name?: string | null,
+	columns: string[],
+};
+
+export type UniqueConstraint_Serialize = {
+	/**  `None` on SQLite, whose unique constraints have no name of their own. */
+	name: string | null,
+	columns: string[],
+};
+
+/**  A statement or call whose tables cannot be known statically. */
+export type Unknown = {
+	line: number | null,
+	what: string,
+};
+
+/**  The version table's rows against the project's heads. */
+export type VersionCheck = VersionCheck_Serialize | VersionCheck_Deserialize;
+
+/**  The version table's rows against the project's heads. */
+export type VersionCheck_Deserialize = {
+	/**  The table as SQL (`alembic_version`, `app.alembic_version`). */
+	table: string,
+	status: VersionStatus,
+	/**  The table's rows (empty when there is no table). */
+	rows: string[],
+	/**  The project's heads. */
+	heads: string[],
+	/**  Upgrade steps to the heads; `None` when the rows name revisions the project lacks. */
+	behind_by?: number | null,
+	/**  Those steps, in the order an upgrade runs them. */
+	pending: string[],
+	/**  Rows naming revisions this project does not have. */
+	unknown: string[],
+	/**  One sentence for people. */
+	detail: string,
+};
+
+/**  The version table's rows against the project's heads. */
+export type VersionCheck_Serialize = {
+	/**  The table as SQL (`alembic_version`, `app.alembic_version`). */
+	table: string,
+	status: VersionStatus,
+	/**  The table's rows (empty when there is no table). */
+	rows: string[],
+	/**  The project's heads. */
+	heads: string[],
+	/**  Upgrade steps to the heads; `None` when the rows name revisions the project lacks. */
+	behind_by: number | null,
+	/**  Those steps, in the order an upgrade runs them. */
+	pending: string[],
+	/**  Rows naming revisions this project does not have. */
+	unknown: string[],
+	/**  One sentence for people. */
+	detail: string,
+};
+
+export type VersionStatus = 
+/**  No version table yet (a fresh database). */
+"no_table" | 
+/**  The rows are exactly the heads. */
+"up_to_date" | 
+/**  Some revisions are not applied yet. */
+"behind" | 
+/**
+ *  The table names revisions this project does not have (migrated from a newer checkout
+ *  or another branch of the code).
+ */
+"unknown_revision" | 
+/**
+ *  Every revision is applied but the rows are not the heads (e.g. a row that is an
+ *  ancestor of another row).
+ */
+"not_on_heads" | 
+/**  The table could not be read. */
+"unreadable";
 
 export type VersionTableCheck = VersionTableCheck_Serialize | VersionTableCheck_Deserialize;
 

@@ -1,5 +1,15 @@
 //! The commands: thin async functions over the core, one per UI action.
 
+mod authoring;
+mod backups;
+mod history;
+mod runs;
+
+pub use authoring::*;
+pub use backups::*;
+pub use history::*;
+pub use runs::*;
+
 use crate::core::{AppCore, AppMode, Opened};
 use crate::dialog::{PathKind, PickOutcome};
 use crate::error::{ApiError, ErrorKind};
@@ -53,6 +63,19 @@ pub async fn open_workspace(core: &AppCore, path: String) -> Result<WorkspaceVie
         path: opened.dir.display().to_string(),
     });
     view_of(core, &opened).await
+}
+
+/// Reads the open workspace again (after a file was written) and tells the UI.
+pub(crate) async fn reopen(core: &AppCore, dir: &Path) -> Result<(), ApiError> {
+    let dir = dir.to_path_buf();
+    let opened = tokio::task::spawn_blocking(move || read_workspace(&dir))
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))??;
+    let opened = core.set_opened(opened);
+    core.emit(ApiEvent::WorkspaceOpened {
+        path: opened.dir.display().to_string(),
+    });
+    Ok(())
 }
 
 pub async fn current_workspace(core: &AppCore) -> Result<Option<WorkspaceView>, ApiError> {
@@ -267,7 +290,7 @@ async fn view_of(core: &AppCore, opened: &Opened) -> Result<WorkspaceView, ApiEr
     })
 }
 
-fn project_url(project: &project::Project) -> Option<DatabaseUrl> {
+pub(crate) fn project_url(project: &project::Project) -> Option<DatabaseUrl> {
     let text = project.settings.url.as_deref()?;
     let base = project.config_path.parent().unwrap_or(Path::new("."));
     DatabaseUrl::parse(text, base).ok()
@@ -544,7 +567,7 @@ pub async fn parse_connection_url(
     })
 }
 
-fn non_empty(v: Option<String>) -> Option<String> {
+pub(crate) fn non_empty(v: Option<String>) -> Option<String> {
     v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
 }
 
@@ -675,7 +698,7 @@ pub async fn bind_connection(core: &AppCore, name: String) -> Result<WorkspaceVi
 }
 
 /// A saved connection as a URL with its password: `password` if given, else the kept one.
-async fn resolve(
+pub(crate) async fn resolve(
     core: &AppCore,
     name: &str,
     password: Option<String>,

@@ -4,11 +4,13 @@ use crate::dialog::PathPicker;
 use crate::error::{ApiError, ErrorKind};
 use crate::types::{ApiEvent, Problem};
 use retort_core::credentials::Credentials;
+use retort_core::execution::CancelToken;
 use retort_core::graph::{Idx, RevisionMap};
 use retort_core::project::Project;
 use retort_core::store::Store;
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use tokio::sync::{OnceCell, broadcast};
 
@@ -42,6 +44,29 @@ pub struct AppCore {
     events: broadcast::Sender<ApiEvent>,
     /// How long a database may take to answer.
     pub(crate) timeout: Duration,
+    /// Runs, backups and restores under way, by the id the UI gave them.
+    runs: Mutex<HashMap<String, ActiveRun>>,
+}
+
+/// Something long under way: cancellable between steps, and a reason to ask before closing.
+pub(crate) struct ActiveRun {
+    pub view: crate::types::ActiveRunView,
+    pub cancel: CancelToken,
+}
+
+/// Removes its run from the list when the work ends, however it ends.
+pub(crate) struct RunGuard<'a> {
+    core: &'a AppCore,
+    id: String,
+}
+
+impl Drop for RunGuard<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut runs) = self.core.runs.lock() {
+            runs.remove(&self.id);
+        }
+        self.core.emit(ApiEvent::RunsChanged);
+    }
 }
 
 impl AppCore {
@@ -62,6 +87,7 @@ impl AppCore {
             opened: RwLock::new(None),
             events,
             timeout: Duration::from_secs(5),
+            runs: Mutex::new(HashMap::new()),
         }
     }
 
@@ -112,6 +138,73 @@ impl AppCore {
             Err(poisoned) => *poisoned.into_inner() = Some(opened.clone()),
         }
         opened
+    }
+
+    /// Registers a long operation under the UI's id; refused while that id is in use.
+    pub(crate) fn start_run(
+        &self,
+        view: crate::types::ActiveRunView,
+    ) -> Result<(RunGuard<'_>, CancelToken), ApiError> {
+        if view.run_id.trim().is_empty() {
+            return Err(ApiError::invalid("a run needs an id (runId)"));
+        }
+        let cancel = CancelToken::default();
+        let id = view.run_id.clone();
+        {
+            let mut runs = self
+                .runs
+                .lock()
+                .map_err(|_| ApiError::internal("run list poisoned"))?;
+            if runs.contains_key(&id) {
+                return Err(ApiError::invalid(format!("run {id} is already under way")));
+            }
+            runs.insert(
+                id.clone(),
+                ActiveRun {
+                    view,
+                    cancel: cancel.clone(),
+                },
+            );
+        }
+        self.emit(ApiEvent::RunsChanged);
+        Ok((RunGuard { core: self, id }, cancel))
+    }
+
+    /// Asks the run to stop after its current step; false when no such run is under way.
+    pub fn cancel_run(&self, id: &str) -> bool {
+        let runs = match self.runs.lock() {
+            Ok(r) => r,
+            Err(p) => p.into_inner(),
+        };
+        match runs.get(id) {
+            Some(run) => {
+                run.cancel.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// What is under way now (the desktop app asks before closing while this is not empty).
+    pub fn active_runs(&self) -> Vec<crate::types::ActiveRunView> {
+        let runs = match self.runs.lock() {
+            Ok(r) => r,
+            Err(p) => p.into_inner(),
+        };
+        let mut list: Vec<_> = runs.values().map(|r| r.view.clone()).collect();
+        list.sort_by(|a, b| a.started_at.cmp(&b.started_at));
+        list
+    }
+
+    /// Cancels everything under way (the window is closing).
+    pub fn cancel_all(&self) {
+        let runs = match self.runs.lock() {
+            Ok(r) => r,
+            Err(p) => p.into_inner(),
+        };
+        for run in runs.values() {
+            run.cancel.cancel();
+        }
     }
 
     /// Runs blocking work (the keychains block) off the async threads.

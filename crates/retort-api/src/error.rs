@@ -28,6 +28,14 @@ pub enum ErrorKind {
     UnknownCommand,
     /// Arguments that do not fit the command.
     BadArguments,
+    /// A production operation needs the database's name typed, and it was not (or wrongly).
+    Confirmation,
+    /// A verified stamp found the schema different from what the stamp implies.
+    Mismatch,
+    /// A plan or a run could not be made (an unknown target, a revision that cannot run).
+    Execution,
+    /// A backup or restore failed; nothing else was done.
+    Backup,
     /// Anything else (a bug): the message says what.
     Internal,
 }
@@ -78,6 +86,13 @@ impl ApiError {
         )
     }
 
+    /// The message and hint with `url`'s password taken out, should it appear.
+    pub fn scrubbed(mut self, url: &retort_core::database::DatabaseUrl) -> Self {
+        self.message = url.scrub(&self.message);
+        self.hint = self.hint.map(|h| url.scrub(&h));
+        self
+    }
+
     pub fn no_workspace() -> Self {
         Self::new(ErrorKind::NoWorkspace, "no workspace is open")
             .with_hint("open a migration project folder first")
@@ -126,5 +141,32 @@ impl From<retort_core::credentials::CredentialError> for ApiError {
             _ => (e.to_string(), "unlock the keychain and try again"),
         };
         Self::new(ErrorKind::Credentials, message).with_hint(hint)
+    }
+}
+
+impl From<retort_core::guard::GuardError> for ApiError {
+    fn from(e: retort_core::guard::GuardError) -> Self {
+        use retort_core::guard::GuardError as E;
+        match e {
+            E::BackupRequired { database, .. } => Self::new(
+                ErrorKind::Confirmation,
+                format!(
+                    "this production database needs a verified backup before the run; nothing was run"
+                ),
+            )
+            .with_hint(format!(
+                "keep \"take a backup\" checked, or skip it by typing the database's name ({database})"
+            )),
+            E::WrongConfirmation { .. } => Self::new(ErrorKind::Confirmation, e.to_string()),
+            E::BackupFailed(_) => Self::new(ErrorKind::Backup, e.to_string())
+                .with_hint("fix what the backup reports and run again; the database was not touched"),
+            E::Store(store) => store.into(),
+        }
+    }
+}
+
+impl From<retort_core::backup::BackupError> for ApiError {
+    fn from(e: retort_core::backup::BackupError) -> Self {
+        Self::new(ErrorKind::Backup, e.to_string())
     }
 }

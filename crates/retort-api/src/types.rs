@@ -397,8 +397,197 @@ pub struct PickedPath {
     pub native: bool,
 }
 
+/// The database an operation works on, as the safety gate shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct TargetView {
+    /// The saved connection; `None`: the project's own URL.
+    pub connection: Option<String>,
+    pub environment: String,
+    pub color: String,
+    /// The URL with the password as `***`.
+    pub url: String,
+    /// The name to type to confirm (the database's, or the SQLite file's).
+    pub database: String,
+    /// `sqlite`, `postgresql` or `mysql`.
+    pub backend: String,
+    /// Production: the run needs the database's name typed, and a backup or an explicit skip.
+    pub production: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub enum PlanWarningKind {
+    /// A downgrade step whose revision undoes nothing.
+    EmptyDowngrade,
+    /// MySQL/MariaDB commit DDL as it runs: a failure leaves earlier statements applied.
+    NonTransactionalDdl,
+    /// A `transaction:false` section.
+    OutsideTransaction,
+    /// An applied revision's file is not the one that was applied.
+    FileChanged,
+    /// The migration lock is held by another run right now.
+    LockHeld,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct PlanWarning {
+    pub kind: PlanWarningKind,
+    pub revision: Option<String>,
+    pub message: String,
+}
+
+/// What the run dialog shows before anything runs.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct RunPreview {
+    pub target: TargetView,
+    pub plan: retort_core::execution::Plan,
+    pub warnings: Vec<PlanWarning>,
+    /// A backup is required (production upgrades and downgrades).
+    pub backup_required: bool,
+    /// Where a backup would go.
+    pub backup_dir: String,
+    /// Alembic projects run Python revisions: their SQL comes from alembic's offline mode.
+    pub alembic: bool,
+}
+
+/// A run as the UI asks for it.
+#[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct RunRequest {
+    /// The UI's id for this run: progress events carry it, `cancel_run` takes it.
+    pub run_id: String,
+    pub connection: Option<String>,
+    /// For a connection that asks for its password on every use.
+    pub password: Option<String>,
+    pub operation: retort_core::execution::Operation,
+    /// Take a verified backup first (production: required unless skipped by name).
+    pub backup: bool,
+    /// Also restore the backup into a scratch database as a test.
+    pub verify_restore: bool,
+    /// Production: the database's name, typed.
+    pub confirm_database: Option<String>,
+    /// Stamps: compare schemas first (a mismatch stops the stamp unless accepted).
+    pub verify_stamp: bool,
+    pub accept_mismatch: bool,
+    /// Seconds to wait for another run's migration lock (default 30).
+    pub lock_timeout_seconds: Option<u32>,
+}
+
+/// What a run did, with its journal entry and the backup taken before it.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct RunResult {
+    pub report: retort_core::execution::RunReport,
+    pub journal_entry: f64,
+    pub journal_error: Option<String>,
+    pub backup: Option<retort_core::backup::BackupRecord>,
+    pub target: TargetView,
+}
+
+/// Something long under way.
+#[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct ActiveRunView {
+    pub run_id: String,
+    /// `upgrade`, `downgrade`, `stamp`, `backup`, `restore`, `round trip`.
+    pub what: String,
+    pub target: String,
+    /// UTC, RFC 3339.
+    pub started_at: String,
+}
+
+/// A verified stamp's comparison, with the target it was made against.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct StampCheck {
+    pub target: TargetView,
+    pub verification: retort_core::execution::verify::StampVerification,
+    pub matches: bool,
+    /// The differences in words, one per line.
+    pub differences: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct BackupList {
+    pub backups: Vec<retort_core::backup::BackupRecord>,
+    /// Where new backups go.
+    pub backup_dir: String,
+}
+
+/// A new revision or merge as the form asks for it.
+#[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct RevisionInput {
+    pub message: String,
+    /// The parent: a head, `head`, or `base` for a new root (default `head`).
+    pub head: Option<String>,
+    pub branch_label: Option<String>,
+    pub depends_on: Vec<String>,
+}
+
+/// A revision file as it would be (or was) written, with naming advice.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct RevisionPreview {
+    pub revision: retort_core::authoring::NewRevision,
+    /// Naming advice for the message (the project's conventions).
+    pub naming: Vec<String>,
+    pub written: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct JournalQuery {
+    pub connection: Option<String>,
+    /// `upgrade`, `downgrade`, `stamp`, `merge`, `revision`, `backup`, `restore`.
+    pub kind: Option<String>,
+    /// `ok`, `failed`, `cancelled`, `running`.
+    pub outcome: Option<String>,
+    pub limit: Option<u32>,
+}
+
+/// Where a bound connection stands, in a word the board can colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub enum Standing {
+    UpToDate,
+    Behind,
+    /// Ahead of the project, or on a revision the project does not have.
+    Unknown,
+    /// No version table: nothing applied yet.
+    Empty,
+    Unreachable,
+    PasswordNeeded,
+}
+
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusRow {
+    pub name: String,
+    pub environment: String,
+    pub color: String,
+    pub standing: Standing,
+    /// Revisions pending (behind).
+    pub behind_by: u32,
+    /// One sentence.
+    pub summary: String,
+    pub status: Option<retort_core::journal::status::ConnectionStatus>,
+}
+
+/// A file revealed in the file manager (`opened` false: shown only as a path).
+#[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct Revealed {
+    pub path: String,
+    pub opened: bool,
+}
+
 /// Pushed to the UI: Tauri events in the app, server-sent events in `retort serve`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase", tag = "type")]
 pub enum ApiEvent {
     /// A workspace was opened (in this window or another browser tab).
@@ -411,4 +600,26 @@ pub enum ApiEvent {
         finished: bool,
         ok: Option<bool>,
     },
+    /// Progress of a run (`runId` as the UI gave it).
+    #[serde(rename_all = "camelCase")]
+    RunProgress {
+        run_id: String,
+        progress: retort_core::execution::ProgressEvent,
+    },
+    /// Progress of a backup or restore, alone or before a run.
+    #[serde(rename_all = "camelCase")]
+    BackupProgress {
+        run_id: String,
+        progress: retort_core::backup::BackupProgress,
+    },
+    /// Progress of a round-trip test.
+    #[serde(rename_all = "camelCase")]
+    RoundTripProgress {
+        run_id: String,
+        progress: retort_core::execution::round_trip::RoundTripEvent,
+    },
+    /// Something started or ended: see `active_runs`.
+    RunsChanged,
+    /// A new journal entry (a run, backup, restore, merge or revision).
+    JournalChanged,
 }

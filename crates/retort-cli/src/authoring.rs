@@ -4,7 +4,7 @@
 use crate::{Cli, fail, json, load};
 use retort_core::authoring::merge::{explain_merge, explanation_text};
 use retort_core::authoring::{self, NewRevision, RevisionRequest};
-use retort_core::journal::{Context, EntryKind, EntryOutcome, Finish, NewEntry, StepRecord};
+use retort_core::journal::{Context, EntryKind};
 use retort_core::store::Store;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -145,34 +145,9 @@ fn record(config: &std::path::Path, new: &NewRevision, kind: EntryKind) -> Resul
     let runtime = crate::runtime()?;
     runtime.block_on(async {
         let store = Store::open_default().await.map_err(|e| e.to_string())?;
-        let entry = NewEntry {
-            kind,
-            context: Context::current(config.parent()),
-            connection: None,
-            target: Some(new.message.clone()),
-            from_revisions: new.down_revision.clone(),
-            note: None,
-        };
-        let finish = Finish {
-            outcome: EntryOutcome::Ok,
-            from_revisions: None,
-            to_revisions: vec![new.revision.clone()],
-            steps: vec![StepRecord {
-                revision: Some(new.revision.clone()),
-                description: format!("wrote {}", new.path.display()),
-                file_path: Some(new.path.clone()),
-                file_sha256: retort_core::journal::checksum::file_checksum(&new.path).ok(),
-                duration_ms: 0,
-                ok: true,
-            }],
-            failed_step: None,
-            error: None,
-            backup_id: None,
-        };
-        store
-            .journal_record(&entry, &finish)
-            .await
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+        let recorded =
+            authoring::record_written(&store, &Context::current(config.parent()), new, kind).await;
+        store.close().await;
+        recorded.map(|_| ()).map_err(|e| e.to_string())
     })
 }

@@ -8,7 +8,7 @@ use retort_core::backup::{
 };
 use retort_core::database::{Backend, DatabaseUrl, VersionTable};
 use retort_core::execution::CancelToken;
-use retort_core::journal::{ConnectionRef, Context, EntryKind, EntryOutcome, Finish, NewEntry};
+use retort_core::journal::{ConnectionRef, Context};
 use retort_core::project;
 use retort_core::store::ConnectionProfile;
 use retort_core::store::Store;
@@ -219,70 +219,6 @@ impl Progress {
     }
 }
 
-/// The journal entry of a backup or restore as it starts.
-fn journal_entry(
-    kind: EntryKind,
-    url: &DatabaseUrl,
-    profile: Option<&ConnectionProfile>,
-    target: String,
-    from_revisions: Vec<String>,
-) -> NewEntry {
-    NewEntry {
-        kind,
-        context: Context::current(None),
-        connection: Some(ConnectionRef::new(url, profile)),
-        target: Some(target),
-        from_revisions,
-        note: None,
-    }
-}
-
-/// Completes a journal entry; a journal that cannot be written is worth a warning, not a
-/// failure of the backup or restore itself.
-#[allow(clippy::too_many_arguments)]
-fn journal_finish(
-    rt: &tokio::runtime::Runtime,
-    store: &Store,
-    id: Option<i64>,
-    outcome: EntryOutcome,
-    from_revisions: Option<Vec<String>>,
-    to_revisions: Vec<String>,
-    error: Option<String>,
-    backup_id: Option<i64>,
-) {
-    let Some(id) = id else { return };
-    let finish = Finish {
-        outcome,
-        from_revisions,
-        to_revisions,
-        steps: Vec::new(),
-        failed_step: None,
-        error,
-        backup_id,
-    };
-    if let Err(e) = rt.block_on(store.journal_finish(id, &finish)) {
-        eprintln!("warning: the journal entry could not be completed: {e}");
-    }
-}
-
-fn journal_begin(rt: &tokio::runtime::Runtime, store: &Store, entry: &NewEntry) -> Option<i64> {
-    match rt.block_on(store.journal_begin(entry)) {
-        Ok(id) => Some(id),
-        Err(e) => {
-            eprintln!("warning: the journal entry could not be written: {e}");
-            None
-        }
-    }
-}
-
-fn outcome_of(e: &backup::BackupError) -> EntryOutcome {
-    if matches!(e, backup::BackupError::Cancelled) {
-        EntryOutcome::Cancelled
-    } else {
-        EntryOutcome::Failed
-    }
-}
-
 fn run_backup(cli: &Cli, args: &BackupArgs) -> Result<ExitCode, String> {
     let (url, profile) = source(cli)?;
     let connection_name = profile.as_ref().map(|p| p.name.clone());
@@ -300,66 +236,28 @@ fn run_backup(cli: &Cli, args: &BackupArgs) -> Result<ExitCode, String> {
         verify_restore: args.verify_restore,
         connect_timeout: Duration::from_secs(cli.connect_timeout),
     };
-    let entry = journal_entry(
-        EntryKind::Backup,
-        &url,
-        profile.as_ref(),
-        request.dir.display().to_string(),
-        Vec::new(),
-    );
-    let journal = journal_begin(&rt, &store, &entry);
     let cancel = CancelToken::default();
     let progress = Progress::new(cli.json);
-    let result = rt.block_on(async {
+    let connection = ConnectionRef::new(&url, profile.as_ref());
+    let recorded = rt.block_on(async {
         tokio::spawn(cancel_on_ctrl_c(cancel.clone()));
-        backup::create_backup(&url, &request, &mut |e| progress.event(&e), &cancel).await
+        backup::take_recorded(
+            &store,
+            &Context::current(None),
+            &connection,
+            &url,
+            &request,
+            &mut |e| progress.event(&e),
+            &cancel,
+        )
+        .await
     });
     progress.finish();
-    let mut record = match result {
-        Ok(record) => record,
-        Err(e) => {
-            let outcome = outcome_of(&e);
-            journal_finish(
-                &rt,
-                &store,
-                journal,
-                outcome,
-                None,
-                Vec::new(),
-                Some(e.to_string()),
-                None,
-            );
-            return Err(e.to_string());
-        }
-    };
-    let id = match rt.block_on(store.record_backup(&record)) {
-        Ok(id) => id,
-        Err(e) => {
-            let message = format!("{e} (the backup file {} was kept)", record.path.display());
-            journal_finish(
-                &rt,
-                &store,
-                journal,
-                EntryOutcome::Failed,
-                None,
-                Vec::new(),
-                Some(message.clone()),
-                None,
-            );
-            return Err(message);
-        }
-    };
-    record.id = Some(id);
-    journal_finish(
-        &rt,
-        &store,
-        journal,
-        EntryOutcome::Ok,
-        Some(record.revisions.clone()),
-        record.revisions.clone(),
-        None,
-        Some(id),
-    );
+    let record = recorded
+        .map_err(|e| e.to_string())?
+        .result
+        .map_err(|e| e.to_string())?;
+    let id = record.id.unwrap_or_default();
     let pruned = match args.keep {
         Some(keep) => rt
             .block_on(store.apply_retention(Some(&record.connection), keep))
@@ -559,19 +457,6 @@ fn target(
     }
 }
 
-/// The name to type to confirm: the database's name, or the SQLite file's name.
-fn database_name(url: &DatabaseUrl) -> String {
-    match url.backend {
-        Backend::Sqlite => url
-            .sqlite_path
-            .as_ref()
-            .and_then(|p| p.file_name())
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-        _ => url.database.clone().unwrap_or_default(),
-    }
-}
-
 fn confirm(record: &BackupRecord, target: &DatabaseUrl) -> Result<(), String> {
     if !std::io::stdin().is_terminal() {
         return Err(format!(
@@ -579,7 +464,7 @@ fn confirm(record: &BackupRecord, target: &DatabaseUrl) -> Result<(), String> {
             target.redacted()
         ));
     }
-    let name = database_name(target);
+    let name = retort_core::guard::database_name(target);
     eprintln!(
         "Restoring backup {} ({}, {}, {}) replaces everything in {}.",
         record.id.unwrap_or_default(),
@@ -611,63 +496,25 @@ fn run_restore(cli: &Cli, args: &RestoreArgs) -> Result<ExitCode, String> {
     if !args.yes {
         confirm(&record, &target)?;
     }
-    let timeout = Duration::from_secs(cli.connect_timeout);
-    // What the target held before, for the journal (unknown if it cannot be read).
-    let before = rt
-        .block_on(retort_core::database::read_version_rows(
-            &target,
-            &record.version_table(),
-            timeout,
-        ))
-        .unwrap_or_default();
-    let entry = journal_entry(
-        EntryKind::Restore,
-        &target,
-        profile.as_ref(),
-        format!("backup {} ({})", args.backup, record.path.display()),
-        before,
-    );
-    let journal = journal_begin(&rt, &store, &entry);
     let request = RestoreRequest {
-        connect_timeout: timeout,
+        connect_timeout: Duration::from_secs(cli.connect_timeout),
     };
     let progress = Progress::new(cli.json);
-    let report = rt.block_on(backup::restore_backup(
+    let recorded = rt.block_on(backup::restore_recorded(
+        &store,
+        &Context::current(None),
+        &ConnectionRef::new(&target, profile.as_ref()),
         &record,
         &target,
         &request,
         &mut |e| progress.event(&e),
     ));
     progress.finish();
-    let report = match report {
-        Ok(report) => report,
-        Err(e) => {
-            let outcome = outcome_of(&e);
-            journal_finish(
-                &rt,
-                &store,
-                journal,
-                outcome,
-                None,
-                Vec::new(),
-                Some(e.to_string()),
-                record.id,
-            );
-            rt.block_on(store.close());
-            return Err(e.to_string());
-        }
-    };
-    journal_finish(
-        &rt,
-        &store,
-        journal,
-        EntryOutcome::Ok,
-        None,
-        report.revisions.clone(),
-        None,
-        record.id,
-    );
     rt.block_on(store.close());
+    let report = recorded
+        .map_err(|e| e.to_string())?
+        .result
+        .map_err(|e| e.to_string())?;
     if cli.json {
         print!("{}", crate::json(&report)?);
     } else {

@@ -56,6 +56,7 @@ pub struct GuardedRun {
 }
 
 /// What the UI asks before a run: is a backup required here, and what must be typed to skip it.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BackupPolicy {
     pub required: bool,
@@ -158,11 +159,18 @@ pub async fn guarded_run(
                 verify_restore: *verify_restore,
                 connect_timeout: options.connect_timeout,
             };
-            let taken =
-                backup::create_backup(url, &request, backup_progress, &options.cancel).await;
-            let (entry, record) =
-                record_backup(guarded.store, &guarded.context, &guarded.connection, taken).await?;
-            backup_entry = Some(entry);
+            let taken = backup::take_recorded(
+                guarded.store,
+                &guarded.context,
+                &guarded.connection,
+                url,
+                &request,
+                backup_progress,
+                &options.cancel,
+            )
+            .await?;
+            backup_entry = Some(taken.entry_id);
+            let record = taken.result;
             match record {
                 Ok(record) => backup = Some(record),
                 Err(error) => {
@@ -216,76 +224,4 @@ pub async fn guarded_run(
         backup_entry,
         run,
     })
-}
-
-/// Catalogs a backup that succeeded and journals it either way. Returns the journal entry
-/// and the backup (with its catalog id) or why it failed.
-pub async fn record_backup(
-    store: &Store,
-    context: &Context,
-    connection: &ConnectionRef,
-    taken: Result<BackupRecord, BackupError>,
-) -> Result<(i64, Result<BackupRecord, BackupError>), StoreError> {
-    let entry = NewEntry {
-        kind: EntryKind::Backup,
-        context: context.clone(),
-        connection: Some(connection.clone()),
-        target: None,
-        from_revisions: Vec::new(),
-        note: None,
-    };
-    match taken {
-        Ok(mut record) => {
-            let id = store.record_backup(&record).await?;
-            record.id = Some(id);
-            let entry = NewEntry {
-                note: Some(format!(
-                    "{} ({} bytes, sha256 {}), {}",
-                    record.path.display(),
-                    record.size_bytes,
-                    record.sha256,
-                    record.verification
-                )),
-                from_revisions: record.revisions.clone(),
-                ..entry
-            };
-            let entry_id = store
-                .journal_record(
-                    &entry,
-                    &Finish {
-                        outcome: EntryOutcome::Ok,
-                        from_revisions: Some(record.revisions.clone()),
-                        to_revisions: record.revisions.clone(),
-                        steps: Vec::new(),
-                        failed_step: None,
-                        error: None,
-                        backup_id: Some(id),
-                    },
-                )
-                .await?;
-            Ok((entry_id, Ok(record)))
-        }
-        Err(error) => {
-            let outcome = if matches!(error, BackupError::Cancelled) {
-                EntryOutcome::Cancelled
-            } else {
-                EntryOutcome::Failed
-            };
-            let entry_id = store
-                .journal_record(
-                    &entry,
-                    &Finish {
-                        outcome,
-                        from_revisions: None,
-                        to_revisions: Vec::new(),
-                        steps: Vec::new(),
-                        failed_step: None,
-                        error: Some(error.to_string()),
-                        backup_id: None,
-                    },
-                )
-                .await?;
-            Ok((entry_id, Err(error)))
-        }
-    }
 }

@@ -38,6 +38,7 @@ pub const DEFAULT_NAMING_PATTERNS: &[&str] = &[
     "create_index_on_<table>",
 ];
 
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
@@ -48,6 +49,7 @@ pub enum Level {
 }
 
 /// One result of a check.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
     /// Which check: `single_head`, `empty_downgrade`, `naming`, `project`, ...
@@ -55,12 +57,14 @@ pub struct Finding {
     pub level: Level,
     pub revision: Option<String>,
     pub path: Option<PathBuf>,
+    #[cfg_attr(feature = "specta", specta(type = Option<f64>))]
     pub line: Option<usize>,
     pub message: String,
     /// What to do about it (a command to run, a name to use).
     pub suggestion: Option<String>,
 }
 
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct CheckReport {
     pub heads: Vec<String>,
@@ -85,6 +89,7 @@ pub struct CheckOptions {
 }
 
 /// The naming settings a project configures.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NamingConfig {
     pub enabled: bool,

@@ -12,6 +12,7 @@ use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::PathBuf;
 
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, Serialize)]
 pub struct RevisionSummary {
     pub revision: String,
@@ -20,6 +21,7 @@ pub struct RevisionSummary {
 }
 
 /// One revision on a branch and what its upgrade touches.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, Serialize)]
 pub struct BranchRevision {
     #[serde(flatten)]
@@ -29,6 +31,7 @@ pub struct BranchRevision {
     pub unreadable: Option<String>,
 }
 
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, Serialize)]
 pub struct Branch {
     pub head: RevisionSummary,
@@ -41,6 +44,7 @@ pub struct Branch {
 }
 
 /// A table more than one branch touches.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, Serialize)]
 pub struct SharedTable {
     pub table: String,
@@ -51,6 +55,7 @@ pub struct SharedTable {
     pub message: String,
 }
 
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, Serialize)]
 pub struct MergeExplanation {
     /// The revisions being merged, in the order the merge will list them.

@@ -70,6 +70,7 @@ pub struct Body {
 }
 
 /// A rendered revision, ready to write (or written).
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, Serialize)]
 pub struct NewRevision {
     pub revision: String,
@@ -452,6 +453,41 @@ pub fn create_merge(
     request.depends_on.clear();
     request.version_path = None;
     create_revision(project, map, &request, cwd)
+}
+
+/// Journals a revision or merge file just written (no database is involved).
+pub async fn record_written(
+    store: &crate::store::Store,
+    context: &crate::journal::Context,
+    new: &NewRevision,
+    kind: crate::journal::EntryKind,
+) -> Result<i64, crate::store::StoreError> {
+    use crate::journal::{EntryOutcome, Finish, NewEntry, StepRecord, file_checksum};
+    let entry = NewEntry {
+        kind,
+        context: context.clone(),
+        connection: None,
+        target: Some(new.message.clone()),
+        from_revisions: new.down_revision.clone(),
+        note: None,
+    };
+    let finish = Finish {
+        outcome: EntryOutcome::Ok,
+        from_revisions: None,
+        to_revisions: vec![new.revision.clone()],
+        steps: vec![StepRecord {
+            revision: Some(new.revision.clone()),
+            description: format!("wrote {}", new.path.display()),
+            file_path: Some(new.path.clone()),
+            file_sha256: file_checksum(&new.path).ok(),
+            duration_ms: 0,
+            ok: true,
+        }],
+        failed_step: None,
+        error: None,
+        backup_id: None,
+    };
+    store.journal_record(&entry, &finish).await
 }
 
 fn same_path(a: &Path, b: &Path) -> bool {

@@ -13,6 +13,7 @@ use ruff_text_size::Ranged;
 use serde::Serialize;
 
 /// What a statement or call does to a table.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TableAction {
@@ -38,6 +39,7 @@ impl TableAction {
 }
 
 /// One table touched, where.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TableTouch {
     /// The table name as written, unquoted; lower-cased unless it was quoted. A schema
@@ -45,16 +47,20 @@ pub struct TableTouch {
     pub table: String,
     pub action: TableAction,
     /// 1-based line in the revision file.
+    #[cfg_attr(feature = "specta", specta(type = f64))]
     pub line: usize,
 }
 
 /// A statement or call whose tables cannot be known statically.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Unknown {
+    #[cfg_attr(feature = "specta", specta(type = f64))]
     pub line: usize,
     pub what: String,
 }
 
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct TablesTouched {
     pub touches: Vec<TableTouch>,

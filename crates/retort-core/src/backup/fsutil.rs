@@ -101,9 +101,11 @@ fn sync_dir(dir: &Path) -> Result<(), BackupError> {
 }
 
 /// A partial file left by a backup that did not finish (or is still running).
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PartialFile {
     pub path: PathBuf,
+    #[cfg_attr(feature = "specta", specta(type = f64))]
     pub size_bytes: u64,
     /// The process that wrote it.
     pub pid: Option<u32>,

@@ -22,7 +22,10 @@ pub mod catalog;
 mod fsutil;
 mod mysql;
 mod postgres;
+mod recorded;
 mod sqlite;
+
+pub use recorded::{Recorded, restore_recorded, take_recorded};
 
 pub use fsutil::{PartialFile, leftover_partials, remove_leftover_partials};
 
@@ -35,6 +38,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// How a backup file is laid out.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BackupFormat {
@@ -75,9 +79,11 @@ impl BackupFormat {
 
 /// One backup: where it is, what it holds, and how it was checked. This is what the
 /// catalog stores (no password anywhere in it).
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct BackupRecord {
     /// The catalog id; `None` until [`Store::record_backup`](crate::store::Store::record_backup).
+    #[cfg_attr(feature = "specta", specta(type = Option<f64>))]
     pub id: Option<i64>,
     /// What retention groups by: the saved connection's name, else the redacted URL (for
     /// SQLite, with the file's absolute path).
@@ -100,6 +106,7 @@ pub struct BackupRecord {
     pub revisions: Vec<String>,
     pub version_table: String,
     pub version_table_schema: Option<String>,
+    #[cfg_attr(feature = "specta", specta(type = f64))]
     pub size_bytes: u64,
     /// SHA-256 of the file, lower-case hex.
     pub sha256: String,
@@ -111,6 +118,7 @@ pub struct BackupRecord {
     /// UTC, `2026-11-24T19:47:03.512Z`.
     pub created_at: String,
     /// Milliseconds the backup took (copy, verification and, if asked, the restore test).
+    #[cfg_attr(feature = "specta", specta(type = f64))]
     pub duration_ms: u64,
 }
 
@@ -146,6 +154,7 @@ pub struct RestoreRequest {
 }
 
 /// Progress of a backup or a restore, as the CLI prints it and the UI shows it.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum BackupProgress {
@@ -154,38 +163,40 @@ pub enum BackupProgress {
         tool: String,
         path: PathBuf,
         /// The expected size (SQLite: exact; dumps: the data's size on the server).
+        #[cfg_attr(feature = "specta", specta(type = Option<f64>))]
         estimated_bytes: Option<u64>,
     },
     /// Part of the copy is done.
     Copying {
+        #[cfg_attr(feature = "specta", specta(type = f64))]
         bytes_done: u64,
+        #[cfg_attr(feature = "specta", specta(type = Option<f64>))]
         bytes_total: Option<u64>,
         /// Tables (dumps) or pages (SQLite) done, and how many there are.
+        #[cfg_attr(feature = "specta", specta(type = f64))]
         items_done: u64,
+        #[cfg_attr(feature = "specta", specta(type = Option<f64>))]
         items_total: Option<u64>,
         /// The table being dumped, where the tool says.
         item: Option<String>,
     },
     /// The copy is complete; it is being checked.
-    Verifying {
-        what: String,
-    },
+    Verifying { what: String },
     /// The backup is restored into a scratch database as a test.
-    RestoreTesting {
-        into: String,
-    },
+    RestoreTesting { into: String },
     /// Restores: the backup is being written into the target.
-    Restoring {
-        target: String,
-    },
+    Restoring { target: String },
     Finished {
+        #[cfg_attr(feature = "specta", specta(type = f64))]
         size_bytes: u64,
     },
 }
 
 /// What a restore did.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RestoreReport {
+    #[cfg_attr(feature = "specta", specta(type = Option<f64>))]
     pub backup_id: Option<i64>,
     /// The target, redacted.
     pub target: String,
@@ -194,6 +205,7 @@ pub struct RestoreReport {
     /// Tables the target had that the backup does not (created after the backup): dropped,
     /// so that the target is as the backup was.
     pub dropped_tables: Vec<String>,
+    #[cfg_attr(feature = "specta", specta(type = f64))]
     pub duration_ms: u64,
 }
 
@@ -417,7 +429,7 @@ fn sibling_tool(tool: &DumpToolCheck, name: &str) -> Result<PathBuf, BackupError
 pub async fn create_backup(
     url: &DatabaseUrl,
     request: &BackupRequest,
-    progress: &mut dyn FnMut(BackupProgress),
+    progress: &mut (dyn FnMut(BackupProgress) + Send),
     cancel: &CancelToken,
 ) -> Result<BackupRecord, BackupError> {
     let started = Instant::now();
@@ -665,7 +677,7 @@ async fn restore_test(
     file: &Path,
     tool: Option<&DumpToolCheck>,
     request: &BackupRequest,
-    progress: &mut dyn FnMut(BackupProgress),
+    progress: &mut (dyn FnMut(BackupProgress) + Send),
 ) -> Result<(), BackupError> {
     let scratch_name = format!(
         "retort_restore_test_{}_{}",
@@ -743,7 +755,7 @@ pub async fn restore_backup(
     record: &BackupRecord,
     target: &DatabaseUrl,
     request: &RestoreRequest,
-    progress: &mut dyn FnMut(BackupProgress),
+    progress: &mut (dyn FnMut(BackupProgress) + Send),
 ) -> Result<RestoreReport, BackupError> {
     let started = Instant::now();
     if record.backend != target.backend {

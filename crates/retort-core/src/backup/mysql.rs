@@ -118,7 +118,7 @@ pub(super) async fn dump(
     tool: &DumpToolCheck,
     file: &Path,
     estimate: Option<u64>,
-    progress: &mut dyn FnMut(BackupProgress),
+    progress: &mut (dyn FnMut(BackupProgress) + Send),
     cancel: &CancelToken,
 ) -> Result<Copied, BackupError> {
     let Some(database) = url.database.clone() else {

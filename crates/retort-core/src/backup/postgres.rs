@@ -91,7 +91,7 @@ pub(super) async fn dump(
     tool: &DumpToolCheck,
     file: &Path,
     estimate: Option<u64>,
-    progress: &mut dyn FnMut(BackupProgress),
+    progress: &mut (dyn FnMut(BackupProgress) + Send),
     cancel: &CancelToken,
 ) -> Result<Copied, BackupError> {
     let tables = table_count(url).await;

@@ -25,7 +25,7 @@ type Step = (u64, u64, u64);
 pub(super) async fn backup(
     source: &Path,
     dest: &Path,
-    progress: &mut dyn FnMut(BackupProgress),
+    progress: &mut (dyn FnMut(BackupProgress) + Send),
     cancel: &CancelToken,
 ) -> Result<Copied, BackupError> {
     let (src, dst, cancel) = (source.to_path_buf(), dest.to_path_buf(), cancel.clone());
@@ -45,7 +45,7 @@ pub(super) async fn backup(
 
 /// Runs a blocking copy on the blocking pool, forwarding its steps as progress.
 async fn run_copy(
-    progress: &mut dyn FnMut(BackupProgress),
+    progress: &mut (dyn FnMut(BackupProgress) + Send),
     work: impl FnOnce(&dyn Fn(Step)) -> Result<(), BackupError> + Send + 'static,
 ) -> Result<(), BackupError> {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Step>();
@@ -161,7 +161,7 @@ fn integrity(path: &Path) -> Result<String, BackupError> {
 pub(super) async fn restore(
     backup: &Path,
     target: &Path,
-    progress: &mut dyn FnMut(BackupProgress),
+    progress: &mut (dyn FnMut(BackupProgress) + Send),
 ) -> Result<(), BackupError> {
     let (src, dst) = (backup.to_path_buf(), target.to_path_buf());
     run_copy(progress, move |report| copy(&src, &dst, None, report)).await

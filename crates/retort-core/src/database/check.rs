@@ -24,13 +24,16 @@ use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 /// Everything the check found out. Fields a failure kept from being checked are `None`.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "specta", serde(rename = "ConnectionCheckReport"))]
 pub struct ConnectionReport {
     /// The URL as shown (password as `***`).
     pub url: String,
     pub backend: Backend,
     /// `host:port`, the SQLite file, or `:memory:`.
     pub target: String,
+    #[cfg_attr(feature = "specta", specta(type = f64))]
     pub timeout_ms: u64,
     /// Connected and logged in: the checks below ran.
     pub ok: bool,
@@ -71,6 +74,7 @@ pub struct ConnectionReport {
     pub warnings: Vec<String>,
 }
 
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TlsState {
@@ -82,7 +86,9 @@ pub enum TlsState {
 }
 
 /// Why the connection did not work.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", serde(rename = "CheckFailure"))]
 pub struct ConnectionFailure {
     pub kind: FailureKind,
     /// The driver's words, password scrubbed.
@@ -93,6 +99,7 @@ pub struct ConnectionFailure {
     pub advice: String,
 }
 
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FailureKind {
@@ -134,7 +141,9 @@ impl FailureKind {
 }
 
 /// The version table's rows against the project's heads.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", serde(rename = "VersionCheck"))]
 pub struct VersionTableCheck {
     /// The table as SQL (`alembic_version`, `app.alembic_version`).
     pub table: String,
@@ -144,6 +153,7 @@ pub struct VersionTableCheck {
     /// The project's heads.
     pub heads: Vec<String>,
     /// Upgrade steps to the heads; `None` when the rows name revisions the project lacks.
+    #[cfg_attr(feature = "specta", specta(type = Option<f64>))]
     pub behind_by: Option<u64>,
     /// Those steps, in the order an upgrade runs them.
     pub pending: Vec<String>,
@@ -153,6 +163,7 @@ pub struct VersionTableCheck {
     pub detail: String,
 }
 
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum VersionStatus {
@@ -173,7 +184,9 @@ pub enum VersionStatus {
 }
 
 /// `pg_dump` / `mariadb-dump`: found, which version, and whether it suits the server.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", serde(rename = "DumpTool"))]
 pub struct DumpToolCheck {
     /// The program looked for (`pg_dump`, `mariadb-dump`, `mysqldump`).
     pub name: String,

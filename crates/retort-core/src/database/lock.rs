@@ -9,9 +9,12 @@ use std::fs::File;
 use std::time::{Duration, Instant};
 
 /// Who holds the migration lock, as far as the database tells.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", serde(rename = "DatabaseLockHolder"))]
 pub struct LockHolder {
     /// Backend process id (PostgreSQL) or connection id (MySQL).
+    #[cfg_attr(feature = "specta", specta(type = Option<f64>))]
     pub pid: Option<i64>,
     pub application: Option<String>,
     pub user: Option<String>,

@@ -45,12 +45,14 @@ pub enum DatabaseError {
 }
 
 /// A statement the database refused, with the driver's words (password scrubbed).
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SqlFailure {
     pub message: String,
     /// SQLSTATE or the server's error code, where the driver gives one.
     pub code: Option<String>,
     /// PostgreSQL: 1-based character offset of the error inside the statement.
+    #[cfg_attr(feature = "specta", specta(type = Option<f64>))]
     pub position: Option<usize>,
 }
 

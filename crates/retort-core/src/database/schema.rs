@@ -18,6 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 /// A database's tables, sorted by name. The version table is not part of it.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Schema {
     pub backend: Backend,
@@ -26,6 +27,7 @@ pub struct Schema {
     pub tables: Vec<Table>,
 }
 
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Table {
     pub name: String,
@@ -41,6 +43,7 @@ pub struct Table {
     pub foreign_keys: Vec<ForeignKey>,
 }
 
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Column {
     pub name: String,
@@ -49,6 +52,7 @@ pub struct Column {
     pub nullable: bool,
 }
 
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Index {
     pub name: String,
@@ -59,6 +63,7 @@ pub struct Index {
     pub condition: Option<String>,
 }
 
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct UniqueConstraint {
     /// `None` on SQLite, whose unique constraints have no name of their own.
@@ -66,6 +71,7 @@ pub struct UniqueConstraint {
     pub columns: Vec<String>,
 }
 
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ForeignKey {
     /// `None` on SQLite, which does not keep the constraint's name.
@@ -153,6 +159,7 @@ impl fmt::Display for ForeignKey {
 // Differences
 
 /// One way an actual schema differs from the expected one.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Difference {
@@ -327,6 +334,7 @@ impl fmt::Display for Difference {
 }
 
 /// Everything in which an actual schema differs from an expected one, table by table.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct SchemaDiff {
     pub differences: Vec<Difference>,

@@ -9,6 +9,7 @@ use serde::Serialize;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Backend {

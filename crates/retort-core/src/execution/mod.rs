@@ -29,7 +29,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// What a run is asked to do, with the targets as the user wrote them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(tag = "command", rename_all = "lowercase")]
 pub enum Operation {
     Upgrade { target: String },
@@ -127,6 +128,7 @@ impl Default for RunOptions {
 }
 
 /// Progress of a run, as the CLI prints it and the UI shows it.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum ProgressEvent {
@@ -134,27 +136,40 @@ pub enum ProgressEvent {
     LockWaiting { holder: Option<LockHolder> },
     /// The lock is held and the plan is known.
     Planned {
+        #[cfg_attr(feature = "specta", specta(type = f64))]
         total: usize,
         creates_version_table: bool,
     },
     StepStarted {
+        #[cfg_attr(feature = "specta", specta(type = f64))]
         index: usize,
+        #[cfg_attr(feature = "specta", specta(type = f64))]
         total: usize,
         description: String,
     },
     /// The step about to start runs its statements outside a transaction
     /// (`transaction:false`, or MySQL/MariaDB, whose DDL commits as it goes).
-    OutsideTransaction { index: usize, reason: String },
-    StepFinished {
+    OutsideTransaction {
+        #[cfg_attr(feature = "specta", specta(type = f64))]
         index: usize,
+        reason: String,
+    },
+    StepFinished {
+        #[cfg_attr(feature = "specta", specta(type = f64))]
+        index: usize,
+        #[cfg_attr(feature = "specta", specta(type = f64))]
         total: usize,
         description: String,
+        #[cfg_attr(feature = "specta", specta(type = f64))]
         duration_ms: u64,
     },
     StepFailed {
+        #[cfg_attr(feature = "specta", specta(type = f64))]
         index: usize,
+        #[cfg_attr(feature = "specta", specta(type = f64))]
         total: usize,
         description: String,
+        #[cfg_attr(feature = "specta", specta(type = f64))]
         duration_ms: u64,
         error: String,
     },
@@ -165,6 +180,7 @@ pub enum ProgressEvent {
 /// Where progress goes: the CLI's printer, a Tauri event, a server-sent event.
 pub type ProgressSink<'a> = &'a (dyn Fn(ProgressEvent) + Send + Sync);
 
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
@@ -174,6 +190,7 @@ pub enum Outcome {
 }
 
 /// What a run did, failed or not.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, Serialize)]
 pub struct RunReport {
     pub operation: Operation,
@@ -189,6 +206,7 @@ pub struct RunReport {
     pub failure: Option<StepFailure>,
 }
 
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, Serialize)]
 pub struct CompletedStep {
     pub description: String,
@@ -196,16 +214,23 @@ pub struct CompletedStep {
     pub revision: Option<String>,
     /// Its file, for the journal's checksum.
     pub path: Option<PathBuf>,
+    #[cfg_attr(feature = "specta", specta(type = f64))]
     pub duration_ms: u64,
 }
 
+/// `(line, statement)` pairs, as TypeScript sees them.
+#[cfg(feature = "specta")]
+type LinesAndStatements = Vec<(f64, String)>;
+
 /// An honest account of a failed step: what ran, what was kept, what the version table says.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, Serialize)]
 pub struct StepFailure {
     pub description: String,
     pub revision: Option<String>,
     pub path: Option<PathBuf>,
     /// The failing statement's line in the revision file.
+    #[cfg_attr(feature = "specta", specta(type = Option<f64>))]
     pub line: Option<usize>,
     pub statement: Option<String>,
     pub error: String,
@@ -213,6 +238,7 @@ pub struct StepFailure {
     pub rolled_back: bool,
     /// Statements of the failing step that had already committed (MySQL DDL, or a
     /// `transaction:false` section), with their lines.
+    #[cfg_attr(feature = "specta", specta(type = LinesAndStatements))]
     pub committed_statements: Vec<(usize, String)>,
     /// The version table's rows after the failure.
     pub version_rows: Vec<String>,

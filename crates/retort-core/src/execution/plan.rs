@@ -12,6 +12,7 @@ use serde::Serialize;
 use std::collections::HashMap;
 use std::path::PathBuf;
 
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum StepKind {
@@ -21,6 +22,7 @@ pub enum StepKind {
 }
 
 /// One step of a plan, in the order it runs.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, Serialize)]
 pub struct Step {
     pub kind: StepKind,
@@ -38,6 +40,7 @@ pub struct Step {
     pub version_changes: Vec<RowChange>,
 }
 
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, Serialize)]
 pub struct StepSql {
     /// `false` for a `transaction:false` section: it runs outside any transaction.
@@ -47,6 +50,7 @@ pub struct StepSql {
 }
 
 /// Everything a run will do, computed from the database's real rows.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, Serialize)]
 pub struct Plan {
     pub operation: Operation,

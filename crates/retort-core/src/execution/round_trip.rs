@@ -23,20 +23,31 @@ use std::fmt;
 use std::path::PathBuf;
 
 /// Progress of a round trip, as the CLI prints it and the UI shows it.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum RoundTripEvent {
     /// The scratch database exists; `total` revisions are to be checked.
-    Started { scratch: String, total: usize },
+    Started {
+        scratch: String,
+        #[cfg_attr(feature = "specta", specta(type = f64))]
+        total: usize,
+    },
     /// Revision `index` (0-based, upgrade order) is being checked.
     Checking {
+        #[cfg_attr(feature = "specta", specta(type = f64))]
         index: usize,
+        #[cfg_attr(feature = "specta", specta(type = f64))]
         total: usize,
         revision: String,
         description: String,
     },
     /// The revision went up, down and up again and the schema came back each time.
-    Passed { index: usize, revision: String },
+    Passed {
+        #[cfg_attr(feature = "specta", specta(type = f64))]
+        index: usize,
+        revision: String,
+    },
     /// Alembic projects: a line alembic (or env.py) printed.
     Output { line: String },
 }
@@ -44,6 +55,7 @@ pub enum RoundTripEvent {
 /// Where round-trip progress goes.
 pub type RoundTripSink<'a> = &'a (dyn Fn(RoundTripEvent) + Send + Sync);
 
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Phase {
@@ -54,8 +66,10 @@ pub enum Phase {
 }
 
 /// What went wrong with a revision.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+#[cfg_attr(feature = "specta", serde(rename = "RoundTripProblem"))]
 pub enum Problem {
     /// The step failed; the failure names the statement and the database's error.
     StepFailed { failure: StepFailure },
@@ -72,6 +86,7 @@ pub enum Problem {
 }
 
 /// The first revision that did not survive the round trip.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, Serialize)]
 pub struct RoundTripFailure {
     pub revision: String,
@@ -127,6 +142,7 @@ impl fmt::Display for RoundTripFailure {
     }
 }
 
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, Serialize)]
 pub struct RoundTripReport {
     /// The scratch database used (removed again).
@@ -134,6 +150,7 @@ pub struct RoundTripReport {
     /// `completed`: every revision passed; `failed`: see `failure`; `cancelled`.
     pub outcome: Outcome,
     /// Revisions in the project.
+    #[cfg_attr(feature = "specta", specta(type = f64))]
     pub total: usize,
     /// Revisions that passed, in the order they were checked.
     pub passed: Vec<String>,

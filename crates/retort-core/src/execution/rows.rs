@@ -10,6 +10,7 @@ use serde::Serialize;
 use std::collections::BTreeSet;
 
 /// One statement against the version table.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "op", rename_all = "lowercase")]
 pub enum RowChange {
@@ -19,6 +20,7 @@ pub enum RowChange {
 }
 
 /// One of Alembic's `StampStep`s: move the rows `from` to `to` without running migrations.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StampMove {
     pub from: Vec<String>,

@@ -6,10 +6,12 @@
 use crate::database::Backend;
 
 /// One statement of a SQL section, without its terminating delimiter.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Statement {
     pub sql: String,
     /// 1-based line of the statement's first token within the text that was split.
+    #[cfg_attr(feature = "specta", specta(type = f64))]
     pub line: usize,
 }
 

@@ -40,6 +40,7 @@ pub enum ScratchError {
 }
 
 /// What a verified stamp found, for the CLI and the UI to show before anything is written.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, Serialize)]
 pub struct StampVerification {
     /// The stamp's targets as given.

@@ -22,6 +22,7 @@ use sqlx::Row;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EntryKind {
@@ -70,6 +71,7 @@ impl EntryKind {
     }
 }
 
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EntryOutcome {
@@ -104,6 +106,7 @@ impl EntryOutcome {
 }
 
 /// The database an operation touched, as the journal keeps it: never with a password.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConnectionRef {
     /// The saved connection's name, when it came from one.
@@ -132,6 +135,7 @@ impl ConnectionRef {
 }
 
 /// Who and where: filled in by [`Context::current`].
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Context {
     pub os_user: String,
@@ -179,6 +183,7 @@ pub struct Finish {
     pub backup_id: Option<i64>,
 }
 
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StepRecord {
     pub revision: Option<String>,
@@ -186,13 +191,16 @@ pub struct StepRecord {
     pub file_path: Option<PathBuf>,
     /// SHA-256 of the file as applied, line endings normalised ([`file_checksum`]).
     pub file_sha256: Option<String>,
+    #[cfg_attr(feature = "specta", specta(type = f64))]
     pub duration_ms: u64,
     pub ok: bool,
 }
 
 /// A journal entry as read back.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JournalEntry {
+    #[cfg_attr(feature = "specta", specta(type = f64))]
     pub id: i64,
     pub kind: EntryKind,
     pub started_at: String,
@@ -208,14 +216,17 @@ pub struct JournalEntry {
     pub outcome: EntryOutcome,
     /// A `running` entry whose process is gone from this machine: it was killed or crashed.
     pub interrupted: bool,
+    #[cfg_attr(feature = "specta", specta(type = Option<f64>))]
     pub failed_step: Option<usize>,
     pub error: Option<String>,
+    #[cfg_attr(feature = "specta", specta(type = Option<f64>))]
     pub backup_id: Option<i64>,
     pub note: Option<String>,
     pub steps: Vec<StepRecord>,
 }
 
 /// Which entries to read; empty fields match everything.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct JournalFilter {
     /// A saved connection's name.
@@ -229,12 +240,14 @@ pub struct JournalFilter {
 }
 
 /// A revision applied through Retort, and the checksum of its file at that time.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AppliedFile {
     pub revision: String,
     pub file_path: Option<PathBuf>,
     pub sha256: String,
     pub applied_at: String,
+    #[cfg_attr(feature = "specta", specta(type = f64))]
     pub entry_id: i64,
 }
 

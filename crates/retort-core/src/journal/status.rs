@@ -12,6 +12,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::Duration;
 
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, Serialize)]
 pub struct ConnectionStatus {
     pub connection: ConnectionRef,
@@ -27,6 +28,7 @@ pub struct ConnectionStatus {
     pub unrecorded: Vec<String>,
 }
 
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, Serialize)]
 pub struct ChangedFile {
     pub revision: String,

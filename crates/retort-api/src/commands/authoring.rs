@@ -1,0 +1,254 @@
+//! New revisions and merges from the app, the guided merge explanation, the project checks
+//! and the round-trip test on a scratch database.
+
+use super::reopen;
+use super::runs::{execution_error, now_text, target};
+use crate::core::AppCore;
+use crate::error::{ApiError, ErrorKind};
+use crate::types::*;
+use retort_core::authoring::checks::{self, CheckOptions, CheckReport};
+use retort_core::authoring::merge::{MergeExplanation, explain_merge as explain};
+use retort_core::authoring::{self, AuthoringError, NewRevision, RevisionRequest, naming};
+use retort_core::execution::RunOptions;
+use retort_core::execution::round_trip::{self, RoundTripReport};
+use retort_core::journal::{Context, EntryKind, status};
+
+fn authoring_error(e: AuthoringError) -> ApiError {
+    ApiError::new(ErrorKind::InvalidInput, e.to_string())
+}
+
+fn project_and_map(core: &AppCore) -> Result<std::sync::Arc<crate::core::Opened>, ApiError> {
+    let opened = core.require_opened()?;
+    if opened.project.is_none() || opened.map.is_none() {
+        return Err(ApiError::new(
+            ErrorKind::Project,
+            "the project's revision graph could not be built",
+        )
+        .with_hint("fix the problems listed for this workspace"));
+    }
+    Ok(opened)
+}
+
+fn request_of(input: &RevisionInput) -> Result<RevisionRequest, ApiError> {
+    let message = input.message.trim();
+    if message.is_empty() {
+        return Err(ApiError::invalid("give the revision a message"));
+    }
+    Ok(RevisionRequest {
+        message: Some(message.to_string()),
+        heads: vec![
+            input
+                .head
+                .as_deref()
+                .map(str::trim)
+                .filter(|h| !h.is_empty())
+                .unwrap_or("head")
+                .to_string(),
+        ],
+        branch_labels: input
+            .branch_label
+            .iter()
+            .map(|l| l.trim().to_string())
+            .filter(|l| !l.is_empty())
+            .collect(),
+        depends_on: input
+            .depends_on
+            .iter()
+            .map(|d| d.trim().to_string())
+            .filter(|d| !d.is_empty())
+            .collect(),
+        ..RevisionRequest::default()
+    })
+}
+
+/// The project's naming advice for a message.
+fn naming_advice(project: &retort_core::project::Project, message: &str) -> Vec<String> {
+    let config = match checks::naming_config(project) {
+        Ok(c) => c,
+        Err(e) => return vec![e],
+    };
+    let name = naming::slug(message.lines().next().unwrap_or(""), Some(usize::MAX));
+    if name.is_empty() || checks::follows_conventions(&name, &config.patterns) {
+        return Vec::new();
+    }
+    vec![format!(
+        "'{name}' follows none of the naming conventions ({}): e.g. \"add_email_to_users\", \"create_orders_table\"",
+        config.patterns.join(", ")
+    )]
+}
+
+/// The file a new revision would be, without writing it: name, path, text, naming advice.
+pub async fn preview_revision(
+    core: &AppCore,
+    input: RevisionInput,
+) -> Result<RevisionPreview, ApiError> {
+    let opened = project_and_map(core)?;
+    let (project, map) = (
+        opened.project.as_ref().unwrap(),
+        opened.map.as_ref().unwrap(),
+    );
+    let request = request_of(&input)?;
+    let new =
+        authoring::plan_revision(project, map, &request, &opened.dir).map_err(authoring_error)?;
+    Ok(RevisionPreview {
+        naming: naming_advice(project, &input.message),
+        revision: new,
+        written: false,
+    })
+}
+
+async fn written(
+    core: &AppCore,
+    new: NewRevision,
+    kind: EntryKind,
+    naming: Vec<String>,
+) -> Result<RevisionPreview, ApiError> {
+    let opened = core.require_opened()?;
+    let store = core.store().await?;
+    // The file is written; a journal that cannot take it is reported, not fatal.
+    let journaled =
+        authoring::record_written(store, &Context::current(Some(&opened.dir)), &new, kind).await;
+    core.emit(ApiEvent::JournalChanged);
+    reopen(core, &opened.dir).await?;
+    let mut preview = RevisionPreview {
+        revision: new,
+        naming,
+        written: true,
+    };
+    if let Err(e) = journaled {
+        preview
+            .revision
+            .warnings
+            .push(format!("the journal did not record this file: {e}"));
+    }
+    Ok(preview)
+}
+
+/// Writes a new revision file and reloads the workspace.
+pub async fn create_revision(
+    core: &AppCore,
+    input: RevisionInput,
+) -> Result<RevisionPreview, ApiError> {
+    let opened = project_and_map(core)?;
+    let (project, map) = (
+        opened.project.as_ref().unwrap(),
+        opened.map.as_ref().unwrap(),
+    );
+    let request = request_of(&input)?;
+    let new =
+        authoring::create_revision(project, map, &request, &opened.dir).map_err(authoring_error)?;
+    let naming = naming_advice(project, &input.message);
+    written(core, new, EntryKind::Revision, naming).await
+}
+
+/// What merging these heads (none: every head) means: the common ancestor, each branch,
+/// the tables touched on both sides, and the resulting order.
+pub async fn explain_merge(
+    core: &AppCore,
+    revisions: Vec<String>,
+) -> Result<MergeExplanation, ApiError> {
+    let opened = project_and_map(core)?;
+    let (project, map) = (
+        opened.project.as_ref().unwrap(),
+        opened.map.as_ref().unwrap(),
+    );
+    explain(project, map, &revisions, None).map_err(authoring_error)
+}
+
+/// Writes a merge revision of `revisions` (none: every head) and reloads the workspace.
+pub async fn create_merge(
+    core: &AppCore,
+    revisions: Vec<String>,
+    message: String,
+) -> Result<RevisionPreview, ApiError> {
+    let opened = project_and_map(core)?;
+    let (project, map) = (
+        opened.project.as_ref().unwrap(),
+        opened.map.as_ref().unwrap(),
+    );
+    let revisions = if revisions.is_empty() {
+        vec!["heads".to_string()]
+    } else {
+        revisions
+    };
+    let message = message.trim();
+    let request = RevisionRequest {
+        message: (!message.is_empty()).then(|| message.to_string()),
+        ..RevisionRequest::default()
+    };
+    let new = authoring::create_merge(project, map, &revisions, &request, &opened.dir)
+        .map_err(authoring_error)?;
+    written(core, new, EntryKind::Merge, Vec::new()).await
+}
+
+/// The project checks (single head, empty downgrades, naming, …); with a connection, also
+/// the applied revisions whose files changed since.
+pub async fn project_checks(
+    core: &AppCore,
+    connection: Option<String>,
+    password: Option<String>,
+) -> Result<CheckReport, ApiError> {
+    let opened = project_and_map(core)?;
+    let (project, map) = (
+        opened.project.as_ref().unwrap(),
+        opened.map.as_ref().unwrap(),
+    );
+    let mut report = checks::check_project(project, map, &CheckOptions::default());
+    if connection.as_deref().is_some_and(|c| !c.trim().is_empty()) {
+        let target = target(core, connection, password).await?;
+        let store = core.store().await?;
+        let status = status::connection_status(
+            store,
+            project,
+            map,
+            &target.url,
+            target.connection_ref(),
+            core.timeout,
+        )
+        .await?;
+        report
+            .findings
+            .extend(checks::applied_file_findings(&status));
+    }
+    Ok(report)
+}
+
+/// Upgrades, downgrades and upgrades again every revision in a scratch database on the
+/// connection's server (or engine); progress as `roundTripProgress` events with `runId`.
+pub async fn round_trip_test(
+    core: &AppCore,
+    run_id: String,
+    connection: Option<String>,
+    password: Option<String>,
+) -> Result<RoundTripReport, ApiError> {
+    let target = target(core, connection, password).await?;
+    let (_running, cancel) = core.start_run(ActiveRunView {
+        run_id: run_id.clone(),
+        what: "round trip".into(),
+        target: target
+            .view
+            .connection
+            .clone()
+            .unwrap_or(target.view.url.clone()),
+        started_at: now_text(),
+    })?;
+    let options = RunOptions {
+        connect_timeout: core.timeout,
+        cancel,
+        ..RunOptions::default()
+    };
+    round_trip::round_trip(
+        target.project(),
+        target.map(),
+        &target.url,
+        &options,
+        &|progress| {
+            core.emit(ApiEvent::RoundTripProgress {
+                run_id: run_id.clone(),
+                progress,
+            })
+        },
+    )
+    .await
+    .map_err(|e| execution_error(e, &target.url))
+}

@@ -97,4 +97,6 @@ macro_rules! json_dispatch {
 with_commands!(json_dispatch);
 
 #[cfg(test)]
+mod operation_tests;
+#[cfg(test)]
 mod tests;

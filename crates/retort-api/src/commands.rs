@@ -57,7 +57,7 @@ pub async fn open_workspace(core: &AppCore, path: String) -> Result<WorkspaceVie
         .await
         .map_err(|e| ApiError::internal(e.to_string()))??;
     let store = core.store().await?;
-    store.workspace(&opened.dir).await?;
+    store.touch_workspace(&opened.dir).await?;
     let opened = core.set_opened(opened);
     core.emit(ApiEvent::WorkspaceOpened {
         path: opened.dir.display().to_string(),

@@ -481,3 +481,34 @@ fn merging_two_heads_writes_the_file_and_reloads_the_graph() {
         assert!(checks["findings"].is_array());
     });
 }
+
+#[test]
+fn recent_workspaces_come_most_recently_opened_first() {
+    let home = tempfile::tempdir().unwrap();
+    let projects = tempfile::tempdir().unwrap();
+    let open = |name: &str| {
+        let dir = projects.path().join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("retort.toml"), "versions = [\"versions\"]\n").unwrap();
+        table_rev(&dir, "a1", "");
+        json!({"path": dir.display().to_string()})
+    };
+    let core = core(home.path());
+    rt().block_on(async {
+        let names = |v: Value| -> Vec<String> {
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|w| w["name"].as_str().unwrap().to_string())
+                .collect()
+        };
+        for name in ["zeta", "alpha", "mid"] {
+            call(&core, "open_workspace", open(name)).await.unwrap();
+        }
+        let recent = call(&core, "recent_workspaces", json!({})).await.unwrap();
+        assert_eq!(names(recent), ["mid", "alpha", "zeta"]);
+        call(&core, "open_workspace", open("zeta")).await.unwrap();
+        let recent = call(&core, "recent_workspaces", json!({})).await.unwrap();
+        assert_eq!(names(recent), ["zeta", "mid", "alpha"]);
+    });
+}

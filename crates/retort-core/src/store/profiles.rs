@@ -579,10 +579,24 @@ impl Store {
         self.workspace(project_dir).await
     }
 
-    /// Every workspace with its connections.
+    /// Records that a workspace was opened now (the recent list puts it first).
+    pub async fn touch_workspace(&self, project_dir: &Path) -> Result<Workspace, StoreError> {
+        let ws = self.workspace(project_dir).await?;
+        sqlx::query(
+            "UPDATE workspaces SET last_opened_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?",
+        )
+        .bind(ws.id)
+        .execute(self.pool())
+        .await
+        .map_err(|e| self.query_error(e))?;
+        Ok(ws)
+    }
+
+    /// Every workspace with its connections, the most recently opened first.
     pub async fn workspaces(&self) -> Result<Vec<Workspace>, StoreError> {
-        let dirs: Vec<String> =
-            sqlx::query_scalar("SELECT project_dir FROM workspaces ORDER BY name")
+        let dirs: Vec<String> = sqlx::query_scalar(
+            "SELECT project_dir FROM workspaces ORDER BY coalesce(last_opened_at, created_at) DESC, id DESC",
+        )
                 .fetch_all(self.pool())
                 .await
                 .map_err(|e| self.query_error(e))?;

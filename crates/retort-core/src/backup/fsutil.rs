@@ -150,7 +150,7 @@ pub fn remove_leftover_partials(dir: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
-fn process_alive(pid: u32) -> bool {
+pub(super) fn process_alive(pid: u32) -> bool {
     #[cfg(unix)]
     {
         let Ok(pid) = libc::pid_t::try_from(pid) else {

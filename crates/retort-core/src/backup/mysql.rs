@@ -25,8 +25,31 @@ struct OptionFile(PathBuf);
 
 static OPTION_FILES: AtomicUsize = AtomicUsize::new(0);
 
+/// Option files of Retort processes that are gone (killed before they could remove theirs):
+/// they hold a password, so the next backup or restore removes them.
+fn remove_stale_option_files(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let pid = name
+            .strip_prefix("retort-")
+            .and_then(|r| r.strip_suffix(".cnf"))
+            .and_then(|r| r.split_once('-'))
+            .and_then(|(pid, n)| n.parse::<u32>().ok().and(pid.parse::<u32>().ok()));
+        if let Some(pid) = pid
+            && pid != std::process::id()
+            && !super::fsutil::process_alive(pid)
+        {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 impl OptionFile {
     fn new(url: &DatabaseUrl) -> Result<Self, BackupError> {
+        remove_stale_option_files(&std::env::temp_dir());
         let path = std::env::temp_dir().join(format!(
             "retort-{}-{}.cnf",
             std::process::id(),
@@ -430,6 +453,23 @@ mod tests {
         assert!(!file.argument().contains("p\"a"));
         drop(file);
         assert!(!path.exists());
+    }
+
+    #[test]
+    fn option_files_of_killed_processes_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        // No process has a pid this high; ours is alive; other names are not ours.
+        let dead = dir.path().join("retort-4000000000-0.cnf");
+        let mine = dir
+            .path()
+            .join(format!("retort-{}-7.cnf", std::process::id()));
+        let other = dir.path().join("retort-notes.cnf");
+        for f in [&dead, &mine, &other] {
+            std::fs::write(f, "[client]\npassword=\"x\"\n").unwrap();
+        }
+        remove_stale_option_files(dir.path());
+        assert!(!dead.exists());
+        assert!(mine.exists() && other.exists());
     }
 
     #[test]

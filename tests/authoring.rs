@@ -1029,3 +1029,42 @@ fn check_on_an_alembic_project_reads_its_settings() {
         ]
     );
 }
+
+#[test]
+fn check_with_round_trip_reports_a_downgrade_that_leaves_a_table_behind() {
+    let project = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let dir = project.path();
+    native_project(dir, "");
+    write_sql(
+        dir,
+        "a1_one.sql",
+        "a1",
+        "",
+        "create users",
+        "CREATE TABLE users (id INTEGER PRIMARY KEY);",
+        "DROP TABLE users;",
+    );
+    let good = retort_in(dir, home.path(), &["check", "--no-naming", "--round-trip"]);
+    assert_eq!(good.code, Some(0), "{}{}", good.stdout, good.stderr);
+    write_sql(
+        dir,
+        "b2_two.sql",
+        "b2",
+        "a1",
+        "create orders",
+        "CREATE TABLE orders (id INTEGER PRIMARY KEY);",
+        "SELECT 1;",
+    );
+    let bad = retort_in(dir, home.path(), &["check", "--no-naming", "--round-trip"]);
+    assert_eq!(bad.code, Some(1), "{}{}", bad.stdout, bad.stderr);
+    assert!(
+        bad.stdout.contains("error[round_trip]: b2 ")
+            && bad.stdout.contains("orders")
+            && bad.stdout.contains("b2_two.sql"),
+        "{}",
+        bad.stdout
+    );
+    // The project's own database was not touched.
+    assert!(!dir.join("app.db").exists());
+}

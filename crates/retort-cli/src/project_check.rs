@@ -14,6 +14,10 @@ pub struct CheckArgs {
     /// Do not check revision names, whatever the project says.
     #[arg(long)]
     no_naming: bool,
+    /// Also upgrade, downgrade and upgrade again every revision in a scratch database on the
+    /// server (or engine) of --url / --connection / the project's URL.
+    #[arg(long)]
+    round_trip: bool,
 }
 
 pub fn main(cli: &Cli, args: &CheckArgs) -> ExitCode {
@@ -32,6 +36,12 @@ pub fn main(cli: &Cli, args: &CheckArgs) -> ExitCode {
             // With a database named, applied files that changed since Retort applied them.
             if cli.url.is_some() || cli.connection.is_some() {
                 match applied_files(cli, &project, &map) {
+                    Ok(findings) => report.findings.extend(findings),
+                    Err(message) => return fail(cli, &message),
+                }
+            }
+            if args.round_trip {
+                match round_trip(cli, &project, &map) {
                     Ok(findings) => report.findings.extend(findings),
                     Err(message) => return fail(cli, &message),
                 }
@@ -86,6 +96,31 @@ fn applied_files(
     Ok(retort_core::authoring::checks::applied_file_findings(
         &status,
     ))
+}
+
+fn round_trip(
+    cli: &Cli,
+    project: &retort_core::project::Project,
+    map: &retort_core::graph::RevisionMap,
+) -> Result<Vec<retort_core::authoring::checks::Finding>, String> {
+    use retort_core::execution::{RunOptions, round_trip};
+    let url = crate::database_url(cli, cli.connection.as_deref(), project)?;
+    let options = RunOptions {
+        connect_timeout: std::time::Duration::from_secs(cli.connect_timeout),
+        python: cli.python.clone(),
+        ..RunOptions::default()
+    };
+    let rt = crate::runtime()?;
+    let report = rt
+        .block_on(round_trip::round_trip(
+            project,
+            map,
+            &url,
+            &options,
+            &|_| {},
+        ))
+        .map_err(|e| url.scrub(&format!("the round trip could not run: {e}")))?;
+    Ok(retort_core::authoring::checks::round_trip_findings(&report))
 }
 
 /// The report as text: one block per finding, then the counts.

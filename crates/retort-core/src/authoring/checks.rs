@@ -587,3 +587,27 @@ pub fn applied_file_findings(status: &crate::journal::status::ConnectionStatus) 
         })
         .collect()
 }
+
+/// A round trip's verdict as a check finding: none when every revision passed.
+pub fn round_trip_findings(report: &crate::execution::round_trip::RoundTripReport) -> Vec<Finding> {
+    use crate::execution::round_trip::Problem;
+    let Some(failure) = &report.failure else {
+        return Vec::new();
+    };
+    let line = match &failure.problem {
+        Problem::StepFailed { failure } => failure.line,
+        _ => None,
+    };
+    vec![Finding {
+        check: "round_trip".into(),
+        level: Level::Error,
+        revision: Some(failure.revision.clone()),
+        path: failure.path.clone(),
+        line,
+        message: failure.to_string().trim_end().to_string(),
+        suggestion: Some(format!(
+            "fix the revision so that upgrade, downgrade and upgrade again leave the same schema (tested in {})",
+            report.scratch
+        )),
+    }]
+}

@@ -6,6 +6,7 @@ import type { App, Screen } from "./main";
 import { call, commands } from "./api";
 import { h, clear, esc } from "./dom";
 import { renderSource } from "./source";
+import { nodeActions, nodeMenu, openRunDialog } from "./runs";
 import type { ConnectionPosition, GraphLayout, GraphNode, RevisionDetail } from "./bindings";
 
 const ROW = 30;
@@ -44,6 +45,13 @@ export class GraphScreen implements Screen {
     this.viewport.append(this.spacer, this.rows);
     this.viewport.addEventListener("scroll", () => this.schedule());
     this.viewport.addEventListener("keydown", (e) => this.key(e));
+    this.rows.addEventListener("contextmenu", (e) => {
+      const row = (e.target as HTMLElement).closest<HTMLElement>("[data-row]");
+      if (!row) return;
+      e.preventDefault();
+      this.select(Number(row.dataset.row));
+      nodeMenu(this.app, row.dataset.id!, this.overlay, e.clientX, e.clientY);
+    });
     this.rows.addEventListener("click", (e) => {
       const row = (e.target as HTMLElement).closest<HTMLElement>("[data-row]");
       if (row) this.select(Number(row.dataset.row), true);
@@ -91,6 +99,7 @@ export class GraphScreen implements Screen {
       h("button", { onclick: () => this.setZoom(this.zoom / 1.25), "aria-label": "Zoom out", title: "Zoom out (-)" }, "−"),
       h("button", { onclick: () => this.setZoom(this.zoom * 1.25), "aria-label": "Zoom in", title: "Zoom in (+)" }, "+"),
       h("button", { onclick: () => this.fit(), title: "Fit (f)", "data-testid": "fit" }, "Fit"),
+      h("button", { onclick: () => openRunDialog(this.app, { connection: this.overlay }), "data-testid": "open-run" }, "Upgrade / downgrade…"),
     );
     clear(this.root, toolbar, h("div", { class: "graph-body" }, this.viewport, this.detail));
     if (!this.detail.hasChildNodes()) clear(this.detail, h("p", { class: "muted" }, "Select a revision (click, or ↑/↓ and Enter)."));
@@ -411,6 +420,7 @@ export class GraphScreen implements Screen {
         h("dd", { class: "mono small" }, d.path ?? "—"),
       ),
       d.longdoc && d.longdoc !== d.message ? h("pre", { class: "longdoc" }, d.longdoc) : null,
+      nodeActions(this.app, d.id, this.overlay),
       d.source ? renderSource(d.source) : h("p", { class: "muted" }, d.sourceError ?? "No source file."),
     );
   }

@@ -8,10 +8,12 @@ import { WorkspaceScreen } from "./workspace";
 import { ConnectionsScreen } from "./connections";
 import { GraphScreen } from "./graph";
 import { SourceViewer } from "./source";
+import { StatusScreen } from "./status";
+import "./stamp";
 
 installTransport();
 
-export type ScreenName = "workspace" | "connections" | "graph";
+export type ScreenName = "workspace" | "connections" | "graph" | "status";
 
 export interface Screen {
   readonly root: HTMLElement;
@@ -35,6 +37,7 @@ export class App {
       workspace: new WorkspaceScreen(this),
       connections: new ConnectionsScreen(this),
       graph: new GraphScreen(this),
+      status: new StatusScreen(this),
     };
   }
 
@@ -44,6 +47,7 @@ export class App {
       ["workspace", "Workspace", "1"],
       ["connections", "Connections", "2"],
       ["graph", "History graph", "3"],
+      ["status", "Status", "4"],
     ];
     for (const [name, label, key] of labels) {
       const b = h(

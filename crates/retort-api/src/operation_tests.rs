@@ -97,12 +97,12 @@ fn rusqlite_rows(db: &Path, sql: &str) -> Vec<String> {
                 name: "alembic_version".into(),
                 schema: None,
             };
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
             std::thread::scope(|s| {
                 s.spawn(|| {
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .unwrap();
                     rt.block_on(retort_core::database::read_version_rows(
                         &url,
                         &table,
@@ -510,5 +510,73 @@ fn recent_workspaces_come_most_recently_opened_first() {
         call(&core, "open_workspace", open("zeta")).await.unwrap();
         let recent = call(&core, "recent_workspaces", json!({})).await.unwrap();
         assert_eq!(names(recent), ["zeta", "mid", "alpha"]);
+    });
+}
+
+#[test]
+fn a_second_run_waits_for_the_lock_and_says_who_holds_it() {
+    let home = tempfile::tempdir().unwrap();
+    let project = tempfile::tempdir().unwrap();
+    let dir = project.path();
+    std::fs::write(dir.join("retort.toml"), "versions = [\"versions\"]\n").unwrap();
+    table_rev(dir, "a1", "");
+    let db = home.path().join("dev.db");
+    std::fs::write(&db, b"").unwrap();
+    let core = core(home.path());
+    rt().block_on(async {
+        call(
+            &core,
+            "open_workspace",
+            json!({"path": dir.display().to_string()}),
+        )
+        .await
+        .unwrap();
+        save_sqlite(&core, "prod", &db, "development").await;
+        // Another run (here: another connection of this process) holds the lock.
+        let url = retort_core::database::DatabaseUrl::parse(
+            &format!("sqlite:///{}", db.display()),
+            Path::new("/"),
+        )
+        .unwrap();
+        let table = retort_core::database::VersionTable {
+            name: "alembic_version".into(),
+            schema: None,
+        };
+        let mut other =
+            retort_core::database::Database::open(&url, std::time::Duration::from_secs(5))
+                .await
+                .unwrap();
+        let held = other.try_migration_lock(&table).await.unwrap();
+        assert!(held.is_some());
+        let mut events = core.subscribe();
+        let mut request = run_request(
+            "w1",
+            json!({"command": "upgrade", "target": "head"}),
+            false,
+            None,
+        );
+        request["request"]["lockTimeoutSeconds"] = json!(1);
+        let e = call(&core, "run_operation", request).await.unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Execution, "{e:?}");
+        assert!(e.message.contains("lock"), "{e:?}");
+        let mut waited = false;
+        while let Ok(event) = events.try_recv() {
+            let event = serde_json::to_value(event).unwrap();
+            if event["runId"] == "w1" && event["progress"]["event"] == "lock_waiting" {
+                waited = true;
+                assert!(event["progress"].get("holder").is_some(), "{event}");
+            }
+        }
+        assert!(waited, "the UI was told that the run waits for the lock");
+        assert!(rows(&db).is_empty());
+        // The run's journal entry says it failed, and the run is no longer listed.
+        let last = call(&core, "journal_entries", json!({"query": {"limit": 1}}))
+            .await
+            .unwrap();
+        assert_eq!(last[0]["outcome"], "failed", "{last}");
+        assert_eq!(
+            call(&core, "active_runs", json!({})).await.unwrap(),
+            json!([])
+        );
     });
 }

@@ -117,7 +117,7 @@ try {
     assert.equal(await start.isDisabled(), true, "disabled with a wrong name");
     await confirm.fill(env("E2E_PG_DB"));
     assert.equal(await start.isEnabled(), true, "enabled with the name");
-    await confirm.scrollIntoViewIfNeeded();
+    await start.scrollIntoViewIfNeeded();
     await shot("2-confirm");
   });
 

@@ -546,7 +546,7 @@ export class RunDialog {
             "data-testid": "recover-stamp",
             onclick: () => {
               this.root.close();
-              stampOpener?.(this.app, { targets: rep.heads_after.length ? rep.heads_after : ["base"], connection: this.connSelect.value || null });
+              stampOpener?.(this.app, { targets: f?.revision ? [f.revision] : rep.heads_after.length ? rep.heads_after : ["base"], connection: this.connSelect.value || null });
             },
           },
           "Stamp…",

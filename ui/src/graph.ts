@@ -31,6 +31,9 @@ export class GraphScreen implements Screen {
   private raf = 0;
   private detailTimer = 0;
   private painted = false;
+  /** Heads picked (Ctrl+click) for a merge. */
+  private picked = new Set<string>();
+  private readonly mergeButton = h("button", { "data-testid": "open-merge", onclick: () => this.mergePicked() }, "Merge all heads…");
 
   private readonly viewport = h("div", { class: "graph-viewport", tabindex: "0", role: "listbox", "aria-label": "Revisions, newest first", "data-testid": "graph" });
   private readonly spacer = h("div", { class: "graph-spacer" });
@@ -54,7 +57,8 @@ export class GraphScreen implements Screen {
     });
     this.rows.addEventListener("click", (e) => {
       const row = (e.target as HTMLElement).closest<HTMLElement>("[data-row]");
-      if (row) this.select(Number(row.dataset.row), true);
+      if (row && (e.ctrlKey || e.metaKey) && this.layout?.nodes[Number(row.dataset.row)]?.head) this.pick(row.dataset.id!);
+      else if (row) this.select(Number(row.dataset.row), true);
     });
     this.search.addEventListener("input", () => this.find(this.search.value));
     this.search.addEventListener("keydown", (e) => {
@@ -99,6 +103,8 @@ export class GraphScreen implements Screen {
       h("button", { onclick: () => this.setZoom(this.zoom / 1.25), "aria-label": "Zoom out", title: "Zoom out (-)" }, "−"),
       h("button", { onclick: () => this.setZoom(this.zoom * 1.25), "aria-label": "Zoom in", title: "Zoom in (+)" }, "+"),
       h("button", { onclick: () => this.fit(), title: "Fit (f)", "data-testid": "fit" }, "Fit"),
+      (this.app.workspace?.heads.length ?? 0) > 1 ? this.mergeButton : null,
+      h("button", { onclick: () => void this.app.authoring.newRevision(this.selectedHead()), "data-testid": "open-new-revision", title: "A new revision on the selected head" }, "New revision…"),
       h("button", { onclick: () => openRunDialog(this.app, { connection: this.overlay }), "data-testid": "open-run" }, "Upgrade / downgrade…"),
     );
     clear(this.root, toolbar, h("div", { class: "graph-body" }, this.viewport, this.detail));
@@ -262,7 +268,7 @@ export class GraphScreen implements Screen {
     let chips = "";
     for (const p of this.chips.get(i) ?? []) chips += `<span class="chip" style="background:${esc(p.color)}" title="${esc(p.name)} (${esc(p.environment)})" data-chip="${esc(p.name)}">${esc(p.name)}</span>`;
     const state = applied === null ? "" : applied ? " applied" : " pending";
-    const cls = `row${state}${i === this.selected ? " selected" : ""}${this.matchSet.has(i) ? " match" : ""}`;
+    const cls = `row${state}${i === this.selected ? " selected" : ""}${this.matchSet.has(i) ? " match" : ""}${this.picked.has(n.id) ? " picked" : ""}`;
     return (
       `<div class="${cls}" data-row="${i}" data-id="${esc(n.id)}" role="option" aria-selected="${i === this.selected}" style="height:${rowH}px">` +
       `<svg width="${svgW}" height="${rowH}" aria-hidden="true">${paths}${dot}</svg>` +
@@ -284,6 +290,26 @@ export class GraphScreen implements Screen {
     window.clearTimeout(this.detailTimer);
     const id = layout.nodes[row].id;
     this.detailTimer = window.setTimeout(() => void this.showDetail(id), showDetail ? 0 : 120);
+  }
+
+  /** Ctrl+click on a head: picks it for a merge (or unpicks it). */
+  private pick(id: string): void {
+    if (!this.picked.delete(id)) this.picked.add(id);
+    this.mergeButton.textContent = this.picked.size >= 2 ? `Merge ${this.picked.size} picked heads…` : "Merge all heads…";
+    this.app.say(this.picked.size ? `Picked for a merge: ${[...this.picked].join(", ")} (Ctrl+click heads)` : "");
+    this.render();
+  }
+
+  private mergePicked(): void {
+    const heads = this.picked.size >= 2 ? [...this.picked] : [];
+    this.picked.clear();
+    this.mergeButton.textContent = "Merge all heads…";
+    void this.app.authoring.merge(heads);
+  }
+
+  private selectedHead(): string | null {
+    const n = this.selected >= 0 ? this.layout?.nodes[this.selected] : undefined;
+    return n?.head ? n.id : null;
   }
 
   private reveal(row: number): void {

@@ -8,12 +8,15 @@ import { WorkspaceScreen } from "./workspace";
 import { ConnectionsScreen } from "./connections";
 import { GraphScreen } from "./graph";
 import { SourceViewer } from "./source";
+import { AuthoringScreen, ChecksScreen } from "./authoring";
+import { BackupsScreen } from "./backups";
+import { JournalScreen } from "./journal";
 import { StatusScreen } from "./status";
 import "./stamp";
 
 installTransport();
 
-export type ScreenName = "workspace" | "connections" | "graph" | "status";
+export type ScreenName = "workspace" | "connections" | "graph" | "status" | "authoring" | "checks" | "backups" | "journal";
 
 export interface Screen {
   readonly root: HTMLElement;
@@ -31,6 +34,8 @@ export class App {
   private readonly screens: Record<ScreenName, Screen>;
   private current: ScreenName = "workspace";
   private readonly title = h("span", { class: "ws-title", "data-testid": "workspace-title" });
+  readonly authoring = new AuthoringScreen(this);
+  readonly backups = new BackupsScreen(this);
 
   constructor(private readonly rootEl: HTMLElement) {
     this.screens = {
@@ -38,6 +43,10 @@ export class App {
       connections: new ConnectionsScreen(this),
       graph: new GraphScreen(this),
       status: new StatusScreen(this),
+      authoring: this.authoring,
+      checks: new ChecksScreen(this),
+      backups: this.backups,
+      journal: new JournalScreen(this, () => this.backups),
     };
   }
 
@@ -48,6 +57,10 @@ export class App {
       ["connections", "Connections", "2"],
       ["graph", "History graph", "3"],
       ["status", "Status", "4"],
+      ["authoring", "Authoring", "5"],
+      ["checks", "Checks", "6"],
+      ["backups", "Backups", "7"],
+      ["journal", "Journal", "8"],
     ];
     for (const [name, label, key] of labels) {
       const b = h(
@@ -74,9 +87,10 @@ export class App {
       this.source.root,
     );
     document.addEventListener("keydown", (e) => {
-      if (e.altKey && ["1", "2", "3"].includes(e.key)) {
+      const hit = labels.find((l) => l[2] === e.key);
+      if (e.altKey && hit) {
         e.preventDefault();
-        void this.go(labels[Number(e.key) - 1][0]);
+        void this.go(hit[0]);
       }
     });
     onEvent((event) => {
@@ -89,6 +103,11 @@ export class App {
       this.error(e);
     }
     await this.go(this.workspace?.graphAvailable ? "graph" : "workspace");
+  }
+
+  /** A screen, for the screens that open another on something (a node, a backup). */
+  screen<T extends Screen>(name: ScreenName): T {
+    return this.screens[name] as T;
   }
 
   async refreshWorkspace(): Promise<void> {

@@ -1,0 +1,455 @@
+// Backups: the list per connection (time, revisions, size, verification), create with
+// progress, verify, restore with the target's name typed, delete, reveal in the file manager.
+// Also the helpers the management screens share: one event subscription, the connection
+// picker (with a password field for connections that ask every time), sizes and times.
+import type { App, Screen } from "./main";
+import { call, commands, CommandError } from "./api";
+import { onEvent } from "./transport";
+import { h, clear } from "./dom";
+import type { ApiEvent, BackupProgress, BackupRecord_Serialize, ConnectionView_Serialize } from "./bindings";
+
+// ----- shared helpers -------------------------------------------------------------------
+
+type Listener = (event: ApiEvent) => void;
+const listeners = new Set<Listener>();
+let subscribed = false;
+
+/** One event stream for the management screens; returns the unsubscribe function. */
+export function listen(fn: Listener): () => void {
+  if (!subscribed) {
+    subscribed = true;
+    onEvent((event) => listeners.forEach((l) => l(event)));
+  }
+  listeners.add(fn);
+  return () => listeners.delete(fn);
+}
+
+export const runId = (): string =>
+  typeof crypto.randomUUID === "function" ? crypto.randomUUID() : `run-${Date.now()}-${Math.random().toString(16).slice(2)}`;
+
+export function bytes(n: number | null | undefined): string {
+  if (n === null || n === undefined) return "—";
+  if (n < 1024) return `${n} B`;
+  const units = ["KiB", "MiB", "GiB", "TiB"];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
+}
+
+export function when(text: string | null | undefined): string {
+  if (!text) return "—";
+  const d = new Date(text);
+  return Number.isNaN(d.getTime()) ? text : d.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "medium" });
+}
+
+export function ms(n: number | null | undefined): string {
+  if (n === null || n === undefined) return "—";
+  return n < 1000 ? `${n} ms` : `${(n / 1000).toFixed(n < 10000 ? 2 : 1)} s`;
+}
+
+export function errorText(e: unknown): string {
+  if (e instanceof CommandError) return e.hint ? `${e.message} — ${e.hint}` : e.message;
+  return String((e as any)?.message ?? e);
+}
+
+/** The name to type to confirm an operation on a connection (as the backend's guard). */
+export function databaseName(view: ConnectionView_Serialize | null, projectUrl: string | null): string {
+  if (view) {
+    if (view.database) return view.database;
+    if (view.sqlitePath) return view.sqlitePath.split(/[\\/]/).pop() || view.sqlitePath;
+    return view.url;
+  }
+  const url = projectUrl ?? "";
+  const path = url.replace(/^[^:]+:\/\/[^/]*\//, "").replace(/[?#].*$/, "");
+  return path.split(/[\\/]/).pop() || url;
+}
+
+/**
+ * A select of the workspace's bound connections and the project's own URL, and a password
+ * field shown for connections that ask every time. `value` is null for the project URL.
+ */
+export class ConnectionPicker {
+  readonly select = h("select", { "aria-label": "Connection", "data-testid": "connection-picker" });
+  readonly password = h("input", { type: "password", placeholder: "Password", "aria-label": "Password", autocomplete: "off", "data-testid": "connection-password", hidden: true });
+  readonly root = h("span", { class: "picker" }, this.select, this.password);
+  views: ConnectionView_Serialize[] = [];
+
+  constructor(
+    private readonly app: App,
+    private readonly allOption: string | null = null,
+    onChange: () => void = () => {},
+  ) {
+    this.select.addEventListener("change", () => {
+      this.syncPassword();
+      onChange();
+    });
+  }
+
+  async load(): Promise<void> {
+    const keep = this.select.value;
+    try {
+      this.views = (await call(commands.listConnections())).connections;
+    } catch (e) {
+      this.views = [];
+      this.app.error(e);
+    }
+    const bound = this.views.filter((v) => v.bound);
+    const ws = this.app.workspace;
+    clear(
+      this.select,
+      this.allOption !== null ? h("option", { value: "*" }, this.allOption) : null,
+      ws?.projectUrl ? h("option", { value: "" }, `project URL (${ws.projectUrl})`) : null,
+      bound.map((v) => h("option", { value: v.name }, `${v.name} (${v.environment})`)),
+    );
+    const values = [...this.select.options].map((o) => o.value);
+    if (values.includes(keep)) this.select.value = keep;
+    this.syncPassword();
+  }
+
+  /** null: the project's URL; "*": every connection (where offered). */
+  get value(): string | null {
+    return this.select.value === "" ? null : this.select.value;
+  }
+
+  set value(v: string | null) {
+    this.select.value = v ?? "";
+    this.syncPassword();
+  }
+
+  get view(): ConnectionView_Serialize | null {
+    return this.views.find((v) => v.name === this.select.value) ?? null;
+  }
+
+  get pass(): string | null {
+    return this.view?.passwordStorage === "ask" ? this.password.value : null;
+  }
+
+  get label(): string {
+    return this.value === null ? "the project URL" : this.value;
+  }
+
+  private syncPassword(): void {
+    this.password.hidden = this.view?.passwordStorage !== "ask";
+  }
+}
+
+export function progressText(p: BackupProgress): string {
+  switch (p.event) {
+    case "started":
+      return `started with ${p.tool}${p.estimated_bytes ? ` (about ${bytes(p.estimated_bytes)})` : ""} → ${p.path}`;
+    case "copying": {
+      const items = p.items_done !== null ? ` ${p.items_done}${p.items_total ? ` / ${p.items_total}` : ""}` : "";
+      const b = p.bytes_done !== null ? ` ${bytes(p.bytes_done)}${p.bytes_total ? ` of ${bytes(p.bytes_total)}` : ""}` : "";
+      return `copying${b}${items}${p.item ? ` (${p.item})` : ""}`;
+    }
+    case "verifying":
+      return `verifying: ${p.what}`;
+    case "restore_testing":
+      return `test restore into ${p.into}`;
+    case "restoring":
+      return `restoring into ${p.target}`;
+    case "finished":
+      return `finished (${bytes(p.size_bytes)})`;
+  }
+}
+
+function fraction(p: BackupProgress): number | null {
+  if (p.event === "copying") {
+    if (p.bytes_done !== null && p.bytes_total) return Math.min(1, p.bytes_done / p.bytes_total);
+    if (p.items_done !== null && p.items_total) return Math.min(1, p.items_done / p.items_total);
+    return null;
+  }
+  if (p.event === "finished") return 1;
+  if (p.event === "verifying" || p.event === "restore_testing") return 0.95;
+  return null;
+}
+
+/** A progress card fed by `backupProgress` events of one run. */
+export class ProgressView {
+  readonly bar = h("progress", { max: "1" });
+  readonly line = h("span", { class: "small", "data-testid": "progress-line" });
+  readonly log = h("ol", { class: "progress-log small muted", "data-testid": "progress-log" });
+  readonly root = h("div", { class: "progress-card", "data-testid": "progress" }, h("div", { class: "progress-row" }, this.bar, this.line), this.log);
+
+  reset(text: string): void {
+    this.bar.removeAttribute("value");
+    this.line.textContent = text;
+    clear(this.log);
+  }
+
+  backup(p: BackupProgress): void {
+    const f = fraction(p);
+    if (f !== null) this.bar.value = f;
+    const text = progressText(p);
+    this.line.textContent = text;
+    // Copying events are many: keep the last one only.
+    const last = this.log.lastElementChild as HTMLElement | null;
+    if (p.event === "copying" && last?.dataset.event === "copying") last.textContent = text;
+    else this.log.append(h("li", { "data-event": p.event }, text));
+  }
+
+  done(text: string): void {
+    this.bar.value = 1;
+    this.line.textContent = text;
+  }
+}
+
+// ----- the screen -----------------------------------------------------------------------
+
+export class BackupsScreen implements Screen {
+  readonly root = h("section", { class: "screen manage backups", "aria-label": "Backups" });
+  private readonly picker: ConnectionPicker;
+  private readonly list = h("div", { "data-testid": "backups" });
+  private readonly dirNote = h("p", { class: "small muted" });
+  private readonly restoreTest = h("input", { type: "checkbox", "data-testid": "verify-restore" });
+  private readonly createButton = h("button", { class: "primary", "data-testid": "create-backup", onclick: () => void this.create() }, "Create backup");
+  private readonly cancelButton = h("button", { hidden: true, onclick: () => void this.cancel() }, "Cancel");
+  private readonly progress = new ProgressView();
+  private readonly panel = h("div", { class: "backup-panel", "data-testid": "backup-panel" });
+  private backups: BackupRecord_Serialize[] = [];
+  private running: string | null = null;
+  private focusId: number | null = null;
+
+  constructor(private readonly app: App) {
+    this.picker = new ConnectionPicker(app, "every connection", () => void this.refresh());
+    this.progress.root.hidden = true;
+    listen((event) => {
+      if (event.type === "backupProgress" && event.runId === this.running) this.progress.backup(event.progress as BackupProgress);
+      if (event.type === "journalChanged" && this.root.isConnected && !this.running) void this.refresh();
+    });
+  }
+
+  async show(): Promise<void> {
+    clear(
+      this.root,
+      h("div", { class: "screen-head" }, h("h1", null, "Backups"), h("label", { class: "inline-label" }, "Connection ", this.picker.root)),
+      h(
+        "div",
+        { class: "card" },
+        h("div", { class: "buttons" }, this.createButton, h("label", { class: "inline-label" }, this.restoreTest, " test the restore into a scratch database"), this.cancelButton),
+        this.progress.root,
+        this.dirNote,
+      ),
+      this.panel,
+      this.list,
+    );
+    if (!this.app.workspace) {
+      clear(this.list, h("p", { class: "muted" }, "Open a workspace first."));
+      return;
+    }
+    await this.picker.load();
+    if (this.focusId !== null) this.picker.select.value = "*";
+    await this.refresh();
+  }
+
+  /** Opens the list on one backup (from the journal). */
+  async showBackup(id: number): Promise<void> {
+    this.focusId = id;
+    await this.app.go("backups");
+  }
+
+  private async refresh(): Promise<void> {
+    const choice = this.picker.select.value;
+    try {
+      const list = await call(commands.listBackups(choice === "*" || choice === "" ? null : choice));
+      this.backups = choice === "" ? list.backups.filter((b) => b.connection_name === null) : list.backups;
+      this.dirNote.textContent = `New backups go to ${list.backupDir}`;
+    } catch (e) {
+      this.app.error(e);
+      return;
+    }
+    this.createButton.disabled = choice === "*" || !!this.running;
+    this.renderList();
+  }
+
+  private renderList(): void {
+    if (!this.backups.length) {
+      clear(this.list, h("p", { class: "muted", "data-testid": "no-backups" }, "No backups for this connection yet."));
+      return;
+    }
+    const rows = this.backups.map((b) => {
+      const tr = h(
+        "tr",
+        { "data-backup": String(b.id), class: b.id === this.focusId ? "focused" : "" },
+        h("td", { class: "mono" }, `#${b.id}`),
+        h("td", null, when(b.created_at)),
+        h("td", null, b.connection_name ?? h("span", { class: "muted" }, b.url)),
+        h("td", { class: "mono small" }, b.revisions.length ? b.revisions.join(", ") : h("span", { class: "muted" }, "no version table")),
+        h("td", null, bytes(b.size_bytes)),
+        h(
+          "td",
+          { class: "small", "data-testid": "verification" },
+          h("span", { class: "good" }, "✓ "),
+          b.verification,
+          b.restore_tested ? h("span", { class: "tag" }, "restore tested") : null,
+        ),
+        h("td", { class: "small muted" }, `${b.tool}`),
+        h(
+          "td",
+          { class: "actions" },
+          h("button", { "data-action": "verify", onclick: () => void this.verify(b) }, "Verify"),
+          h("button", { "data-action": "restore", onclick: () => void this.restoreForm(b) }, "Restore…"),
+          h("button", { "data-action": "reveal", onclick: () => void this.reveal(b) }, "Reveal"),
+          h("button", { class: "danger", "data-action": "delete", onclick: () => void this.remove(b) }, "Delete"),
+        ),
+      );
+      return tr;
+    });
+    clear(
+      this.list,
+      h(
+        "table",
+        { class: "table" },
+        h("thead", null, h("tr", null, ["", "Created", "Connection", "Revisions", "Size", "Verified", "Tool", ""].map((t) => h("th", null, t)))),
+        h("tbody", null, rows),
+      ),
+    );
+    if (this.focusId !== null) {
+      const row = this.list.querySelector<HTMLElement>(`[data-backup="${this.focusId}"]`);
+      row?.scrollIntoView({ block: "center" });
+      this.focusId = null;
+    }
+  }
+
+  private async create(): Promise<void> {
+    const id = runId();
+    this.running = id;
+    this.createButton.disabled = true;
+    this.cancelButton.hidden = false;
+    this.progress.root.hidden = false;
+    this.progress.reset(`backing up ${this.picker.label}…`);
+    try {
+      const record = await call(commands.createBackup(id, this.picker.value, this.picker.pass, this.restoreTest.checked));
+      this.progress.done(`backup #${record.id} done: ${bytes(record.size_bytes)}, ${record.verification}`);
+      this.app.say(`Backup #${record.id} of ${this.picker.label} created (${bytes(record.size_bytes)}).`);
+    } catch (e) {
+      this.progress.done(`failed: ${errorText(e)}`);
+      this.app.error(e);
+    } finally {
+      this.running = null;
+      this.cancelButton.hidden = true;
+      await this.refresh();
+    }
+  }
+
+  private async cancel(): Promise<void> {
+    if (this.running) await call(commands.cancelRun(this.running)).catch((e) => this.app.error(e));
+  }
+
+  private async verify(b: BackupRecord_Serialize): Promise<void> {
+    clear(this.panel, h("div", { class: "card" }, `Verifying backup #${b.id}…`));
+    try {
+      const text = await call(commands.verifyBackup(b.id!));
+      clear(this.panel, h("div", { class: "card report ok", "data-testid": "verify-result" }, h("strong", { class: "good" }, `✓ Backup #${b.id} verified: `), text));
+    } catch (e) {
+      clear(this.panel, h("div", { class: "card report failed", "data-testid": "verify-result" }, h("strong", { class: "bad" }, `✗ Backup #${b.id} failed verification: `), errorText(e)));
+    }
+  }
+
+  private async reveal(b: BackupRecord_Serialize): Promise<void> {
+    try {
+      const r = await call(commands.revealBackup(b.id!));
+      const copy = h("button", { onclick: () => void navigator.clipboard?.writeText(r.path).then(() => this.app.say("Path copied.")) }, "Copy");
+      clear(
+        this.panel,
+        h(
+          "div",
+          { class: "card", "data-testid": "reveal-result" },
+          r.opened ? "Opened in the file manager: " : "The backup's file: ",
+          h("code", { "data-testid": "backup-path" }, r.path),
+          " ",
+          copy,
+        ),
+      );
+    } catch (e) {
+      this.app.error(e);
+    }
+  }
+
+  private async remove(b: BackupRecord_Serialize): Promise<void> {
+    if (!window.confirm(`Delete backup #${b.id} of ${b.connection_name ?? b.url} (${when(b.created_at)})? Its file is removed.`)) return;
+    try {
+      await call(commands.deleteBackup(b.id!));
+      clear(this.panel);
+      this.app.say(`Backup #${b.id} deleted.`);
+    } catch (e) {
+      this.app.error(e);
+    }
+    await this.refresh();
+  }
+
+  /** The restore form: the target (a connection of this workspace) and its name typed. */
+  private async restoreForm(b: BackupRecord_Serialize): Promise<void> {
+    const target = new ConnectionPicker(this.app);
+    await target.load();
+    // Default: where the backup came from.
+    if (b.connection_name && [...target.select.options].some((o) => o.value === b.connection_name)) target.value = b.connection_name;
+    const expected = () => databaseName(target.view, this.app.workspace?.projectUrl ?? null);
+    const name = h("code", { "data-testid": "confirm-name" });
+    const typed = h("input", { name: "confirm", autocomplete: "off", spellcheck: "false", "aria-label": "Type the database's name to confirm", "data-testid": "confirm-input" });
+    const go = h("button", { class: "primary danger-fill", disabled: true, "data-testid": "restore-go" }, "Restore");
+    const progress = new ProgressView();
+    progress.root.hidden = true;
+    const result = h("div");
+    const sync = () => {
+      name.textContent = expected();
+      go.disabled = typed.value.trim() !== expected();
+    };
+    target.select.addEventListener("change", sync);
+    typed.addEventListener("input", sync);
+    sync();
+    const form = h(
+      "form",
+      { class: "card restore-form", "data-testid": "restore-form", onsubmit: (e: Event) => e.preventDefault() },
+      h("h2", null, `Restore backup #${b.id}`),
+      h("p", null, `Taken ${when(b.created_at)} from ${b.connection_name ?? b.url}, at ${b.revisions.join(", ") || "no version table"}.`),
+      h("div", { class: "field-row" }, h("label", { class: "inline-label" }, "Into ", target.root)),
+      h(
+        "p",
+        { class: "banner warn" },
+        "Restoring replaces everything in the target database; tables created since the backup are dropped. Type ",
+        name,
+        " to confirm.",
+      ),
+      h("div", { class: "buttons" }, typed, go, h("button", { type: "button", onclick: () => clear(this.panel) }, "Close")),
+      progress.root,
+      result,
+    );
+    go.addEventListener("click", async () => {
+      const id = runId();
+      go.disabled = true;
+      progress.root.hidden = false;
+      progress.reset(`restoring #${b.id} into ${target.label}…`);
+      const off = listen((event) => {
+        if (event.type === "backupProgress" && event.runId === id) progress.backup(event.progress as BackupProgress);
+      });
+      try {
+        const report = await call(commands.restoreBackup(id, b.id!, target.value, target.pass, typed.value));
+        progress.done(`restored in ${ms(report.duration_ms)}`);
+        clear(
+          result,
+          h(
+            "div",
+            { class: "report ok", "data-testid": "restore-result" },
+            h("strong", { class: "good" }, "✓ Restored "),
+            `into ${report.target}: now at ${report.revisions.join(", ") || "no revision"}`,
+            report.dropped_tables.length ? h("div", { class: "small muted" }, `Dropped (created after the backup): ${report.dropped_tables.join(", ")}`) : null,
+          ),
+        );
+        this.app.say(`Backup #${b.id} restored into ${target.label}.`);
+      } catch (e) {
+        progress.done("not restored");
+        clear(result, h("div", { class: "report failed bad", "data-testid": "restore-result" }, `✗ ${errorText(e)}`));
+      } finally {
+        off();
+        sync();
+      }
+    });
+    clear(this.panel, form);
+    typed.focus();
+  }
+}

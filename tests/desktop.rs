@@ -1,6 +1,7 @@
 //! The real desktop window under Xvfb, driven through WebDriver (tauri-driver when it is on
 //! PATH, else WebKitWebDriver directly, which is what tauri-driver starts): the app starts
-//! on the demo project, shows its graph, and a connection test round-trips through IPC.
+//! on the demo project, shows its graph, a connection test round-trips through IPC, and an
+//! upgrade runs from the graph with its plan and per-step progress.
 //! Needs Xvfb and WebKitWebDriver (packages xvfb, webkit2gtk-driver); without them the test
 //! is skipped, unless RETORT_REQUIRE_ALEMBIC=1 (scripts/test.sh) makes that a failure.
 
@@ -287,16 +288,89 @@ fn the_desktop_window_shows_the_demo_graph_and_tests_a_connection_over_ipc() {
         r["value"].as_str().unwrap_or("").to_string()
     };
     let start = Instant::now();
+    let mut clicked_again = false;
     let card = loop {
         let t = card_text();
         if t.contains("connection works") || start.elapsed() > Duration::from_secs(30) {
             break t;
+        }
+        // A list re-rendered by an event can swallow the first click: click once more.
+        if t.is_empty() && !clicked_again && start.elapsed() > Duration::from_secs(5) {
+            clicked_again = true;
+            wd(
+                port,
+                "POST",
+                &format!("{s}/execute/sync"),
+                Some(
+                    json!({"script": "document.querySelector('[data-testid=\"test-staging\"]').click(); return true;", "args": []}),
+                ),
+            );
         }
         std::thread::sleep(Duration::from_millis(250));
     };
     save_shot("desktop-connection-test.png");
     assert!(card.contains("staging: connection works"), "{card}");
     assert!(card.contains("no version table yet"), "{card}");
+
+    // An upgrade through the window: the plan, then the run with per-step progress.
+    let js = |script: &str| -> Value {
+        wd(
+            port,
+            "POST",
+            &format!("{s}/execute/sync"),
+            Some(json!({"script": script, "args": []})),
+        )["value"]
+            .clone()
+    };
+    js("document.querySelector('#tab-graph').click(); return true;");
+    wait_for("the head's row", Duration::from_secs(20), || {
+        find(".row[data-id=\"a0e7d5c3b861\"]").map(Value::from)
+    });
+    js("document.querySelector('.row[data-id=\"a0e7d5c3b861\"]').click(); return true;");
+    wait_for("Upgrade to here", Duration::from_secs(20), || {
+        let clicked = js(
+            "const b = document.querySelector('[data-testid=\"detail\"] [data-testid=\"node-upgrade\"]'); if (!b) return null; b.click(); return true;",
+        );
+        clicked.as_bool().map(Value::from)
+    });
+    let planned = wait_for("the plan", Duration::from_secs(60), || {
+        let n = js(
+            "const d = document.querySelector('[data-testid=\"run-dialog\"]'); return d ? d.querySelectorAll('[data-testid=\"plan-steps\"] > li').length : 0;",
+        );
+        (n.as_u64().unwrap_or(0) > 0).then_some(n)
+    });
+    // a0e7d5c3b861 (the audit branch) needs 9c6a1f4b2e90 and, through depends_on,
+    // 1a0c5e2b7d01, 2b7e91c4a3f2 and 3c44d0e8b915: five steps from an empty database.
+    assert_eq!(planned, json!(5));
+    assert_eq!(
+        js("return document.querySelector('[data-testid=\"run-connection\"]').value;"),
+        json!("staging")
+    );
+    save_shot("desktop-upgrade-plan.png");
+    js("document.querySelector('[data-testid=\"run-start\"]').click(); return true;");
+    let outcome = wait_for("the run's outcome", Duration::from_secs(120), || {
+        let o = js(
+            "const o = document.querySelector('[data-testid=\"run-outcome\"]'); return o ? o.dataset.outcome : null;",
+        );
+        o.as_str().map(Value::from)
+    });
+    js("document.querySelector('[data-testid=\"run-outcome\"]').scrollIntoView(); return true;");
+    std::thread::sleep(Duration::from_millis(500));
+    save_shot("desktop-upgrade-done.png");
+    let steps = js("return document.querySelector('[data-testid=\"run-steps\"]').innerText;");
+    assert_eq!(outcome, json!("completed"), "{steps}");
+    let steps = steps.as_str().unwrap_or("");
+    assert!(
+        steps.contains("a0e7d5c3b861") && steps.contains("ms"),
+        "every step with its duration: {steps}"
+    );
+    // The database itself is at the head.
+    let rows = std::process::Command::new("sqlite3")
+        .arg(&staging)
+        .arg("SELECT version_num FROM alembic_version")
+        .output()
+        .expect("sqlite3 (installed by scripts/lib/setup.sh)");
+    assert_eq!(String::from_utf8_lossy(&rows.stdout).trim(), "a0e7d5c3b861");
     wd(port, "DELETE", &s, None);
 }
 

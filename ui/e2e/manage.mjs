@@ -106,11 +106,12 @@ try {
     await page.getByRole("button", { name: "Merge 2 picked heads…" }).click();
     const x = page.locator('[data-testid="merge-explanation"]');
     await x.locator('[data-testid="merge-order"]').waitFor();
-    // Both heads checked; the common ancestor is the merge point of reviews and pricing's base.
+    // Both heads checked.
     const checked = await page.locator('[data-testid="merge-heads"] input:checked').evaluateAll((els) => els.map((e) => e.value).sort());
     assert.deepEqual(checked, ["8b0d3e6f1c58", "a0e7d5c3b861"]);
+    // The audit branch is a root of its own: the two heads share no history.
     const ancestor = await x.locator('[data-testid="merge-ancestor"]').textContent();
-    assert.match(ancestor, /[0-9a-f]{12}/);
+    assert.match(ancestor, /share no history/);
     assert.equal(await x.locator(".branch-col").count(), 2);
     const order = await x.locator('[data-testid="merge-order"] li').allTextContents();
     assert.ok(order.length >= 11, `order: ${order}`);
@@ -201,8 +202,17 @@ try {
   // ----- (b) backups ----------------------------------------------------------------------
   const backupRestore = async (name, server) => {
     await tab("backups");
-    await page.selectOption('.backups [data-testid="connection-picker"]', name);
-    await page.waitForSelector('[data-testid="no-backups"], [data-testid="backups"] tbody tr');
+    await page.selectOption('[data-testid="backups-connection"] select', name);
+    const listed = (n) =>
+      page.waitForFunction(
+        ([c, n]) => {
+          const rows = [...document.querySelectorAll('[data-testid="backups"] tbody tr')];
+          const empty = document.querySelector('[data-testid="no-backups"]');
+          return (n === null ? rows.length > 0 || empty : rows.length === n) && rows.every((r) => r.dataset.connection === c);
+        },
+        [name, n],
+      );
+    await listed(null);
     const before = await page.locator('[data-testid="backups"] tbody tr').count();
     const revisionsBefore = currentOf(name);
     await page.click('[data-testid="create-backup"]');
@@ -210,21 +220,25 @@ try {
     await log.locator('[data-event="finished"]').waitFor();
     await log.locator('[data-event="started"]').waitFor();
     await page.locator('.backups [data-testid="progress-line"]', { hasText: /backup #\d+ done/ }).waitFor();
-    await page.waitForFunction((n) => document.querySelectorAll('[data-testid="backups"] tbody tr').length === n, before + 1);
-    const row = page.locator('[data-testid="backups"] tbody tr').first();
-    const id = (await row.getAttribute("data-backup")) ?? "";
+    await listed(before + 1);
+    const id = (await page.locator('[data-testid="backups"] tbody tr').first().getAttribute("data-backup")) ?? "";
+    const row = page.locator(`[data-testid="backups"] tr[data-backup="${id}"]`);
     assert.match(id, /^\d+$/);
     assert.match(await row.textContent(), new RegExp(revisionsBefore[0]));
     if (name === "pg") await shot("backups-pg");
 
     // Change the database: downgrade through the CLI, and (servers) a row that was not there.
-    retort("--connection", name, "downgrade", "2b7e91c4a3f2");
-    assert.deepEqual(currentOf(name), ["2b7e91c4a3f2"]);
+    // (MariaDB cannot run the demo's downgrade of publishers, a foreign key in the way: stamp.)
+    if (server === "my") retort("--connection", name, "stamp", "2b7e91c4a3f2");
+    else retort("--connection", name, "downgrade", "2b7e91c4a3f2");
+    const changed = currentOf(name);
+    assert.ok(changed.includes("2b7e91c4a3f2"), `downgraded: ${changed}`);
+    assert.notDeepEqual(changed, revisionsBefore);
     if (server) sql(server, "INSERT INTO authors (id, name) VALUES (1, 'Ursula')");
 
     // Restore, with the target's name typed.
     await row.locator('[data-action="restore"]').click();
-    const form = page.locator('[data-testid="restore-form"]');
+    const form = page.locator(`[data-testid="restore-form"][data-for="${id}"]`);
     await form.waitFor();
     const expected = await form.locator('[data-testid="confirm-name"]').textContent();
     assert.equal(expected, server === "pg" ? env("E2E_PG_DB") : server === "my" ? env("E2E_MY_DB") : "lite.db");
@@ -254,7 +268,7 @@ try {
   });
 
   await step("backups: verify, reveal (the path), delete with confirmation", async () => {
-    await page.selectOption('.backups [data-testid="connection-picker"]', "lite");
+    await page.selectOption('[data-testid="backups-connection"] select', "lite");
     await page.locator(`[data-backup="${ids.lite}"]`).waitFor();
     await page.locator(`[data-backup="${ids.lite}"] [data-action="verify"]`).click();
     const v = page.locator('[data-testid="verify-result"]');

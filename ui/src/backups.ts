@@ -226,7 +226,7 @@ export class BackupsScreen implements Screen {
   async show(): Promise<void> {
     clear(
       this.root,
-      h("div", { class: "screen-head" }, h("h1", null, "Backups"), h("label", { class: "inline-label" }, "Connection ", this.picker.root)),
+      h("div", { class: "screen-head" }, h("h1", null, "Backups"), h("label", { class: "inline-label", "data-testid": "backups-connection" }, "Connection ", this.picker.root)),
       h(
         "div",
         { class: "card" },
@@ -274,7 +274,7 @@ export class BackupsScreen implements Screen {
     const rows = this.backups.map((b) => {
       const tr = h(
         "tr",
-        { "data-backup": String(b.id), class: b.id === this.focusId ? "focused" : "" },
+        { "data-backup": String(b.id), "data-connection": b.connection_name ?? "", class: b.id === this.focusId ? "focused" : "" },
         h("td", { class: "mono" }, `#${b.id}`),
         h("td", null, when(b.created_at)),
         h("td", null, b.connection_name ?? h("span", { class: "muted" }, b.url)),
@@ -384,6 +384,7 @@ export class BackupsScreen implements Screen {
 
   /** The restore form: the target (a connection of this workspace) and its name typed. */
   private async restoreForm(b: BackupRecord_Serialize): Promise<void> {
+    clear(this.panel);
     const target = new ConnectionPicker(this.app);
     await target.load();
     // Default: where the backup came from.
@@ -404,7 +405,7 @@ export class BackupsScreen implements Screen {
     sync();
     const form = h(
       "form",
-      { class: "card restore-form", "data-testid": "restore-form", onsubmit: (e: Event) => e.preventDefault() },
+      { class: "card restore-form", "data-testid": "restore-form", "data-for": String(b.id), onsubmit: (e: Event) => e.preventDefault() },
       h("h2", null, `Restore backup #${b.id}`),
       h("p", null, `Taken ${when(b.created_at)} from ${b.connection_name ?? b.url}, at ${b.revisions.join(", ") || "no version table"}.`),
       h("div", { class: "field-row" }, h("label", { class: "inline-label" }, "Into ", target.root)),

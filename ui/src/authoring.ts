@@ -254,7 +254,8 @@ export class AuthoringScreen implements Screen {
       x.shared_tables.length
         ? h("ul", { "data-testid": "merge-shared" }, x.shared_tables.map((t) => h("li", { class: "banner warn small" }, h("code", null, t.table), ` — ${t.message}`)))
         : h("p", { class: "small good", "data-testid": "merge-shared" }, "✓ No table is touched on both sides."),
-      x.warnings.map((w) => h("p", { class: "banner warn small" }, w)),
+      // The shared tables are listed above; the other warnings here.
+      x.warnings.filter((w) => !x.shared_tables.some((t) => t.message === w)).map((w) => h("p", { class: "banner warn small" }, w)),
       h("h3", null, "Resulting order (upgrade from empty)"),
       h(
         "ol",

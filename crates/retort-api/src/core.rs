@@ -32,6 +32,13 @@ pub(crate) struct Opened {
     pub problems: Vec<Problem>,
 }
 
+impl Opened {
+    /// The project and its graph; `None` when problems keep the graph from being built.
+    pub fn graph(&self) -> Option<(&Project, &RevisionMap)> {
+        Some((self.project.as_ref()?, self.map.as_ref()?))
+    }
+}
+
 /// The app's state: the store, the keychains, the open workspace, the dialog provider, and
 /// the event channel both transports forward to the UI.
 pub struct AppCore {
@@ -129,6 +136,19 @@ impl AppCore {
 
     pub(crate) fn require_opened(&self) -> Result<Arc<Opened>, ApiError> {
         self.opened().ok_or_else(ApiError::no_workspace)
+    }
+
+    /// The open workspace, when its revision graph could be built.
+    pub(crate) fn require_graph(&self) -> Result<Arc<Opened>, ApiError> {
+        let opened = self.require_opened()?;
+        if opened.graph().is_none() {
+            return Err(ApiError::new(
+                ErrorKind::Project,
+                "the project's revision graph could not be built",
+            )
+            .with_hint("fix the problems listed for this workspace"));
+        }
+        Ok(opened)
     }
 
     pub(crate) fn set_opened(&self, opened: Opened) -> Arc<Opened> {

@@ -3,28 +3,9 @@
 //! through the JSON dispatcher.
 
 use super::*;
-use crate::dialog::NoDialogs;
-use retort_core::credentials::Credentials;
+use crate::tests::{call, core, rt};
 use serde_json::{Value, json};
 use std::path::Path;
-use std::sync::Arc;
-
-fn core(home: &Path) -> AppCore {
-    AppCore::new(
-        AppMode::Browser,
-        home.join("retort.db"),
-        Credentials::with_stores(None, None),
-        Arc::new(NoDialogs),
-    )
-}
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 fn rev(dir: &Path, id: &str, down: &str, up: &str, downgrade: &str) {
     std::fs::create_dir_all(dir.join("versions")).unwrap();
@@ -45,10 +26,6 @@ fn table_rev(dir: &Path, id: &str, down: &str) {
         &format!("CREATE TABLE t_{id} (x INTEGER);"),
         &format!("DROP TABLE t_{id};"),
     );
-}
-
-async fn call(core: &AppCore, cmd: &str, args: Value) -> Result<Value, ApiError> {
-    invoke_json(core, cmd, args).await
 }
 
 async fn save_sqlite(core: &AppCore, name: &str, path: &Path, environment: &str) {

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use std::path::Path;
 use std::sync::Arc;
 
-fn core(home: &Path) -> AppCore {
+pub(crate) fn core(home: &Path) -> AppCore {
     AppCore::new(
         AppMode::Browser,
         home.join("retort.db"),
@@ -17,7 +17,7 @@ fn core(home: &Path) -> AppCore {
     )
 }
 
-fn rt() -> tokio::runtime::Runtime {
+pub(crate) fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -48,7 +48,7 @@ fn native_project(dir: &Path) {
     );
 }
 
-async fn call(core: &AppCore, cmd: &str, args: Value) -> Result<Value, ApiError> {
+pub(crate) async fn call(core: &AppCore, cmd: &str, args: Value) -> Result<Value, ApiError> {
     invoke_json(core, cmd, args).await
 }
 

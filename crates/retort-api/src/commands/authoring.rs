@@ -17,18 +17,6 @@ fn authoring_error(e: AuthoringError) -> ApiError {
     ApiError::new(ErrorKind::InvalidInput, e.to_string())
 }
 
-fn project_and_map(core: &AppCore) -> Result<std::sync::Arc<crate::core::Opened>, ApiError> {
-    let opened = core.require_opened()?;
-    if opened.project.is_none() || opened.map.is_none() {
-        return Err(ApiError::new(
-            ErrorKind::Project,
-            "the project's revision graph could not be built",
-        )
-        .with_hint("fix the problems listed for this workspace"));
-    }
-    Ok(opened)
-}
-
 fn request_of(input: &RevisionInput) -> Result<RevisionRequest, ApiError> {
     let message = input.message.trim();
     if message.is_empty() {
@@ -82,11 +70,8 @@ pub async fn preview_revision(
     core: &AppCore,
     input: RevisionInput,
 ) -> Result<RevisionPreview, ApiError> {
-    let opened = project_and_map(core)?;
-    let (project, map) = (
-        opened.project.as_ref().unwrap(),
-        opened.map.as_ref().unwrap(),
-    );
+    let opened = core.require_graph()?;
+    let (project, map) = opened.graph().expect("require_graph checked it");
     let request = request_of(&input)?;
     let new =
         authoring::plan_revision(project, map, &request, &opened.dir).map_err(authoring_error)?;
@@ -129,11 +114,8 @@ pub async fn create_revision(
     core: &AppCore,
     input: RevisionInput,
 ) -> Result<RevisionPreview, ApiError> {
-    let opened = project_and_map(core)?;
-    let (project, map) = (
-        opened.project.as_ref().unwrap(),
-        opened.map.as_ref().unwrap(),
-    );
+    let opened = core.require_graph()?;
+    let (project, map) = opened.graph().expect("require_graph checked it");
     let request = request_of(&input)?;
     let new =
         authoring::create_revision(project, map, &request, &opened.dir).map_err(authoring_error)?;
@@ -147,11 +129,8 @@ pub async fn explain_merge(
     core: &AppCore,
     revisions: Vec<String>,
 ) -> Result<MergeExplanation, ApiError> {
-    let opened = project_and_map(core)?;
-    let (project, map) = (
-        opened.project.as_ref().unwrap(),
-        opened.map.as_ref().unwrap(),
-    );
+    let opened = core.require_graph()?;
+    let (project, map) = opened.graph().expect("require_graph checked it");
     explain(project, map, &revisions, None).map_err(authoring_error)
 }
 
@@ -161,11 +140,8 @@ pub async fn create_merge(
     revisions: Vec<String>,
     message: String,
 ) -> Result<RevisionPreview, ApiError> {
-    let opened = project_and_map(core)?;
-    let (project, map) = (
-        opened.project.as_ref().unwrap(),
-        opened.map.as_ref().unwrap(),
-    );
+    let opened = core.require_graph()?;
+    let (project, map) = opened.graph().expect("require_graph checked it");
     let revisions = if revisions.is_empty() {
         vec!["heads".to_string()]
     } else {
@@ -188,11 +164,8 @@ pub async fn project_checks(
     connection: Option<String>,
     password: Option<String>,
 ) -> Result<CheckReport, ApiError> {
-    let opened = project_and_map(core)?;
-    let (project, map) = (
-        opened.project.as_ref().unwrap(),
-        opened.map.as_ref().unwrap(),
-    );
+    let opened = core.require_graph()?;
+    let (project, map) = opened.graph().expect("require_graph checked it");
     let mut report = checks::check_project(project, map, &CheckOptions::default());
     if connection.as_deref().is_some_and(|c| !c.trim().is_empty()) {
         let target = target(core, connection, password).await?;

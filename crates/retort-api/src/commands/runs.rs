@@ -26,10 +26,10 @@ pub(crate) struct Target {
 
 impl Target {
     pub fn project(&self) -> &Project {
-        self.opened.project.as_ref().expect("checked in target()")
+        self.opened.graph().expect("checked in target()").0
     }
     pub fn map(&self) -> &RevisionMap {
-        self.opened.map.as_ref().expect("checked in target()")
+        self.opened.graph().expect("checked in target()").1
     }
     pub fn connection_ref(&self) -> ConnectionRef {
         ConnectionRef::new(&self.url, self.profile.as_ref())
@@ -53,14 +53,8 @@ pub(crate) async fn target(
     connection: Option<String>,
     password: Option<String>,
 ) -> Result<Target, ApiError> {
-    let opened = core.require_opened()?;
-    let Some(project) = opened.project.as_ref().filter(|_| opened.map.is_some()) else {
-        return Err(ApiError::new(
-            ErrorKind::Project,
-            "the project's revision graph could not be built",
-        )
-        .with_hint("fix the problems listed for this workspace"));
-    };
+    let opened = core.require_graph()?;
+    let (project, _) = opened.graph().expect("require_graph checked it");
     let (url, profile) = match non_empty(connection) {
         Some(name) => {
             let (profile, url) = resolve(core, &name, password).await?;

@@ -6,58 +6,14 @@
 
 #[path = "support/databases.rs"]
 mod databases;
+#[path = "support/ui.rs"]
+mod ui;
 
-use databases::{ScratchDb, Server, required, retort};
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// What the browser test needs, or why it is skipped.
-fn tools() -> Option<PathBuf> {
-    let chromium = PathBuf::from(std::env::var("CHROMIUM").unwrap_or("/usr/bin/chromium".into()));
-    let missing = if !chromium.exists() {
-        Some("chromium")
-    } else if !root().join("ui/node_modules/playwright-core").exists() {
-        Some("ui/node_modules (npm --prefix ui ci)")
-    } else if Command::new("node").arg("--version").output().is_err() {
-        Some("node")
-    } else {
-        None
-    };
-    if let Some(what) = missing {
-        assert!(!required(), "{what} is required (RETORT_REQUIRE_ALEMBIC=1)");
-        eprintln!("{what} not found: skipped");
-        return None;
-    }
-    Some(chromium)
-}
-
-fn copy_demo(to: &Path) {
-    std::fs::create_dir_all(to.join("versions")).unwrap();
-    std::fs::copy(root().join("demo/retort.toml"), to.join("retort.toml")).unwrap();
-    for f in std::fs::read_dir(root().join("demo/versions")).unwrap() {
-        let f = f.unwrap().path();
-        std::fs::copy(&f, to.join("versions").join(f.file_name().unwrap())).unwrap();
-    }
-}
-
-fn run_retort(project: &Path, args: &[&str]) {
-    let out = Command::new(retort())
-        .arg("-c")
-        .arg(project)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "retort {args:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+use databases::{ScratchDb, Server};
+use ui::{
+    assert_browser_passed, assert_screenshots, browser_script, copy_demo,
+    run_retort_default_home as run_retort, screenshots, tools,
+};
 
 struct MariaUser<'a> {
     db: &'a ScratchDb,
@@ -114,39 +70,29 @@ fn the_ui_in_chromium_against_retort_serve() {
         .replace("down_revision: 4d1f6a92c0b7", "down_revision: ffff00000000");
     std::fs::write(&file, text).unwrap();
 
-    let screenshots = root().join("target/screenshots");
-    let status = Command::new("node")
-        .arg(root().join("ui/e2e/serve.mjs"))
-        .current_dir(root().join("ui"))
-        .env("RETORT_BIN", retort())
-        .env("CHROMIUM", &chromium)
-        .env("E2E_DEMO", &demo)
-        .env("E2E_BROKEN", &broken)
-        .env("E2E_PG_URL", &pg_url)
-        .env(
-            "E2E_MY_URL_WRONG",
-            format!(
-                "mysql://{}:not-the-password@127.0.0.1:3306/{}",
-                user.name, my.name
-            ),
-        )
-        .env("E2E_MY_PASSWORD", password)
-        .env("E2E_STAGING_DB", &staging)
-        .env("E2E_SCREENSHOTS", &screenshots)
-        .status()
-        .unwrap();
-    assert!(
-        status.success(),
-        "the browser test failed (see its output above)"
+    let screenshots = screenshots();
+    assert_browser_passed(
+        browser_script("serve.mjs", &chromium)
+            .env("E2E_DEMO", &demo)
+            .env("E2E_BROKEN", &broken)
+            .env("E2E_PG_URL", &pg_url)
+            .env(
+                "E2E_MY_URL_WRONG",
+                format!(
+                    "mysql://{}:not-the-password@127.0.0.1:3306/{}",
+                    user.name, my.name
+                ),
+            )
+            .env("E2E_MY_PASSWORD", password)
+            .env("E2E_STAGING_DB", &staging)
+            .env("E2E_SCREENSHOTS", &screenshots),
     );
-    for name in [
-        "1-workspace",
-        "3-connection-test-postgres",
-        "6-graph-staging-overlay",
-    ] {
-        assert!(
-            screenshots.join(format!("{name}.png")).exists(),
-            "{name}.png"
-        );
-    }
+    assert_screenshots(
+        &screenshots,
+        &[
+            "1-workspace",
+            "3-connection-test-postgres",
+            "6-graph-staging-overlay",
+        ],
+    );
 }

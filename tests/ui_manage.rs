@@ -8,58 +8,15 @@
 
 #[path = "support/databases.rs"]
 mod databases;
+#[path = "support/ui.rs"]
+mod ui;
 
-use databases::{ScratchDb, Server, required, retort};
-use std::path::{Path, PathBuf};
+use databases::{ScratchDb, Server, retort};
 use std::process::Command;
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn tools() -> Option<PathBuf> {
-    let chromium = PathBuf::from(std::env::var("CHROMIUM").unwrap_or("/usr/bin/chromium".into()));
-    let missing = if !chromium.exists() {
-        Some("chromium")
-    } else if !root().join("ui/node_modules/playwright-core").exists() {
-        Some("ui/node_modules (npm --prefix ui ci)")
-    } else if Command::new("node").arg("--version").output().is_err() {
-        Some("node")
-    } else {
-        None
-    };
-    if let Some(what) = missing {
-        assert!(!required(), "{what} is required (RETORT_REQUIRE_ALEMBIC=1)");
-        eprintln!("{what} not found: skipped");
-        return None;
-    }
-    Some(chromium)
-}
-
-fn copy_demo(to: &Path) {
-    std::fs::create_dir_all(to.join("versions")).unwrap();
-    std::fs::copy(root().join("demo/retort.toml"), to.join("retort.toml")).unwrap();
-    for f in std::fs::read_dir(root().join("demo/versions")).unwrap() {
-        let f = f.unwrap().path();
-        std::fs::copy(&f, to.join("versions").join(f.file_name().unwrap())).unwrap();
-    }
-}
-
-fn run_retort(home: &Path, project: &Path, args: &[&str]) {
-    let out = Command::new(retort())
-        .env("RETORT_HOME", home)
-        .arg("-c")
-        .arg(project)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "retort {args:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+use ui::{
+    assert_browser_passed, assert_screenshots, browser_script, copy_demo, run_retort, screenshots,
+    tools,
+};
 
 #[test]
 fn merge_revision_checks_backups_and_journal_in_chromium() {
@@ -139,22 +96,14 @@ fn merge_revision_checks_backups_and_journal_in_chromium() {
     );
     run_retort(&home, &demo, &["upgrade", "3c44d0e8b915"]);
 
-    let screenshots = root().join("target/screenshots");
-    let status = Command::new("node")
-        .arg(root().join("ui/e2e/manage.mjs"))
-        .current_dir(root().join("ui"))
-        .env("RETORT_BIN", retort())
-        .env("RETORT_HOME", &home)
-        .env("CHROMIUM", &chromium)
-        .env("E2E_DEMO", &demo)
-        .env("E2E_PG_DB", &pg.name)
-        .env("E2E_MY_DB", &my.name)
-        .env("E2E_SCREENSHOTS", &screenshots)
-        .status()
-        .unwrap();
-    assert!(
-        status.success(),
-        "the browser test failed (see its output above)"
+    let screenshots = screenshots();
+    assert_browser_passed(
+        browser_script("manage.mjs", &chromium)
+            .env("RETORT_HOME", &home)
+            .env("E2E_DEMO", &demo)
+            .env("E2E_PG_DB", &pg.name)
+            .env("E2E_MY_DB", &my.name)
+            .env("E2E_SCREENSHOTS", &screenshots),
     );
 
     // What the browser did, seen from outside: one head, the merge and the new revision on disk,
@@ -181,18 +130,16 @@ fn merge_revision_checks_backups_and_journal_in_chromium() {
         my.query("SELECT version_num FROM alembic_version").trim(),
         "8b0d3e6f1c58"
     );
-    for name in [
-        "manage-merge-explained",
-        "manage-merge-written",
-        "manage-revision",
-        "manage-checks",
-        "manage-backups-pg",
-        "manage-restore",
-        "manage-journal",
-    ] {
-        assert!(
-            screenshots.join(format!("{name}.png")).exists(),
-            "{name}.png"
-        );
-    }
+    assert_screenshots(
+        &screenshots,
+        &[
+            "manage-merge-explained",
+            "manage-merge-written",
+            "manage-revision",
+            "manage-checks",
+            "manage-backups-pg",
+            "manage-restore",
+            "manage-journal",
+        ],
+    );
 }

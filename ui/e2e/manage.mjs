@@ -4,40 +4,16 @@
 //
 // Environment: RETORT_BIN, RETORT_HOME (the store the CLI saved the connections in), E2E_DEMO
 // (a copy of demo/ with lite, pg and maria bound), E2E_PG_DB, E2E_MY_DB, E2E_SCREENSHOTS.
-import { chromium } from "playwright-core";
-import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import assert from "node:assert/strict";
+import { envFrom, launchChromium, screenshotsDir, screenshotter, startServer, step, watchConsole } from "./harness.mjs";
 
-const env = (name) => {
-  const v = process.env[name];
-  if (!v) throw new Error(`${name} is not set (run through tests/ui_manage.rs)`);
-  return v;
-};
-const shots = env("E2E_SCREENSHOTS");
-mkdirSync(shots, { recursive: true });
+const env = envFrom("tests/ui_manage.rs");
+const shots = screenshotsDir(env);
 const home = env("RETORT_HOME");
 const demo = env("E2E_DEMO");
-
-function startServer(project) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(env("RETORT_BIN"), ["serve", project, "--no-open"], {
-      env: { ...process.env, RETORT_HOME: home },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    let err = "";
-    child.stderr.on("data", (d) => (err += d));
-    child.stdout.on("data", (d) => {
-      out += d;
-      const m = out.match(/(http:\/\/127\.0\.0\.1:\d+\/\?token=[0-9a-f]+)/);
-      if (m) resolve({ url: m[1], child });
-    });
-    child.on("exit", (code) => reject(new Error(`retort serve exited ${code}: ${out}${err}`)));
-    setTimeout(() => reject(new Error(`retort serve printed no URL: ${out}${err}`)), 20000);
-  });
-}
 
 /** The CLI, in the same store as the server. */
 function retort(...args) {
@@ -63,32 +39,20 @@ const currentOf = (name) =>
     .filter(Boolean)
     .sort();
 
-const step = async (name, fn) => {
-  const t = Date.now();
-  try {
-    await fn();
-    console.log(`ok   ${name} (${Date.now() - t} ms)`);
-  } catch (e) {
-    console.log(`FAIL ${name}`);
-    throw e;
-  }
-};
-
-const { url, child } = await startServer(demo);
-const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium", args: ["--no-sandbox"] });
+const { url, child } = await startServer(env("RETORT_BIN"), demo, home);
+const browser = await launchChromium();
 const consoleErrors = [];
 const dialogs = [];
 try {
   const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, colorScheme: "light" });
   const page = await context.newPage();
-  page.on("console", (m) => m.type() === "error" && consoleErrors.push(m.text()));
-  page.on("pageerror", (e) => consoleErrors.push(String(e)));
+  watchConsole(page, consoleErrors);
   page.on("dialog", (d) => {
     dialogs.push(d.message());
     void d.accept();
   });
   page.setDefaultTimeout(20000);
-  const shot = (name) => page.screenshot({ path: join(shots, `manage-${name}.png`) });
+  const shot = screenshotter(page, shots, "manage-");
   const tab = (name) => page.click(`#tab-${name}`);
 
   await step("the demo opens on its graph with two heads", async () => {

@@ -5,60 +5,21 @@
 // Environment: RETORT_BIN, E2E_HOME (the RETORT_HOME the connections were saved in), E2E_DEMO
 // (a copy of demo/ with `prod` and `stage` bound), E2E_FAILING (a copy with a failing
 // revision and `maria` bound), E2E_PG_DB, E2E_MY_DB, E2E_SCREENSHOTS.
-import { chromium } from "playwright-core";
-import { spawn } from "node:child_process";
-import { mkdirSync } from "node:fs";
-import { join } from "node:path";
 import assert from "node:assert/strict";
+import { envFrom, launchChromium, screenshotsDir, screenshotter, startServer, step, watchConsole } from "./harness.mjs";
 
-const env = (name) => {
-  const v = process.env[name];
-  if (!v) throw new Error(`${name} is not set (run through tests/ui_operations.rs)`);
-  return v;
-};
-const shots = env("E2E_SCREENSHOTS");
-mkdirSync(shots, { recursive: true });
+const env = envFrom("tests/ui_operations.rs");
+const shots = screenshotsDir(env);
 
-function startServer(project) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(env("RETORT_BIN"), ["serve", project, "--no-open"], {
-      env: { ...process.env, RETORT_HOME: env("E2E_HOME") },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    let err = "";
-    child.stderr.on("data", (d) => (err += d));
-    child.stdout.on("data", (d) => {
-      out += d;
-      const m = out.match(/(http:\/\/127\.0\.0\.1:\d+\/\?token=[0-9a-f]+)/);
-      if (m) resolve({ url: m[1], child });
-    });
-    child.on("exit", (code) => reject(new Error(`retort serve exited ${code}: ${out}${err}`)));
-    setTimeout(() => reject(new Error(`retort serve printed no URL: ${out}${err}`)), 20000);
-  });
-}
-
-const step = async (name, fn) => {
-  const t = Date.now();
-  try {
-    await fn();
-    console.log(`ok   ${name} (${Date.now() - t} ms)`);
-  } catch (e) {
-    console.log(`FAIL ${name}`);
-    throw e;
-  }
-};
-
-const { url, child } = await startServer(env("E2E_DEMO"));
-const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium", args: ["--no-sandbox"] });
+const { url, child } = await startServer(env("RETORT_BIN"), env("E2E_DEMO"), env("E2E_HOME"));
+const browser = await launchChromium();
 const consoleErrors = [];
 try {
   const context = await browser.newContext({ viewport: { width: 1400, height: 900 }, colorScheme: "light" });
   const page = await context.newPage();
-  page.on("console", (m) => m.type() === "error" && consoleErrors.push(m.text()));
-  page.on("pageerror", (e) => consoleErrors.push(String(e)));
+  watchConsole(page, consoleErrors);
   page.setDefaultTimeout(30000);
-  const shot = (name) => page.screenshot({ path: join(shots, `ops-${name}.png`) });
+  const shot = screenshotter(page, shots, "ops-");
   const tab = (name) => page.click(`#tab-${name}`);
   const openWorkspace = async (path) => {
     await tab("workspace");

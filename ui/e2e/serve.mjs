@@ -3,64 +3,29 @@
 //
 // Environment: RETORT_BIN, E2E_DEMO (a copy of demo/), E2E_BROKEN (a project with a missing
 // parent), E2E_PG_URL, E2E_MY_URL_WRONG, E2E_MY_PASSWORD, E2E_STAGING_DB, E2E_SCREENSHOTS.
-import { chromium } from "playwright-core";
-import { spawn } from "node:child_process";
-import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import assert from "node:assert/strict";
+import { envFrom, launchChromium, screenshotsDir, screenshotter, startServer as start, step, watchConsole } from "./harness.mjs";
 
-const env = (name) => {
-  const v = process.env[name];
-  if (!v) throw new Error(`${name} is not set (run through tests/ui_e2e.rs)`);
-  return v;
-};
-const shots = env("E2E_SCREENSHOTS");
-mkdirSync(shots, { recursive: true });
+const env = envFrom("tests/ui_e2e.rs");
+const shots = screenshotsDir(env);
 const home = mkdtempSync(join(tmpdir(), "retort-e2e-home-"));
 
 /** Starts `retort serve` on a random port; resolves with its URL and the child. */
-export function startServer(project, extraEnv = {}) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(env("RETORT_BIN"), ["serve", project, "--no-open"], {
-      env: { ...process.env, RETORT_HOME: home, ...extraEnv },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    let err = "";
-    child.stderr.on("data", (d) => (err += d));
-    child.stdout.on("data", (d) => {
-      out += d;
-      const m = out.match(/(http:\/\/127\.0\.0\.1:\d+\/\?token=[0-9a-f]+)/);
-      if (m) resolve({ url: m[1], child });
-    });
-    child.on("exit", (code) => reject(new Error(`retort serve exited ${code}: ${out}${err}`)));
-    setTimeout(() => reject(new Error(`retort serve printed no URL: ${out}${err}`)), 20000);
-  });
-}
-
-const step = async (name, fn) => {
-  const t = Date.now();
-  try {
-    await fn();
-    console.log(`ok   ${name} (${Date.now() - t} ms)`);
-  } catch (e) {
-    console.log(`FAIL ${name}`);
-    throw e;
-  }
-};
+export const startServer = (project, extraEnv = {}) => start(env("RETORT_BIN"), project, home, extraEnv);
 
 const { url, child } = await startServer(env("E2E_DEMO"));
-const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium", args: ["--no-sandbox"] });
+const browser = await launchChromium();
 const consoleErrors = [];
 try {
   const context = await browser.newContext({ viewport: { width: 1400, height: 860 }, colorScheme: "light" });
   const page = await context.newPage();
-  page.on("console", (m) => m.type() === "error" && consoleErrors.push(m.text()));
-  page.on("pageerror", (e) => consoleErrors.push(String(e)));
+  watchConsole(page, consoleErrors);
   page.on("dialog", (d) => d.accept());
   page.setDefaultTimeout(15000);
-  const shot = (name) => page.screenshot({ path: join(shots, `${name}.png`) });
+  const shot = screenshotter(page, shots);
   const tab = (name) => page.click(`#tab-${name}`);
   const verdict = () => page.locator('[data-testid="test-verdict"]');
 

@@ -112,6 +112,7 @@ fn runs_stamps_and_the_status_board_in_chromium() {
             .env("E2E_FAILING", &failing)
             .env("E2E_PG_DB", &pg.name)
             .env("E2E_MY_DB", &my.name)
+            .env("E2E_STAGE_DB", dir.path().join("stage.db"))
             .env("E2E_SCREENSHOTS", &screenshots),
     );
 

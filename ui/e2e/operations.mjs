@@ -4,8 +4,10 @@
 //
 // Environment: RETORT_BIN, E2E_HOME (the RETORT_HOME the connections were saved in), E2E_DEMO
 // (a copy of demo/ with `prod` and `stage` bound), E2E_FAILING (a copy with a failing
-// revision and `maria` bound), E2E_PG_DB, E2E_MY_DB, E2E_SCREENSHOTS.
+// revision and `maria` bound), E2E_PG_DB, E2E_MY_DB, E2E_STAGE_DB (stage's SQLite file),
+// E2E_SCREENSHOTS.
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { envFrom, launchChromium, screenshotsDir, screenshotter, startServer, step, watchConsole } from "./harness.mjs";
 
 const env = envFrom("tests/ui_operations.rs");
@@ -192,6 +194,50 @@ try {
     await shot("8-stamped");
     await dlg.locator('[data-testid="stamp-close"]').click();
     await page.waitForSelector('.row[data-id="8b0d3e6f1c58"] [data-chip="project"]');
+  });
+
+  await step("(e) another process holds the lock: the run waits and says so, leaving asks first, Cancel stops it", async () => {
+    // util-linux flock takes the same advisory lock Retort takes on a SQLite file.
+    // Its own process group: `sleep` inherits the locked descriptor, so both must go.
+    const holder = spawn("flock", [env("E2E_STAGE_DB"), "sleep", "60"], { stdio: "ignore", detached: true });
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      await tab("graph");
+      await page.click('[data-testid="open-run"]');
+      await run.waitFor();
+      // The dialog plans for its first connection before it is ours to change.
+      await run.locator('[data-testid="plan-steps"], [data-testid="op-error"]').first().waitFor();
+      await run.locator('[data-testid="run-connection"]').selectOption("stage");
+      await run.locator('[data-testid="run-command"]').selectOption("downgrade");
+      await run.locator('[data-testid="run-target"]').fill("-1");
+      await run.locator('[data-testid="run-plan"]').click();
+      await run.locator('[data-testid="plan-steps"] > li').first().waitFor();
+      await run.locator('[data-testid="run-start"]').click();
+      const waiting = run.locator('[data-testid="lock-waiting"]');
+      await waiting.waitFor({ state: "visible", timeout: 20000 });
+      assert.match(await waiting.textContent(), /Waiting for the migration lock, held by/);
+      // Leaving the page now would ask first.
+      const asks = await page.evaluate(() => {
+        const e = new Event("beforeunload", { cancelable: true });
+        window.dispatchEvent(e);
+        return e.defaultPrevented;
+      });
+      assert.equal(asks, true, "beforeunload asks while a run is under way");
+      await shot("9-lock-waiting");
+      await run.locator('[data-testid="run-cancel"]').click();
+    } finally {
+      process.kill(-holder.pid, "SIGKILL");
+    }
+    const outcome = run.locator('[data-testid="run-outcome"]');
+    await outcome.waitFor({ timeout: 40000 });
+    assert.equal(await outcome.getAttribute("data-outcome"), "cancelled", await outcome.textContent());
+    const asksAfter = await page.evaluate(() => {
+      const e = new Event("beforeunload", { cancelable: true });
+      window.dispatchEvent(e);
+      return e.defaultPrevented;
+    });
+    assert.equal(asksAfter, false, "nothing under way: leaving does not ask");
+    await run.locator('[data-testid="run-close"]').click();
   });
 
   assert.deepEqual(consoleErrors, [], "no console errors");

@@ -27,8 +27,10 @@
 //!
 //! Speed (thousands of files): each location is resolved once and the file names joined to it
 //! (only symlinks are resolved one by one), entry types come with the folder listing, and each
-//! file is opened and read once, without a `stat`.
+//! file is opened and read once, without a `stat`. Large Alembic projects keep what was read in
+//! a cache (see [`header_cache`]): then a file whose stamp has not changed is `stat`ed, not read.
 
+use super::header_cache::{self, Index, Note, Stamp};
 use super::python_revision::{self, StaticRead};
 use super::{
     ConfigFile, Diagnostic, Project, ProjectError, ProjectKind, ProjectSettings, RevisionFile,
@@ -42,17 +44,59 @@ use std::io::Read;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
+use std::time::SystemTime;
 
 /// Reads the project's settings and all its revision files. Every unreadable revision file is
 /// reported (in [`ProjectError::Revisions`]), not just the first.
 pub fn load_project(config: &ConfigFile) -> Result<Project, ProjectError> {
-    load_project_with(config, python_revision::find_python)
+    let cache = HeaderCache {
+        file: header_cache::default_file(config.path()),
+        min_files: header_cache::MIN_FILES,
+    };
+    load_project_cached(
+        config,
+        python_revision::find_python,
+        &cache,
+        &mut CacheStats::default(),
+    )
 }
 
-/// [`load_project`] with the Python lookup injected (called only when a file needs Python).
+/// Where the cache of revision headers is, and from how many files on it is used.
+struct HeaderCache {
+    file: Option<PathBuf>,
+    min_files: usize,
+}
+
+/// What the header cache did during one load (for tests).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct CacheStats {
+    /// Files answered from the cache.
+    hits: usize,
+    /// Files read and recorded for the next load.
+    fresh: usize,
+    /// Whether the cache file was (re)written.
+    written: bool,
+}
+
+/// [`load_project`] with the Python lookup injected (called only when a file needs Python),
+/// without the header cache.
+#[cfg(test)]
 fn load_project_with(
     config: &ConfigFile,
     find_python: impl FnOnce() -> Option<PathBuf>,
+) -> Result<Project, ProjectError> {
+    let cache = HeaderCache {
+        file: None,
+        min_files: 0,
+    };
+    load_project_cached(config, find_python, &cache, &mut CacheStats::default())
+}
+
+fn load_project_cached(
+    config: &ConfigFile,
+    find_python: impl FnOnce() -> Option<PathBuf>,
+    cache: &HeaderCache,
+    stats: &mut CacheStats,
 ) -> Result<Project, ProjectError> {
     let (kind, settings) = match config {
         ConfigFile::AlembicIni { ini, pyproject } => (
@@ -93,10 +137,30 @@ fn load_project_with(
 
     let mut warnings = Vec::new();
     let mut errors = Vec::new();
-    let files = list_revision_files(&settings, kind, &mut warnings, &mut errors);
+    // The header cache (Alembic projects) is read on another thread while the folders are listed.
+    let cache_file = cache
+        .file
+        .as_deref()
+        .filter(|_| kind == ProjectKind::Alembic);
+    let (files, cache_bytes) = std::thread::scope(|scope| {
+        let reader = cache_file.and_then(|file| {
+            std::thread::Builder::new()
+                .name("retort-cache".into())
+                .spawn_scoped(scope, || header_cache::read(file))
+                .ok()
+        });
+        let files = list_revision_files(&settings, kind, &mut warnings, &mut errors);
+        let bytes = reader.and_then(|r| r.join().ok()).unwrap_or_default();
+        (files, bytes)
+    });
     let revisions = match kind {
         ProjectKind::Native => read_sql_files(&files, &mut errors),
-        ProjectKind::Alembic => read_python_files(&files, &settings, find_python, &mut errors),
+        ProjectKind::Alembic => {
+            let cache = cache_file
+                .filter(|_| files.len() >= cache.min_files)
+                .map(|file| (file, cache_bytes.as_slice()));
+            read_python_files(&files, &settings, find_python, cache, stats, &mut errors)
+        }
     };
 
     // `RevisionMap._revision_map`: a later file with the same id replaces the earlier one
@@ -128,7 +192,7 @@ fn load_project_with(
 /// FxHash's mixing: much quicker than the default hasher on short keys, and the keys (revision
 /// ids) come from the project itself, not from an adversary.
 #[derive(Default)]
-struct FxHasher(u64);
+pub(super) struct FxHasher(u64);
 
 impl Hasher for FxHasher {
     fn write(&mut self, bytes: &[u8]) {
@@ -502,10 +566,27 @@ fn read_python_files(
     files: &[Listed],
     settings: &ProjectSettings,
     find_python: impl FnOnce() -> Option<PathBuf>,
+    cache: Option<(&Path, &[u8])>,
+    stats: &mut CacheStats,
     errors: &mut Vec<Diagnostic>,
 ) -> Vec<RevisionFile> {
+    let cache_file = cache.map(|(file, _)| file);
+    let index = Index::parse(cache.map_or(&[][..], |(_, bytes)| bytes));
+    // Files changed after this (minus the racy window) are not recorded.
+    let now = SystemTime::now();
     // Reading and parsing are independent per file: done on a few threads, answered in order.
-    let mut slots = read_all(files);
+    let answers = read_all(files, cache_file.map(|_| (&index, now)));
+    let (mut slots, notes): (Vec<Option<Slot>>, Vec<Note>) = answers
+        .into_iter()
+        .map(|answer| match answer {
+            Some((slot, note)) => (Some(slot), note),
+            None => (None, Note::None),
+        })
+        .unzip();
+    if let Some(cache_file) = cache_file {
+        write_cache(cache_file, &index, &notes, stats);
+    }
+    drop(notes);
     let mut deferred: Vec<Deferred> = Vec::new();
     for (slot, listed) in slots.iter_mut().zip(files) {
         if let Some(Slot::ToPython {
@@ -577,10 +658,66 @@ fn read_python_files(
     revisions
 }
 
+/// Writes the header cache again when this load found it incomplete or out of date: the
+/// entries still valid and the files read afresh, in load order (files gone are dropped).
+fn write_cache(file: &Path, index: &Index<'_>, notes: &[Note], stats: &mut CacheStats) {
+    let (mut hits, mut fresh) = (0, 0);
+    for note in notes {
+        match note {
+            Note::Hit(_) => hits += 1,
+            Note::Fresh(_) => fresh += 1,
+            Note::None => {}
+        }
+    }
+    stats.hits = hits;
+    stats.fresh = fresh;
+    if fresh == 0 && hits == index.len() {
+        return;
+    }
+    let entries = notes.iter().filter_map(|note| match note {
+        Note::Hit(n) => Some(index.raw(*n)),
+        Note::Fresh(entry) => Some(entry.as_slice()),
+        Note::None => None,
+    });
+    header_cache::write(file, &header_cache::encode_file(entries));
+    stats.written = true;
+}
+
+/// [`read_one`], answered from the header cache when the file's entry is still valid, and
+/// recording the file for the next cache when it had to be read.
+fn read_one_cached(
+    listed: &Listed,
+    buffer: &mut Vec<u8>,
+    large_stack: bool,
+    cache: Option<(&Index<'_>, SystemTime)>,
+) -> (Slot, Note) {
+    let (Some((index, now)), Listed::Source(path)) = (cache, listed) else {
+        return (read_one(listed, buffer, large_stack, None), Note::None);
+    };
+    if let Some((rev, n)) = index.lookup(path) {
+        return (Slot::Done(rev), Note::Hit(n));
+    }
+    let mut stamp = None;
+    let slot = read_one(listed, buffer, large_stack, Some(&mut stamp));
+    let note = match (&slot, stamp) {
+        (Slot::Done(rev), Some(stamp)) if rev.sql.is_none() && stamp.settled(now) => {
+            Note::Fresh(header_cache::encode_entry(path, &stamp, rev))
+        }
+        _ => Note::None,
+    };
+    (slot, note)
+}
+
 /// Reads one listed file statically, if it can be: a `.py` file is read into `buffer` (reused
 /// from file to file) and parsed; `large_stack` as for
-/// [`python_revision::read_static_on_large_stack`].
-fn read_one(listed: &Listed, buffer: &mut Vec<u8>, large_stack: bool) -> Slot {
+/// [`python_revision::read_static_on_large_stack`]. With `stamp`, the open file's stamp is
+/// taken before its bytes are read (for the header cache).
+fn read_one(
+    listed: &Listed,
+    buffer: &mut Vec<u8>,
+    large_stack: bool,
+    stamp: Option<&mut Option<Stamp>>,
+) -> Slot {
     let path = match listed {
         Listed::Source(path) => path,
         Listed::Compiled(_) => {
@@ -592,7 +729,7 @@ fn read_one(listed: &Listed, buffer: &mut Vec<u8>, large_stack: bool) -> Slot {
             };
         }
     };
-    let bytes = match read_file(path, buffer) {
+    let bytes = match read_file(path, buffer, stamp) {
         Ok(len) => &buffer[..len],
         Err(e) => {
             return Slot::Failed(Diagnostic::error(
@@ -641,9 +778,17 @@ fn read_one(listed: &Listed, buffer: &mut Vec<u8>, large_stack: bool) -> Slot {
 }
 
 /// Reads a whole file into `buffer` (grown as needed, never shrunk); answers its length.
-/// Unlike `fs::read`, asks for no `stat` first: open, read until the end, close.
-fn read_file(path: &Path, buffer: &mut Vec<u8>) -> std::io::Result<usize> {
+/// Unlike `fs::read`, asks for no `stat` first: open, read until the end, close; with `stamp`,
+/// the open file's stamp (`fstat`) before reading.
+fn read_file(
+    path: &Path,
+    buffer: &mut Vec<u8>,
+    stamp: Option<&mut Option<Stamp>>,
+) -> std::io::Result<usize> {
     let mut file = fs::File::open(path)?;
+    if let Some(stamp) = stamp {
+        *stamp = file.metadata().ok().map(|meta| Stamp::of(&meta));
+    }
     let mut len = 0;
     loop {
         if len == buffer.len() {
@@ -671,12 +816,15 @@ const READ_BUFFER: usize = 64 * 1024;
 ///
 /// A few worker threads, each started once with a stack large enough for the parser, take
 /// the files a few at a time, in order, and put each answer in its place.
-fn read_all(files: &[Listed]) -> Vec<Option<Slot>> {
+fn read_all(
+    files: &[Listed],
+    cache: Option<(&Index<'_>, SystemTime)>,
+) -> Vec<Option<(Slot, Note)>> {
     let workers = std::thread::available_parallelism()
         .map_or(1, usize::from)
         .min(MAX_WORKERS)
         .min(files.len() / FILES_PER_WORKER);
-    let mut slots: Vec<Option<Slot>> = Vec::with_capacity(files.len());
+    let mut slots: Vec<Option<(Slot, Note)>> = Vec::with_capacity(files.len());
     slots.resize_with(files.len(), || None);
     let chunks = Mutex::new(files.chunks(CHUNK).zip(slots.chunks_mut(CHUNK)));
     let work = |large_stack: bool| {
@@ -688,7 +836,7 @@ fn read_all(files: &[Listed]) -> Vec<Option<Slot>> {
                 return;
             };
             for (listed, slot) in files.iter().zip(slots) {
-                *slot = Some(read_one(listed, &mut buffer, large_stack));
+                *slot = Some(read_one_cached(listed, &mut buffer, large_stack, cache));
             }
         }
     };
@@ -1691,5 +1839,205 @@ print(json.dumps({
                 "ini {ini:?} toml {toml:?}"
             );
         }
+    }
+
+    // ---- header cache ---------------------------------------------------------------------
+
+    /// An Alembic project of `n` chained revisions whose files were last changed an hour ago
+    /// (outside the racy window); answers its config.
+    fn cached_project(root: &Path, n: usize) -> ConfigFile {
+        write(
+            root,
+            "alembic.ini",
+            "[alembic]\nscript_location = %(here)s/alembic\n",
+        );
+        for i in 0..n {
+            let down = if i == 0 {
+                String::new()
+            } else {
+                format!("r{:04}", i - 1)
+            };
+            let name = format!("alembic/versions/r{i:04}_step.py");
+            write(root, &name, py(&format!("r{i:04}"), &down));
+            age(&root.join(name));
+        }
+        ConfigFile::AlembicIni {
+            ini: root.join("alembic.ini"),
+            pyproject: None,
+        }
+    }
+
+    /// Sets the file's mtime an hour back (its ctime stays now: tests use `load_at`).
+    fn age(path: &Path) {
+        let hour_ago = SystemTime::now() - std::time::Duration::from_secs(3600);
+        fs::File::options()
+            .write(true)
+            .open(path)
+            .unwrap()
+            .set_modified(hour_ago)
+            .unwrap();
+    }
+
+    fn load_cached(config: &ConfigFile, cache_file: &Path) -> (Project, CacheStats) {
+        let cache = HeaderCache {
+            file: Some(cache_file.to_path_buf()),
+            min_files: 0,
+        };
+        let mut stats = CacheStats::default();
+        let project = load_project_cached(config, || None, &cache, &mut stats).unwrap();
+        (project, stats)
+    }
+
+    fn same(a: &Project, b: &Project) {
+        assert_eq!(a.revisions, b.revisions);
+        assert_eq!(a.warnings, b.warnings);
+    }
+
+    /// Waits until files changed now are outside the racy window (their ctime is now).
+    fn settle() {
+        std::thread::sleep(header_cache::RACY_WINDOW + std::time::Duration::from_millis(100));
+    }
+
+    #[test]
+    fn header_cache_hit_gives_the_same_project() {
+        let (_d, root) = root();
+        let config = cached_project(&root, 40);
+        let cache_file = root.join("home/cache/headers.bin");
+        let fresh = load_project_with(&config, || None).unwrap();
+        // Files changed within the racy window are not recorded.
+        let (first, stats) = load_cached(&config, &cache_file);
+        same(&first, &fresh);
+        assert_eq!((stats.hits, stats.fresh), (0, 0));
+        settle();
+        let (cold, stats) = load_cached(&config, &cache_file);
+        same(&cold, &fresh);
+        assert_eq!((stats.hits, stats.fresh, stats.written), (0, 40, true));
+        let (warm, stats) = load_cached(&config, &cache_file);
+        same(&warm, &fresh);
+        assert_eq!((stats.hits, stats.fresh, stats.written), (40, 0, false));
+        assert_eq!(
+            warm.revisions[3].path,
+            root.join("alembic/versions/r0003_step.py")
+        );
+    }
+
+    #[test]
+    fn header_cache_sees_changed_touched_and_deleted_files() {
+        let (_d, root) = root();
+        let config = cached_project(&root, 20);
+        let cache_file = root.join("home/cache/headers.bin");
+        settle();
+        load_cached(&config, &cache_file);
+        assert_eq!(load_cached(&config, &cache_file).1.hits, 20);
+
+        // Same size, other content (message "message r0005" → "MESSAGE r0005"), and the mtime
+        // put back to what it was: the ctime still tells.
+        let changed = root.join("alembic/versions/r0005_step.py");
+        let mtime = fs::metadata(&changed).unwrap().modified().unwrap();
+        let text = fs::read_to_string(&changed).unwrap();
+        fs::write(&changed, text.replacen("message", "MESSAGE", 1)).unwrap();
+        fs::File::options()
+            .write(true)
+            .open(&changed)
+            .unwrap()
+            .set_modified(mtime)
+            .unwrap();
+        // Touched only: read again, same answer.
+        let touched = root.join("alembic/versions/r0007_step.py");
+        age(&touched);
+        // Deleted: gone from the project and from the cache.
+        fs::remove_file(root.join("alembic/versions/r0019_step.py")).unwrap();
+        settle();
+
+        let fresh = load_project_with(&config, || None).unwrap();
+        assert!(fresh.revisions[5].longdoc.starts_with("MESSAGE r0005"));
+        assert_eq!(fresh.revisions.len(), 19);
+        let (project, stats) = load_cached(&config, &cache_file);
+        same(&project, &fresh);
+        assert_eq!((stats.hits, stats.fresh, stats.written), (17, 2, true));
+        let (project, stats) = load_cached(&config, &cache_file);
+        same(&project, &fresh);
+        assert_eq!((stats.hits, stats.fresh, stats.written), (19, 0, false));
+        // A file gone that the cache still holds is dropped without an error.
+        fs::remove_file(root.join("alembic/versions/r0018_step.py")).unwrap();
+        let (project, stats) = load_cached(&config, &cache_file);
+        assert_eq!(project.revisions.len(), 18);
+        assert!(project.revisions.iter().all(|r| r.revision != "r0018"));
+        assert_eq!((stats.hits, stats.fresh, stats.written), (18, 0, true));
+        let bytes = fs::read(&cache_file).unwrap();
+        assert_eq!(Index::parse(&bytes).len(), 18);
+    }
+
+    #[test]
+    fn corrupt_or_unwritable_header_cache_is_ignored() {
+        let (_d, root) = root();
+        let config = cached_project(&root, 12);
+        let cache_file = root.join("home/cache/headers.bin");
+        settle();
+        let fresh = load_project_with(&config, || None).unwrap();
+        load_cached(&config, &cache_file);
+        let good = fs::read(&cache_file).unwrap();
+        assert_eq!(Index::parse(&good).len(), 12);
+
+        let mut corruptions: Vec<Vec<u8>> = vec![
+            Vec::new(),
+            b"garbage".to_vec(),
+            good[..good.len() / 2].to_vec(),
+            good[..good.len() - 1].to_vec(),
+        ];
+        // Every single flipped byte (the checksum catches it; the reader never panics).
+        for at in (0..good.len()).step_by(7) {
+            let mut bad = good.clone();
+            bad[at] ^= 0x20;
+            corruptions.push(bad);
+        }
+        for bad in corruptions {
+            assert_eq!(Index::parse(&bad).len(), 0);
+            fs::write(&cache_file, &bad).unwrap();
+            let (project, stats) = load_cached(&config, &cache_file);
+            same(&project, &fresh);
+            assert_eq!((stats.hits, stats.fresh, stats.written), (0, 12, true));
+            assert_eq!(fs::read(&cache_file).unwrap(), good);
+        }
+        // A cache file that is a folder, and a home under a regular file: loads as usual.
+        let (project, _) = load_cached(&config, &root.join("home"));
+        same(&project, &fresh);
+        let (project, stats) = load_cached(&config, &root.join("alembic.ini/cache/h.bin"));
+        same(&project, &fresh);
+        assert_eq!(stats.hits, 0);
+    }
+
+    #[test]
+    fn header_cache_records_only_revisions_read_statically() {
+        let (_d, root) = root();
+        let config = cached_project(&root, 3);
+        write(
+            &root,
+            "alembic/versions/x_bad.py",
+            "revision = 'x'\ndown_revision = (\n",
+        );
+        age(&root.join("alembic/versions/x_bad.py"));
+        let cache_file = root.join("home/cache/headers.bin");
+        settle();
+        let cache = HeaderCache {
+            file: Some(cache_file.clone()),
+            min_files: 0,
+        };
+        let mut stats = CacheStats::default();
+        assert!(load_project_cached(&config, || None, &cache, &mut stats).is_err());
+        assert_eq!((stats.hits, stats.fresh), (0, 3));
+        let mut stats = CacheStats::default();
+        assert!(load_project_cached(&config, || None, &cache, &mut stats).is_err());
+        assert_eq!((stats.hits, stats.fresh, stats.written), (3, 0, false));
+        // Below `min_files`, no cache at all.
+        let cache = HeaderCache {
+            file: Some(root.join("home/cache/other.bin")),
+            min_files: 100,
+        };
+        fs::remove_file(root.join("alembic/versions/x_bad.py")).unwrap();
+        let mut stats = CacheStats::default();
+        load_project_cached(&config, || None, &cache, &mut stats).unwrap();
+        assert_eq!(stats, CacheStats::default());
+        assert!(!root.join("home/cache/other.bin").exists());
     }
 }

@@ -10,6 +10,7 @@ pub mod python_revision;
 pub mod sql_revision;
 
 mod discovery;
+mod header_cache;
 mod loading;
 
 pub use discovery::{ConfigFile, find_config};

@@ -62,7 +62,7 @@ pub(crate) struct ActiveRun {
 }
 
 /// Removes its run from the list when the work ends, however it ends.
-pub(crate) struct RunGuard<'a> {
+pub struct RunGuard<'a> {
     core: &'a AppCore,
     id: String,
 }

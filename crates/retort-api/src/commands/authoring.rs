@@ -2,7 +2,7 @@
 //! and the round-trip test on a scratch database.
 
 use super::reopen;
-use super::runs::{execution_error, now_text, target};
+use super::runs::{execution_error, target};
 use crate::core::AppCore;
 use crate::error::{ApiError, ErrorKind};
 use crate::types::*;
@@ -195,16 +195,7 @@ pub async fn round_trip_test(
     password: Option<String>,
 ) -> Result<RoundTripReport, ApiError> {
     let target = target(core, connection, password).await?;
-    let (_running, cancel) = core.start_run(ActiveRunView {
-        run_id: run_id.clone(),
-        what: "round trip".into(),
-        target: target
-            .view
-            .connection
-            .clone()
-            .unwrap_or(target.view.url.clone()),
-        started_at: now_text(),
-    })?;
+    let (_running, cancel) = target.start(core, &run_id, "round trip")?;
     let options = RunOptions {
         connect_timeout: core.timeout,
         cancel,

@@ -1,7 +1,7 @@
 //! Backups from the app: the list per connection, create with progress, verify, restore
 //! with a typed confirmation naming the target, delete, reveal in the file manager.
 
-use super::runs::{backup_dir, now_text, target};
+use super::runs::{backup_dir, target};
 use crate::core::AppCore;
 use crate::error::{ApiError, ErrorKind};
 use crate::types::*;
@@ -34,16 +34,7 @@ pub async fn create_backup(
     verify_restore: bool,
 ) -> Result<BackupRecord, ApiError> {
     let target = target(core, connection, password).await?;
-    let (_running, cancel) = core.start_run(ActiveRunView {
-        run_id: run_id.clone(),
-        what: "backup".into(),
-        target: target
-            .view
-            .connection
-            .clone()
-            .unwrap_or(target.view.url.clone()),
-        started_at: now_text(),
-    })?;
+    let (_running, cancel) = target.start(core, &run_id, "backup")?;
     let request = BackupRequest {
         dir: backup_dir(core),
         connection_name: target.profile.as_ref().map(|p| p.name.clone()),
@@ -104,16 +95,7 @@ pub async fn restore_backup(
             ),
         ));
     }
-    let (_running, _cancel) = core.start_run(ActiveRunView {
-        run_id: run_id.clone(),
-        what: "restore".into(),
-        target: target
-            .view
-            .connection
-            .clone()
-            .unwrap_or(target.view.url.clone()),
-        started_at: now_text(),
-    })?;
+    let (_running, _cancel) = target.start(core, &run_id, "restore")?;
     let store = core.store().await?;
     let recorded = backup::restore_recorded(
         store,

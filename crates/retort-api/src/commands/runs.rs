@@ -2,7 +2,7 @@
 //! gate, the guarded run with progress events, cancellation, and the verified stamp.
 
 use super::{non_empty, project_url, resolve};
-use crate::core::{AppCore, Opened};
+use crate::core::{AppCore, Opened, RunGuard};
 use crate::error::{ApiError, ErrorKind};
 use crate::types::*;
 use retort_core::database::{Backend, DatabaseUrl};
@@ -36,6 +36,38 @@ impl Target {
     }
     pub fn context(&self) -> Context {
         Context::current(Some(&self.opened.dir))
+    }
+
+    /// Registers `what` on this target as under way (cancellable, listed, asked about on close).
+    pub fn start<'a>(
+        &self,
+        core: &'a AppCore,
+        run_id: &str,
+        what: &str,
+    ) -> Result<(RunGuard<'a>, execution::CancelToken), ApiError> {
+        core.start_run(ActiveRunView {
+            run_id: run_id.to_string(),
+            what: what.to_string(),
+            target: self
+                .view
+                .connection
+                .clone()
+                .unwrap_or_else(|| self.view.url.clone()),
+            started_at: now_text(),
+        })
+    }
+
+    /// The plan of `operation` from the database's real rows.
+    pub async fn plan(&self, core: &AppCore, operation: &Operation) -> Result<Plan, ApiError> {
+        execution::plan(
+            self.project(),
+            self.map(),
+            &self.url,
+            operation,
+            core.timeout,
+        )
+        .await
+        .map_err(|e| execution_error(e, &self.url))
     }
 }
 
@@ -125,15 +157,7 @@ pub async fn plan_operation(
 ) -> Result<RunPreview, ApiError> {
     check_operation(&operation)?;
     let target = target(core, connection, password).await?;
-    let plan = execution::plan(
-        target.project(),
-        target.map(),
-        &target.url,
-        &operation,
-        core.timeout,
-    )
-    .await
-    .map_err(|e| execution_error(e, &target.url))?;
+    let plan = target.plan(core, &operation).await?;
     let mut warnings = plan_warnings(&plan, &target);
     let store = core.store().await?;
     let status = status::connection_status(
@@ -241,15 +265,7 @@ pub async fn offline_sql(
 ) -> Result<String, ApiError> {
     check_operation(&operation)?;
     let target = target(core, connection, password).await?;
-    let plan = execution::plan(
-        target.project(),
-        target.map(),
-        &target.url,
-        &operation,
-        core.timeout,
-    )
-    .await
-    .map_err(|e| execution_error(e, &target.url))?;
+    let plan = target.plan(core, &operation).await?;
     // Offline scripts start where the database is (a single row), else at base.
     let from = match plan.current.as_slice() {
         [one] => Some(one.clone()),
@@ -334,16 +350,7 @@ pub async fn run_operation(core: &AppCore, request: RunRequest) -> Result<RunRes
     check_operation(&request.operation)?;
     let target = target(core, request.connection.clone(), request.password.clone()).await?;
     confirm(&target.view, request.confirm_database.as_deref())?;
-    let (_running, cancel) = core.start_run(ActiveRunView {
-        run_id: request.run_id.clone(),
-        what: request.operation.name().to_string(),
-        target: target
-            .view
-            .connection
-            .clone()
-            .unwrap_or(target.view.url.clone()),
-        started_at: now_text(),
-    })?;
+    let (_running, cancel) = target.start(core, &request.run_id, request.operation.name())?;
     let options = RunOptions {
         lock_timeout: Duration::from_secs(u64::from(request.lock_timeout_seconds.unwrap_or(30))),
         connect_timeout: core.timeout,

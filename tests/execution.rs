@@ -562,6 +562,24 @@ fn assert_consistent(db: &dyn Inspect, server: Option<Server>, count: usize) -> 
     applied
 }
 
+/// A server finishes what a killed client already sent (a COMMIT in flight commits): wait
+/// until its session is gone, so that the tables and the version row are read in one state.
+fn wait_for_the_killed_session(db: &dyn Inspect, server: Option<Server>) {
+    let sql = match server {
+        None => return,
+        Some(Server::Postgres) => {
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        }
+        Some(Server::MariaDb) => {
+            "SELECT count(*) FROM information_schema.processlist WHERE db = DATABASE() AND id <> CONNECTION_ID()"
+        }
+    };
+    let start = std::time::Instant::now();
+    while db.query(sql).trim() != "0" && start.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 fn kill_repeatedly(db: &dyn Inspect, server: Option<Server>, url: &str, slow: &str) {
     const COUNT: usize = 30;
     let dir = tempfile::tempdir().unwrap();
@@ -580,6 +598,7 @@ fn kill_repeatedly(db: &dyn Inspect, server: Option<Server>, url: &str, slow: &s
         std::thread::sleep(Duration::from_millis(50 + rng.below(400)));
         child.kill().unwrap(); // SIGKILL
         let status = child.wait().unwrap();
+        wait_for_the_killed_session(db, server);
         let applied = assert_consistent(db, server, COUNT);
         eprintln!("round {round}: killed ({status}) with {applied} applied");
         if applied < COUNT && status.code().is_none() {

@@ -158,8 +158,10 @@ try {
     await result.waitFor({ timeout: 60000 });
     assert.equal(await result.getAttribute("data-outcome"), "completed", await result.textContent());
     assert.match(await result.textContent(), /Round trip passed: 12 of 12/);
-    const passed = await page.locator('[data-testid="round-trip-log"] [data-passed]').count();
-    assert.equal(passed, 12, "a progress line for every revision");
+    // Progress comes as server-sent events, which may arrive after the command's answer.
+    const lines = page.locator('[data-testid="round-trip-log"] [data-passed]');
+    await lines.nth(11).waitFor({ timeout: 10000 });
+    assert.equal(await lines.count(), 12, "a progress line for every revision");
     await shot("checks");
   });
 

@@ -90,13 +90,14 @@ export class ConnectionPicker {
   }
 
   async load(): Promise<void> {
-    const keep = this.select.value;
     try {
       this.views = (await call(commands.listConnections())).connections;
     } catch (e) {
       this.views = [];
       this.app.error(e);
     }
+    // Read now, not before the wait: the user may have picked another one meanwhile.
+    const keep = this.select.value;
     const bound = this.views.filter((v) => v.bound);
     const ws = this.app.workspace;
     clear(
@@ -252,10 +253,15 @@ export class BackupsScreen implements Screen {
     await this.app.go("backups");
   }
 
+  /** Bumped by every refresh: an answer to an older one (another connection) is dropped. */
+  private refreshes = 0;
+
   private async refresh(): Promise<void> {
     const choice = this.picker.select.value;
+    const mine = ++this.refreshes;
     try {
       const list = await call(commands.listBackups(choice === "*" || choice === "" ? null : choice));
+      if (mine !== this.refreshes) return;
       this.backups = choice === "" ? list.backups.filter((b) => b.connection_name === null) : list.backups;
       this.dirNote.textContent = `New backups go to ${list.backupDir}`;
     } catch (e) {

@@ -56,9 +56,10 @@ export class JournalScreen implements Screen {
       h("div", { class: "journal-body" }, this.list, this.detail),
     );
     if (!this.detail.hasChildNodes()) clear(this.detail, h("p", { class: "muted" }, "Select a run to see its steps."));
-    const keep = this.connection.value;
     try {
       const views = (await call(commands.listConnections())).connections;
+      // Read after the wait: a choice made meanwhile is kept.
+      const keep = this.connection.value;
       clear(this.connection, h("option", { value: "" }, "every connection"), views.map((v) => h("option", { value: v.name }, v.name)));
       this.connection.value = keep;
     } catch (e) {
@@ -67,11 +68,17 @@ export class JournalScreen implements Screen {
     await this.refresh();
   }
 
+  /** Bumped by every refresh: an answer to an older one (other filters) is dropped. */
+  private refreshes = 0;
+
   private async refresh(): Promise<void> {
+    const mine = ++this.refreshes;
     try {
-      this.entries = await call(
+      const entries = await call(
         commands.journalEntries({ connection: this.connection.value || null, kind: this.kind.value || null, outcome: this.outcome.value || null, limit: 500 }),
       );
+      if (mine !== this.refreshes) return;
+      this.entries = entries;
     } catch (e) {
       this.app.error(e);
       return;

@@ -1178,16 +1178,14 @@ export type Plan = Plan_Serialize | Plan_Deserialize;
 export type PlanWarning = PlanWarning_Serialize | PlanWarning_Deserialize;
 
 export type PlanWarningKind = 
-/**  A downgrade step whose revision undoes nothing. */
+/**  A downgrade step whose revision does not undo its upgrade. */
 "emptyDowngrade" | 
 /**  MySQL/MariaDB commit DDL as it runs: a failure leaves earlier statements applied. */
 "nonTransactionalDdl" | 
 /**  A `transaction:false` section. */
 "outsideTransaction" | 
 /**  An applied revision's file is not the one that was applied. */
-"fileChanged" | 
-/**  The migration lock is held by another run right now. */
-"lockHeld";
+"fileChanged";
 
 export type PlanWarning_Deserialize = {
 	kind: PlanWarningKind,

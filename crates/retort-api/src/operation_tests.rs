@@ -49,49 +49,37 @@ fn run_request(run_id: &str, operation: Value, backup: bool, confirm: Option<&st
         "lockTimeoutSeconds": 5}})
 }
 
+/// The version table's rows, read through the core on a thread of its own (the tests'
+/// runtime is busy in `block_on`).
 fn rows(db: &Path) -> Vec<String> {
-    rusqlite_rows(db, "SELECT version_num FROM alembic_version ORDER BY 1")
-}
-
-fn rusqlite_rows(db: &Path, sql: &str) -> Vec<String> {
-    let out = std::process::Command::new("sqlite3")
-        .arg(db)
-        .arg(sql)
-        .output();
-    match out {
-        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout)
-            .lines()
-            .map(str::to_string)
-            .collect(),
-        _ => {
-            // No sqlite3 binary: read through the core.
-            let url = retort_core::database::DatabaseUrl::parse(
-                &format!("sqlite:///{}", db.display()),
-                Path::new("/"),
-            )
-            .unwrap();
-            let table = retort_core::database::VersionTable {
-                name: "alembic_version".into(),
-                schema: None,
-            };
-            std::thread::scope(|s| {
-                s.spawn(|| {
-                    let rt = tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()
-                        .unwrap();
-                    rt.block_on(retort_core::database::read_version_rows(
-                        &url,
-                        &table,
-                        std::time::Duration::from_secs(5),
-                    ))
-                    .unwrap()
-                })
-                .join()
-                .unwrap()
-            })
-        }
-    }
+    let url = retort_core::database::DatabaseUrl::parse(
+        &format!("sqlite:///{}", db.display()),
+        Path::new("/"),
+    )
+    .unwrap();
+    let table = retort_core::database::VersionTable {
+        name: "alembic_version".into(),
+        schema: None,
+    };
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            let mut rows = rt
+                .block_on(retort_core::database::read_version_rows(
+                    &url,
+                    &table,
+                    std::time::Duration::from_secs(5),
+                ))
+                .unwrap();
+            rows.sort();
+            rows
+        })
+        .join()
+        .unwrap()
+    })
 }
 
 #[test]

@@ -415,36 +415,13 @@ pub struct TargetView {
     pub production: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
-#[serde(rename_all = "camelCase")]
-pub enum PlanWarningKind {
-    /// A downgrade step whose revision undoes nothing.
-    EmptyDowngrade,
-    /// MySQL/MariaDB commit DDL as it runs: a failure leaves earlier statements applied.
-    NonTransactionalDdl,
-    /// A `transaction:false` section.
-    OutsideTransaction,
-    /// An applied revision's file is not the one that was applied.
-    FileChanged,
-    /// The migration lock is held by another run right now.
-    LockHeld,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
-#[serde(rename_all = "camelCase")]
-pub struct PlanWarning {
-    pub kind: PlanWarningKind,
-    pub revision: Option<String>,
-    pub message: String,
-}
-
 /// What the run dialog shows before anything runs.
 #[derive(Debug, Clone, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct RunPreview {
     pub target: TargetView,
     pub plan: retort_core::execution::Plan,
-    pub warnings: Vec<PlanWarning>,
+    pub warnings: Vec<retort_core::execution::warnings::PlanWarning>,
     /// A backup is required (production upgrades and downgrades).
     pub backup_required: bool,
     /// Where a backup would go.

@@ -87,27 +87,21 @@ pub fn verify_stamp(
     } else {
         out(&render_verification(&verification));
     }
-    if matches {
-        return Ok(Verdict::Stamp("verified: the schema matches".to_string()));
-    }
-    if args.accept_mismatch {
-        if !cli.json {
+    let accepted_by = args.accept_mismatch.then_some("with --accept-mismatch");
+    if let Some(note) = verification.stamp_note(accepted_by) {
+        if !matches && !cli.json {
             out(&format!(
                 "Stamping anyway (--accept-mismatch): {} difference(s) accepted.\n",
                 verification.diff.len()
             ));
         }
-        return Ok(Verdict::Stamp(format!(
-            "verified: {} schema difference(s) accepted with --accept-mismatch",
-            verification.diff.len()
-        )));
+        return Ok(Verdict::Stamp(note));
     }
     Ok(Verdict::Stop(crate::fail(
         cli,
         &format!(
-            "not stamped: the database's schema differs from what {} implies in {} place(s). Bring the database in line, or stamp anyway with --verify --accept-mismatch.",
-            targets.join(" "),
-            verification.diff.len()
+            "{}. Bring the database in line, or stamp anyway with --verify --accept-mismatch.",
+            verification.refusal()
         ),
     )))
 }

@@ -6,7 +6,7 @@ use crate::core::{AppCore, Opened, RunGuard};
 use crate::error::{ApiError, ErrorKind};
 use crate::types::*;
 use retort_core::database::{Backend, DatabaseUrl};
-use retort_core::execution::plan::StepKind;
+use retort_core::execution::warnings::plan_warnings;
 use retort_core::execution::{self, Operation, Plan, RunOptions, offline, verify};
 use retort_core::graph::RevisionMap;
 use retort_core::guard::{self, BackupChoice, Guarded};
@@ -141,10 +141,7 @@ fn check_operation(operation: &Operation) -> Result<(), ApiError> {
 
 /// Where backups go: `backups/` beside the app's store.
 pub(crate) fn backup_dir(core: &AppCore) -> std::path::PathBuf {
-    core.store_path()
-        .parent()
-        .map(|p| p.join("backups"))
-        .unwrap_or_else(|| "backups".into())
+    retort_core::backup::backup_dir_beside(core.store_path())
 }
 
 /// The plan from the database's real rows, the warnings worth reading first, and what the
@@ -158,7 +155,6 @@ pub async fn plan_operation(
     check_operation(&operation)?;
     let target = target(core, connection, password).await?;
     let plan = target.plan(core, &operation).await?;
-    let mut warnings = plan_warnings(&plan, &target);
     let store = core.store().await?;
     let status = status::connection_status(
         store,
@@ -169,22 +165,7 @@ pub async fn plan_operation(
         core.timeout,
     )
     .await?;
-    for changed in &status.changed {
-        warnings.push(PlanWarning {
-            kind: PlanWarningKind::FileChanged,
-            revision: Some(changed.revision.clone()),
-            message: match &changed.sha256_now {
-                Some(_) => format!(
-                    "{}'s file changed since it was applied on {} (journal entry #{})",
-                    changed.revision, changed.applied.applied_at, changed.applied.entry_id
-                ),
-                None => format!(
-                    "{}'s file is gone; it was applied on {}",
-                    changed.revision, changed.applied.applied_at
-                ),
-            },
-        });
-    }
+    let warnings = plan_warnings(&plan, target.project(), target.url.backend, &status.changed);
     let policy = guard::backup_policy(&target.connection_ref(), &target.url, &operation);
     Ok(RunPreview {
         alembic: target.project().kind == ProjectKind::Alembic,
@@ -194,65 +175,6 @@ pub async fn plan_operation(
         plan,
         warnings,
     })
-}
-
-fn plan_warnings(plan: &Plan, target: &Target) -> Vec<PlanWarning> {
-    let mut out = Vec::new();
-    let runs_code = plan.steps.iter().any(|s| s.kind != StepKind::Stamp);
-    if target.url.backend == Backend::MySql && runs_code {
-        out.push(PlanWarning {
-            kind: PlanWarningKind::NonTransactionalDdl,
-            revision: None,
-            message: "MySQL/MariaDB commit each DDL statement as it runs: if a step fails, its earlier statements stay applied".into(),
-        });
-    }
-    for step in &plan.steps {
-        if step.kind == StepKind::Downgrade && downgrade_is_empty(step) {
-            out.push(PlanWarning {
-                kind: PlanWarningKind::EmptyDowngrade,
-                revision: step.revision.clone(),
-                message: format!(
-                    "{}: the downgrade does nothing; only the version table moves",
-                    step.revision.as_deref().unwrap_or("?")
-                ),
-            });
-        }
-        if step.sql.as_ref().is_some_and(|s| !s.transactional) {
-            out.push(PlanWarning {
-                kind: PlanWarningKind::OutsideTransaction,
-                revision: step.revision.clone(),
-                message: format!(
-                    "{}: runs outside a transaction (transaction:false); a failure cannot be rolled back",
-                    step.revision.as_deref().unwrap_or("?")
-                ),
-            });
-        }
-    }
-    out
-}
-
-/// Native: no statement in the down section. Python: a `downgrade()` whose body is only
-/// `pass`, a docstring or comments.
-fn downgrade_is_empty(step: &retort_core::execution::Step) -> bool {
-    if let Some(sql) = &step.sql {
-        return sql.statements.is_empty();
-    }
-    let Some(text) = step
-        .path
-        .as_ref()
-        .and_then(|p| std::fs::read_to_string(p).ok())
-    else {
-        return false;
-    };
-    let mut lines = text.lines().skip_while(|l| !l.starts_with("def downgrade"));
-    if lines.next().is_none() {
-        return false;
-    }
-    lines
-        .take_while(|l| l.trim().is_empty() || l.starts_with(char::is_whitespace))
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .all(|l| l == "pass" || l.starts_with("\"\"\"") || l.starts_with("'''") || l == "...")
 }
 
 /// The SQL the run would send, as one script: native revisions' sections, or alembic's
@@ -378,22 +300,14 @@ pub async fn run_operation(core: &AppCore, request: RunRequest) -> Result<RunRes
             )
             .await
             .map_err(|e| execution_error(format!("cannot verify the stamp: {e}"), &target.url))?;
-            let differences = verification.diff.len();
-            if differences == 0 {
-                Some("verified: the schema matches".to_string())
-            } else if request.accept_mismatch {
-                Some(format!(
-                    "verified: {differences} schema difference(s) accepted in the app"
-                ))
-            } else {
-                return Err(ApiError::new(
-                    ErrorKind::Mismatch,
-                    format!(
-                        "not stamped: the database's schema differs from what {} implies in {differences} place(s)",
-                        targets.join(" ")
-                    ),
-                )
-                .with_hint("bring the database in line, or confirm the stamp despite the differences"));
+            match verification.stamp_note(request.accept_mismatch.then_some("in the app")) {
+                Some(note) => Some(note),
+                None => {
+                    return Err(ApiError::new(ErrorKind::Mismatch, verification.refusal())
+                        .with_hint(
+                            "bring the database in line, or confirm the stamp despite the differences",
+                        ));
+                }
             }
         }
         _ => None,

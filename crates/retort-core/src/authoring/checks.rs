@@ -305,39 +305,8 @@ fn single_head(map: &RevisionMap, report: &mut CheckReport) {
 }
 
 fn empty_downgrades(project: &Project, report: &mut CheckReport) {
-    let backend = super::merge::backend_of(project);
     for file in &project.revisions {
-        let verdict = match (&file.sql, project.kind) {
-            (Some(body), _) => {
-                let up = has_statements(&body.upgrade.sql, backend);
-                let down = body
-                    .downgrade
-                    .as_ref()
-                    .is_some_and(|d| has_statements(&d.sql, backend));
-                let line = body.downgrade.as_ref().map_or(body.upgrade.line, |d| d.line);
-                (up && !down).then(|| {
-                    (
-                        Some(line),
-                        if body.downgrade.is_none() {
-                            "no '-- migrate:down' section: this revision cannot be downgraded"
-                        } else {
-                            "the '-- migrate:down' section is empty: downgrading this revision changes nothing"
-                        },
-                    )
-                })
-            }
-            (None, ProjectKind::Alembic) => match std::fs::read_to_string(&file.path) {
-                Ok(source) => python_empty_downgrade(&source).map(|line| {
-                    (
-                        line,
-                        "downgrade() does nothing (`pass`) while upgrade() does: this revision cannot be undone",
-                    )
-                }),
-                Err(_) => None,
-            },
-            _ => None,
-        };
-        if let Some((line, message)) = verdict {
+        if let Some((line, message)) = empty_downgrade(project, file) {
             report.findings.push(Finding {
                 check: "empty_downgrade".into(),
                 level: Level::Warning,
@@ -348,6 +317,48 @@ fn empty_downgrades(project: &Project, report: &mut CheckReport) {
                 suggestion: Some("write the statements that undo the upgrade, or say in the message that it is irreversible".into()),
             });
         }
+    }
+}
+
+/// Whether `file`'s upgrade does something its downgrade does not undo: the downgrade's line
+/// (where known) and why. SQL sections are split as the run would; Python is parsed.
+pub fn empty_downgrade(
+    project: &Project,
+    file: &crate::project::RevisionFile,
+) -> Option<(Option<usize>, &'static str)> {
+    let backend = super::merge::backend_of(project);
+    match (&file.sql, project.kind) {
+        (Some(body), _) => {
+            let up = has_statements(&body.upgrade.sql, backend);
+            let down = body
+                .downgrade
+                .as_ref()
+                .is_some_and(|d| has_statements(&d.sql, backend));
+            let line = body
+                .downgrade
+                .as_ref()
+                .map_or(body.upgrade.line, |d| d.line);
+            (up && !down).then(|| {
+                (
+                    Some(line),
+                    if body.downgrade.is_none() {
+                        "no '-- migrate:down' section: this revision cannot be downgraded"
+                    } else {
+                        "the '-- migrate:down' section is empty: downgrading this revision changes nothing"
+                    },
+                )
+            })
+        }
+        (None, ProjectKind::Alembic) => {
+            let source = std::fs::read_to_string(&file.path).ok()?;
+            python_empty_downgrade(&source).map(|line| {
+                (
+                    line,
+                    "downgrade() does nothing (`pass`) while upgrade() does: this revision cannot be undone",
+                )
+            })
+        }
+        _ => None,
     }
 }
 

@@ -282,11 +282,15 @@ fn io_error(path: &Path, e: impl std::fmt::Display) -> BackupError {
 
 /// Where backups go by default: `backups/` beside Retort's store (`$RETORT_HOME/backups`).
 pub fn default_backup_dir() -> Result<PathBuf, StoreError> {
-    let store = crate::store::default_path()?;
-    Ok(store
+    Ok(backup_dir_beside(&crate::store::default_path()?))
+}
+
+/// `backups/` beside the store file `store`.
+pub fn backup_dir_beside(store: &Path) -> PathBuf {
+    store
         .parent()
         .map(|p| p.join("backups"))
-        .unwrap_or_else(|| PathBuf::from("backups")))
+        .unwrap_or_else(|| PathBuf::from("backups"))
 }
 
 /// What retention groups backups by: the saved connection's name, else the redacted URL (for

@@ -11,6 +11,7 @@ pub mod round_trip;
 pub mod rows;
 pub mod statements;
 pub mod verify;
+pub mod warnings;
 
 mod native;
 

@@ -64,6 +64,29 @@ impl StampVerification {
     pub fn matches(&self) -> bool {
         self.diff.is_empty()
     }
+
+    /// The journal's note for a stamp after this verification, or `None` when the schema
+    /// differs and the difference was not accepted (`accepted_by`: how it was, in words).
+    pub fn stamp_note(&self, accepted_by: Option<&str>) -> Option<String> {
+        if self.matches() {
+            return Some("verified: the schema matches".to_string());
+        }
+        accepted_by.map(|by| {
+            format!(
+                "verified: {} schema difference(s) accepted {by}",
+                self.diff.len()
+            )
+        })
+    }
+
+    /// Why the stamp is not written when the difference was not accepted.
+    pub fn refusal(&self) -> String {
+        format!(
+            "not stamped: the database's schema differs from what {} implies in {} place(s)",
+            self.targets.join(" "),
+            self.diff.len()
+        )
+    }
 }
 
 /// Compares the live schema at `url` with the schema `stamp targets` (with `--purge` if

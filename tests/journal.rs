@@ -578,3 +578,74 @@ fn a_failed_production_run_names_the_backup_that_restores_it() {
     env.ok(&["restore", "1", "--to", "shop", "--yes"]);
     assert_eq!(version_rows(&db), before);
 }
+
+/// Another run's lock (here util-linux `flock`, the same advisory lock Retort takes on a
+/// SQLite file) is waited for before the backup: no other run can migrate the database
+/// between a production backup and the run it protects.
+#[test]
+fn a_production_backup_is_taken_under_the_migration_lock() {
+    let (env, db) = production_shop();
+    let before = version_rows(&db);
+    // --no-fork: the lock stays with `sleep` alone, which goes when killed.
+    let mut holder = Command::new("flock")
+        .args(["--no-fork"])
+        .arg(&db)
+        .args(["sleep", "60"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("util-linux flock");
+    let held = || {
+        !Command::new("flock")
+            .args(["-n"])
+            .arg(&db)
+            .arg("true")
+            .status()
+            .unwrap()
+            .success()
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !held() {
+        assert!(Instant::now() < deadline, "flock did not take the lock");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = env.run(&[
+        "upgrade",
+        "heads",
+        "--connection",
+        "shop",
+        "--lock-timeout",
+        "1",
+    ]);
+    let _ = holder.kill();
+    let _ = holder.wait();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("lock"), "{err}");
+    assert_eq!(version_rows(&db), before);
+    assert!(
+        env.json(&["backups"])["backups"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "no backup was taken while another run held the lock"
+    );
+    let log = env.json(&["log", "-n", "1"]);
+    assert_eq!(
+        (log[0]["kind"].as_str(), log[0]["outcome"].as_str()),
+        (Some("upgrade"), Some("failed"))
+    );
+    assert!(
+        log[0]["error"].as_str().unwrap().contains("lock"),
+        "{log:#}"
+    );
+
+    // With the lock free, the same command backs up and upgrades.
+    env.ok(&["upgrade", "heads", "--connection", "shop"]);
+    assert_eq!(
+        env.json(&["backups"])["backups"].as_array().unwrap().len(),
+        1
+    );
+    assert_ne!(version_rows(&db), before);
+}

@@ -34,8 +34,9 @@ mkdir -p "$OUT/home" "$OUT/retort" "$OUT/tool"
 export RETORT_HOME=$OUT/home
 
 now() { date +%s.%N; }
-# seconds a command takes (its output discarded); fails the script if the command fails
-timed() { local t0 t1; t0=$(now); "$@" >/dev/null 2>"$OUT/last.err" || { cat "$OUT/last.err" >&2; exit 1; }; t1=$(now); echo "$t1 - $t0" | bc -l; }
+# seconds a command takes (its output discarded); fails the script if the command fails. Dirty
+# pages left by the run before are written out first, so no run pays for another's writeback.
+timed() { local t0 t1; sync; t0=$(now); "$@" >/dev/null 2>"$OUT/last.err" || { cat "$OUT/last.err" >&2; exit 1; }; t1=$(now); echo "$t1 - $t0" | bc -l; }
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.2f", m}'; }
 range() { printf '%s\n' "$@" | sort -g | awk 'NR==1{lo=$1} {hi=$1} END {printf "%.2f–%.2f", lo, hi}'; }
 mb() { echo "scale=0; $1 / 1000000" | bc; }

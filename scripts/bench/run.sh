@@ -131,11 +131,12 @@ for tool in retort "retort cold" alembic; do
     done
 done
 unset PREPARE
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # The Markdown report: printed, and written to docs/benchmarks.md.
 export REVISIONS SEED RETORT_RUNS ALEMBIC_RUNS TIMER MISMATCH
 MACHINE="$(nproc) CPUs ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), $(
-    awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo) RAM, $(uname -sr); load average $LOAD before timing"
+    awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo) RAM, $(uname -sr); load average $LOAD before timing, $LOAD_AFTER after"
 VERSIONS="retort $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- crates Cargo.toml Cargo.lock ||
     echo " + uncommitted changes") (release build), $("$ALEMBIC" --version), SQLAlchemy $(
     "$PY" -c 'import sqlalchemy; print(sqlalchemy.__version__)'), $("$PY" --version)"

@@ -78,10 +78,10 @@ ensure_ui() {
   fi
 }
 
-# The desktop app's build and test needs: WebKitGTK headers, a virtual display and the
-# WebKit WebDriver.
+# The desktop app's build and test needs: WebKitGTK headers, a virtual display, the
+# WebKit WebDriver, and xdotool (types into the native file chooser in tests/desktop.rs).
 ensure_gui_deps() {
-  apt_install libwebkit2gtk-4.1-dev build-essential pkg-config xvfb webkit2gtk-driver
+  apt_install libwebkit2gtk-4.1-dev build-essential pkg-config xvfb webkit2gtk-driver xdotool
 }
 
 # Debian's Chromium, which the browser tests and the UI benchmark drive (playwright-core).

@@ -46,7 +46,10 @@ pub fn run() {
         .plugin(tauri_plugin_dialog::init())
         .plugin(tauri_plugin_window_state::Builder::default().build())
         .invoke_handler(builder.invoke_handler())
-        .on_window_event(ask_before_closing_during_a_run)
+        .on_window_event(|window, event| {
+            ask_before_closing_during_a_run(window, event);
+            save_window_state_soon(window, event);
+        })
         .setup(move |app| {
             builder.mount_events(app);
             let store_path = retort_core::store::default_path()?;
@@ -81,6 +84,48 @@ pub fn run() {
         })
         .run(tauri::generate_context!())
         .expect("the Retort window could not be started");
+}
+
+/// The window's size and position are remembered by tauri-plugin-window-state, which writes
+/// them only when the app exits through its event loop. They are also written 400 ms after the
+/// window was last moved or resized, so an app that is killed, crashes, or loses its webview
+/// first (WebDriver's close) still opens where it was left.
+fn save_window_state_soon(window: &tauri::Window, event: &tauri::WindowEvent) {
+    use std::sync::Mutex;
+    use std::time::{Duration, Instant};
+    use tauri_plugin_window_state::{AppHandleExt, StateFlags};
+    static DUE: Mutex<Option<Instant>> = Mutex::new(None);
+    if !matches!(
+        event,
+        tauri::WindowEvent::Moved(_) | tauri::WindowEvent::Resized(_)
+    ) {
+        return;
+    }
+    let mut due = DUE.lock().unwrap_or_else(|e| e.into_inner());
+    let waiting = due.is_some();
+    *due = Some(Instant::now() + Duration::from_millis(400));
+    if waiting {
+        return;
+    }
+    let app = window.app_handle().clone();
+    std::thread::spawn(move || {
+        loop {
+            let wait = {
+                let mut due = DUE.lock().unwrap_or_else(|e| e.into_inner());
+                match *due {
+                    Some(at) if at > Instant::now() => at - Instant::now(),
+                    _ => {
+                        *due = None;
+                        break;
+                    }
+                }
+            };
+            std::thread::sleep(wait);
+        }
+        if let Err(e) = app.save_window_state(StateFlags::all()) {
+            eprintln!("retort-app: cannot save the window's size and position: {e}");
+        }
+    });
 }
 
 /// Closing the window while a run, backup or restore is under way asks first; closing

@@ -1,7 +1,8 @@
 // History graph: the revision DAG in lanes (laid out by the core), newest at the top, drawn
 // one visible row at a time (SVG per row), with the selected connection's applied and pending
 // revisions, every bound connection as a chip on its current revision(s), search, zoom, fit,
-// keyboard moves, and a detail panel with the revision's source.
+// keyboard moves, and a detail panel with the revision's source. Scrolling reuses the row
+// elements still in view and fills only the rows that came into view.
 import type { App, Screen } from "./main";
 import { call, commands } from "./api";
 import { h, clear, esc } from "./dom";
@@ -31,6 +32,13 @@ export class GraphScreen implements Screen {
   private raf = 0;
   private detailTimer = 0;
   private painted = false;
+  /** The rows on screen: row index → its element, and the content generation it shows. */
+  private drawn = new Map<number, HTMLElement>();
+  private drawnGen = new WeakMap<HTMLElement, number>();
+  private generation = 0;
+  private drawnZoom = 0;
+  /** Each row's SVG line pieces at the current zoom. */
+  private svgCache: (string | undefined)[] = [];
   /** Heads picked (Ctrl+click) for a merge. */
   private picked = new Set<string>();
   private readonly mergeButton = h("button", { "data-testid": "open-merge", onclick: () => this.mergePicked() }, "Merge all heads…");
@@ -74,7 +82,7 @@ export class GraphScreen implements Screen {
     this.overlaySelect.addEventListener("change", () => {
       this.overlay = this.overlaySelect.value || null;
       this.computeApplied();
-      this.render();
+      this.redraw();
     });
     new ResizeObserver(() => this.schedule()).observe(this.viewport);
   }
@@ -142,6 +150,11 @@ export class GraphScreen implements Screen {
     });
     if (this.selected >= layout.nodes.length) this.selected = -1;
     this.spacer.style.height = `${layout.nodes.length * ROW * this.zoom}px`;
+    this.svgCache = [];
+    this.generation++;
+    // Row numbers now mean other revisions: new elements, none reused for another revision.
+    for (const el of this.drawn.values()) el.remove();
+    this.drawn.clear();
     this.find(this.search.value);
   }
 
@@ -182,7 +195,7 @@ export class GraphScreen implements Screen {
       ),
     );
     this.computeApplied();
-    this.render();
+    this.redraw();
   }
 
   /** The overlay connection's applied revisions: the ancestors of its rows (dependencies too). */
@@ -214,7 +227,10 @@ export class GraphScreen implements Screen {
     });
   }
 
-  /** Draws the visible rows only. */
+  /** Draws the visible rows only. Rows still visible since the last frame keep their DOM
+   *  elements; a row scrolled out is refilled as the one scrolled in, so a scroll step costs
+   *  the one or two rows that came into view. Rows are absolutely placed and contained, so a
+   *  new row lays out on its own. */
   render(): void {
     const layout = this.layout;
     if (!layout) return;
@@ -223,21 +239,66 @@ export class GraphScreen implements Screen {
     const height = this.viewport.clientHeight || 600;
     const first = Math.max(0, Math.floor(top / rowH) - OVERSCAN);
     const last = Math.min(layout.nodes.length, Math.ceil((top + height) / rowH) + OVERSCAN);
-    const laneW = LANE * this.zoom;
-    const svgW = Math.max(1, layout.lanes) * laneW + laneW / 2;
-    let html = "";
-    for (let i = first; i < last; i++) html += this.rowHtml(layout.nodes[i], i, rowH, laneW, svgW);
-    this.rows.style.transform = `translateY(${first * rowH}px)`;
-    this.rows.style.setProperty("--row-h", `${rowH}px`);
-    this.rows.style.fontSize = `${Math.max(9, Math.min(16, 13 * this.zoom))}px`;
-    this.rows.innerHTML = html;
+    if (this.drawnZoom !== this.zoom) {
+      this.drawnZoom = this.zoom;
+      this.rows.style.setProperty("--row-h", `${rowH}px`);
+      this.rows.style.fontSize = `${Math.max(9, Math.min(16, 13 * this.zoom))}px`;
+      this.svgCache = [];
+      this.generation++;
+    }
+    // Rows scrolled out go back to the pool. A row still in view keeps its element, refilled
+    // in place if it was drawn before the last change of content: an element shows another
+    // row only after its own row left the view (a click aimed at a row never lands on another).
+    const free: HTMLElement[] = [];
+    for (const [i, el] of this.drawn) {
+      if (i < first || i >= last) {
+        this.drawn.delete(i);
+        free.push(el);
+      }
+    }
+    for (let i = first; i < last; i++) {
+      let el = this.drawn.get(i);
+      if (el && this.drawnGen.get(el) === this.generation) continue;
+      el ??= free.pop() ?? this.rows.appendChild(document.createElement("div"));
+      this.fillRow(el, layout.nodes[i], i, rowH);
+      this.drawnGen.set(el, this.generation);
+      this.drawn.set(i, el);
+    }
+    for (const el of free) el.remove();
     if (!this.painted) {
       this.painted = true;
       (window as any).__graphPaintedAt = performance.now();
     }
   }
 
-  private rowHtml(n: GraphNode, i: number, rowH: number, laneW: number, svgW: number): string {
+  /** Redraws every visible row (the applied overlay, chips, zoom or layout changed). */
+  private redraw(): void {
+    this.generation++;
+    this.render();
+  }
+
+  /** Selection, search matches and picked heads change classes only. */
+  private restyle(): void {
+    const layout = this.layout;
+    if (!layout) return;
+    for (const [i, el] of this.drawn) {
+      const cls = this.rowClass(layout.nodes[i], i);
+      if (el.className !== cls) el.className = cls;
+      const sel = String(i === this.selected);
+      if (el.getAttribute("aria-selected") !== sel) el.setAttribute("aria-selected", sel);
+    }
+  }
+
+  private rowClass(n: GraphNode, i: number): string {
+    const applied = this.applied ? this.applied[i] === 1 : null;
+    const state = applied === null ? "" : applied ? " applied" : " pending";
+    return `row${state}${i === this.selected ? " selected" : ""}${this.matchSet.has(i) ? " match" : ""}${this.picked.has(n.id) ? " picked" : ""}`;
+  }
+
+  /** A row's line pieces: they depend on the row and the zoom only, so they are kept. */
+  private rowPaths(n: GraphNode, i: number, rowH: number, laneW: number): string {
+    const cached = this.svgCache[i];
+    if (cached !== undefined) return cached;
     const mid = rowH / 2;
     const x = (c: number) => c * laneW + laneW / 2;
     let paths = "";
@@ -251,6 +312,16 @@ export class GraphScreen implements Screen {
       }
       paths += `<path d="${d}" stroke="${s.part === "top" ? PALETTE[s.from % PALETTE.length] : color}"/>`;
     }
+    this.svgCache[i] = paths;
+    return paths;
+  }
+
+  private fillRow(el: HTMLElement, n: GraphNode, i: number, rowH: number): void {
+    const layout = this.layout!;
+    const laneW = LANE * this.zoom;
+    const svgW = Math.max(1, layout.lanes) * laneW + laneW / 2;
+    const mid = rowH / 2;
+    const x = (c: number) => c * laneW + laneW / 2;
     const applied = this.applied ? this.applied[i] === 1 : null;
     const color = PALETTE[n.column % PALETTE.length];
     const r = Math.max(3, 5 * this.zoom);
@@ -267,15 +338,19 @@ export class GraphScreen implements Screen {
     for (const l of n.labels) badges += `<span class="label">${esc(l)}</span>`;
     let chips = "";
     for (const p of this.chips.get(i) ?? []) chips += `<span class="chip" style="background:${esc(p.color)}" title="${esc(p.name)} (${esc(p.environment)})" data-chip="${esc(p.name)}">${esc(p.name)}</span>`;
-    const state = applied === null ? "" : applied ? " applied" : " pending";
-    const cls = `row${state}${i === this.selected ? " selected" : ""}${this.matchSet.has(i) ? " match" : ""}${this.picked.has(n.id) ? " picked" : ""}`;
-    return (
-      `<div class="${cls}" data-row="${i}" data-id="${esc(n.id)}" role="option" aria-selected="${i === this.selected}" style="height:${rowH}px">` +
-      `<svg width="${svgW}" height="${rowH}" aria-hidden="true">${paths}${dot}</svg>` +
+    el.className = this.rowClass(n, i);
+    el.dataset.row = String(i);
+    el.dataset.id = n.id;
+    el.setAttribute("role", "option");
+    el.setAttribute("aria-selected", String(i === this.selected));
+    el.setAttribute("aria-posinset", String(i + 1));
+    el.setAttribute("aria-setsize", String(layout.nodes.length));
+    el.style.height = `${rowH}px`;
+    el.style.transform = `translateY(${i * rowH}px)`;
+    el.innerHTML =
+      `<svg width="${svgW}" height="${rowH}" aria-hidden="true">${this.rowPaths(n, i, rowH, laneW)}${dot}</svg>` +
       `<span class="rev-id">${esc(n.short)}</span>${chips}${badges}<span class="msg">${esc(n.message)}</span>` +
-      (applied === false ? `<span class="pending-tag">pending</span>` : "") +
-      `</div>`
-    );
+      (applied === false ? `<span class="pending-tag">pending</span>` : "");
   }
 
   // ----- selection, keyboard, search, zoom ----------------------------------------------
@@ -286,6 +361,7 @@ export class GraphScreen implements Screen {
     this.selected = row;
     this.reveal(row);
     this.render();
+    this.restyle();
     this.viewport.setAttribute("aria-activedescendant", "");
     window.clearTimeout(this.detailTimer);
     const id = layout.nodes[row].id;
@@ -297,7 +373,7 @@ export class GraphScreen implements Screen {
     if (!this.picked.delete(id)) this.picked.add(id);
     this.mergeButton.textContent = this.picked.size >= 2 ? `Merge ${this.picked.size} picked heads…` : "Merge all heads…";
     this.app.say(this.picked.size ? `Picked for a merge: ${[...this.picked].join(", ")} (Ctrl+click heads)` : "");
-    this.render();
+    this.restyle();
   }
 
   private mergePicked(): void {
@@ -372,7 +448,7 @@ export class GraphScreen implements Screen {
     this.matchAt = -1;
     this.searchCount.textContent = q ? `${this.matches.length} match${this.matches.length === 1 ? "" : "es"}` : "";
     if (this.matches.length) this.step(1);
-    else this.render();
+    else this.restyle();
   }
 
   private step(direction: number): void {

@@ -49,9 +49,13 @@ fn run_request(run_id: &str, operation: Value, backup: bool, confirm: Option<&st
         "lockTimeoutSeconds": 5}})
 }
 
-/// The version table's rows, read through the core on a thread of its own (the tests'
-/// runtime is busy in `block_on`).
-fn rows(db: &Path) -> Vec<String> {
+/// A SQLite file's URL and its default version table.
+fn sqlite_version_table(
+    db: &Path,
+) -> (
+    retort_core::database::DatabaseUrl,
+    retort_core::database::VersionTable,
+) {
     let url = retort_core::database::DatabaseUrl::parse(
         &format!("sqlite:///{}", db.display()),
         Path::new("/"),
@@ -61,6 +65,13 @@ fn rows(db: &Path) -> Vec<String> {
         name: "alembic_version".into(),
         schema: None,
     };
+    (url, table)
+}
+
+/// The version table's rows, read through the core on a thread of its own (the tests'
+/// runtime is busy in `block_on`).
+fn rows(db: &Path) -> Vec<String> {
+    let (url, table) = sqlite_version_table(db);
     std::thread::scope(|s| {
         s.spawn(|| {
             let rt = tokio::runtime::Builder::new_current_thread()
@@ -498,15 +509,7 @@ fn a_second_run_waits_for_the_lock_and_says_who_holds_it() {
         .unwrap();
         save_sqlite(&core, "prod", &db, "development").await;
         // Another run (here: another connection of this process) holds the lock.
-        let url = retort_core::database::DatabaseUrl::parse(
-            &format!("sqlite:///{}", db.display()),
-            Path::new("/"),
-        )
-        .unwrap();
-        let table = retort_core::database::VersionTable {
-            name: "alembic_version".into(),
-            schema: None,
-        };
+        let (url, table) = sqlite_version_table(&db);
         let mut other =
             retort_core::database::Database::open(&url, std::time::Duration::from_secs(5))
                 .await

@@ -20,6 +20,7 @@ use retort_core::project::{self, Project};
 use retort_core::store::ConnectionProfile;
 use serde::Serialize;
 use std::io::Write;
+use std::mem::ManuallyDrop;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -207,6 +208,9 @@ enum GraphFormat {
     Mermaid,
 }
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Alembic exits 255 (`sys.exit(-1)`) on a command error; scripts rely on it.
 const FAILURE: u8 = 255;
 
@@ -238,6 +242,8 @@ fn main() -> ExitCode {
             let _ = stdout
                 .write_all(output.as_bytes())
                 .and_then(|_| stdout.flush());
+            // The process ends here: freeing a large project's output is wasted time.
+            std::mem::forget(output);
             ExitCode::SUCCESS
         }
         Err(message) => fail(&cli, &message),
@@ -255,6 +261,14 @@ fn fail(cli: &Cli, message: &str) -> ExitCode {
 }
 
 fn load(cli: &Cli) -> Result<(Project, RevisionMap), String> {
+    let project = read_project(cli)?;
+    let map = RevisionMap::from_project(&project).map_err(|e| e.to_string())?;
+    print_graph_warnings(&map);
+    Ok((project, map))
+}
+
+/// The project of `--config` (or the current directory), its warnings printed.
+fn read_project(cli: &Cli) -> Result<Project, String> {
     let cwd =
         std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
     let config = project::find_config(cli.config.as_deref(), &cwd).map_err(|e| e.to_string())?;
@@ -262,11 +276,13 @@ fn load(cli: &Cli) -> Result<(Project, RevisionMap), String> {
     for warning in &project.warnings {
         eprintln!("warning: {warning}");
     }
-    let map = RevisionMap::from_project(&project).map_err(|e| e.to_string())?;
+    Ok(project)
+}
+
+fn print_graph_warnings(map: &RevisionMap) {
     for warning in &map.warnings {
         eprintln!("warning: {}", warning.message);
     }
-    Ok((project, map))
 }
 
 /// The database a command works on, resolved in one place: `--connection NAME` (a saved
@@ -330,8 +346,19 @@ fn infos(map: &RevisionMap, revisions: &[usize]) -> Vec<RevisionInfo> {
         .collect()
 }
 
+/// [`load`] for the commands of [`run`], which read the project's settings but not its
+/// revision files: those are moved into the graph, not copied (`project.revisions` is left
+/// empty). Neither is ever dropped: the process ends right after the command, and freeing a
+/// large graph (10,000 revisions and their strings) would only cost time.
+fn load_graph(cli: &Cli) -> Result<(ManuallyDrop<Project>, ManuallyDrop<RevisionMap>), String> {
+    let mut project = read_project(cli)?;
+    let map = RevisionMap::take_from_project(&mut project).map_err(|e| e.to_string())?;
+    print_graph_warnings(&map);
+    Ok((ManuallyDrop::new(project), ManuallyDrop::new(map)))
+}
+
 fn run(cli: &Cli) -> Result<String, String> {
-    let (project, map) = load(cli)?;
+    let (project, map) = load_graph(cli)?;
     let failed = |e: CommandError| e.message;
     match &cli.command {
         Command::Heads {

@@ -3,11 +3,13 @@
 //! A connection tagged `production` does not upgrade or downgrade without a verified backup
 //! taken just before, unless the user skips it explicitly by naming the database; the skip
 //! is written in the run's journal entry. Other environments take a backup when asked. If
-//! the backup fails, the migration does not start. A failed run names the backup to restore.
+//! the backup fails, the migration does not start. The backup is taken under the run's
+//! migration lock, so no other run changes the database between the backup and this run. A
+//! failed run names the backup to restore.
 
 use crate::backup::{self, BackupError, BackupProgress, BackupRecord, BackupRequest};
 use crate::database::{DatabaseUrl, VersionTable};
-use crate::execution::{Operation, ProgressSink, RunOptions};
+use crate::execution::{self, Operation, ProgressSink, RunOptions};
 use crate::graph::RevisionMap;
 use crate::journal::{
     self, ConnectionRef, Context, EntryKind, EntryOutcome, Finish, NewEntry, RecordedRun, RunRecord,
@@ -99,8 +101,8 @@ pub struct Guarded<'a> {
     pub note: Option<String>,
 }
 
-/// Backs up (as the policy and `guarded.backup` say), then runs `operation` journaled with
-/// the backup's id. A backup that fails stops everything before the database is touched;
+/// Takes the migration lock and backs up (as the policy and `guarded.backup` say), then runs
+/// `operation` under the same lock, journaled with the backup's id. A backup that fails stops everything before the database is touched;
 /// the failed backup and the run that did not start are both journaled.
 #[allow(clippy::too_many_arguments)]
 pub async fn guarded_run(
@@ -117,6 +119,7 @@ pub async fn guarded_run(
     let mut note = guarded.note.clone();
     let mut backup = None;
     let mut backup_entry = None;
+    let mut held = None;
     match &guarded.backup {
         BackupChoice::Skip { confirmed_database } if policy.required => match confirmed_database {
             None => {
@@ -152,6 +155,24 @@ pub async fn guarded_run(
             dir,
             verify_restore,
         } => {
+            // The run's lock first: no other run migrates the database between its backup
+            // and this run.
+            held = match execution::Held::acquire(project, url, options, sink).await {
+                Ok(locked) => Some(locked),
+                Err(error) => {
+                    let message = url.scrub(&error.to_string());
+                    let entry_id = journal_not_started(&guarded, operation, message).await?;
+                    return Ok(GuardedRun {
+                        backup: None,
+                        backup_entry: None,
+                        run: RecordedRun {
+                            entry_id,
+                            result: Err(error),
+                            journal_error: None,
+                        },
+                    });
+                }
+            };
             let request = BackupRequest {
                 dir: dir.clone(),
                 connection_name: guarded.connection.name.clone(),
@@ -174,30 +195,13 @@ pub async fn guarded_run(
             match record {
                 Ok(record) => backup = Some(record),
                 Err(error) => {
+                    if let Some(locked) = held.take() {
+                        // The connection closing gives the lock back anyway.
+                        let _ = locked.release().await;
+                    }
                     // The run that did not start is part of the record too.
-                    let message = format!("not started: the backup failed: {error}");
-                    guarded
-                        .store
-                        .journal_record(
-                            &NewEntry {
-                                kind: EntryKind::of(operation),
-                                context: guarded.context.clone(),
-                                connection: Some(guarded.connection.clone()),
-                                target: Some(journal::target_text(operation)),
-                                from_revisions: Vec::new(),
-                                note: None,
-                            },
-                            &Finish {
-                                outcome: EntryOutcome::Failed,
-                                from_revisions: None,
-                                to_revisions: Vec::new(),
-                                steps: Vec::new(),
-                                failed_step: None,
-                                error: Some(url.scrub(&message)),
-                                backup_id: None,
-                            },
-                        )
-                        .await?;
+                    let message = url.scrub(&format!("not started: the backup failed: {error}"));
+                    journal_not_started(&guarded, operation, message).await?;
                     return Err(GuardError::BackupFailed(error));
                 }
             }
@@ -210,6 +214,7 @@ pub async fn guarded_run(
             connection: guarded.connection,
             note,
             backup_id: backup.as_ref().and_then(|b| b.id),
+            held,
         },
         project,
         map,
@@ -224,4 +229,34 @@ pub async fn guarded_run(
         backup_entry,
         run,
     })
+}
+
+/// Journals a run that failed before its first step (its lock or its backup could not be had).
+async fn journal_not_started(
+    guarded: &Guarded<'_>,
+    operation: &Operation,
+    error: String,
+) -> Result<i64, StoreError> {
+    guarded
+        .store
+        .journal_record(
+            &NewEntry {
+                kind: EntryKind::of(operation),
+                context: guarded.context.clone(),
+                connection: Some(guarded.connection.clone()),
+                target: Some(journal::target_text(operation)),
+                from_revisions: Vec::new(),
+                note: None,
+            },
+            &Finish {
+                outcome: EntryOutcome::Failed,
+                from_revisions: None,
+                to_revisions: Vec::new(),
+                steps: Vec::new(),
+                failed_step: None,
+                error: Some(error),
+                backup_id: None,
+            },
+        )
+        .await
 }

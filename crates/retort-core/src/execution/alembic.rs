@@ -30,8 +30,8 @@
 
 use super::plan::{self, Step};
 use super::{
-    CompletedStep, ExecutionError, Operation, Outcome, ProgressEvent, ProgressSink, RunOptions,
-    RunReport, StepFailure,
+    CompletedStep, ExecutionError, Held, Operation, Outcome, ProgressEvent, ProgressSink,
+    RunOptions, RunReport, StepFailure,
 };
 use crate::database::{Backend, Database, DatabaseUrl, VersionTable};
 use crate::graph::RevisionMap;
@@ -306,6 +306,7 @@ _emit(done=True)
 "###;
 
 pub(super) async fn run(
+    held: Option<Held>,
     project: &Project,
     map: &RevisionMap,
     url: &DatabaseUrl,
@@ -324,12 +325,18 @@ pub(super) async fn run(
         offline: options.offline,
     };
     if options.offline {
+        if let Some(held) = held {
+            held.release().await?;
+        }
         return run_offline(&child, map, options, sink).await;
     }
 
-    let (mut db, table, lock) = super::open_locked(project, url, options, sink).await?;
-    let result = run_locked(&child, map, &mut db, &table, options, sink).await;
-    let released = db.release_migration_lock(lock).await;
+    let mut held = match held {
+        Some(held) => held,
+        None => Held::acquire(project, url, options, sink).await?,
+    };
+    let result = run_locked(&child, map, &mut held.db, &held.table, options, sink).await;
+    let released = held.release().await;
     let report = result?;
     released?;
     Ok(report)

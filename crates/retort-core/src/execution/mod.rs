@@ -297,26 +297,42 @@ fn rows_text(rows: &[String]) -> String {
     }
 }
 
-/// Opens the database for a run and takes the migration lock, telling `sink` when it has to
-/// wait for another run.
-async fn open_locked(
-    project: &Project,
-    url: &DatabaseUrl,
-    options: &RunOptions,
-    sink: ProgressSink<'_>,
-) -> Result<(Database, VersionTable, MigrationLock), ExecutionError> {
-    let table = VersionTable::of(project);
-    let mut db = Database::open(url, options.connect_timeout).await?;
-    let lock = match db.try_migration_lock(&table).await? {
-        Some(lock) => lock,
-        None => {
-            let holder = db.migration_lock_holder(&table).await.ok().flatten();
-            sink(ProgressEvent::LockWaiting { holder });
-            db.acquire_migration_lock(&table, options.lock_timeout)
-                .await?
-        }
-    };
-    Ok((db, table, lock))
+/// A database held for a run: a connection of its own with Retort's migration lock taken. A
+/// guarded run takes it before its backup, so that no other run migrates the database between
+/// the backup and the run.
+pub struct Held {
+    db: Database,
+    table: VersionTable,
+    lock: MigrationLock,
+}
+
+impl Held {
+    /// Opens the database and takes the migration lock, telling `sink` when it has to wait for
+    /// another run (up to `options.lock_timeout`).
+    pub async fn acquire(
+        project: &Project,
+        url: &DatabaseUrl,
+        options: &RunOptions,
+        sink: ProgressSink<'_>,
+    ) -> Result<Self, ExecutionError> {
+        let table = VersionTable::of(project);
+        let mut db = Database::open(url, options.connect_timeout).await?;
+        let lock = match db.try_migration_lock(&table).await? {
+            Some(lock) => lock,
+            None => {
+                let holder = db.migration_lock_holder(&table).await.ok().flatten();
+                sink(ProgressEvent::LockWaiting { holder });
+                db.acquire_migration_lock(&table, options.lock_timeout)
+                    .await?
+            }
+        };
+        Ok(Self { db, table, lock })
+    }
+
+    /// Gives the lock back (it also goes when the connection closes, e.g. if this process dies).
+    pub async fn release(mut self) -> Result<(), ExecutionError> {
+        Ok(self.db.release_migration_lock(self.lock).await?)
+    }
 }
 
 /// The plan a run would follow now, from the database's real rows; changes nothing (the
@@ -343,9 +359,23 @@ pub async fn run(
     options: &RunOptions,
     sink: ProgressSink<'_>,
 ) -> Result<RunReport, ExecutionError> {
+    run_holding(None, project, map, url, operation, options, sink).await
+}
+
+/// [`run`] on a database already `held` (else it is opened and locked here); the lock is
+/// released when the run ends.
+pub async fn run_holding(
+    held: Option<Held>,
+    project: &Project,
+    map: &RevisionMap,
+    url: &DatabaseUrl,
+    operation: &Operation,
+    options: &RunOptions,
+    sink: ProgressSink<'_>,
+) -> Result<RunReport, ExecutionError> {
     let stamps_only = matches!(operation, Operation::Stamp { .. });
     if project.kind == ProjectKind::Alembic && !stamps_only {
-        return alembic::run(project, map, url, operation, options, sink).await;
+        return alembic::run(held, project, map, url, operation, options, sink).await;
     }
-    native::run(project, map, url, operation, options, sink).await
+    native::run(held, project, map, url, operation, options, sink).await
 }

@@ -7,8 +7,8 @@
 
 use super::plan::{self, Step};
 use super::{
-    CompletedStep, ExecutionError, Operation, Outcome, ProgressEvent, ProgressSink, RunOptions,
-    RunReport, StepFailure,
+    CompletedStep, ExecutionError, Held, Operation, Outcome, ProgressEvent, ProgressSink,
+    RunOptions, RunReport, StepFailure,
 };
 use crate::database::{Backend, Database, DatabaseUrl, VersionTable};
 use crate::graph::RevisionMap;
@@ -16,6 +16,7 @@ use crate::project::Project;
 use std::time::Instant;
 
 pub(super) async fn run(
+    held: Option<Held>,
     project: &Project,
     map: &RevisionMap,
     url: &DatabaseUrl,
@@ -23,9 +24,21 @@ pub(super) async fn run(
     options: &RunOptions,
     sink: ProgressSink<'_>,
 ) -> Result<RunReport, ExecutionError> {
-    let (mut db, table, lock) = super::open_locked(project, url, options, sink).await?;
-    let result = run_locked(project, map, &mut db, &table, operation, options, sink).await;
-    let released = db.release_migration_lock(lock).await;
+    let mut held = match held {
+        Some(held) => held,
+        None => Held::acquire(project, url, options, sink).await?,
+    };
+    let result = run_locked(
+        project,
+        map,
+        &mut held.db,
+        &held.table,
+        operation,
+        options,
+        sink,
+    )
+    .await;
+    let released = held.release().await;
     let report = result?;
     released?;
     Ok(report)

@@ -11,19 +11,25 @@
 //! - several branch labels on one revision are printed sorted;
 //! - normalized dependencies keep the order they were declared in.
 
+mod ancestry;
 mod bitset;
 pub mod commands;
 pub mod export;
 pub mod format;
 pub mod lanes;
 
+use ancestry::{LazyAncestors, Lineage};
 use bitset::BitSet;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::BuildHasherDefault;
 use std::path::PathBuf;
 
-use crate::project::RevisionFile;
+use crate::project::{FxHasher, RevisionFile};
+
+/// Revision ids come from the project itself, not from an adversary: FxHash's quick mixing.
+type FxBuild = BuildHasherDefault<FxHasher>;
 
 /// Index of a revision in a [`RevisionMap`] (its load-order position).
 pub type Idx = usize;
@@ -55,6 +61,19 @@ impl RevisionDecl {
     pub fn labels(mut self, labels: &[&str]) -> Self {
         self.branch_labels = labels.iter().map(|s| s.to_string()).collect();
         self
+    }
+}
+
+impl From<RevisionFile> for RevisionDecl {
+    fn from(file: RevisionFile) -> Self {
+        Self {
+            revision: file.revision,
+            down_revision: file.down_revision,
+            depends_on: file.depends_on,
+            branch_labels: file.branch_labels,
+            longdoc: file.longdoc,
+            path: Some(file.path),
+        }
     }
 }
 
@@ -285,11 +304,14 @@ pub struct RevisionMap {
     revs: Vec<Revision>,
     /// Map keys in Alembic's order: revision ids (load order), then branch labels.
     keys: Vec<(String, Idx)>,
-    index: HashMap<String, Idx>,
+    index: HashMap<String, Idx, FxBuild>,
     heads: Vec<Idx>,
     real_heads: Vec<Idx>,
     bases: Vec<Idx>,
     real_bases: Vec<Idx>,
+    /// The normalized parents again, compactly, with each revision's generation (for
+    /// [`RevisionMap::topological_sort`]).
+    lineage: Lineage,
     pub warnings: Vec<GraphWarning>,
 }
 
@@ -343,7 +365,7 @@ impl RevisionMap {
     pub fn build(decls: impl IntoIterator<Item = RevisionDecl>) -> Result<Self, RevisionError> {
         let mut revs: Vec<Revision> = Vec::new();
         let mut keys: Vec<(String, Idx)> = Vec::new();
-        let mut index: HashMap<String, Idx> = HashMap::new();
+        let mut index: HashMap<String, Idx, FxBuild> = HashMap::default();
         let mut warnings = Vec::new();
 
         for decl in decls {
@@ -425,32 +447,38 @@ impl RevisionMap {
         let mut is_head = vec![true; revs.len()];
         let mut is_real_head = vec![true; revs.len()];
         for i in 0..revs.len() {
-            let all_down = dedupe(
-                revs[i]
-                    .down_revision
-                    .iter()
-                    .chain(&revs[i].resolved_dependencies)
-                    .cloned(),
-            );
-            let mut all_down_idx = Vec::new();
-            for down_id in &all_down {
-                let Some(&d) = index.get(down_id) else {
+            // `down_revision` then the resolved dependencies, each revision once (an id names
+            // one revision, and every id here is checked to be one).
+            let rev = &revs[i];
+            let mut all_down_idx =
+                Vec::with_capacity(rev.down_revision.len() + rev.resolved_dependencies.len());
+            for down_id in rev.down_revision.iter().chain(&rev.resolved_dependencies) {
+                let Some(&d) = index.get(down_id.as_str()) else {
                     return Err(other(format!(
                         "Revision {} referenced from {} is not present{}",
                         down_id,
-                        script_str(&revs[i]),
-                        path_suffix(&revs[i])
+                        script_str(rev),
+                        path_suffix(rev)
                     )));
                 };
                 if revs[d].revision != *down_id {
                     // A down_revision naming a branch label: Alembic fails on traversal.
                     return Err(other("Dependency resolution failed; broken map"));
                 }
-                all_down_idx.push(d);
+                if !all_down_idx.contains(&d) {
+                    all_down_idx.push(d);
+                }
+            }
+            let down: Vec<Idx> = rev
+                .down_revision
+                .iter()
+                .map(|d| index[d.as_str()])
+                .collect();
+            for &d in &all_down_idx {
                 if !revs[d].all_next.contains(&i) {
                     revs[d].all_next.push(i);
                 }
-                if revs[i].down_revision.contains(&revs[d].revision) {
+                if down.contains(&d) {
                     if !revs[d].next.contains(&i) {
                         revs[d].next.push(i);
                     }
@@ -458,11 +486,7 @@ impl RevisionMap {
                 }
                 is_real_head[d] = false;
             }
-            revs[i].down = revs[i]
-                .down_revision
-                .iter()
-                .map(|d| index[d])
-                .collect::<Vec<_>>();
+            revs[i].down = down;
             revs[i].all_down = all_down_idx;
         }
         // Children were pushed while visiting parents' children in load order already, but a
@@ -483,10 +507,18 @@ impl RevisionMap {
             revs,
             keys,
             index,
+            lineage: Lineage::default(),
             warnings,
         };
-        map.normalize_depends_on();
-        map.detect_cycles()?;
+        // Parents first along `down_revision` and dependencies; `None` on a cycle. Without a
+        // cycle every revision lies between a head and a base (follow its children up, its
+        // parents down), so Alembic's cycle checks have nothing to find and are skipped.
+        let order = ancestry::parents_first(map.revs.len(), |i| &map.revs[i].all_down);
+        map.normalize_depends_on(order.as_deref());
+        if order.is_none() {
+            map.detect_cycles()?;
+        }
+        map.lineage = Lineage::new(map.revs.len(), |i| &map.revs[i].normalized_down);
         map.add_branches();
         Ok(map)
     }
@@ -496,19 +528,73 @@ impl RevisionMap {
         Self::build(project.revisions.iter().map(RevisionDecl::from))
     }
 
+    /// [`Self::from_project`] that moves the revision files into the graph instead of copying
+    /// them; `project.revisions` is left empty.
+    pub fn take_from_project(project: &mut crate::project::Project) -> Result<Self, RevisionError> {
+        Self::build(
+            std::mem::take(&mut project.revisions)
+                .into_iter()
+                .map(RevisionDecl::from),
+        )
+    }
+
     /// `_normalize_depends_on`: drop a dependency that a versioned ancestor already declares.
-    fn normalize_depends_on(&mut self) {
-        for i in 0..self.revs.len() {
+    /// With `order` (every revision after its parents), the dependencies declared by each
+    /// revision's ancestors are gathered in one pass down the order; without (a cycle), by a
+    /// walk per revision that has dependencies, as Alembic does.
+    fn normalize_depends_on(&mut self, order: Option<&[Idx]>) {
+        let n = self.revs.len();
+        let with_deps: Vec<Idx> = (0..n)
+            .filter(|&i| !self.revs[i].resolved_dependencies.is_empty())
+            .collect();
+        let words = with_deps.len().div_ceil(64);
+        // Per revision, which revisions of `with_deps` are its versioned ancestors (itself
+        // excluded): `words` bits each (declined when that would be large: walks instead).
+        let mut above: Vec<u64> = Vec::new();
+        let by_pass = match order {
+            Some(order) if !with_deps.is_empty() && n.saturating_mul(words) <= 1 << 22 => {
+                let mut number = vec![usize::MAX; n];
+                for (k, &i) in with_deps.iter().enumerate() {
+                    number[i] = k;
+                }
+                above = vec![0; n * words];
+                for &i in order {
+                    for &p in &self.revs[i].down {
+                        if p == i {
+                            continue;
+                        }
+                        for w in 0..words {
+                            above[i * words + w] |= above[p * words + w];
+                        }
+                        if number[p] != usize::MAX {
+                            above[i * words + number[p] / 64] |= 1 << (number[p] % 64);
+                        }
+                    }
+                }
+                true
+            }
+            _ => false,
+        };
+        for i in 0..n {
             if self.revs[i].resolved_dependencies.is_empty() {
                 self.revs[i].normalized_down = self.revs[i].down.clone();
                 continue;
             }
-            let ancestors = self.related(&[i], |r| &r.down);
             let mut normalized = self.revs[i].resolved_dependencies.clone();
-            for a in ancestors {
-                if a != i {
-                    let theirs = &self.revs[a].resolved_dependencies;
-                    normalized.retain(|d| !theirs.contains(d));
+            if by_pass {
+                let bits = &above[i * words..(i + 1) * words];
+                for (k, &a) in with_deps.iter().enumerate() {
+                    if bits[k / 64] & (1 << (k % 64)) != 0 {
+                        let theirs = &self.revs[a].resolved_dependencies;
+                        normalized.retain(|d| !theirs.contains(d));
+                    }
+                }
+            } else {
+                for a in self.related(&[i], |r| &r.down) {
+                    if a != i {
+                        let theirs = &self.revs[a].resolved_dependencies;
+                        normalized.retain(|d| !theirs.contains(d));
+                    }
                 }
             }
             let normalized = dedupe(normalized);
@@ -1542,29 +1628,16 @@ impl RevisionMap {
 
     /// `_topological_sort`, exactly: newest first, ties broken by load order, depth first down
     /// a branch, pausing at a branch point until every branch above it has been emitted.
+    ///
+    /// Alembic keeps the whole ancestor set of every current head and rebuilds it at every
+    /// merge, which is quadratic on a long history; here each set is filled lazily (see
+    /// [`LazyAncestors`]), only as deep as the questions asked of it, with the same answers.
     pub fn topological_sort(&self, revisions: &[Idx], heads: &[Idx]) -> Vec<Idx> {
         let n = self.revs.len();
         let mut todo = BitSet::new(n);
         for &r in revisions {
             todo.insert(r);
         }
-        // Ancestor sets are rebuilt at every merge of a long history: walk straight into a
-        // bit set, with one reused stack.
-        let mut stack: Vec<Idx> = Vec::new();
-        let mut ancestors_of = |r: Idx| {
-            let mut set = BitSet::new(n);
-            set.insert(r);
-            stack.push(r);
-            while let Some(rev) = stack.pop() {
-                for &d in &self.revs[rev].normalized_down {
-                    if !set.contains(d) {
-                        set.insert(d);
-                        stack.push(d);
-                    }
-                }
-            }
-            set
-        };
         let mut current: Vec<Idx> = heads
             .iter()
             .copied()
@@ -1572,15 +1645,16 @@ impl RevisionMap {
             .collect();
         current.sort_unstable();
         current.dedup();
-        let mut ancestors: Vec<BitSet> = current.iter().map(|&h| ancestors_of(h)).collect();
+        let mut ancestors: Vec<LazyAncestors> = current
+            .iter()
+            .map(|&h| LazyAncestors::of(&self.lineage, h))
+            .collect();
         let mut output = Vec::with_capacity(revisions.len());
         let mut idx = 0usize;
         while !current.is_empty() {
             let candidate = current[idx];
-            if let Some(j) = ancestors
-                .iter()
-                .enumerate()
-                .position(|(j, a)| j != idx && a.contains(candidate))
+            if let Some(j) = (0..ancestors.len())
+                .find(|&j| j != idx && ancestors[j].contains(&self.lineage, candidate))
             {
                 idx = j;
                 continue;
@@ -1602,13 +1676,13 @@ impl RevisionMap {
                 idx = idx.saturating_sub(1);
             } else if rev.normalized_dependencies.is_empty() && rev.down.len() == 1 {
                 current[idx] = to_add[0];
-                ancestors[idx].remove(candidate);
+                ancestors[idx].step_down(candidate, to_add[0]);
             } else {
                 current[idx] = to_add[0];
-                ancestors[idx] = ancestors_of(to_add[0]);
+                ancestors[idx] = LazyAncestors::of(&self.lineage, to_add[0]);
                 for &extra in &to_add[1..] {
                     current.push(extra);
-                    ancestors.push(ancestors_of(extra));
+                    ancestors.push(LazyAncestors::of(&self.lineage, extra));
                 }
             }
         }

@@ -605,6 +605,9 @@ pub struct RunRecord<'a> {
     pub connection: ConnectionRef,
     pub note: Option<String>,
     pub backup_id: Option<i64>,
+    /// The database, already opened and locked for this run (a guarded run's backup is taken
+    /// under the run's lock); `None`: the run opens and locks it.
+    pub held: Option<execution::Held>,
 }
 
 /// [`execution::run`], journaled: the entry is written before the run starts (so a killed run
@@ -632,7 +635,8 @@ pub async fn run_recorded(
             note: record.note,
         })
         .await?;
-    let result = execution::run(project, map, url, operation, options, sink).await;
+    let result =
+        execution::run_holding(record.held, project, map, url, operation, options, sink).await;
     let mut finish = match &result {
         Ok(report) => finish_of(report),
         Err(error) => Finish {

@@ -30,7 +30,7 @@
 //! file is opened and read once, without a `stat`. Large Alembic projects keep what was read in
 //! a cache (see [`header_cache`]): then a file whose stamp has not changed is `stat`ed, not read.
 
-use super::header_cache::{self, Index, Note, Stamp};
+use super::header_cache::{self, Index, Note, Stamp, StatAt};
 use super::python_revision::{self, StaticRead};
 use super::{
     ConfigFile, Diagnostic, Project, ProjectError, ProjectKind, ProjectSettings, RevisionFile,
@@ -192,7 +192,7 @@ fn load_project_cached(
 /// FxHash's mixing: much quicker than the default hasher on short keys, and the keys (revision
 /// ids) come from the project itself, not from an adversary.
 #[derive(Default)]
-pub(super) struct FxHasher(u64);
+pub(crate) struct FxHasher(u64);
 
 impl Hasher for FxHasher {
     fn write(&mut self, bytes: &[u8]) {
@@ -571,7 +571,7 @@ fn read_python_files(
     errors: &mut Vec<Diagnostic>,
 ) -> Vec<RevisionFile> {
     let cache_file = cache.map(|(file, _)| file);
-    let index = Index::parse(cache.map_or(&[][..], |(_, bytes)| bytes));
+    let index = Index::parse_read(cache.map_or(&[][..], |(_, bytes)| bytes));
     // Files changed after this (minus the racy window) are not recorded.
     let now = SystemTime::now();
     // Reading and parsing are independent per file: done on a few threads, answered in order.
@@ -687,14 +687,16 @@ fn write_cache(file: &Path, index: &Index<'_>, notes: &[Note], stats: &mut Cache
 /// recording the file for the next cache when it had to be read.
 fn read_one_cached(
     listed: &Listed,
+    guess: usize,
     buffer: &mut Vec<u8>,
+    stat: &mut StatAt,
     large_stack: bool,
     cache: Option<(&Index<'_>, SystemTime)>,
 ) -> (Slot, Note) {
     let (Some((index, now)), Listed::Source(path)) = (cache, listed) else {
         return (read_one(listed, buffer, large_stack, None), Note::None);
     };
-    if let Some((rev, n)) = index.lookup(path) {
+    if let Some((rev, n)) = index.lookup(path, guess, stat) {
         return (Slot::Done(rev), Note::Hit(n));
     }
     let mut stamp = None;
@@ -787,7 +789,7 @@ fn read_file(
 ) -> std::io::Result<usize> {
     let mut file = fs::File::open(path)?;
     if let Some(stamp) = stamp {
-        *stamp = file.metadata().ok().map(|meta| Stamp::of(&meta));
+        *stamp = Stamp::of_file(&file);
     }
     let mut len = 0;
     loop {
@@ -826,17 +828,28 @@ fn read_all(
         .min(files.len() / FILES_PER_WORKER);
     let mut slots: Vec<Option<(Slot, Note)>> = Vec::with_capacity(files.len());
     slots.resize_with(files.len(), || None);
-    let chunks = Mutex::new(files.chunks(CHUNK).zip(slots.chunks_mut(CHUNK)));
+    let chunks = Mutex::new(files.chunks(CHUNK).zip(slots.chunks_mut(CHUNK)).enumerate());
     let work = |large_stack: bool| {
         let mut buffer = Vec::new();
+        let mut stat = StatAt::default();
+        // Entry number minus file number at the last hit: the cache's entries follow the
+        // files' order, with a gap where a file was not recorded.
+        let mut shift = 0isize;
         loop {
             // Nothing panics while the lock is held.
             let next = chunks.lock().unwrap_or_else(PoisonError::into_inner).next();
-            let Some((files, slots)) = next else {
+            let Some((chunk, (files, slots))) = next else {
                 return;
             };
-            for (listed, slot) in files.iter().zip(slots) {
-                *slot = Some(read_one_cached(listed, &mut buffer, large_stack, cache));
+            for (i, (listed, slot)) in files.iter().zip(slots).enumerate() {
+                let position = chunk * CHUNK + i;
+                let guess = position.saturating_add_signed(shift);
+                let answer =
+                    read_one_cached(listed, guess, &mut buffer, &mut stat, large_stack, cache);
+                if let Note::Hit(n) = answer.1 {
+                    shift = n as isize - position as isize;
+                }
+                *slot = Some(answer);
             }
         }
     };

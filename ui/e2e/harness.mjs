@@ -46,7 +46,19 @@ export function startServer(bin, project, home, extraEnv = {}) {
 
 /** Debian's Chromium (or $CHROMIUM). */
 export const launchChromium = () =>
-  chromium.launch({ executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium", args: ["--no-sandbox"] });
+  chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      // This machine's network is closed: Chromium's own background requests only fail and add load.
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
 
 /** Collects the page's console errors and uncaught exceptions into `errors`. */
 export function watchConsole(page, errors) {
@@ -54,14 +66,33 @@ export function watchConsole(page, errors) {
   page.on("pageerror", (e) => errors.push(String(e)));
 }
 
-/** Runs one named step, printing `ok name (ms)` or `FAIL name`. */
+let failureReport = null;
+/** What a failing step prints besides its error: `fn` returns lines (it may also take a screenshot). */
+export const onStepFailure = (fn) => (failureReport = fn);
+
+/** The page's status line and any console errors, and a screenshot named `failed-…`. */
+export const pageReport = (page, consoleErrors, shot) => async () => {
+  const status = await page
+    .locator('div.status[role="status"]')
+    .first()
+    .textContent({ timeout: 2000 })
+    .catch(() => "(no status line)");
+  await shot?.("failed").catch(() => {});
+  return [`status line: ${status}`, ...consoleErrors.map((e) => `console error: ${e}`)];
+};
+
+/** Runs one named step, printing `ok name (ms)` or `FAIL name` and the failure report. */
 export const step = async (name, fn) => {
   const t = Date.now();
   try {
     await fn();
     console.log(`ok   ${name} (${Date.now() - t} ms)`);
   } catch (e) {
-    console.log(`FAIL ${name}`);
+    console.log(`FAIL ${name} (after ${Date.now() - t} ms)`);
+    if (failureReport) {
+      const lines = await Promise.resolve(failureReport()).catch((r) => [`(the failure report failed: ${r})`]);
+      for (const l of lines) console.log(`     ${l}`);
+    }
     throw e;
   }
 };

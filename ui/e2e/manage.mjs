@@ -8,7 +8,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import assert from "node:assert/strict";
-import { envFrom, launchChromium, screenshotsDir, screenshotter, startServer, step, watchConsole } from "./harness.mjs";
+import { envFrom, launchChromium, onStepFailure, pageReport, screenshotsDir, screenshotter, startServer, step, watchConsole } from "./harness.mjs";
 
 const env = envFrom("tests/ui_manage.rs");
 const shots = screenshotsDir(env);
@@ -53,6 +53,7 @@ try {
   });
   page.setDefaultTimeout(20000);
   const shot = screenshotter(page, shots, "manage-");
+  onStepFailure(pageReport(page, consoleErrors, shot));
   const tab = (name) => page.click(`#tab-${name}`);
 
   await step("the demo opens on its graph with two heads", async () => {

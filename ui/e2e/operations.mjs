@@ -8,7 +8,7 @@
 // E2E_SCREENSHOTS.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { envFrom, launchChromium, screenshotsDir, screenshotter, startServer, step, watchConsole } from "./harness.mjs";
+import { envFrom, launchChromium, onStepFailure, pageReport, screenshotsDir, screenshotter, startServer, step, watchConsole } from "./harness.mjs";
 
 const env = envFrom("tests/ui_operations.rs");
 const shots = screenshotsDir(env);
@@ -22,6 +22,7 @@ try {
   watchConsole(page, consoleErrors);
   page.setDefaultTimeout(30000);
   const shot = screenshotter(page, shots, "ops-");
+  onStepFailure(pageReport(page, consoleErrors, shot));
   const tab = (name) => page.click(`#tab-${name}`);
   const openWorkspace = async (path) => {
     await tab("workspace");
@@ -207,6 +208,7 @@ try {
       await run.waitFor();
       // The dialog plans for its first connection before it is ours to change.
       await run.locator('[data-testid="plan-steps"], [data-testid="op-error"]').first().waitFor();
+      await run.locator('[data-testid="run-connection"] option[value="stage"]').waitFor({ state: "attached" });
       await run.locator('[data-testid="run-connection"]').selectOption("stage");
       await run.locator('[data-testid="run-command"]').selectOption("downgrade");
       await run.locator('[data-testid="run-target"]').fill("-1");

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import assert from "node:assert/strict";
-import { envFrom, launchChromium, screenshotsDir, screenshotter, startServer as start, step, watchConsole } from "./harness.mjs";
+import { envFrom, launchChromium, onStepFailure, pageReport, screenshotsDir, screenshotter, startServer as start, step, watchConsole } from "./harness.mjs";
 
 const env = envFrom("tests/ui_e2e.rs");
 const shots = screenshotsDir(env);
@@ -26,6 +26,7 @@ try {
   page.on("dialog", (d) => d.accept());
   page.setDefaultTimeout(15000);
   const shot = screenshotter(page, shots);
+  onStepFailure(pageReport(page, consoleErrors, shot));
   const tab = (name) => page.click(`#tab-${name}`);
   const verdict = () => page.locator('[data-testid="test-verdict"]');
 

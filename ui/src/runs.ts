@@ -201,11 +201,20 @@ export class RunDialog {
     clear(this.body, this.planArea, this.gateArea, this.runArea);
     this.root.showModal();
     this.setHeader(null);
+    await this.loadConnections();
+  }
+
+  /** Fills the connection picker, then plans; if the list cannot be had, says so here and plans nothing. */
+  private async loadConnections(): Promise<void> {
+    clear(this.planArea, h("p", { class: "muted" }, "Reading where each connection stands…"));
     try {
       this.positions = await targets();
     } catch (e) {
       this.positions = [];
-      this.app.error(e);
+      clear(this.connSelect);
+      const retry = h("button", { onclick: () => void this.loadConnections(), "data-testid": "run-retry-connections" }, "Try again");
+      clear(this.planArea, errorBox(e), h("p", null, retry));
+      return;
     }
     clear(
       this.connSelect,

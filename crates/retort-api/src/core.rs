@@ -84,7 +84,9 @@ impl AppCore {
         credentials: Credentials,
         picker: Arc<dyn PathPicker>,
     ) -> Self {
-        let (events, _) = broadcast::channel(256);
+        // Progress comes in bursts (a round trip of a long history, a backup's item lines) and a
+        // browser tab under load reads slowly: room for thousands, so a reader rarely misses one.
+        let (events, _) = broadcast::channel(4096);
         Self {
             mode,
             store_path,

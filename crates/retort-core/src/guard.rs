@@ -102,8 +102,9 @@ pub struct Guarded<'a> {
 }
 
 /// Takes the migration lock and backs up (as the policy and `guarded.backup` say), then runs
-/// `operation` under the same lock, journaled with the backup's id. A backup that fails stops everything before the database is touched;
-/// the failed backup and the run that did not start are both journaled.
+/// `operation` under the same lock, journaled with the backup's id. A backup that fails stops
+/// everything before the database is touched; the failed backup and the run that did not start
+/// are both journaled.
 #[allow(clippy::too_many_arguments)]
 pub async fn guarded_run(
     guarded: Guarded<'_>,

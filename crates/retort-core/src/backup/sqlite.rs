@@ -487,7 +487,7 @@ mod tests {
         let commits = writer.join().unwrap();
         drop(pinned);
         assert!(commits > 0);
-        let _ = rt().block_on(async {
+        rt().block_on(async {
             let to = Connection::open(&copy).unwrap();
             let _: String = to
                 .query_row("PRAGMA journal_mode = DELETE", [], |r| r.get(0))

@@ -331,15 +331,9 @@ pub(super) async fn run(
         return run_offline(&child, map, options, sink).await;
     }
 
-    let mut held = match held {
-        Some(held) => held,
-        None => Held::acquire(project, url, options, sink).await?,
-    };
+    let mut held = Held::or_acquire(held, project, url, options, sink).await?;
     let result = run_locked(&child, map, &mut held.db, &held.table, options, sink).await;
-    let released = held.release().await;
-    let report = result?;
-    released?;
-    Ok(report)
+    held.release_after(result).await
 }
 
 /// The folder alembic runs in: the configuration file's.

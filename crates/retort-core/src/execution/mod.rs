@@ -329,9 +329,34 @@ impl Held {
         Ok(Self { db, table, lock })
     }
 
+    /// `held` if the caller has it, else the database opened and locked here.
+    async fn or_acquire(
+        held: Option<Held>,
+        project: &Project,
+        url: &DatabaseUrl,
+        options: &RunOptions,
+        sink: ProgressSink<'_>,
+    ) -> Result<Self, ExecutionError> {
+        match held {
+            Some(held) => Ok(held),
+            None => Self::acquire(project, url, options, sink).await,
+        }
+    }
+
     /// Gives the lock back (it also goes when the connection closes, e.g. if this process dies).
     pub async fn release(mut self) -> Result<(), ExecutionError> {
         Ok(self.db.release_migration_lock(self.lock).await?)
+    }
+
+    /// Releases the lock after a run: the run's error first, else the release's.
+    async fn release_after(
+        self,
+        run: Result<RunReport, ExecutionError>,
+    ) -> Result<RunReport, ExecutionError> {
+        let released = self.release().await;
+        let report = run?;
+        released?;
+        Ok(report)
     }
 }
 

@@ -24,10 +24,7 @@ pub(super) async fn run(
     options: &RunOptions,
     sink: ProgressSink<'_>,
 ) -> Result<RunReport, ExecutionError> {
-    let mut held = match held {
-        Some(held) => held,
-        None => Held::acquire(project, url, options, sink).await?,
-    };
+    let mut held = Held::or_acquire(held, project, url, options, sink).await?;
     let result = run_locked(
         project,
         map,
@@ -38,10 +35,7 @@ pub(super) async fn run(
         sink,
     )
     .await;
-    let released = held.release().await;
-    let report = result?;
-    released?;
-    Ok(report)
+    held.release_after(result).await
 }
 
 async fn run_locked(

@@ -70,13 +70,12 @@ pub(super) struct Lineage {
     /// Revision `i`'s parents are `parents[parents_at[i]..parents_at[i + 1]]`.
     parents_at: Vec<u32>,
     parents: Vec<u32>,
-    /// The normalized parents make a cycle (see [`Lineage::generations`]).
+    /// The normalized parents make a cycle (see [`Lineage::new`]).
     cyclic: bool,
 }
 
 impl Lineage {
-    /// `parents_of(i)` are revision `i`'s normalized parents; the graph they make must have no
-    /// cycle (the map's cycle checks run first).
+    /// `parents_of(i)` are revision `i`'s normalized parents (the map's cycle checks have run).
     pub(super) fn new<'a>(len: usize, parents_of: impl Fn(Idx) -> &'a [Idx]) -> Self {
         let mut parents_at = Vec::with_capacity(len + 1);
         let mut parents = Vec::with_capacity(len + len / 8);
@@ -85,69 +84,29 @@ impl Lineage {
             parents.extend(parents_of(i).iter().map(|&p| p as u32));
             parents_at.push(parents.len() as u32);
         }
-        let mut lineage = Self {
-            generation: Vec::new(),
+        // Parents before children, so each revision's generation follows from its parents'.
+        // Alembic's cycle checks let some cycles through (a cycle whose every revision lies
+        // between a head and a base): then every set is walked whole when made, as Alembic does.
+        let (generation, cyclic) = match parents_first(len, &parents_of) {
+            Some(order) => {
+                let mut generation = vec![0u32; len];
+                for i in order {
+                    generation[i] = parents_of(i)
+                        .iter()
+                        .map(|&p| generation[p] + 1)
+                        .max()
+                        .unwrap_or(0);
+                }
+                (generation, false)
+            }
+            None => (vec![0; len], true),
+        };
+        Self {
+            generation,
             parents_at,
             parents,
-            cyclic: false,
-        };
-        match lineage.generations(len) {
-            Some(generation) => lineage.generation = generation,
-            None => {
-                // Every set is then walked whole when made, as Alembic does.
-                lineage.generation = vec![0; len];
-                lineage.cyclic = true;
-            }
+            cyclic,
         }
-        lineage
-    }
-
-    /// The generations by a depth-first walk down; `None` if the walk meets a cycle. (The
-    /// map's cycle checks are Alembic's, which let some cycles through: a cycle whose every
-    /// revision lies between a head and a base.)
-    fn generations(&self, len: usize) -> Option<Vec<u32>> {
-        const UNKNOWN: u32 = u32::MAX;
-        const WALKING: u32 = u32::MAX - 1;
-        let mut generation = vec![UNKNOWN; len];
-        let mut stack: Vec<Idx> = Vec::new();
-        for root in 0..len {
-            if generation[root] != UNKNOWN {
-                continue;
-            }
-            stack.push(root);
-            // A revision is looked at when first reached (its unknown parents are pushed above
-            // it) and once more when they are done. The revisions being walked that are on the
-            // stack form the path down from the root, so meeting one again is a cycle.
-            while let Some(&rev) = stack.last() {
-                let first_look = match generation[rev] {
-                    UNKNOWN => true,
-                    WALKING => false,
-                    _ => {
-                        stack.pop();
-                        continue;
-                    }
-                };
-                let mut ready = true;
-                let mut level = 0;
-                for &p in self.parents(rev) {
-                    match generation[p as usize] {
-                        UNKNOWN if first_look => {
-                            stack.push(p as usize);
-                            ready = false;
-                        }
-                        UNKNOWN | WALKING => return None,
-                        g => level = level.max(g + 1),
-                    }
-                }
-                if ready {
-                    generation[rev] = level;
-                    stack.pop();
-                } else {
-                    generation[rev] = WALKING;
-                }
-            }
-        }
-        Some(generation)
     }
 
     fn parents(&self, rev: Idx) -> &[u32] {

@@ -96,14 +96,21 @@ impl Stamp {
         }
     }
 
+    /// The stamp a `stat`-like call writes into its buffer, if it succeeds (returns 0).
+    #[cfg(unix)]
+    fn by(call: impl FnOnce(*mut libc::stat) -> libc::c_int) -> Option<Self> {
+        let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+        let rc = call(st.as_mut_ptr());
+        // SAFETY: the call wrote `st` when it succeeded, and it is read only then.
+        (rc == 0).then(|| Self::of_stat(unsafe { st.assume_init_ref() }))
+    }
+
     /// The stamp of an open file (`fstat`).
     #[cfg(unix)]
     pub(super) fn of_file(file: &fs::File) -> Option<Self> {
         use std::os::fd::AsRawFd;
-        let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
-        // SAFETY: `st` is written by `fstat` when it succeeds, and read only then.
-        let rc = unsafe { libc::fstat(file.as_raw_fd(), st.as_mut_ptr()) };
-        (rc == 0).then(|| Self::of_stat(unsafe { st.assume_init_ref() }))
+        // SAFETY: the descriptor is open; `st` is a valid buffer.
+        Self::by(|st| unsafe { libc::fstat(file.as_raw_fd(), st) })
     }
 
     #[cfg(not(unix))]
@@ -274,8 +281,8 @@ impl<'a> Index<'a> {
         self.entries[n].raw
     }
 
-    /// The recorded revision of `path`, if the file's current stamp (`stat` now, through
-    /// `stat`) is the recorded one: the revision and the entry's number.
+    /// The recorded revision of `path`, if the file's current stamp (taken now through `stat`)
+    /// is the recorded one: the revision and the entry's number.
     /// `guess` is the entry number it probably has (the files come in the order they were
     /// recorded in).
     pub(super) fn lookup(
@@ -324,28 +331,16 @@ impl StatAt {
         self.name.clear();
         self.name.extend_from_slice(name.as_bytes());
         self.name.push(0);
-        let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
-        // SAFETY: `name` is NUL-terminated (a file name holds no NUL); `st` is written by
-        // `fstatat` when it succeeds, and read only then.
-        let rc = unsafe {
-            libc::fstatat(
-                dir.as_raw_fd(),
-                self.name.as_ptr().cast(),
-                st.as_mut_ptr(),
-                0,
-            )
-        };
-        (rc == 0).then(|| Stamp::of_stat(unsafe { st.assume_init_ref() }))
+        // SAFETY: `name` is NUL-terminated (a file name holds no NUL); `st` is a valid buffer.
+        Stamp::by(|st| unsafe { libc::fstatat(dir.as_raw_fd(), self.name.as_ptr().cast(), st, 0) })
     }
 
     #[cfg(unix)]
     fn stamp_by_path(path: &Path) -> Option<Stamp> {
         use std::os::unix::ffi::OsStrExt;
         let path = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
-        let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
-        // SAFETY: as in `stamp`.
-        let rc = unsafe { libc::stat(path.as_ptr(), st.as_mut_ptr()) };
-        (rc == 0).then(|| Stamp::of_stat(unsafe { st.assume_init_ref() }))
+        // SAFETY: `path` is NUL-terminated; `st` is a valid buffer.
+        Stamp::by(|st| unsafe { libc::stat(path.as_ptr(), st) })
     }
 
     #[cfg(not(unix))]

@@ -45,7 +45,7 @@ fn parse_outcome(text: &str) -> Result<EntryOutcome, String> {
 pub fn log(cli: &Cli, args: &LogArgs) -> ExitCode {
     match read_log(cli, args) {
         Ok(out) => {
-            print!("{out}");
+            crate::output::out!("{out}");
             ExitCode::SUCCESS
         }
         Err(message) => crate::fail(cli, &message),
@@ -107,7 +107,10 @@ fn revisions(list: &[String]) -> String {
 
 fn entry_text(e: &JournalEntry) -> String {
     let outcome = match (e.outcome, e.interrupted) {
-        (EntryOutcome::Running, true) => "INTERRUPTED (the process ended without a result)".into(),
+        (EntryOutcome::Running, true) => format!(
+            "INTERRUPTED after {} committed step(s) (the process ended without a result)",
+            e.steps.len()
+        ),
         (EntryOutcome::Failed, _) => match e.failed_step {
             Some(n) => format!("FAILED at step {n}"),
             None => "FAILED".into(),
@@ -187,7 +190,7 @@ fn entry_text(e: &JournalEntry) -> String {
 pub fn status(cli: &Cli, args: &StatusArgs) -> ExitCode {
     match read_status(cli, args) {
         Ok(out) => {
-            print!("{out}");
+            crate::output::out!("{out}");
             ExitCode::SUCCESS
         }
         Err(message) => crate::fail(cli, &message),

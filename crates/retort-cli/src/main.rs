@@ -7,6 +7,7 @@ mod check;
 mod connections;
 mod journal;
 mod migrate;
+mod output;
 mod project_check;
 mod schema;
 mod serve;
@@ -253,9 +254,9 @@ fn main() -> ExitCode {
 /// Reports a command error as alembic does (`FAILED: ...`, exit 255), or as JSON.
 fn fail(cli: &Cli, message: &str) -> ExitCode {
     if cli.json {
-        eprintln!("{}", serde_json::json!({ "error": message }));
+        output::errln!("{}", serde_json::json!({ "error": message }));
     } else {
-        eprintln!("FAILED: {message}");
+        output::errln!("FAILED: {message}");
     }
     ExitCode::from(FAILURE)
 }
@@ -274,14 +275,14 @@ fn read_project(cli: &Cli) -> Result<Project, String> {
     let config = project::find_config(cli.config.as_deref(), &cwd).map_err(|e| e.to_string())?;
     let project = project::load_project(&config).map_err(|e| e.to_string())?;
     for warning in &project.warnings {
-        eprintln!("warning: {warning}");
+        output::errln!("warning: {warning}");
     }
     Ok(project)
 }
 
 fn print_graph_warnings(map: &RevisionMap) {
     for warning in &map.warnings {
-        eprintln!("warning: {}", warning.message);
+        output::errln!("warning: {}", warning.message);
     }
 }
 

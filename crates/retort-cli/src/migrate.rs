@@ -1,6 +1,7 @@
 //! `retort upgrade`, `downgrade` and `stamp`: online runs with a progress bar on a terminal,
 //! `--plan` (what would run, from the database's real state) and `--sql` (offline script).
 
+use crate::output::{err, errln, out, outln};
 use crate::{Cli, Command, FAILURE, load};
 use indicatif::{ProgressBar, ProgressStyle};
 use retort_core::backup::BackupProgress;
@@ -48,10 +49,13 @@ pub struct RunArgs {
 const CANCELLED: u8 = 130;
 
 pub fn main(cli: &Cli) -> ExitCode {
-    match run(cli) {
+    let code = match run(cli) {
         Ok(code) => code,
         Err(message) => crate::fail(cli, &message),
-    }
+    };
+    // The exit status is the run's, whatever became of the output.
+    crate::output::finish();
+    code
 }
 
 fn operation(cli: &Cli) -> (Operation, &RunArgs) {
@@ -100,7 +104,7 @@ fn run(cli: &Cli) -> Result<ExitCode, String> {
     if args.sql && !alembic {
         let script =
             offline::script(&project, &map, &operation, url.backend).map_err(|e| e.to_string())?;
-        print!("{script}");
+        out!("{script}");
         return Ok(ExitCode::SUCCESS);
     }
     if args.plan {
@@ -114,12 +118,12 @@ fn run(cli: &Cli) -> Result<ExitCode, String> {
             ))
             .map_err(|e| e.to_string())?;
         if cli.json {
-            println!(
+            outln!(
                 "{}",
                 serde_json::to_string_pretty(&plan).map_err(|e| e.to_string())?
             );
         } else {
-            print!("{}", render_plan(&plan, &url, &project));
+            out!("{}", render_plan(&plan, &url, &project));
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -212,7 +216,7 @@ fn run(cli: &Cli) -> Result<ExitCode, String> {
     if let Some(backup) = &guarded.backup
         && !cli.json
     {
-        eprintln!(
+        errln!(
             "Backup #{} taken before the run: {} ({})",
             backup.id.unwrap_or_default(),
             backup.path.display(),
@@ -221,7 +225,7 @@ fn run(cli: &Cli) -> Result<ExitCode, String> {
     }
     let recorded = guarded.run;
     if let Some(e) = &recorded.journal_error {
-        eprintln!(
+        errln!(
             "warning: the run is over but its journal entry #{} could not be completed: {e}",
             recorded.entry_id
         );
@@ -236,7 +240,7 @@ fn run(cli: &Cli) -> Result<ExitCode, String> {
             Some(p) => format!("--to {}", p.name),
             None => format!("--url '{}'", url.redacted()),
         };
-        eprintln!(
+        errln!(
             "  To put the database back as it was before this run: retort restore {id} {target}"
         );
     }
@@ -246,16 +250,16 @@ fn run(cli: &Cli) -> Result<ExitCode, String> {
 /// Backup progress before a run: a few lines on stderr, or JSON lines.
 fn backup_event(json: bool, event: &BackupProgress) {
     if json {
-        println!("{}", serde_json::json!({ "backup_progress": event }));
+        outln!("{}", serde_json::json!({ "backup_progress": event }));
         return;
     }
     match event {
         BackupProgress::Started { tool, path, .. } => {
-            eprintln!("Backing up with {tool} to {}", path.display())
+            errln!("Backing up with {tool} to {}", path.display())
         }
-        BackupProgress::Verifying { what } => eprintln!("Verifying the backup: {what}"),
+        BackupProgress::Verifying { what } => errln!("Verifying the backup: {what}"),
         BackupProgress::RestoreTesting { into } => {
-            eprintln!("Restoring the backup into {into} as a test")
+            errln!("Restoring the backup into {into} as a test")
         }
         _ => {}
     }
@@ -265,7 +269,7 @@ fn backup_event(json: bool, event: &BackupProgress) {
 /// exits at once, leaving an open transaction to the database to roll back.
 async fn cancel_on_ctrl_c(cancel: CancelToken) {
     if tokio::signal::ctrl_c().await.is_ok() {
-        eprintln!("Cancelling: the running step finishes first (Ctrl-C again to abort it)");
+        errln!("Cancelling: the running step finishes first (Ctrl-C again to abort it)");
         cancel.cancel();
         if tokio::signal::ctrl_c().await.is_ok() {
             std::process::exit(i32::from(CANCELLED));
@@ -292,21 +296,21 @@ impl Printer {
     fn line(&self, text: &str) {
         match self.bar.lock().unwrap().as_ref() {
             Some(bar) => bar.println(text),
-            None => println!("{text}"),
+            None => outln!("{text}"),
         }
     }
 
     fn event(&self, event: ProgressEvent) {
         if self.json {
             if let Ok(line) = serde_json::to_string(&event) {
-                println!("{line}");
+                outln!("{line}");
             }
             return;
         }
         match event {
             ProgressEvent::LockWaiting { holder } => {
                 let who = holder.map_or_else(|| "another run".to_string(), |h| h.to_string());
-                eprintln!("Waiting for the migration lock, held by {who}");
+                errln!("Waiting for the migration lock, held by {who}");
             }
             ProgressEvent::Planned { total, .. } => {
                 if self.terminal && total > 0 {
@@ -354,7 +358,7 @@ fn rows_text(rows: &[String]) -> String {
 
 fn print_report(report: &RunReport, journal_entry: Option<i64>, json: bool) -> ExitCode {
     if json {
-        println!(
+        outln!(
             "{}",
             serde_json::json!({ "report": report, "journal_entry": journal_entry })
         );
@@ -363,12 +367,12 @@ fn print_report(report: &RunReport, journal_entry: Option<i64>, json: bool) -> E
             Outcome::Completed => {
                 let ms: u64 = report.completed.iter().map(|s| s.duration_ms).sum();
                 if report.completed.is_empty() {
-                    println!(
+                    outln!(
                         "Nothing to do; the version table names {}.",
                         rows_text(&report.heads_after)
                     );
                 } else {
-                    println!(
+                    outln!(
                         "Done: {} step(s) in {ms} ms; the version table names {}.",
                         report.completed.len(),
                         rows_text(&report.heads_after)
@@ -376,7 +380,7 @@ fn print_report(report: &RunReport, journal_entry: Option<i64>, json: bool) -> E
                 }
             }
             Outcome::Cancelled => {
-                eprintln!(
+                errln!(
                     "Cancelled after {} step(s); {} not run. The version table names {}.",
                     report.completed.len(),
                     report.not_run.len(),
@@ -385,16 +389,16 @@ fn print_report(report: &RunReport, journal_entry: Option<i64>, json: bool) -> E
             }
             Outcome::Failed => {
                 if let Some(failure) = &report.failure {
-                    eprint!("FAILED: {failure}");
+                    err!("FAILED: {failure}");
                 }
                 if !report.completed.is_empty() {
-                    eprintln!(
+                    errln!(
                         "  {} earlier step(s) of this run completed and stay applied.",
                         report.completed.len()
                     );
                 }
                 if !report.not_run.is_empty() {
-                    eprintln!(
+                    errln!(
                         "  {} step(s) of the plan were not run.",
                         report.not_run.len()
                     );

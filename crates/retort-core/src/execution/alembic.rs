@@ -31,7 +31,7 @@
 use super::plan::{self, Step};
 use super::{
     CompletedStep, ExecutionError, Held, Operation, Outcome, ProgressEvent, ProgressSink,
-    RunOptions, RunReport, StepFailure,
+    RunObserver, RunOptions, RunReport, StepFailure,
 };
 use crate::database::{Backend, Database, DatabaseUrl, VersionTable};
 use crate::graph::RevisionMap;
@@ -305,6 +305,7 @@ except BaseException as e:
 _emit(done=True)
 "###;
 
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn run(
     held: Option<Held>,
     project: &Project,
@@ -313,6 +314,7 @@ pub(super) async fn run(
     operation: &Operation,
     options: &RunOptions,
     sink: ProgressSink<'_>,
+    observer: &dyn RunObserver,
 ) -> Result<RunReport, ExecutionError> {
     let dir = project_dir(project);
     let python = find_python(options.python.as_deref(), &dir)?;
@@ -332,7 +334,16 @@ pub(super) async fn run(
     }
 
     let mut held = Held::or_acquire(held, project, url, options, sink).await?;
-    let result = run_locked(&child, map, &mut held.db, &held.table, options, sink).await;
+    let result = run_locked(
+        &child,
+        map,
+        &mut held.db,
+        &held.table,
+        options,
+        sink,
+        observer,
+    )
+    .await;
     held.release_after(result).await
 }
 
@@ -363,6 +374,7 @@ async fn run_locked(
     table: &VersionTable,
     options: &RunOptions,
     sink: ProgressSink<'_>,
+    observer: &dyn RunObserver,
 ) -> Result<RunReport, ExecutionError> {
     let rows = db.version_heads(table).await?;
     let heads_before = rows.clone().unwrap_or_default();
@@ -397,6 +409,11 @@ async fn run_locked(
             .collect();
         report.heads_after = heads_before;
         return Ok(report);
+    }
+    // Retort's plan is what a killed run is later reconciled against (the version table
+    // says which of its steps committed); alembic itself decides when they commit.
+    if let Some(steps) = &planned {
+        observer.planned(steps).await;
     }
     let announced = planned.as_ref().map(|steps| {
         sink(ProgressEvent::Planned {

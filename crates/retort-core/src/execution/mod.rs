@@ -181,6 +181,32 @@ pub enum ProgressEvent {
 /// Where progress goes: the CLI's printer, a Tauri event, a server-sent event.
 pub type ProgressSink<'a> = &'a (dyn Fn(ProgressEvent) + Send + Sync);
 
+/// What a [`RunObserver`] returns: the run waits for it before it goes on.
+pub type Observed<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>>;
+
+/// Told of a run's plan, and of each step once it has committed, and awaited before the run
+/// goes on: how the journal is written as the run goes, so that a kill loses at most the step
+/// in flight. (Unlike the [`ProgressSink`], it may do I/O.)
+pub trait RunObserver: Send + Sync {
+    /// The plan, once the lock is held, before the first step.
+    fn planned<'a>(&'a self, steps: &'a [Step]) -> Observed<'a>;
+    /// A step whose changes (statements and version rows) have committed, before the next
+    /// step starts. Alembic runs do not call it: alembic decides when its transactions commit.
+    fn committed<'a>(&'a self, step: &'a CompletedStep) -> Observed<'a>;
+}
+
+/// A run nobody observes.
+struct Unobserved;
+
+impl RunObserver for Unobserved {
+    fn planned<'a>(&'a self, _: &'a [Step]) -> Observed<'a> {
+        Box::pin(async {})
+    }
+    fn committed<'a>(&'a self, _: &'a CompletedStep) -> Observed<'a> {
+        Box::pin(async {})
+    }
+}
+
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -398,9 +424,34 @@ pub async fn run_holding(
     options: &RunOptions,
     sink: ProgressSink<'_>,
 ) -> Result<RunReport, ExecutionError> {
+    run_observed(
+        held,
+        project,
+        map,
+        url,
+        operation,
+        options,
+        sink,
+        &Unobserved,
+    )
+    .await
+}
+
+/// [`run_holding`], telling `observer` of the plan and of each committed step.
+#[allow(clippy::too_many_arguments)]
+pub async fn run_observed(
+    held: Option<Held>,
+    project: &Project,
+    map: &RevisionMap,
+    url: &DatabaseUrl,
+    operation: &Operation,
+    options: &RunOptions,
+    sink: ProgressSink<'_>,
+    observer: &dyn RunObserver,
+) -> Result<RunReport, ExecutionError> {
     let stamps_only = matches!(operation, Operation::Stamp { .. });
     if project.kind == ProjectKind::Alembic && !stamps_only {
-        return alembic::run(held, project, map, url, operation, options, sink).await;
+        return alembic::run(held, project, map, url, operation, options, sink, observer).await;
     }
-    native::run(held, project, map, url, operation, options, sink).await
+    native::run(held, project, map, url, operation, options, sink, observer).await
 }

@@ -8,13 +8,14 @@
 use super::plan::{self, Step};
 use super::{
     CompletedStep, ExecutionError, Held, Operation, Outcome, ProgressEvent, ProgressSink,
-    RunOptions, RunReport, StepFailure,
+    RunObserver, RunOptions, RunReport, StepFailure,
 };
 use crate::database::{Backend, Database, DatabaseUrl, VersionTable};
 use crate::graph::RevisionMap;
 use crate::project::Project;
 use std::time::Instant;
 
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn run(
     held: Option<Held>,
     project: &Project,
@@ -23,6 +24,7 @@ pub(super) async fn run(
     operation: &Operation,
     options: &RunOptions,
     sink: ProgressSink<'_>,
+    observer: &dyn RunObserver,
 ) -> Result<RunReport, ExecutionError> {
     let mut held = Held::or_acquire(held, project, url, options, sink).await?;
     let result = run_locked(
@@ -33,11 +35,13 @@ pub(super) async fn run(
         operation,
         options,
         sink,
+        observer,
     )
     .await;
     held.release_after(result).await
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn run_locked(
     project: &Project,
     map: &RevisionMap,
@@ -46,9 +50,11 @@ async fn run_locked(
     operation: &Operation,
     options: &RunOptions,
     sink: ProgressSink<'_>,
+    observer: &dyn RunObserver,
 ) -> Result<RunReport, ExecutionError> {
     let rows = db.version_heads(table).await?;
     let plan = plan::build(project, map, operation, rows.as_deref(), db.backend())?;
+    observer.planned(&plan.steps).await;
     sink(ProgressEvent::Planned {
         total: plan.steps.len(),
         creates_version_table: plan.creates_version_table,
@@ -105,18 +111,20 @@ async fn run_locked(
         let duration_ms = started.elapsed().as_millis() as u64;
         match result {
             Ok(()) => {
+                let completed = CompletedStep {
+                    description: step.description.clone(),
+                    revision: step.revision.clone(),
+                    path: step.path.clone(),
+                    duration_ms,
+                };
+                observer.committed(&completed).await;
                 sink(ProgressEvent::StepFinished {
                     index,
                     total,
                     description: step.description.clone(),
                     duration_ms,
                 });
-                report.completed.push(CompletedStep {
-                    description: step.description.clone(),
-                    revision: step.revision.clone(),
-                    path: step.path.clone(),
-                    duration_ms,
-                });
+                report.completed.push(completed);
             }
             Err(error) => {
                 let version_rows = db
@@ -174,6 +182,22 @@ async fn run_step(db: &mut Database, table: &VersionTable, step: &Step) -> Resul
     let transactional =
         db.backend() != Backend::MySql && step.sql.as_ref().is_none_or(|s| s.transactional);
 
+    if transactional && db.backend() == Backend::Sqlite && !statements.is_empty() {
+        // SQLite: `BEGIN IMMEDIATE` and the statements go to the connection's thread as one
+        // batch, a round trip instead of one per statement. If the batch fails it is rolled
+        // back whole and the step runs again statement by statement below, which names the
+        // failing statement and its line.
+        let mut batch = String::from("BEGIN IMMEDIATE");
+        for statement in statements {
+            // A newline first: a statement may end in a `--` comment.
+            batch.push_str("\n;\n");
+            batch.push_str(&statement.sql);
+        }
+        if db.execute(&batch).await.is_ok() {
+            return finish_transaction(db, table, step).await;
+        }
+        let _ = db.rollback().await;
+    }
     if transactional {
         db.begin().await.map_err(|e| StepError::plain(e, true))?;
         for statement in statements {
@@ -190,17 +214,7 @@ async fn run_step(db: &mut Database, table: &VersionTable, step: &Step) -> Resul
                 });
             }
         }
-        for change in &step.version_changes {
-            if let Err(e) = db.apply_row_change(table, change).await {
-                let _ = db.rollback().await;
-                return Err(StepError::plain(e, true));
-            }
-        }
-        if let Err(e) = db.commit().await {
-            let _ = db.rollback().await;
-            return Err(StepError::plain(e, true));
-        }
-        return Ok(());
+        return finish_transaction(db, table, step).await;
     }
 
     let mut committed = Vec::new();
@@ -240,6 +254,25 @@ async fn run_step(db: &mut Database, table: &VersionTable, step: &Step) -> Resul
     if let Err(e) = db.commit().await {
         let _ = db.rollback().await;
         return Err(version_error(e, committed));
+    }
+    Ok(())
+}
+
+/// The end of a transactional step whose statements ran: its version-row changes, then COMMIT.
+async fn finish_transaction(
+    db: &mut Database,
+    table: &VersionTable,
+    step: &Step,
+) -> Result<(), StepError> {
+    for change in &step.version_changes {
+        if let Err(e) = db.apply_row_change(table, change).await {
+            let _ = db.rollback().await;
+            return Err(StepError::plain(e, true));
+        }
+    }
+    if let Err(e) = db.commit().await {
+        let _ = db.rollback().await;
+        return Err(StepError::plain(e, true));
     }
     Ok(())
 }

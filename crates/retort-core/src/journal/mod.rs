@@ -1,18 +1,22 @@
 //! The audit journal: what was done to which database, by whom, when, and how it ended.
 //!
 //! Every upgrade, downgrade, stamp, merge, backup and restore gets an entry. A run writes its
-//! entry before it starts and completes it when it ends, so a run that was killed shows as
-//! interrupted instead of vanishing. Each applied revision keeps the SHA-256 of its file, which
-//! is how [`status`] tells that a file changed after it was applied.
+//! entry before it starts, its plan once the lock is held, each step as soon as it has
+//! committed, and the outcome when it ends: a run that was killed shows as interrupted with
+//! every step that committed but the one in flight, and [`reconcile`] settles that one from the
+//! version table the next time Retort touches the database. Each applied revision keeps the
+//! SHA-256 of its file, which is how [`status`] tells that a file changed after it was applied.
 
 pub mod checksum;
+pub mod reconcile;
 pub mod status;
 
 pub use checksum::file_checksum;
 
 use crate::database::DatabaseUrl;
 use crate::execution::{
-    self, ExecutionError, Operation, Outcome, ProgressSink, RunOptions, RunReport,
+    self, CompletedStep, ExecutionError, Observed, Operation, Outcome, ProgressSink, RunObserver,
+    RunOptions, RunReport, Step,
 };
 use crate::graph::RevisionMap;
 use crate::project::Project;
@@ -295,6 +299,17 @@ impl Store {
 
     /// Completes an entry written by [`Store::journal_begin`], with its steps.
     pub async fn journal_finish(&self, id: i64, finish: &Finish) -> Result<(), StoreError> {
+        self.journal_finish_from(id, finish, 1).await
+    }
+
+    /// [`Store::journal_finish`] for an entry whose first steps are already recorded: `finish`
+    /// holds the rest, the first of them at `first_position` (1-based).
+    async fn journal_finish_from(
+        &self,
+        id: i64,
+        finish: &Finish,
+        first_position: usize,
+    ) -> Result<(), StoreError> {
         let mut tx = self.pool().begin().await.map_err(|e| self.query_error(e))?;
         let sql = format!(
             "UPDATE journal_entries SET finished_at = {NOW}, outcome = ?, from_revisions = coalesce(?, from_revisions), to_revisions = ?, failed_step = ?, error = ?, backup_id = coalesce(?, backup_id) WHERE id = ?"
@@ -310,23 +325,36 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(|e| self.query_error(e))?;
-        for (position, step) in finish.steps.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO journal_steps (entry_id, position, revision, description, file_path, file_sha256, duration_ms, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(id)
-            .bind(position as i64 + 1)
-            .bind(step.revision.clone())
-            .bind(&step.description)
-            .bind(step.file_path.as_ref().map(|p| p.display().to_string()))
-            .bind(step.file_sha256.clone())
-            .bind(i64::try_from(step.duration_ms).unwrap_or(i64::MAX))
-            .bind(if step.ok { "ok" } else { "failed" })
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| self.query_error(e))?;
+        for (offset, step) in finish.steps.iter().enumerate() {
+            insert_step(&mut *tx, id, first_position + offset, step, false)
+                .await
+                .map_err(|e| self.query_error(e))?;
         }
         tx.commit().await.map_err(|e| self.query_error(e))
+    }
+
+    /// Writes the plan of a running entry, for [`reconcile`] should the run be killed.
+    pub async fn journal_plan(&self, id: i64, steps: &[PlannedStep]) -> Result<(), StoreError> {
+        sqlx::query("UPDATE journal_entries SET planned_steps = ? WHERE id = ?")
+            .bind(serde_json::to_string(steps).unwrap_or_else(|_| "[]".into()))
+            .bind(id)
+            .execute(self.pool())
+            .await
+            .map_err(|e| self.query_error(e))?;
+        Ok(())
+    }
+
+    /// Records one committed step of a running entry, at `position` (1-based): one small
+    /// INSERT, in WAL mode without a sync of its own.
+    pub async fn journal_step(
+        &self,
+        id: i64,
+        position: usize,
+        step: &StepRecord,
+    ) -> Result<(), StoreError> {
+        insert_step(self.pool(), id, position, step, false)
+            .await
+            .map_err(|e| self.query_error(e))
     }
 
     /// Records an operation that is already over (a merge written, a backup taken).
@@ -343,7 +371,7 @@ impl Store {
     /// Entries matching `filter`, newest first, with their steps.
     pub async fn journal(&self, filter: &JournalFilter) -> Result<Vec<JournalEntry>, StoreError> {
         let mut sql = String::from(
-            "SELECT id, kind, started_at, finished_at, os_user, hostname, pid, workspace_dir, connection_name, connection_url, database_location, environment, target, from_revisions, to_revisions, outcome, failed_step, error, backup_id, note FROM journal_entries WHERE 1 = 1",
+            "SELECT id, kind, started_at, finished_at, os_user, hostname, pid, workspace_dir, connection_name, connection_url, database_location, environment, target, from_revisions, to_revisions, outcome, failed_step, error, backup_id, note, interrupted_at FROM journal_entries WHERE 1 = 1",
         );
         if filter.connection.is_some() {
             sql.push_str(" AND connection_name = ?");
@@ -382,9 +410,12 @@ impl Store {
         let mut entries = Vec::with_capacity(rows.len());
         for row in &rows {
             let mut entry = entry_of(row).map_err(|e| self.query_error(e))?;
+            let settled = row
+                .try_get::<Option<String>, _>("interrupted_at")
+                .map_err(|e| self.query_error(e))?
+                .is_some();
             entry.interrupted = entry.outcome == EntryOutcome::Running
-                && entry.hostname == host
-                && !process_alive(entry.pid);
+                && (settled || (entry.hostname == host && !process_alive(entry.pid)));
             entries.push(entry);
         }
         if let (Some(newest), Some(oldest)) = (entries.first(), entries.last()) {
@@ -508,6 +539,60 @@ fn entry_of(row: &sqlx::sqlite::SqliteRow) -> Result<JournalEntry, sqlx::Error> 
     })
 }
 
+/// One journal step row; `reconciled`: found committed afterwards, not recorded by its run.
+async fn insert_step<'e>(
+    executor: impl sqlx::SqliteExecutor<'e>,
+    id: i64,
+    position: usize,
+    step: &StepRecord,
+    reconciled: bool,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT OR REPLACE INTO journal_steps (entry_id, position, revision, description, file_path, file_sha256, duration_ms, outcome, reconciled) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(id)
+    .bind(i64::try_from(position).unwrap_or(i64::MAX))
+    .bind(step.revision.as_deref())
+    .bind(step.description.as_str())
+    .bind(step.file_path.as_ref().map(|p| p.display().to_string()))
+    .bind(step.file_sha256.as_deref())
+    .bind(i64::try_from(step.duration_ms).unwrap_or(i64::MAX))
+    .bind(if step.ok { "ok" } else { "failed" })
+    .bind(reconciled)
+    .execute(executor)
+    .await
+    .map(drop)
+}
+
+/// A step of a run's plan, as the journal keeps it for [`reconcile`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedStep {
+    pub revision: Option<String>,
+    pub description: String,
+    pub path: Option<PathBuf>,
+    /// `upgrade`, `downgrade` or `stamp`.
+    pub kind: String,
+    /// The version rows the step leaves behind it.
+    pub to: Vec<String>,
+}
+
+impl PlannedStep {
+    pub fn of(step: &Step) -> Self {
+        Self {
+            revision: step.revision.clone(),
+            description: step.description.clone(),
+            path: step.path.clone(),
+            kind: match step.kind {
+                execution::StepKind::Upgrade => "upgrade",
+                execution::StepKind::Downgrade => "downgrade",
+                execution::StepKind::Stamp => "stamp",
+            }
+            .to_string(),
+            to: step.to.clone(),
+        }
+    }
+}
+
 fn this_host() -> String {
     whoami::fallible::hostname().unwrap_or_else(|_| "unknown".to_string())
 }
@@ -515,7 +600,13 @@ fn this_host() -> String {
 /// Whether a process of this machine still runs (a `running` entry's owner).
 fn process_alive(pid: u32) -> bool {
     if cfg!(target_os = "linux") {
-        Path::new(&format!("/proc/{pid}")).exists()
+        // A killed process nobody has reaped yet is a zombie: gone all the same.
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Ok(stat) => !stat
+                .rsplit_once(") ")
+                .is_some_and(|(_, rest)| rest.starts_with('Z') || rest.starts_with('X')),
+            Err(_) => false,
+        }
     } else {
         // Elsewhere we cannot tell cheaply: call it alive rather than claim a crash.
         true
@@ -525,6 +616,28 @@ fn process_alive(pid: u32) -> bool {
 /// The steps of a finished run, for the journal: each with its file's checksum when the run
 /// applied a revision (upgrades; a downgrade or a stamp applies no file).
 pub fn steps_of(report: &RunReport) -> (Vec<StepRecord>, Option<usize>) {
+    steps_after(report, 0)
+}
+
+/// A completed step as the journal records it (with its file's checksum when it applied one).
+fn step_record(step: &CompletedStep, applies: bool) -> StepRecord {
+    StepRecord {
+        revision: step.revision.clone(),
+        description: step.description.clone(),
+        file_path: step.path.clone(),
+        file_sha256: step
+            .path
+            .as_ref()
+            .filter(|_| applies)
+            .and_then(|p| file_checksum(p).ok()),
+        duration_ms: step.duration_ms,
+        ok: true,
+    }
+}
+
+/// [`steps_of`] without the first `recorded` completed steps (already in the journal); the
+/// failed step's position still counts them.
+fn steps_after(report: &RunReport, recorded: usize) -> (Vec<StepRecord>, Option<usize>) {
     let applies = matches!(report.operation, Operation::Upgrade { .. });
     let checksum = |path: &Option<PathBuf>| {
         path.as_ref()
@@ -534,14 +647,8 @@ pub fn steps_of(report: &RunReport) -> (Vec<StepRecord>, Option<usize>) {
     let mut steps: Vec<StepRecord> = report
         .completed
         .iter()
-        .map(|s| StepRecord {
-            revision: s.revision.clone(),
-            description: s.description.clone(),
-            file_path: s.path.clone(),
-            file_sha256: checksum(&s.path),
-            duration_ms: s.duration_ms,
-            ok: true,
-        })
+        .skip(recorded)
+        .map(|s| step_record(s, applies))
         .collect();
     let mut failed_step = None;
     if let Some(failure) = &report.failure {
@@ -553,14 +660,19 @@ pub fn steps_of(report: &RunReport) -> (Vec<StepRecord>, Option<usize>) {
             duration_ms: 0,
             ok: false,
         });
-        failed_step = Some(steps.len());
+        failed_step = Some(recorded.min(report.completed.len()) + steps.len());
     }
     (steps, failed_step)
 }
 
 /// How a run's report is written into its entry.
 pub fn finish_of(report: &RunReport) -> Finish {
-    let (steps, failed_step) = steps_of(report);
+    finish_after(report, 0)
+}
+
+/// [`finish_of`] for an entry whose first `recorded` steps are already in the journal.
+fn finish_after(report: &RunReport, recorded: usize) -> Finish {
+    let (steps, failed_step) = steps_after(report, recorded);
     Finish {
         outcome: match report.outcome {
             Outcome::Completed => EntryOutcome::Ok,
@@ -623,6 +735,9 @@ pub async fn run_recorded(
     options: &RunOptions,
     sink: ProgressSink<'_>,
 ) -> Result<RecordedRun, StoreError> {
+    // A run of this database that was killed is settled before this one changes it.
+    reconcile::reconcile_before_run(record.store, project, map, url, options.connect_timeout)
+        .await?;
     let target = target_text(operation);
     let entry_id = record
         .store
@@ -635,10 +750,27 @@ pub async fn run_recorded(
             note: record.note,
         })
         .await?;
-    let result =
-        execution::run_holding(record.held, project, map, url, operation, options, sink).await;
+    let journal = StepJournal {
+        store: record.store,
+        entry_id,
+        applies: matches!(operation, Operation::Upgrade { .. }),
+        recorded: std::sync::atomic::AtomicUsize::new(0),
+        error: std::sync::Mutex::new(None),
+    };
+    let result = execution::run_observed(
+        record.held,
+        project,
+        map,
+        url,
+        operation,
+        options,
+        sink,
+        &journal,
+    )
+    .await;
+    let recorded = journal.recorded();
     let mut finish = match &result {
-        Ok(report) => finish_of(report),
+        Ok(report) => finish_after(report, recorded),
         Err(error) => Finish {
             outcome: EntryOutcome::Failed,
             from_revisions: None,
@@ -650,12 +782,83 @@ pub async fn run_recorded(
         },
     };
     finish.backup_id = record.backup_id;
-    let journal_error = record.store.journal_finish(entry_id, &finish).await.err();
+    let journal_error = match record
+        .store
+        .journal_finish_from(entry_id, &finish, recorded + 1)
+        .await
+    {
+        Ok(()) => journal.take_error(),
+        Err(e) => Some(e),
+    };
     Ok(RecordedRun {
         entry_id,
         result,
         journal_error,
     })
+}
+
+/// Writes a run's plan and each of its committed steps into its entry as the run goes. A
+/// write that fails stops the recording (the run goes on): the steps from there are written
+/// when the run ends, and the error is reported then.
+struct StepJournal<'a> {
+    store: &'a Store,
+    entry_id: i64,
+    applies: bool,
+    /// Steps written so far.
+    recorded: std::sync::atomic::AtomicUsize,
+    error: std::sync::Mutex<Option<StoreError>>,
+}
+
+impl StepJournal<'_> {
+    fn recorded(&self) -> usize {
+        self.recorded.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn failed(&self) -> bool {
+        self.error.lock().is_ok_and(|e| e.is_some())
+    }
+
+    fn fail(&self, error: StoreError) {
+        if let Ok(mut slot) = self.error.lock() {
+            slot.get_or_insert(error);
+        }
+    }
+
+    fn take_error(&self) -> Option<StoreError> {
+        self.error.lock().ok().and_then(|mut e| e.take())
+    }
+}
+
+impl RunObserver for StepJournal<'_> {
+    fn planned<'a>(&'a self, steps: &'a [Step]) -> Observed<'a> {
+        Box::pin(async move {
+            let planned: Vec<PlannedStep> = steps.iter().map(PlannedStep::of).collect();
+            if let Err(e) = self.store.journal_plan(self.entry_id, &planned).await {
+                self.fail(e);
+            }
+        })
+    }
+
+    fn committed<'a>(&'a self, step: &'a CompletedStep) -> Observed<'a> {
+        Box::pin(async move {
+            if self.failed() {
+                return;
+            }
+            let position = self.recorded() + 1;
+            let record = step_record(step, self.applies);
+            match self
+                .store
+                .journal_step(self.entry_id, position, &record)
+                .await
+            {
+                Ok(()) => {
+                    self.recorded
+                        .store(position, std::sync::atomic::Ordering::SeqCst);
+                }
+                Err(e) => self.fail(e),
+            }
+        })
+    }
 }
 
 #[cfg(test)]

@@ -38,7 +38,8 @@ pub struct ChangedFile {
     pub sha256_now: Option<String>,
 }
 
-/// The status of the database at `url` for `project`, read without changing anything.
+/// The status of the database at `url` for `project`, read without changing it (the journal
+/// settles the database's killed runs from what is read: [`super::reconcile`]).
 /// An unreachable database is a status, not an error; only the store failing is one.
 pub async fn connection_status(
     store: &Store,
@@ -63,6 +64,14 @@ pub async fn connection_status(
         }
     };
     let version = compare_rows(map, table.sql_name(url.backend), rows.as_deref());
+    // A run killed midway is settled from the rows just read, before its steps are counted.
+    super::reconcile::reconcile(
+        store,
+        map,
+        &url.location(),
+        rows.as_deref().unwrap_or_default(),
+    )
+    .await?;
     let applied_files = store.applied_files(&url.location()).await?;
     let known: Vec<usize> = rows
         .iter()

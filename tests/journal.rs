@@ -66,6 +66,23 @@ impl Env {
         }
     }
 
+    /// A native project of `n` linear revisions, each creating table `t<i>`, with long
+    /// messages (so that a run prints well over a pipe's 64 KiB buffer).
+    fn chain(n: usize) -> Self {
+        let ups: Vec<String> = (1..=n)
+            .map(|i| format!("CREATE TABLE t{i} (id INTEGER PRIMARY KEY);"))
+            .collect();
+        let env = Self::linear(&ups.iter().map(String::as_str).collect::<Vec<_>>());
+        let long = "a message long enough to make every progress line a few hundred bytes ".repeat(4);
+        for f in fs::read_dir(env.project.path().join("versions")).unwrap() {
+            let path = f.unwrap().path();
+            let text = fs::read_to_string(&path).unwrap();
+            let text = text.replacen("-- message: step", &format!("-- message: {long}step"), 1);
+            fs::write(&path, text).unwrap();
+        }
+        env
+    }
+
     fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(retort());
         c.args(args)
@@ -403,6 +420,148 @@ fn a_killed_run_shows_as_interrupted_and_no_password_is_journaled() {
     // The server side gives up the killed session; the database keeps its first revision.
     let status = env.json(&["status", "--url", &url]);
     assert_eq!(strings(&status[0]["version"]["rows"]), vec!["000000000001"]);
+}
+
+#[test]
+fn a_killed_run_keeps_its_committed_steps_and_is_reconciled_next_time() {
+    let Some(db) = ScratchDb::create(Server::Postgres, "journal_kill") else {
+        return;
+    };
+    const COMMITTED: usize = 12;
+    let mut ups: Vec<String> = (1..=COMMITTED)
+        .map(|i| format!("CREATE TABLE kill_{i} (id INTEGER PRIMARY KEY);"))
+        .collect();
+    ups.push("SELECT pg_sleep(3600);\nCREATE TABLE kill_slow (id INTEGER PRIMARY KEY);".into());
+    ups.push("CREATE TABLE kill_after (id INTEGER PRIMARY KEY);".into());
+    let env = Env::linear(&ups.iter().map(String::as_str).collect::<Vec<_>>());
+    let url = db.url();
+    let slow = format!("{:012}", COMMITTED + 1);
+
+    let mut child = env
+        .command(&["upgrade", "heads", "--url", &url, "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // The slow step has started, so every step before it has committed; then kill -9.
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    loop {
+        let mut line = String::new();
+        use std::io::BufRead;
+        assert!(stdout.read_line(&mut line).unwrap() > 0, "retort ended early");
+        if line.contains("step_started") && line.contains(&slow) {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // The server does not notice the dead client while it sleeps: end its session (and with
+    // it the migration lock), as an operator would.
+    db.query(
+        "SELECT pg_terminate_backend(pid, 60000) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    );
+    assert_eq!(
+        db.query("SELECT version_num FROM alembic_version").trim(),
+        format!("{COMMITTED:012}")
+    );
+
+    // Every committed step is in the journal, although the run never finished.
+    let log = env.json(&["log"]);
+    assert_eq!(log[0]["interrupted"], true, "{log:#}");
+    let steps = log[0]["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), COMMITTED, "{log:#}");
+    for (i, step) in steps.iter().enumerate() {
+        assert_eq!(step["revision"], format!("{:012}", i + 1));
+        assert_eq!(step["file_sha256"].as_str().unwrap().len(), 64, "{step}");
+    }
+
+    // The step in flight can commit with its record lost (a kill right after its COMMIT):
+    // its effect on the version table is made here by hand, as such a commit would leave it.
+    db.query(&format!(
+        "UPDATE alembic_version SET version_num = '{slow}'; CREATE TABLE kill_slow (id INTEGER PRIMARY KEY)"
+    ));
+    // The next command touching the database settles the run from the version table.
+    let status = env.json(&["status", "--url", &url]);
+    assert_eq!(
+        strings(&status[0]["unrecorded"]),
+        Vec::<String>::new(),
+        "every applied revision went through Retort: {status:#}"
+    );
+    let log = env.json(&["log"]);
+    let entry = &log[0];
+    assert_eq!(entry["interrupted"], true, "{log:#}");
+    assert_eq!(entry["steps"].as_array().unwrap().len(), COMMITTED + 1, "{log:#}");
+    assert_eq!(entry["steps"][COMMITTED]["revision"], slow.as_str());
+    let error = entry["error"].as_str().unwrap();
+    assert!(
+        error.contains(&format!("after {} committed step(s)", COMMITTED + 1))
+            && error.contains(&slow)
+            && error.contains("1 planned step(s) did not run"),
+        "{error}"
+    );
+    assert_eq!(strings(&entry["to_revisions"]), vec![slow.clone()]);
+    let text = env.ok(&["log"]);
+    assert!(text.contains("INTERRUPTED"), "{text}");
+
+    // Settled once: a later run neither settles it again nor loses it.
+    env.ok(&["upgrade", "heads", "--url", &url]);
+    let log = env.json(&["log"]);
+    assert_eq!(log[0]["outcome"], "ok");
+    assert_eq!(log[0]["steps"].as_array().unwrap().len(), 1);
+    assert_eq!(log[1]["steps"].as_array().unwrap().len(), COMMITTED + 1);
+}
+
+/// `sqlite3` (the CLI, not Retort) on `db`: one query's output, trimmed.
+fn sqlite3(db: &Path, sql: &str) -> String {
+    let out = Command::new("sqlite3").arg(db).arg(sql).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+#[test]
+fn a_closed_stdout_does_not_stop_the_run() {
+    const REVISIONS: usize = 300;
+    let env = Env::chain(REVISIONS);
+    let db = env.project.path().join("chain.db");
+    let url = format!("sqlite:///{}", db.display());
+    let mut child = env
+        .command(&["upgrade", "heads", "--url", &url])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let stderr = std::thread::spawn(move || {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut stderr, &mut text).unwrap();
+        text
+    });
+    // Read the start of the output, then close the pipe, as `| head -c 100` does. The run
+    // prints far more than a pipe holds, so it is still printing when the pipe closes.
+    let mut stdout = child.stdout.take().unwrap();
+    let mut start = [0u8; 100];
+    std::io::Read::read_exact(&mut stdout, &mut start).unwrap();
+    drop(stdout);
+    let status = child.wait().unwrap();
+    let stderr = stderr.join().unwrap();
+    assert!(status.success(), "{status}: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stderr.contains("standard output was closed"), "{stderr}");
+
+    // Every revision was applied, as the sqlite3 CLI sees it.
+    assert_eq!(
+        sqlite3(&db, "SELECT version_num FROM alembic_version"),
+        format!("{REVISIONS:012}")
+    );
+    assert_eq!(
+        sqlite3(&db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name LIKE 't%'"),
+        REVISIONS.to_string()
+    );
+    // The journal says how the run really ended: done, with every step.
+    let log = env.json(&["log"]);
+    assert_eq!(log[0]["outcome"], "ok", "{log:#}");
+    assert_eq!(log[0]["interrupted"], false);
+    assert_eq!(log[0]["steps"].as_array().unwrap().len(), REVISIONS);
 }
 
 fn version_rows(db: &Path) -> Vec<String> {

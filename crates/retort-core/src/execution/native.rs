@@ -182,15 +182,21 @@ async fn run_step(db: &mut Database, table: &VersionTable, step: &Step) -> Resul
     let transactional =
         db.backend() != Backend::MySql && step.sql.as_ref().is_none_or(|s| s.transactional);
 
-    if transactional && db.backend() == Backend::Sqlite && !statements.is_empty() {
-        // SQLite: `BEGIN IMMEDIATE` and the statements go to the connection's thread as one
-        // batch, a round trip instead of one per statement. If the batch fails it is rolled
-        // back whole and the step runs again statement by statement below, which names the
-        // failing statement and its line.
+    // SQLite: `BEGIN IMMEDIATE` and the statements go to the connection's thread as one batch,
+    // a round trip instead of one per statement. Each statement is followed by its `;` at
+    // once, so that SQLite keeps the same text in its schema as when it runs alone; a step
+    // whose statement ends in a `--` comment (which would swallow the `;`) runs one by one.
+    // If the batch fails it is rolled back whole and the step runs again statement by
+    // statement below, which names the failing statement and its line.
+    let batchable = || {
+        statements
+            .iter()
+            .all(|s| !s.sql.lines().last().unwrap_or_default().contains("--"))
+    };
+    if transactional && db.backend() == Backend::Sqlite && !statements.is_empty() && batchable() {
         let mut batch = String::from("BEGIN IMMEDIATE");
         for statement in statements {
-            // A newline first: a statement may end in a `--` comment.
-            batch.push_str("\n;\n");
+            batch.push_str(";\n");
             batch.push_str(&statement.sql);
         }
         if db.execute(&batch).await.is_ok() {

@@ -519,7 +519,7 @@ fn run_restore(cli: &Cli, args: &RestoreArgs) -> Result<ExitCode, String> {
         print!("{}", crate::json(&report)?);
     } else {
         println!(
-            "Restored backup {} ({}) into {} in {:.1} s",
+            "Restored and verified backup {} ({}) into {} in {:.1} s",
             args.backup,
             record.created_at,
             report.target,
@@ -531,4 +531,5 @@ fn run_restore(cli: &Cli, args: &RestoreArgs) -> Result<ExitCode, String> {
         println!("Version rows now: {}", revisions_text(&report.revisions));
     }
     Ok(ExitCode::SUCCESS)
+        println!("Verified: {}", report.verification);
 }

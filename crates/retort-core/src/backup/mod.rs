@@ -3,10 +3,14 @@
 //! - **SQLite**: SQLite's online backup API, a batch of pages per step, so the source stays
 //!   usable; the copy is checked with `PRAGMA integrity_check`.
 //! - **PostgreSQL**: `pg_dump --format=custom`, checked with `pg_restore --list`; restored
-//!   with `pg_restore --clean --if-exists --exit-on-error --single-transaction`.
+//!   by `psql` running `pg_restore --clean --if-exists`'s script in one transaction, after
+//!   dropping what the project's schemas hold that the archive does not.
 //! - **MySQL/MariaDB**: `mariadb-dump`/`mysqldump --single-transaction --routines --triggers
 //!   --events --hex-blob`, checked by the dump's completion trailer; restored through the
 //!   client.
+//!
+//! Every restore is then proven: what the database holds is compared with what the backup
+//! holds ([`inventory`]), and anything that differs is [`BackupError::NotAsBackedUp`].
 //!
 //! The dump tool is the one [`check::dump_tool`] picks (and must be new enough for the
 //! server). Passwords reach the tools through `PGPASSWORD` or a 0600 option file that is
@@ -20,11 +24,13 @@
 
 pub mod catalog;
 mod fsutil;
+pub mod inventory;
 mod mysql;
 mod postgres;
 mod recorded;
 mod sqlite;
 
+pub use inventory::{ObjectKind, RestoreDifference, RestoreVerification};
 pub use recorded::{Recorded, restore_recorded, take_recorded};
 
 pub use fsutil::{PartialFile, leftover_partials, remove_leftover_partials};
@@ -33,6 +39,7 @@ use crate::database::check::{self, DumpToolCheck};
 use crate::database::{Backend, Database, DatabaseError, DatabaseUrl, VersionTable};
 use crate::execution::CancelToken;
 use crate::store::StoreError;
+use inventory::Inventory;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -200,14 +207,17 @@ pub struct RestoreReport {
     pub backup_id: Option<i64>,
     /// The target, redacted.
     pub target: String,
-    /// The target's version-table rows after the restore.
+    /// The target's version-table rows after the restore, sorted.
     pub revisions: Vec<String>,
-    /// Tables the target had that the backup does not (created after the backup): dropped,
+    /// Objects the target had that the backup does not (created after the backup): dropped,
     /// so that the target is as the backup was.
     pub dropped_tables: Vec<String>,
     #[cfg_attr(feature = "specta", specta(type = f64))]
     pub duration_ms: u64,
 }
+    /// What the restored database was compared with, and found to match. A restore that
+    /// does not match is [`BackupError::NotAsBackedUp`], never a report.
+    pub verification: RestoreVerification,
 
 #[derive(Debug, thiserror::Error)]
 pub enum BackupError {
@@ -270,12 +280,42 @@ pub enum BackupError {
     #[error("the restore test into a scratch database failed: {0}")]
     RestoreTest(String),
     #[error("cancelled; no backup was kept")]
+    #[error("{}", differences_text(.target, .differences))]
+    NotAsBackedUp {
+        /// Redacted.
+        target: String,
+        differences: Vec<RestoreDifference>,
+        /// What was dropped as created after the backup.
+        dropped: Vec<String>,
+    },
     Cancelled,
 }
 
 fn io_error(path: &Path, e: impl std::fmt::Display) -> BackupError {
     BackupError::Io {
         path: path.display().to_string(),
+/// At most this many differences are listed in an error's text.
+const DIFFERENCES_SHOWN: usize = 40;
+
+fn differences_text(target: &str, differences: &[RestoreDifference]) -> String {
+    let mut text = format!(
+        "the backup was restored into {target}, but the database does not match the backup \
+         ({} difference{}):",
+        differences.len(),
+        if differences.len() == 1 { "" } else { "s" }
+    );
+    for d in differences.iter().take(DIFFERENCES_SHOWN) {
+        text.push_str(&format!("\n  - {d}"));
+    }
+    if differences.len() > DIFFERENCES_SHOWN {
+        text.push_str(&format!(
+            "\n  … and {} more",
+            differences.len() - DIFFERENCES_SHOWN
+        ));
+    }
+    text
+}
+
         message: e.to_string(),
     }
 }
@@ -403,6 +443,25 @@ async fn chosen_tool(
 /// The program `name` beside the chosen dump tool (`pg_restore` beside `pg_dump`, `mariadb`
 /// beside `mariadb-dump`), else the first on `PATH`.
 fn sibling_tool(tool: &DumpToolCheck, name: &str) -> Result<PathBuf, BackupError> {
+/// The first program `name` on `PATH`.
+fn tool_on_path(name: &str) -> Result<PathBuf, BackupError> {
+    std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+        .ok_or_else(|| {
+            BackupError::ToolMissing(format!(
+                "{name} not found: install the {} client",
+                if name.starts_with("pg_") || name == "psql" {
+                    "PostgreSQL"
+                } else {
+                    "MariaDB or MySQL"
+                }
+            ))
+        })
+}
+
     if let Some(dir) = tool.path.as_deref().and_then(|p| Path::new(p).parent()) {
         let candidate = dir.join(name);
         if candidate.is_file() {
@@ -699,11 +758,24 @@ async fn restore_test(
             progress(BackupProgress::RestoreTesting {
                 into: scratch.display().to_string(),
             });
-            let result = sqlite::restore_test(file, &scratch).await;
+            let result = async {
+                sqlite::restore_test(file, &scratch).await?;
+                let expected = sqlite::inventory(file, &record.version_table).await?;
+                let actual = sqlite::inventory(&scratch, &record.version_table).await?;
+                matches(
+                    &expected,
+                    &actual,
+                    &scratch.display().to_string(),
+                    Vec::new(),
+                )
+            }
+            .await;
             for suffix in ["", "-journal", "-wal", "-shm"] {
                 let _ = std::fs::remove_file(format!("{}{suffix}", scratch.display()));
             }
-            result.map_err(|e| BackupError::RestoreTest(e.to_string()))
+            result
+                .map(drop)
+                .map_err(|e| BackupError::RestoreTest(e.to_string()))
         }
         _ => {
             let tool = tool.expect("a dump tool");
@@ -721,19 +793,10 @@ async fn restore_test(
                         "cannot create the scratch database {scratch_name}: {f}"
                     ))
                 })?;
-            let result = match url.backend {
-                Backend::Postgres => postgres::restore_into(
-                    &scratch,
-                    &sibling_tool(tool, "pg_restore")?,
-                    file,
-                    false,
-                )
-                .await
-                .map(drop),
-                _ => mysql::restore_into(&scratch, &mysql::client_for(tool)?, file)
+            let result =
+                restore_into_server(record, file, &scratch, tool, false, request.connect_timeout)
                     .await
-                    .map(drop),
-            };
+                    .map(drop);
             let drop_sql = match url.backend {
                 Backend::Postgres => format!("DROP DATABASE IF EXISTS {scratch_name} WITH (FORCE)"),
                 _ => format!("DROP DATABASE IF EXISTS {scratch_name}"),
@@ -745,7 +808,6 @@ async fn restore_test(
                     "the restore worked, but the scratch database {scratch_name} could not be dropped: {f}"
                 ))
             })?;
-            let _ = record;
             Ok(())
         }
     }
@@ -781,35 +843,32 @@ pub async fn restore_backup(
     progress(BackupProgress::Restoring {
         target: target.redacted(),
     });
-    let dropped_tables = match target.backend {
+    let (dropped_tables, verification) = match target.backend {
         Backend::Sqlite => {
-            sqlite::restore(
+            let file = target.sqlite_path.as_deref().expect("a file");
+            let expected = sqlite::inventory(&record.path, &record.version_table).await?;
+            sqlite::restore(&record.path, file, progress).await?;
+            let actual = sqlite::inventory(file, &record.version_table).await?;
+            let verification = matches(&expected, &actual, &target.redacted(), Vec::new())?;
+            (Vec::new(), verification)
+        }
+        _ => {
+            let tool = local_tool(target.backend).await?;
+            restore_into_server(
+                record,
                 &record.path,
-                target.sqlite_path.as_deref().expect("a file"),
-                progress,
+                target,
+                &tool,
+                true,
+                request.connect_timeout,
             )
-            .await?;
-            Vec::new()
-        }
-        Backend::Postgres => {
-            let tool = local_tool(Backend::Postgres).await?;
-            let pg_restore = sibling_tool(&tool, "pg_restore")?;
-            postgres::restore_into(target, &pg_restore, &record.path, true).await?
-        }
-        Backend::MySql => {
-            let tool = local_tool(Backend::MySql).await?;
-            mysql::restore_into(target, &mysql::client_for(&tool)?, &record.path).await?
+            .await?
         }
     };
-    let mut db = Database::connect(target, request.connect_timeout).await?;
-    let revisions = db
-        .version_heads(&record.version_table())
-        .await?
-        .unwrap_or_default();
     Ok(RestoreReport {
         backup_id: record.id,
         target: target.redacted(),
-        revisions,
+        revisions: verification.revisions.clone(),
         dropped_tables,
         duration_ms: started.elapsed().as_millis() as u64,
     })
@@ -817,10 +876,72 @@ pub async fn restore_backup(
 
 /// A tool's stderr, trimmed to its last lines and scrubbed of the password.
 fn tool_message(url: &DatabaseUrl, stderr: &str) -> String {
+        verification,
     let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
     let tail = &lines[lines.len().saturating_sub(8)..];
     url.scrub(&tail.join("\n"))
 }
+/// Restores a dump into a PostgreSQL or MySQL database (with `drop_extra`, dropping what
+/// the dump does not have), then compares what the database holds with what the dump holds.
+async fn restore_into_server(
+    record: &BackupRecord,
+    file: &Path,
+    target: &DatabaseUrl,
+    tool: &DumpToolCheck,
+    drop_extra: bool,
+    timeout: Duration,
+) -> Result<(Vec<String>, RestoreVerification), BackupError> {
+    let (dropped, expected, actual) = match target.backend {
+        Backend::Postgres => {
+            let pg_restore = sibling_tool(tool, "pg_restore")?;
+            let (expected, version_table) =
+                postgres::archive_inventory(&pg_restore, file, &record.version_table()).await?;
+            let dropped = postgres::restore_into(
+                target,
+                &pg_restore,
+                file,
+                drop_extra.then_some(&version_table),
+            )
+            .await?;
+            let actual = postgres::database_inventory(target, &version_table, timeout).await?;
+            (dropped, expected, actual)
+        }
+        _ => {
+            let (dropped, expected) = mysql::restore_into(
+                target,
+                &mysql::client_for(tool)?,
+                file,
+                &record.version_table,
+                drop_extra,
+            )
+            .await?;
+            let actual =
+                mysql::database_inventory(target, &record.version_table(), timeout).await?;
+            (dropped, expected, actual)
+        }
+    };
+    let verification = matches(&expected, &actual, &target.redacted(), dropped.clone())?;
+    Ok((dropped, verification))
+}
+
+/// The comparison's verdict: what matched, or every difference as an error.
+fn matches(
+    expected: &Inventory,
+    actual: &Inventory,
+    target: &str,
+    dropped: Vec<String>,
+) -> Result<RestoreVerification, BackupError> {
+    let differences = inventory::compare(expected, actual);
+    if !differences.is_empty() {
+        return Err(BackupError::NotAsBackedUp {
+            target: target.to_string(),
+            differences,
+            dropped,
+        });
+    }
+    Ok(inventory::verified(expected))
+}
+
 
 #[cfg(test)]
 mod tests {
@@ -858,6 +979,87 @@ mod tests {
         let stderr = (0..20)
             .map(|i| format!("line {i} sekret"))
             .collect::<Vec<_>>()
+    fn rt() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    /// A restore is compared with the backup: it reports what it verified, and a database
+    /// that does not hold what the backup holds is named object by object (with the check
+    /// turned off, both halves fail).
+    #[test]
+    fn a_restore_is_verified_and_a_difference_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("app.db");
+        let sql = |s: &str| {
+            rusqlite::Connection::open(&db)
+                .unwrap()
+                .execute_batch(s)
+                .unwrap()
+        };
+        sql(
+            "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY);
+             INSERT INTO alembic_version VALUES ('r1');
+             CREATE TABLE t (x); INSERT INTO t VALUES (1), (2);
+             CREATE VIEW v AS SELECT x FROM t;",
+        );
+        let later = "DROP VIEW v; DELETE FROM t WHERE x = 2; CREATE TABLE later (y);
+                     UPDATE alembic_version SET version_num = 'r2';
+                     DROP TABLE t; CREATE TABLE t (x, z); INSERT INTO t VALUES (1, 1);";
+        let url =
+            DatabaseUrl::parse(&format!("sqlite:///{}", db.display()), Path::new("/")).unwrap();
+        let version_table = VersionTable {
+            name: "alembic_version".into(),
+            schema: None,
+        };
+        rt().block_on(async {
+            let request = BackupRequest {
+                dir: dir.path().join("bk"),
+                connection_name: None,
+                version_table: version_table.clone(),
+                verify_restore: true,
+                connect_timeout: Duration::from_secs(10),
+            };
+            let record = create_backup(&url, &request, &mut |_| {}, &CancelToken::default())
+                .await
+                .unwrap();
+            sql(later);
+            let restore = RestoreRequest {
+                connect_timeout: Duration::from_secs(10),
+            };
+            let report = restore_backup(&record, &url, &restore, &mut |_| {})
+                .await
+                .unwrap();
+            assert_eq!(
+                report.verification.to_string(),
+                "3 objects, the row counts of 2 tables and the version rows (r1) match the \
+                 backup (the SQLite copy's catalog)"
+            );
+
+            // The same database, changed again, against the backup.
+            sql(later);
+            let expected = sqlite::inventory(&record.path, &version_table.name)
+                .await
+                .unwrap();
+            let actual = sqlite::inventory(&db, &version_table.name).await.unwrap();
+            let err = matches(&expected, &actual, "sqlite:///app.db", Vec::new()).unwrap_err();
+            assert!(matches!(err, BackupError::NotAsBackedUp { .. }));
+            let text = err.to_string();
+            assert_eq!(
+                text,
+                "the backup was restored into sqlite:///app.db, but the database does not match \
+                 the backup (5 differences):\n  \
+                 - table t: defined differently from the backup\n  \
+                 - view v: in the backup, missing\n  \
+                 - table later: not in the backup\n  \
+                 - table t: 1 rows, the backup has 2\n  \
+                 - version rows: r2, the backup has r1"
+            );
+        });
+    }
+
             .join("\n");
         let m = tool_message(&url, &stderr);
         assert!(

@@ -4,12 +4,13 @@
 //! restored through the `mariadb`/`mysql` client. The connection (password included) reaches
 //! the tools in a 0600 option file given as their first argument and removed afterwards.
 
+use super::inventory::{Inventory, ObjectKind};
 use super::{BackupError, BackupProgress, Copied, fsutil, io_error, tool_message};
 use crate::database::check::DumpToolCheck;
-use crate::database::{Database, DatabaseUrl};
+use crate::database::{Database, DatabaseUrl, VersionTable};
 use crate::execution::CancelToken;
 use sha2::{Digest, Sha256};
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -296,13 +297,16 @@ pub(super) fn verify(path: &Path) -> Result<String, BackupError> {
     }
 }
 
-/// Pipes the dump through the client into `target`. Tables and views the target has but the
-/// dump does not (created after the backup) are dropped afterwards; returns them.
+/// Pipes the dump through the client into `target`. Tables, views, sequences and routines
+/// the target has but the dump does not (created after the backup) are dropped afterwards;
+/// returns them, and what the dump holds (read from its statements on the way).
 pub(super) async fn restore_into(
     target: &DatabaseUrl,
     client: &Path,
     file: &Path,
-) -> Result<Vec<String>, BackupError> {
+    version_table: &str,
+    drop_extra: bool,
+) -> Result<(Vec<String>, Inventory), BackupError> {
     let Some(database) = target.database.clone() else {
         return Err(BackupError::Tool {
             tool: client.display().to_string(),
@@ -336,8 +340,8 @@ pub(super) async fn restore_into(
         let _ = stderr.read_to_string(&mut s).await;
         s
     });
-    // Feed the dump, noting the tables and views it creates.
-    let mut names = BTreeSet::new();
+    // Feed the dump, noting what it creates.
+    let mut scanner = DumpScanner::new(version_table);
     let mut lines = BufReader::with_capacity(
         1 << 20,
         tokio::fs::File::open(file)
@@ -355,9 +359,7 @@ pub(super) async fn restore_into(
         if n == 0 {
             break;
         }
-        if let Some(name) = created_name(&line) {
-            names.insert(name);
-        }
+        scanner.line(&line);
         if stdin.write_all(&line).await.is_err() {
             broken = true;
             break;
@@ -374,21 +376,24 @@ pub(super) async fn restore_into(
             message: tool_message(target, &messages),
         });
     }
-    let mut db = Database::connect(target, Duration::from_secs(30)).await?;
-    let existing = db
-        .query_column(
-            "SELECT CONCAT(table_name, CHAR(9), table_type) FROM information_schema.tables WHERE table_schema = DATABASE()",
-        )
-        .await?;
+    let dump = scanner.finish();
     let mut dropped = Vec::new();
-    for row in existing {
-        let Some((name, kind)) = row.split_once('\t') else {
-            continue;
+    if !drop_extra {
+        return Ok((dropped, dump));
+    }
+    let mut db = Database::connect(target, Duration::from_secs(30)).await?;
+    for (kind, name) in present(&mut db).await? {
+        let what = match kind {
+            ObjectKind::Table => "TABLE",
+            ObjectKind::View => "VIEW",
+            ObjectKind::Sequence => "SEQUENCE",
+            ObjectKind::Function => "FUNCTION",
+            ObjectKind::Procedure => "PROCEDURE",
+            _ => continue,
         };
-        if names.contains(name) {
+        if dump.contains(kind, &name) {
             continue;
         }
-        let what = if kind == "VIEW" { "VIEW" } else { "TABLE" };
         let quoted = format!("`{}`", name.replace('`', "``"));
         db.execute(&format!(
             "SET FOREIGN_KEY_CHECKS = 0; DROP {what} IF EXISTS {quoted}; SET FOREIGN_KEY_CHECKS = 1"
@@ -401,18 +406,287 @@ pub(super) async fn restore_into(
                 "the backup was restored, but {quoted} (created after the backup) could not be dropped: {f}"
             ),
         })?;
-        dropped.push(name.to_string());
+        dropped.push(name);
     }
-    Ok(dropped)
+    Ok((dropped, dump))
 }
 
-/// The table or view a dump line creates: `` CREATE TABLE `t` ( `` or the comment before a
-/// view's final definition (`` -- Final view structure for view `v` ``).
-fn created_name(line: &[u8]) -> Option<String> {
-    let line = std::str::from_utf8(line).ok()?;
-    let rest = line
-        .strip_prefix("CREATE TABLE `")
-        .or_else(|| line.strip_prefix("-- Final view structure for view `"))?;
+/// The tables, views, sequences, indexes (`table.index`) and routines of the current
+/// database.
+async fn present(db: &mut Database) -> Result<Vec<(ObjectKind, String)>, BackupError> {
+    let mut out = Vec::new();
+    for row in db
+        .query_column(
+            "SELECT CONCAT(table_type, CHAR(9), table_name) FROM information_schema.tables \
+             WHERE table_schema = DATABASE()",
+        )
+        .await?
+    {
+        if let Some((kind, name)) = row.split_once('\t') {
+            let kind = match kind {
+                "VIEW" => ObjectKind::View,
+                "SEQUENCE" => ObjectKind::Sequence,
+                _ => ObjectKind::Table,
+            };
+            out.push((kind, name.to_string()));
+        }
+    }
+    for row in db
+        .query_column(
+            "SELECT DISTINCT CONCAT(table_name, '.', index_name) FROM information_schema.statistics \
+             WHERE table_schema = DATABASE()",
+        )
+        .await?
+    {
+        out.push((ObjectKind::Index, row));
+    }
+    for row in db
+        .query_column(
+            "SELECT CONCAT(routine_type, CHAR(9), routine_name) FROM information_schema.routines \
+             WHERE routine_schema = DATABASE()",
+        )
+        .await?
+    {
+        if let Some((kind, name)) = row.split_once('\t') {
+            let kind = if kind == "PROCEDURE" {
+                ObjectKind::Procedure
+            } else {
+                ObjectKind::Function
+            };
+            out.push((kind, name.to_string()));
+        }
+    }
+    Ok(out)
+}
+
+/// What the current database holds: its objects, every table's row count, the version rows.
+pub(super) async fn database_inventory(
+    target: &DatabaseUrl,
+    version_table: &VersionTable,
+    timeout: Duration,
+) -> Result<Inventory, BackupError> {
+    let mut db = Database::connect(target, timeout).await?;
+    let mut inventory = Inventory::default();
+    let mut counts = BTreeMap::new();
+    for (kind, name) in present(&mut db).await? {
+        if kind == ObjectKind::Table {
+            let quoted = format!("`{}`", name.replace('`', "``"));
+            let n = db
+                .query_column(&format!("SELECT CAST(COUNT(*) AS CHAR) FROM {quoted}"))
+                .await?;
+            counts.insert(
+                name.clone(),
+                n.first().and_then(|n| n.parse().ok()).unwrap_or(0),
+            );
+        }
+        inventory.add(kind, name);
+    }
+    inventory.row_counts = Some(counts);
+    let table = VersionTable {
+        name: version_table.name.clone(),
+        schema: None,
+    };
+    inventory.set_revisions(db.version_heads(&table).await?.unwrap_or_default());
+    Ok(inventory)
+}
+
+/// Reads a dump line by line as the client is fed it: the tables (`CREATE TABLE`), their
+/// indexes (`KEY` lines), views (`Final view structure`), sequences, routines, every table's
+/// rows (the tuples of its `INSERT`s) and the version table's first column.
+struct DumpScanner {
+    version_table: String,
+    inventory: Inventory,
+    counts: BTreeMap<String, u64>,
+    creating: Option<String>,
+    inserting: Option<Tuples>,
+    /// Inside `DELIMITER ;;` … `DELIMITER ;` (a routine or trigger): only its `CREATE` line
+    /// names something; the body's statements are not the dump's.
+    routine: Option<bool>,
+}
+
+/// The state of an `INSERT … VALUES (…), (…);` being read.
+struct Tuples {
+    table: String,
+    depth: u32,
+    quote: Option<u8>,
+    escaped: bool,
+    field: usize,
+    value: Vec<u8>,
+}
+
+impl DumpScanner {
+    fn new(version_table: &str) -> Self {
+        Self {
+            version_table: version_table.to_string(),
+            inventory: Inventory::default(),
+            counts: BTreeMap::new(),
+            creating: None,
+            inserting: None,
+            routine: None,
+        }
+    }
+
+    fn line(&mut self, bytes: &[u8]) {
+        if self.inserting.is_some() {
+            self.tuples(bytes);
+            return;
+        }
+        let Ok(line) = std::str::from_utf8(bytes) else {
+            return;
+        };
+        let line = line.trim_end_matches(['\n', '\r']);
+        if let Some(found) = &mut self.routine {
+            if line.starts_with("DELIMITER ;") && !line.starts_with("DELIMITER ;;") {
+                self.routine = None;
+            } else if !*found && line.starts_with("CREATE ") {
+                *found = true;
+                for (word, kind) in [
+                    (" FUNCTION `", ObjectKind::Function),
+                    (" PROCEDURE `", ObjectKind::Procedure),
+                ] {
+                    if let Some(name) = line.split_once(word).and_then(|(_, r)| quoted_name(r)) {
+                        self.inventory.add(kind, name);
+                    }
+                }
+            }
+            return;
+        }
+        if let Some(table) = &self.creating {
+            let entry = line.trim_start();
+            if line.starts_with(')') {
+                self.creating = None;
+            } else if entry.starts_with("PRIMARY KEY ") {
+                self.inventory
+                    .add(ObjectKind::Index, format!("{table}.PRIMARY"));
+            } else if let Some(name) = ["UNIQUE KEY `", "KEY `", "FULLTEXT KEY `", "SPATIAL KEY `"]
+                .iter()
+                .find_map(|p| entry.strip_prefix(p))
+                .and_then(quoted_name)
+            {
+                self.inventory
+                    .add(ObjectKind::Index, format!("{table}.{name}"));
+            }
+            return;
+        }
+        if line.starts_with("DELIMITER ;;") {
+            self.routine = Some(false);
+        } else if let Some(name) = line.strip_prefix("CREATE TABLE `").and_then(quoted_name) {
+            self.inventory.add(ObjectKind::Table, name.clone());
+            self.counts.entry(name.clone()).or_insert(0);
+            self.creating = Some(name);
+        } else if let Some(name) = line.strip_prefix("CREATE SEQUENCE `").and_then(quoted_name) {
+            self.inventory.add(ObjectKind::Sequence, name);
+        } else if let Some(name) = line
+            .strip_prefix("-- Final view structure for view `")
+            .and_then(quoted_name)
+        {
+            self.inventory
+                .objects
+                .remove(&(ObjectKind::Table, name.clone()));
+            self.counts.remove(&name);
+            self.inventory.add(ObjectKind::View, name);
+        } else if let Some(rest) = line.strip_prefix("INSERT INTO `")
+            && let Some(table) = quoted_name(rest)
+            && let Some((_, values)) = rest.split_once(" VALUES")
+        {
+            self.inserting = Some(Tuples {
+                table,
+                depth: 0,
+                quote: None,
+                escaped: false,
+                field: 0,
+                value: Vec::new(),
+            });
+            self.tuples(values.as_bytes());
+        }
+    }
+
+    /// Counts the tuples of the `INSERT` being read (strings may hold any of `(),;`).
+    fn tuples(&mut self, bytes: &[u8]) {
+        let Some(t) = &mut self.inserting else {
+            return;
+        };
+        let capture = t.table == self.version_table;
+        let mut ended = false;
+        for &b in bytes {
+            if let Some(q) = t.quote {
+                if t.escaped {
+                    t.escaped = false;
+                } else if b == b'\\' {
+                    t.escaped = true;
+                } else if b == q {
+                    t.quote = None;
+                }
+                if t.field == 0 {
+                    t.value.push(b);
+                }
+                continue;
+            }
+            match b {
+                b'\'' | b'"' => {
+                    t.quote = Some(b);
+                    if t.field == 0 {
+                        t.value.push(b);
+                    }
+                }
+                b'(' => {
+                    t.depth += 1;
+                    if t.depth == 1 {
+                        *self.counts.entry(t.table.clone()).or_insert(0) += 1;
+                        t.field = 0;
+                        t.value.clear();
+                    } else if t.field == 0 {
+                        t.value.push(b);
+                    }
+                }
+                b')' | b',' if t.depth == 1 => {
+                    if t.field == 0 && capture {
+                        let value = unquote(&String::from_utf8_lossy(&t.value));
+                        self.inventory.revisions.push(value);
+                    }
+                    if b == b')' {
+                        t.depth = 0;
+                    }
+                    t.field += 1;
+                }
+                b')' => {
+                    t.depth = t.depth.saturating_sub(1);
+                    if t.field == 0 {
+                        t.value.push(b);
+                    }
+                }
+                b';' if t.depth == 0 => {
+                    ended = true;
+                    break;
+                }
+                _ => {
+                    if t.depth >= 1 && t.field == 0 {
+                        t.value.push(b);
+                    }
+                }
+            }
+        }
+        if ended {
+            self.inserting = None;
+        }
+    }
+
+    fn finish(mut self) -> Inventory {
+        let rows = std::mem::take(&mut self.inventory.revisions);
+        if self
+            .inventory
+            .contains(ObjectKind::Table, &self.version_table)
+        {
+            self.inventory.set_revisions(rows);
+        }
+        self.inventory.row_counts = Some(self.counts);
+        self.inventory.source = "the dump's statements";
+        self.inventory
+    }
+}
+
+/// `` name` (…`` → `name` (a doubled backtick is one).
+fn quoted_name(rest: &str) -> Option<String> {
     let mut name = String::new();
     let mut chars = rest.chars().peekable();
     while let Some(c) = chars.next() {
@@ -428,6 +702,32 @@ fn created_name(line: &[u8]) -> Option<String> {
         }
     }
     None
+}
+
+/// A dump's SQL value as text: `'it\'s'` → `it's`; anything unquoted as written.
+fn unquote(value: &str) -> String {
+    let value = value.trim();
+    let Some(inner) = value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')) else {
+        return value.to_string();
+    };
+    let mut out = String::new();
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('r') => out.push('\r'),
+            Some('t') => out.push('\t'),
+            Some('0') => out.push('\0'),
+            Some('Z') => out.push('\u{1a}'),
+            Some(other) => out.push(other),
+            None => {}
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -483,16 +783,66 @@ mod tests {
     }
 
     #[test]
-    fn created_names() {
-        assert_eq!(created_name(b"CREATE TABLE `t` (\n").as_deref(), Some("t"));
+    fn quoted_names() {
+        assert_eq!(quoted_name("t` (\n").as_deref(), Some("t"));
+        assert_eq!(quoted_name("a``b` (\n").as_deref(), Some("a`b"));
+        assert_eq!(quoted_name("unterminated"), None);
+    }
+
+    #[test]
+    fn a_dump_is_read_for_its_objects_rows_and_version_rows() {
+        let dump = "-- MariaDB dump\n\
+            DROP SEQUENCE IF EXISTS `s`;\n\
+            CREATE SEQUENCE `s` start with 1 minvalue 1 maxvalue 9223372036854775806 increment by 1 cache 1000 nocycle ENGINE=InnoDB;\n\
+            CREATE TABLE `alembic_version` (\n  `version_num` varchar(32) NOT NULL,\n  PRIMARY KEY (`version_num`)\n) ENGINE=InnoDB;\n\
+            INSERT INTO `alembic_version` VALUES\n('abc'),\n('d\\'ef');\n\
+            CREATE TABLE `t` (\n  `id` int(11) NOT NULL,\n  `name` text,\n  PRIMARY KEY (`id`),\n  UNIQUE KEY `ux` (`x`),\n  KEY `ix_name` (`name`(10))\n) ENGINE=InnoDB;\n\
+            INSERT INTO `t` VALUES\n(1,'a\\'b(),;'),\n(2,NULL),(3,'x\ny');\n\
+            CREATE TABLE `empty` (\n  `x` int\n);\n\
+            DELIMITER ;;\n\
+            CREATE DEFINER=`root`@`%` PROCEDURE `p`()\nBEGIN\nCREATE TABLE `inside` (x int);\nEND ;;\n\
+            DELIMITER ;\n\
+            DELIMITER ;;\nCREATE DEFINER=`root`@`%` FUNCTION `f`(a int) RETURNS int(11)\nreturn a\n;;\nDELIMITER ;\n\
+            /*!50001 CREATE VIEW `v` AS SELECT\n 1 AS `id` */;\n\
+            -- Final view structure for view `v`\n\
+            -- Dump completed on 2026-12-02  6:04:56\n";
+        let mut scanner = DumpScanner::new("alembic_version");
+        for line in dump.split_inclusive('\n') {
+            scanner.line(line.as_bytes());
+        }
+        let found = scanner.finish();
+        let objects: Vec<String> = found
+            .objects
+            .keys()
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect();
         assert_eq!(
-            created_name(b"CREATE TABLE `a``b` (\n").as_deref(),
-            Some("a`b")
+            objects,
+            [
+                "table alembic_version",
+                "table empty",
+                "table t",
+                "view v",
+                "sequence s",
+                "index alembic_version.PRIMARY",
+                "index t.PRIMARY",
+                "index t.ix_name",
+                "index t.ux",
+                "function f",
+                "procedure p",
+            ]
         );
         assert_eq!(
-            created_name(b"-- Final view structure for view `v`\n").as_deref(),
-            Some("v")
+            found.row_counts,
+            Some(
+                [
+                    ("alembic_version".to_string(), 2),
+                    ("empty".to_string(), 0),
+                    ("t".to_string(), 3)
+                ]
+                .into()
+            )
         );
-        assert_eq!(created_name(b"INSERT INTO `t` VALUES (1);\n"), None);
+        assert_eq!(found.revisions, ["abc", "d'ef"]);
     }
 }

@@ -3,6 +3,7 @@
 //! that the source's other connections keep reading and writing between steps;
 //! `PRAGMA integrity_check` on the copy; the backup API the other way to restore.
 
+use super::inventory::{Inventory, ObjectKind};
 use super::{BackupError, BackupProgress, Copied};
 use crate::execution::CancelToken;
 use rusqlite::backup::{Backup, StepResult};
@@ -352,6 +353,65 @@ pub(super) async fn restore_test(backup: &Path, scratch: &Path) -> Result<(), Ba
 
 #[cfg(test)]
 mod tests {
+/// What a SQLite file holds: every object of its schema with its `CREATE` text, every table's
+/// row count, and the rows of the version table `version_table`. Read-only.
+pub(super) async fn inventory(path: &Path, version_table: &str) -> Result<Inventory, BackupError> {
+    let (path, version_table) = (path.to_path_buf(), version_table.to_string());
+    tokio::task::spawn_blocking(move || read_inventory(&path, &version_table))
+        .await
+        .map_err(|e| BackupError::Sqlite {
+            path: String::new(),
+            message: format!("reading the schema stopped: {e}"),
+        })?
+}
+
+fn read_inventory(path: &Path, version_table: &str) -> Result<Inventory, BackupError> {
+    let db = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(failed(path))?;
+    db.busy_timeout(Duration::from_secs(30))
+        .map_err(failed(path))?;
+    let mut inventory = Inventory::default();
+    let mut counts = std::collections::BTreeMap::new();
+    let objects: Vec<(String, String, Option<String>)> = db
+        .prepare(
+            "SELECT type, name, sql FROM sqlite_schema WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \
+             ORDER BY type, name",
+        )
+        .and_then(|mut s| {
+            s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect()
+        })
+        .map_err(failed(path))?;
+    for (kind, name, sql) in objects {
+        let kind = match kind.as_str() {
+            "table" => ObjectKind::Table,
+            "view" => ObjectKind::View,
+            "index" => ObjectKind::Index,
+            "trigger" => ObjectKind::Trigger,
+            _ => continue,
+        };
+        if kind == ObjectKind::Table {
+            let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+            let n: i64 = db
+                .query_row(&format!("SELECT count(*) FROM {quoted}"), [], |r| r.get(0))
+                .map_err(failed(path))?;
+            counts.insert(name.clone(), n.max(0) as u64);
+        }
+        inventory.objects.insert((kind, name), sql);
+    }
+    if inventory.contains(ObjectKind::Table, version_table) {
+        let quoted = format!("\"{}\"", version_table.replace('"', "\"\""));
+        let rows: Vec<String> = db
+            .prepare(&format!("SELECT version_num FROM {quoted}"))
+            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+            .map_err(failed(path))?;
+        inventory.set_revisions(rows);
+    }
+    inventory.row_counts = Some(counts);
+    inventory.source = "the SQLite copy's catalog";
+    Ok(inventory)
+}
+
     use super::*;
 
     fn rt() -> tokio::runtime::Runtime {

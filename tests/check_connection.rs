@@ -629,3 +629,94 @@ fn postgres_lock_holder_is_named() {
         c.text
     );
 }
+
+/// `retort connections …` with a store of its own, run from a folder that holds no project.
+fn saved(home: &Path, cwd: &Path, args: &[&str]) -> Output {
+    Command::new(retort())
+        .args(args)
+        .current_dir(cwd)
+        .env("RETORT_HOME", home)
+        .env_remove("DATABASE_URL")
+        // No D-Bus: no keychain is needed for connections without a password.
+        .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn connections_test_works_outside_a_project_and_fails_when_the_database_is_missing() {
+    let Some(db) = ScratchDb::create(Server::Postgres, "conntest") else {
+        return;
+    };
+    let home = tempfile::tempdir().unwrap();
+    let nowhere = tempfile::tempdir().unwrap();
+    let (h, n) = (home.path(), nowhere.path());
+    let gone = format!("{}_gone", db.name);
+    for (name, database) in [("good", db.name.as_str()), ("gone", gone.as_str())] {
+        let out = saved(
+            h,
+            n,
+            &[
+                "connections",
+                "add",
+                name,
+                "--driver",
+                "postgresql",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "5432",
+                "--user",
+                "postgres",
+                "--database",
+                database,
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let text = |out: &Output| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    };
+
+    let out = saved(h, n, &["connections", "test", "good"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("✓ authenticated"), "{}", text(&out));
+
+    let out = saved(h, n, &["connections", "test", "gone"]);
+    assert_eq!(out.status.code(), Some(255), "{}", text(&out));
+    assert!(text(&out).contains("database missing"), "{}", text(&out));
+    let out = saved(h, n, &["--json", "connections", "test", "gone"]);
+    assert_eq!(out.status.code(), Some(255), "{}", text(&out));
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["ok"], false);
+    assert_eq!(json["database_exists"], false);
+
+    // A SQLite connection to a file that is not there: missing, and not created.
+    let file = n.join("absent.db");
+    let out = saved(
+        h,
+        n,
+        &[
+            "connections",
+            "add",
+            "file",
+            "--driver",
+            "sqlite",
+            "--sqlite-path",
+            file.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let out = saved(h, n, &["connections", "test", "file"]);
+    assert_eq!(out.status.code(), Some(255), "{}", text(&out));
+    assert!(!file.exists());
+}

@@ -232,3 +232,198 @@ fn broken_projects_name_the_file_and_line() {
     );
     assert!(err.contains("a.sql"), "{err}");
 }
+
+/// Runs retort in `dir` with `envs`; a run still going after a generous bound (a hang, not
+/// slowness) is killed and reported as hung. The bound is a safety net, never an assertion.
+fn run_bounded(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_retort"));
+    command
+        .args(args)
+        .current_dir(dir)
+        // The journal and store of these runs stay in the test's own folder.
+        .env("RETORT_HOME", dir.join(".retort-home"))
+        .env_remove("DATABASE_URL")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    for (key, value) in envs {
+        command.env(key, value);
+    }
+    let child = command.spawn().expect("run retort");
+    let pid = child.id() as libc::pid_t;
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(child.wait_with_output());
+    });
+    match finished.recv_timeout(std::time::Duration::from_secs(180)) {
+        Ok(out) => out.expect("run retort"),
+        Err(_) => {
+            // SAFETY: `pid` is our child, not yet reaped (its waiter has not returned).
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            let _ = finished.recv();
+            panic!("retort {args:?} hung");
+        }
+    }
+}
+
+const CHAIN: &[(&str, &str)] = &[
+    (
+        "a.sql",
+        "-- revision: aaaa0001\n-- down_revision:\n\n-- migrate:up\nCREATE TABLE t1 (id INTEGER);\n\n-- migrate:down\nDROP TABLE t1;\n",
+    ),
+    (
+        "b.sql",
+        "-- revision: aaab0002\n-- down_revision: aaaa0001\n\n-- migrate:up\nCREATE TABLE t2 (id INTEGER);\n\n-- migrate:down\nDROP TABLE t2;\n",
+    ),
+];
+
+#[test]
+fn refused_runs_leave_no_sqlite_file_behind() {
+    let dir = native_project(CHAIN);
+    let d = dir.path();
+    fs::write(d.join("retort.toml"), "url = \"sqlite:///app.db\"\n").unwrap();
+    let db = d.join("app.db");
+    for args in [
+        &["upgrade", "nope1234"][..],
+        &["upgrade", "aaa"],
+        &["upgrade", "heads", "--plan"],
+        &["downgrade", "-1"],
+        &["current"],
+        &["stamp", "zzzz9999"],
+        &["check-connection"],
+    ] {
+        run_bounded(d, args, &[]);
+        assert!(!db.exists(), "retort {args:?} created {}", db.display());
+    }
+    // A revision refused when the run is planned (BEGIN in a native revision).
+    fs::write(
+        d.join("versions/b.sql"),
+        "-- revision: aaab0002\n-- down_revision: aaaa0001\n\n-- migrate:up\nBEGIN;\nCREATE TABLE t2 (id INTEGER);\n",
+    )
+    .unwrap();
+    let out = run_bounded(d, &["upgrade", "heads"], &[]);
+    let err = failure(&out);
+    assert!(err.contains("b.sql"), "{err}");
+    assert!(!db.exists(), "a refused upgrade created {}", db.display());
+    // A run that really starts creates it, as SQLAlchemy does.
+    let out = run_bounded(d, &["upgrade", "aaaa0001"], &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(db.exists());
+}
+
+#[cfg(unix)]
+#[test]
+fn a_fifo_or_socket_in_versions_is_skipped_with_a_warning() {
+    let dir = native_project(CHAIN);
+    let d = dir.path();
+    let fifo = d.join("versions/c.sql");
+    let name = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o644) }, 0);
+    let _socket = std::os::unix::net::UnixListener::bind(d.join("versions/d.sql")).unwrap();
+    // A symlink to a regular file is read as the file.
+    fs::write(
+        d.join("elsewhere.sql"),
+        "-- revision: eeee0003\n-- down_revision: aaab0002\n\n-- migrate:up\nSELECT 1;\n",
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(d.join("elsewhere.sql"), d.join("versions/e.sql")).unwrap();
+    let out = run_bounded(d, &["heads"], &[]);
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "{err}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "eeee0003 (head)\n");
+    assert!(
+        err.contains(&format!("{}", fifo.display())) && err.contains("not a regular file"),
+        "{err}"
+    );
+    assert!(err.contains("d.sql") && err.contains("socket"), "{err}");
+}
+
+#[test]
+fn a_python_revision_that_never_returns_times_out_naming_the_file() {
+    let Some(python) = ["python3", "python"].iter().find(|p| {
+        Command::new(p)
+            .arg("-c")
+            .arg("import sys; sys.exit(0 if sys.version_info[0] == 3 else 1)")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    }) else {
+        eprintln!("no Python 3: skipped");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fs::write(
+        d.join("alembic.ini"),
+        "[alembic]\nscript_location = %(here)s/migrations\n",
+    )
+    .unwrap();
+    fs::create_dir_all(d.join("migrations/versions")).unwrap();
+    fs::write(
+        d.join("migrations/versions/a1_first.py"),
+        "revision = 'a1a1a1a1'\ndown_revision = None\n",
+    )
+    .unwrap();
+    let stuck = d.join("migrations/versions/b2_stuck.py");
+    fs::write(
+        &stuck,
+        "revision = 'b2' + 'b2b2b2'\ndown_revision = 'a1a1a1a1'\nwhile True:\n    pass\n",
+    )
+    .unwrap();
+    let out = run_bounded(
+        d,
+        &["heads"],
+        &[("RETORT_PYTHON", python), ("RETORT_PYTHON_TIMEOUT", "2")],
+    );
+    let err = failure(&out);
+    assert!(err.contains(&stuck.display().to_string()), "{err}");
+    assert!(
+        err.contains("RETORT_PYTHON_TIMEOUT") && err.contains("2 s"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_bad_url_error_names_where_the_url_came_from() {
+    let dir = native_project(CHAIN);
+    let d = dir.path();
+    let out = run_bounded(d, &["current"], &[("DATABASE_URL", "bogus://x/y")]);
+    let err = failure(&out);
+    assert!(err.contains("DATABASE_URL"), "{err}");
+
+    let out = run_bounded(d, &["current", "--url", "bogus://x/y"], &[]);
+    let err = failure(&out);
+    assert!(err.contains("--url"), "{err}");
+
+    fs::write(
+        d.join("retort.toml"),
+        "versions = [\"versions\"]\nurl = \"bogus://x/y\"\n",
+    )
+    .unwrap();
+    let out = run_bounded(d, &["current"], &[]);
+    let err = failure(&out);
+    assert!(
+        err.contains(&format!("{}:2", d.join("retort.toml").display())) && err.contains("url"),
+        "{err}"
+    );
+
+    let alembic = tempfile::tempdir().unwrap();
+    let a = alembic.path();
+    fs::create_dir_all(a.join("migrations/versions")).unwrap();
+    fs::write(
+        a.join("alembic.ini"),
+        "[alembic]\nscript_location = %(here)s/migrations\n\nsqlalchemy.url = bogus://x/y\n",
+    )
+    .unwrap();
+    let out = run_bounded(a, &["current"], &[]);
+    let err = failure(&out);
+    assert!(
+        err.contains(&format!("{}:4", a.join("alembic.ini").display()))
+            && err.contains("sqlalchemy.url"),
+        "{err}"
+    );
+}

@@ -164,3 +164,55 @@ fn unreachable_database_fails_without_leaking_the_password() {
     assert!(err.contains("someone:***@127.0.0.1:1/nowhere"), "{err}");
     assert!(!err.contains("s3cret"), "{err}");
 }
+
+/// Whether `text` has PostgreSQL's own source location (`... at line 768`).
+fn has_server_source_line(text: &str) -> bool {
+    text.match_indices("at line ").any(|(i, m)| {
+        text[i + m.len()..]
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_digit())
+    })
+}
+
+#[test]
+fn postgresql_errors_keep_detail_and_code_but_not_the_servers_source_line() {
+    let Some(db) = ScratchDb::create(Server::Postgres, "pgerr") else {
+        return;
+    };
+    let retort = Path::new(env!("CARGO_BIN_EXE_retort"));
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fs::write(d.join("retort.toml"), "versions = [\"versions\"]\n").unwrap();
+    fs::create_dir(d.join("versions")).unwrap();
+    fs::write(
+        d.join("versions/a.sql"),
+        "-- revision: aaaa0001\n-- down_revision:\n\n-- migrate:up\nCREATE TABLE dup (id INTEGER PRIMARY KEY);\nINSERT INTO dup VALUES (1);\nINSERT INTO dup VALUES (1);\n",
+    )
+    .unwrap();
+
+    // A connection refused by the server (no such database).
+    let missing = format!("{}_missing", db.url());
+    let out = run(retort, d, &["current", "--url", &missing]);
+    assert_eq!(out.status.code(), Some(255));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("does not exist"), "{err}");
+    assert!(err.contains("3D000"), "{err}");
+    assert!(!has_server_source_line(&err), "{err}");
+
+    // A statement refused: the message, its DETAIL and SQLSTATE, no server source line.
+    let home = tempfile::tempdir().unwrap();
+    let out = Command::new(retort)
+        .args(["upgrade", "head", "--url", &db.url()])
+        .current_dir(d)
+        .env("RETORT_HOME", home.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("duplicate key value"), "{err}");
+    assert!(err.contains("Key (id)=(1) already exists"), "{err}");
+    assert!(err.contains("23505"), "{err}");
+    assert!(!has_server_source_line(&err), "{err}");
+}

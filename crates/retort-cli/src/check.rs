@@ -2,9 +2,11 @@
 //! `–` not applicable), or with `--json` the core's `ConnectionReport`. Exits 0 when the
 //! connection works, even if the database is behind; 255 when it does not.
 
-use crate::{Cli, FAILURE, load};
+use crate::{Cli, FAILURE};
 use retort_core::database::VersionTable;
-use retort_core::database::check::{ConnectionReport, TlsState, VersionStatus, check_connection};
+use retort_core::database::check::{
+    ConnectionReport, TlsState, VersionStatus, check_connection, check_connection_without_project,
+};
 use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -22,15 +24,24 @@ pub fn main_for(cli: &Cli, connection: Option<&str>) -> ExitCode {
 }
 
 fn run(cli: &Cli, connection: Option<&str>) -> Result<ExitCode, String> {
-    let (project, map) = load(cli)?;
-    let url = crate::database_url(cli, connection, &project)?;
     let timeout = Duration::from_secs(cli.connect_timeout);
-    let report = crate::runtime()?.block_on(check_connection(
-        &url,
-        &VersionTable::of(&project),
-        &map,
-        timeout,
-    ));
+    let report = match crate::connections::project_for_test(cli, connection)? {
+        Some((project, map)) => {
+            let url = crate::database_url(cli, connection, &project)?;
+            crate::runtime()?.block_on(check_connection(
+                &url,
+                &VersionTable::of(&project),
+                &map,
+                timeout,
+            ))
+        }
+        // A saved connection tested where no project is, and bound to none.
+        None => {
+            let name = connection.ok_or("a connection to test")?;
+            let (_, url) = crate::connections::resolve_profile(name)?;
+            crate::runtime()?.block_on(check_connection_without_project(&url, timeout))
+        }
+    };
     let output = if cli.json {
         crate::json(&report)?
     } else {

@@ -8,6 +8,8 @@
 use crate::{Cli, load};
 use retort_core::credentials::{CredentialError, Credentials, Keeper};
 use retort_core::database::{DatabaseUrl, Secret};
+use retort_core::graph::RevisionMap;
+use retort_core::project::{self, Project, ProjectError};
 use retort_core::store::profiles::{self, default_color};
 use retort_core::store::{ConnectionProfile, Driver, PasswordStorage, Store};
 use serde::Serialize;
@@ -126,6 +128,37 @@ pub fn main(cli: &Cli, command: &ConnectionsCommand) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(message) => crate::fail(cli, &message),
+    }
+}
+
+/// The project a connection check compares the version table with. `check-connection`: the
+/// project of -c or the current folder. `connections test NAME` works from any folder: that
+/// project when there is one, else the project the connection is bound to (the one opened
+/// last), else none.
+pub fn project_for_test(
+    cli: &Cli,
+    saved: Option<&str>,
+) -> Result<Option<(Project, RevisionMap)>, String> {
+    let Some(name) = saved.filter(|_| cli.config.is_none()) else {
+        return load(cli).map(Some);
+    };
+    let cwd =
+        std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
+    match project::find_config(None, &cwd) {
+        Ok(_) => return load(cli).map(Some),
+        Err(ProjectError::NotFound { .. }) => {}
+        Err(e) => return Err(e.to_string()),
+    }
+    let rt = crate::runtime()?;
+    let store = open(&rt)?;
+    let workspaces = rt.block_on(store.workspaces()).map_err(|e| e.to_string());
+    rt.block_on(store.close());
+    let bound = workspaces?
+        .into_iter()
+        .find(|w| w.connections.iter().any(|c| c == name));
+    match bound {
+        Some(workspace) => crate::load_from(&workspace.project_dir).map(Some),
+        None => Ok(None),
     }
 }
 

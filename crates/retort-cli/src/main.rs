@@ -280,6 +280,18 @@ fn read_project(cli: &Cli) -> Result<Project, String> {
     Ok(project)
 }
 
+/// [`load`] of the project in `dir` (a workspace's folder), its warnings printed.
+fn load_from(dir: &std::path::Path) -> Result<(Project, RevisionMap), String> {
+    let config = project::find_config(None, dir).map_err(|e| e.to_string())?;
+    let project = project::load_project(&config).map_err(|e| e.to_string())?;
+    for warning in &project.warnings {
+        output::errln!("warning: {warning}");
+    }
+    let map = RevisionMap::from_project(&project).map_err(|e| e.to_string())?;
+    print_graph_warnings(&map);
+    Ok((project, map))
+}
+
 fn print_graph_warnings(map: &RevisionMap) {
     for warning in &map.warnings {
         output::errln!("warning: {}", warning.message);

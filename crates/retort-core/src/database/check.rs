@@ -206,6 +206,35 @@ pub async fn check_connection(
     map: &RevisionMap,
     timeout: Duration,
 ) -> ConnectionReport {
+    check(url, table, Some(map), timeout).await
+}
+
+/// [`check_connection`] without a project (a saved connection tested from anywhere): the
+/// version table is not compared with any revisions, and the lock and create-table probes use
+/// Alembic's default table.
+pub async fn check_connection_without_project(
+    url: &DatabaseUrl,
+    timeout: Duration,
+) -> ConnectionReport {
+    let table = VersionTable {
+        name: crate::project::ProjectSettings::DEFAULT_VERSION_TABLE.to_string(),
+        schema: None,
+    };
+    let mut report = check(url, &table, None, timeout).await;
+    if report.ok {
+        report.warnings.push(
+            "no project: the version table was not compared with a project's revisions".into(),
+        );
+    }
+    report
+}
+
+async fn check(
+    url: &DatabaseUrl,
+    table: &VersionTable,
+    map: Option<&RevisionMap>,
+    timeout: Duration,
+) -> ConnectionReport {
     let mut report = ConnectionReport::new(url, timeout);
     let started = Instant::now();
     let mut db = match open(url, timeout).await {
@@ -282,7 +311,10 @@ pub async fn check_connection(
     }
 
     let table_name = table.sql_name(url.backend);
-    if report.database_exists != Some(false) && steps.alive {
+    if let Some(map) = map
+        && report.database_exists != Some(false)
+        && steps.alive
+    {
         report.version_table = Some(
             match tokio::time::timeout(timeout, db.version_heads(table)).await {
                 Ok(Ok(rows)) => compare_rows(map, table_name, rows.as_deref()),

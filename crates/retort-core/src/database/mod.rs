@@ -152,7 +152,39 @@ fn literal(value: &str, backend: Backend) -> String {
     format!("'{escaped}'")
 }
 
-/// Picks the URL as the CLI documents: `--url`, then the project's, then `DATABASE_URL`.
+/// Where a database URL came from, named in the errors about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UrlSource {
+    /// `--url` (the caller's own choice of URL).
+    Flag,
+    /// The project's configuration: `key` (`sqlalchemy.url`, `url`) in `path`, at `line`.
+    Project {
+        path: std::path::PathBuf,
+        line: Option<usize>,
+        key: &'static str,
+    },
+    /// The `DATABASE_URL` environment variable.
+    Environment,
+}
+
+impl std::fmt::Display for UrlSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Flag => f.write_str("the URL given with --url"),
+            Self::Project { path, line, key } => {
+                write!(f, "{}", path.display())?;
+                if let Some(line) = line {
+                    write!(f, ":{line}")?;
+                }
+                write!(f, ": {key}")
+            }
+            Self::Environment => f.write_str("the URL in the environment variable DATABASE_URL"),
+        }
+    }
+}
+
+/// Picks the URL as the CLI documents: `--url`, then the project's, then `DATABASE_URL`. A
+/// URL that cannot be read is an error naming where it came from.
 pub fn resolve_url(
     explicit: Option<&str>,
     project: &Project,
@@ -160,13 +192,65 @@ pub fn resolve_url(
     let env = std::env::var("DATABASE_URL")
         .ok()
         .filter(|u| !u.trim().is_empty());
-    let text = explicit
-        .map(str::to_string)
-        .or_else(|| project.settings.url.clone())
-        .or(env)
-        .ok_or(DatabaseError::NoUrl)?;
+    let (text, source) = if let Some(text) = explicit {
+        (text.to_string(), UrlSource::Flag)
+    } else if let Some(text) = &project.settings.url {
+        let key = match project.kind {
+            crate::project::ProjectKind::Alembic => "sqlalchemy.url",
+            crate::project::ProjectKind::Native => "url",
+        };
+        let source = UrlSource::Project {
+            path: project.config_path.clone(),
+            line: project.settings.url_line,
+            key,
+        };
+        (text.clone(), source)
+    } else if let Some(text) = env {
+        (text, UrlSource::Environment)
+    } else {
+        return Err(DatabaseError::NoUrl);
+    };
     let base = project.config_path.parent().unwrap_or(Path::new("."));
-    DatabaseUrl::parse(&text, base)
+    DatabaseUrl::parse(&text, base).map_err(|error| match error {
+        DatabaseError::InvalidUrl(message) => {
+            DatabaseError::InvalidUrl(format!("{source}: {message}"))
+        }
+        other => other,
+    })
+}
+
+/// A driver's error as people read it. A PostgreSQL error keeps its message, DETAIL, HINT,
+/// SQLSTATE and position in the statement, but not the server's own source line, which sqlx's
+/// `Display` appends ("… at line 768") and which reads like a line of the user's file.
+pub(crate) fn error_text(error: &sqlx::Error) -> String {
+    match error {
+        sqlx::Error::Database(db) => {
+            let mut text = db.message().to_string();
+            if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+                text.push_str(&postgres_extras(pg));
+                if let Some(sqlx::postgres::PgErrorPosition::Original(at)) = pg.position() {
+                    text.push_str(&format!(" (at character {at} of the statement)"));
+                }
+            }
+            if let Some(code) = db.code() {
+                text.push_str(&format!(" ({code})"));
+            }
+            text
+        }
+        other => other.to_string(),
+    }
+}
+
+/// A PostgreSQL error's DETAIL and HINT, as `psql` labels them.
+fn postgres_extras(pg: &sqlx::postgres::PgDatabaseError) -> String {
+    let mut text = String::new();
+    if let Some(detail) = pg.detail().filter(|d| !d.trim().is_empty()) {
+        text.push_str(&format!("; DETAIL: {}", detail.trim_end()));
+    }
+    if let Some(hint) = pg.hint().filter(|h| !h.trim().is_empty()) {
+        text.push_str(&format!("; HINT: {}", hint.trim_end()));
+    }
+    text
 }
 
 /// Connects and reads the version table's rows: empty when there is no table yet.
@@ -223,7 +307,7 @@ impl Database {
     ) -> Result<Self, DatabaseError> {
         let fail = |e: sqlx::Error| DatabaseError::Connect {
             url: url.redacted(),
-            message: url.scrub(&e.to_string()),
+            message: url.scrub(&error_text(&e)),
         };
         let connecting = async {
             Ok(match url.backend {
@@ -300,14 +384,14 @@ impl Database {
     fn sql_failure(&self, e: sqlx::Error) -> SqlFailure {
         match &e {
             sqlx::Error::Database(db) => {
-                let position = db
-                    .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
-                    .and_then(|pg| match pg.position() {
-                        Some(sqlx::postgres::PgErrorPosition::Original(p)) => Some(p),
-                        _ => None,
-                    });
+                let pg = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>();
+                let position = pg.and_then(|pg| match pg.position() {
+                    Some(sqlx::postgres::PgErrorPosition::Original(p)) => Some(p),
+                    _ => None,
+                });
+                let extras = pg.map(postgres_extras).unwrap_or_default();
                 SqlFailure {
-                    message: self.url.scrub(db.message()),
+                    message: self.url.scrub(&format!("{}{extras}", db.message())),
                     code: db.code().map(|c| c.into_owned()),
                     position,
                 }
@@ -406,7 +490,7 @@ impl Database {
     fn query_error(&self, e: sqlx::Error) -> DatabaseError {
         DatabaseError::Query {
             url: self.url.redacted(),
-            message: self.url.scrub(&e.to_string()),
+            message: self.url.scrub(&error_text(&e)),
         }
     }
 

@@ -514,7 +514,7 @@ pub async fn introspect(
     let url = db.url.clone();
     let fail = |e: sqlx::Error| DatabaseError::Query {
         url: url.redacted(),
-        message: url.scrub(&format!("reading the schema: {e}")),
+        message: url.scrub(&format!("reading the schema: {}", super::error_text(&e))),
     };
     let mut builder = Builder::default();
     let namespace = match &mut db.conn {

@@ -450,6 +450,13 @@ pub async fn run_observed(
     observer: &dyn RunObserver,
 ) -> Result<RunReport, ExecutionError> {
     let stamps_only = matches!(operation, Operation::Stamp { .. });
+    // A SQLite file that is not there yet is created only by a run that really starts: what
+    // the plan refuses (an unknown target, an ambiguous prefix, a refused statement) is
+    // refused before the file is opened, as it would be once the file existed.
+    let creates_file = url.sqlite_path.as_ref().is_some_and(|path| !path.exists());
+    if held.is_none() && creates_file && !options.offline {
+        plan::build(project, map, operation, None, url.backend)?;
+    }
     if project.kind == ProjectKind::Alembic && !stamps_only {
         return alembic::run(held, project, map, url, operation, options, sink, observer).await;
     }

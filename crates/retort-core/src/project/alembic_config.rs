@@ -856,14 +856,17 @@ impl AlembicConfig {
         let timezone = self.get_string_option("timezone")?.map(|(s, _)| s);
 
         // env.py reads the URL with `config.get_main_option("sqlalchemy.url")`: ini only.
-        let url = if self
+        let (url, url_line) = if self
             .ini
             .as_ref()
             .is_some_and(|ini| ini.has_section(&self.section))
         {
-            self.ini_get("sqlalchemy.url")?.map(|(s, _)| s)
+            match self.ini_get("sqlalchemy.url")? {
+                Some((url, origin)) => (Some(url), origin.line),
+                None => (None, None),
+            }
         } else {
-            None
+            (None, None)
         };
 
         // `util.asbool(config.get_alembic_option("revision_environment"))`.
@@ -892,6 +895,7 @@ impl AlembicConfig {
             file_template,
             truncate_slug_length,
             url,
+            url_line,
             version_table: ProjectSettings::DEFAULT_VERSION_TABLE.to_string(),
             version_table_schema: None,
             prepend_sys_path,

@@ -105,17 +105,28 @@ impl Stamp {
         (rc == 0).then(|| Self::of_stat(unsafe { st.assume_init_ref() }))
     }
 
-    /// The stamp of an open file (`fstat`).
+    /// The stamp of an open file (`fstat`), and whether it is a regular file (one `fstat`
+    /// answers both: a FIFO or a device must not be read as a revision).
     #[cfg(unix)]
-    pub(super) fn of_file(file: &fs::File) -> Option<Self> {
+    pub(super) fn of_file(file: &fs::File) -> std::io::Result<(Self, bool)> {
         use std::os::fd::AsRawFd;
+        let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
         // SAFETY: the descriptor is open; `st` is a valid buffer.
-        Self::by(|st| unsafe { libc::fstat(file.as_raw_fd(), st) })
+        if unsafe { libc::fstat(file.as_raw_fd(), st.as_mut_ptr()) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: `fstat` succeeded, so it wrote `st`.
+        let st = unsafe { st.assume_init_ref() };
+        Ok((
+            Self::of_stat(st),
+            st.st_mode & libc::S_IFMT == libc::S_IFREG,
+        ))
     }
 
     #[cfg(not(unix))]
-    pub(super) fn of_file(file: &fs::File) -> Option<Self> {
-        file.metadata().ok().map(|meta| Self::of(&meta))
+    pub(super) fn of_file(file: &fs::File) -> std::io::Result<(Self, bool)> {
+        let meta = file.metadata()?;
+        Ok((Self::of(&meta), meta.is_file()))
     }
 
     #[cfg(not(unix))]

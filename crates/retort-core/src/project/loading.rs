@@ -154,12 +154,20 @@ fn load_project_cached(
         (files, bytes)
     });
     let revisions = match kind {
-        ProjectKind::Native => read_sql_files(&files, &mut errors),
+        ProjectKind::Native => read_sql_files(&files, &mut warnings, &mut errors),
         ProjectKind::Alembic => {
             let cache = cache_file
                 .filter(|_| files.len() >= cache.min_files)
                 .map(|file| (file, cache_bytes.as_slice()));
-            read_python_files(&files, &settings, find_python, cache, stats, &mut errors)
+            read_python_files(
+                &files,
+                &settings,
+                find_python,
+                cache,
+                stats,
+                &mut warnings,
+                &mut errors,
+            )
         }
     };
 
@@ -492,11 +500,23 @@ fn native_candidate(real: PathBuf) -> Option<Listed> {
     sql.then_some(Listed::Source(real))
 }
 
-/// The file's bytes, or an error naming it.
-fn read_bytes(path: &Path, errors: &mut Vec<Diagnostic>) -> Option<Vec<u8>> {
-    match fs::read(path) {
-        Ok(bytes) => Some(bytes),
-        Err(e) => {
+/// The file's bytes; else an error naming it, or a warning when it is not a regular file.
+fn read_bytes(
+    path: &Path,
+    warnings: &mut Vec<Diagnostic>,
+    errors: &mut Vec<Diagnostic>,
+) -> Option<Vec<u8>> {
+    let mut bytes = Vec::new();
+    match read_file(path, &mut bytes, None) {
+        Ok(len) => {
+            bytes.truncate(len);
+            Some(bytes)
+        }
+        Err(ReadFailure::NotRegular(kind)) => {
+            warnings.push(not_regular(path, kind));
+            None
+        }
+        Err(ReadFailure::Io(e)) => {
             errors.push(Diagnostic::error(
                 path,
                 None,
@@ -505,6 +525,36 @@ fn read_bytes(path: &Path, errors: &mut Vec<Diagnostic>) -> Option<Vec<u8>> {
             None
         }
     }
+}
+
+/// The warning for a listed file that is not a regular file (a FIFO, socket or device), which
+/// is skipped: reading one could wait forever or never end.
+fn not_regular(path: &Path, kind: &str) -> Diagnostic {
+    Diagnostic::warning(path, None, format!("skipped: {kind}, not a regular file"))
+}
+
+/// What a file that is not a regular file is, for [`not_regular`].
+fn special_kind(file_type: fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if file_type.is_fifo() {
+            return "a FIFO (named pipe)";
+        }
+        if file_type.is_socket() {
+            return "a socket";
+        }
+        if file_type.is_char_device() {
+            return "a character device";
+        }
+        if file_type.is_block_device() {
+            return "a block device";
+        }
+    }
+    if file_type.is_dir() {
+        return "a folder";
+    }
+    "a special file"
 }
 
 /// The 1-based line of the first byte that is not UTF-8.
@@ -516,11 +566,15 @@ fn invalid_utf8_line(bytes: &[u8], error: &std::str::Utf8Error) -> usize {
         + 1
 }
 
-fn read_sql_files(files: &[Listed], errors: &mut Vec<Diagnostic>) -> Vec<RevisionFile> {
+fn read_sql_files(
+    files: &[Listed],
+    warnings: &mut Vec<Diagnostic>,
+    errors: &mut Vec<Diagnostic>,
+) -> Vec<RevisionFile> {
     let mut revisions = Vec::new();
     for listed in files {
         let (Listed::Source(path) | Listed::Compiled(path)) = listed;
-        let Some(bytes) = read_bytes(path, errors) else {
+        let Some(bytes) = read_bytes(path, warnings, errors) else {
             continue;
         };
         let text = match std::str::from_utf8(&bytes) {
@@ -553,6 +607,8 @@ struct Deferred {
 enum Slot {
     Done(RevisionFile),
     Failed(Diagnostic),
+    /// Not a regular file: skipped, with this warning.
+    Skipped(Diagnostic),
     /// For Python; `line` and `without_python` say why, for when there is no Python.
     ToPython {
         line: Option<usize>,
@@ -568,6 +624,7 @@ fn read_python_files(
     find_python: impl FnOnce() -> Option<PathBuf>,
     cache: Option<(&Path, &[u8])>,
     stats: &mut CacheStats,
+    warnings: &mut Vec<Diagnostic>,
     errors: &mut Vec<Diagnostic>,
 ) -> Vec<RevisionFile> {
     let cache_file = cache.map(|(file, _)| file);
@@ -635,6 +692,7 @@ fn read_python_files(
         match slot {
             Some(Slot::Done(rev)) => revisions.push(rev),
             Some(Slot::Failed(d)) => errors.push(d),
+            Some(Slot::Skipped(d)) => warnings.push(d),
             Some(Slot::Deferred(index)) => match results.get_mut(index).and_then(Option::take) {
                 Some(Ok(rev)) => revisions.push(rev),
                 Some(Err(d)) => errors.push(d),
@@ -722,7 +780,13 @@ fn read_one(
 ) -> Slot {
     let path = match listed {
         Listed::Source(path) => path,
-        Listed::Compiled(_) => {
+        Listed::Compiled(path) => {
+            // Python reads it; a FIFO or device would hold Python up instead.
+            if let Ok(meta) = fs::metadata(path)
+                && !meta.is_file()
+            {
+                return Slot::Skipped(not_regular(path, special_kind(meta.file_type())));
+            }
             return Slot::ToPython {
                 line: None,
                 without_python: "compiled revision file without its source (sourceless = true); \
@@ -733,7 +797,8 @@ fn read_one(
     };
     let bytes = match read_file(path, buffer, stamp) {
         Ok(len) => &buffer[..len],
-        Err(e) => {
+        Err(ReadFailure::NotRegular(kind)) => return Slot::Skipped(not_regular(path, kind)),
+        Err(ReadFailure::Io(e)) => {
             return Slot::Failed(Diagnostic::error(
                 path,
                 None,
@@ -779,17 +844,50 @@ fn read_one(
     }
 }
 
-/// Reads a whole file into `buffer` (grown as needed, never shrunk); answers its length.
-/// Unlike `fs::read`, asks for no `stat` first: open, read until the end, close; with `stamp`,
-/// the open file's stamp (`fstat`) before reading.
+/// Why a file was not read.
+enum ReadFailure {
+    /// Not a regular file (what it is instead): it is skipped, not read.
+    NotRegular(&'static str),
+    Io(std::io::Error),
+}
+
+/// Reads a whole regular file into `buffer` (grown as needed, never shrunk); answers its
+/// length. Open without blocking (a FIFO would wait for a writer), then one `fstat` for the
+/// file's type (on the open file, so it cannot change in between) and its `stamp`, then read
+/// until the end; unlike `fs::read`, no `stat` of the path first.
 fn read_file(
     path: &Path,
     buffer: &mut Vec<u8>,
     stamp: Option<&mut Option<Stamp>>,
-) -> std::io::Result<usize> {
-    let mut file = fs::File::open(path)?;
+) -> Result<usize, ReadFailure> {
+    let mut options = fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    let mut file = match options.open(path) {
+        Ok(file) => file,
+        // A socket cannot be opened at all (ENXIO): say what it is instead.
+        Err(e) => {
+            return Err(match fs::metadata(path) {
+                Ok(meta) if !meta.is_file() => {
+                    ReadFailure::NotRegular(special_kind(meta.file_type()))
+                }
+                _ => ReadFailure::Io(e),
+            });
+        }
+    };
+    let (file_stamp, regular) = Stamp::of_file(&file).map_err(ReadFailure::Io)?;
+    if !regular {
+        let kind = file
+            .metadata()
+            .map_or("a special file", |meta| special_kind(meta.file_type()));
+        return Err(ReadFailure::NotRegular(kind));
+    }
     if let Some(stamp) = stamp {
-        *stamp = Stamp::of_file(&file);
+        *stamp = Some(file_stamp);
     }
     let mut len = 0;
     loop {
@@ -800,7 +898,7 @@ fn read_file(
             Ok(0) => return Ok(len),
             Ok(n) => len += n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+            Err(e) => return Err(ReadFailure::Io(e)),
         }
     }
 }
@@ -958,6 +1056,7 @@ mod tests {
             file_template: ProjectSettings::DEFAULT_FILE_TEMPLATE.into(),
             truncate_slug_length: None,
             url: None,
+            url_line: None,
             version_table: ProjectSettings::DEFAULT_VERSION_TABLE.into(),
             version_table_schema: None,
             prepend_sys_path: vec![],
@@ -1427,6 +1526,68 @@ mod tests {
             .map(|r| r.revision.as_str())
             .collect();
         assert_eq!(ids, expected_ids);
+    }
+
+    /// Makes a FIFO at `path`.
+    #[cfg(unix)]
+    fn mkfifo(path: &Path) {
+        let name = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o644) }, 0);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn files_that_are_not_regular_are_skipped_with_a_warning() {
+        let (_d, root) = root();
+        let config = alembic_project(&root, "");
+        write(&root, "alembic/versions/a_first.py", py("1000aaaaaaaa", ""));
+        mkfifo(&root.join("alembic/versions/b_fifo.py"));
+        // A symlink to a FIFO is resolved, and skipped as well.
+        mkfifo(&root.join("elsewhere.py"));
+        std::os::unix::fs::symlink(
+            root.join("elsewhere.py"),
+            root.join("alembic/versions/c.py"),
+        )
+        .unwrap();
+        let project = load_project_with(&config, || None).unwrap();
+        assert_eq!(
+            names(&project.revisions, &root),
+            ["alembic/versions/a_first.py"]
+        );
+        let warnings: Vec<String> = project.warnings.iter().map(|w| w.to_string()).collect();
+        assert_eq!(
+            warnings,
+            [
+                format!(
+                    "{}: skipped: a FIFO (named pipe), not a regular file",
+                    root.join("alembic/versions/b_fifo.py").display()
+                ),
+                format!(
+                    "{}: skipped: a FIFO (named pipe), not a regular file",
+                    root.join("elsewhere.py").display()
+                ),
+            ]
+        );
+
+        // Native projects, and the header cache's path, skip them too.
+        let (_n, native) = self::root();
+        write(&native, "retort.toml", "");
+        write(&native, "versions/a.sql", sql("aaaa0001", ""));
+        mkfifo(&native.join("versions/b.sql"));
+        let project = load_project(&find_config(None, &native).unwrap()).unwrap();
+        assert_eq!(project.revisions.len(), 1);
+        assert_eq!(project.warnings.len(), 1, "{:?}", project.warnings);
+        let (_c, cached) = self::root();
+        let config = cached_project(&cached, 3);
+        mkfifo(&cached.join("alembic/versions/z_fifo.py"));
+        let cache_file = cached.join("cache.bin");
+        for _ in 0..2 {
+            let (project, _) = load_cached(&config, &cache_file);
+            assert_eq!(project.revisions.len(), 3);
+            assert_eq!(project.warnings.len(), 1, "{:?}", project.warnings);
+            assert!(project.warnings[0].message.contains("not a regular file"));
+        }
     }
 
     #[test]

@@ -43,6 +43,9 @@ pub struct ProjectSettings {
     pub truncate_slug_length: Option<usize>,
     /// `sqlalchemy.url` (Alembic) or `url` (native); may hold a password, so never print it raw.
     pub url: Option<String>,
+    /// The line of the configuration file that sets `url`, for errors about it.
+    #[serde(skip)]
+    pub url_line: Option<usize>,
     pub version_table: String,
     pub version_table_schema: Option<String>,
     /// Alembic's `prepend_sys_path`, used by the Python fallback reader.

@@ -51,6 +51,7 @@ pub fn parse_native_settings(path: &Path, text: &str) -> Result<ProjectSettings,
         file_template: ProjectSettings::DEFAULT_FILE_TEMPLATE.to_string(),
         truncate_slug_length: None,
         url: None,
+        url_line: None,
         version_table: ProjectSettings::DEFAULT_VERSION_TABLE.to_string(),
         version_table_schema: None,
         prepend_sys_path: Vec::new(),
@@ -125,7 +126,10 @@ pub fn parse_native_settings(path: &Path, text: &str) -> Result<ProjectSettings,
             "version_table_schema" => {
                 settings.version_table_schema = Some(want_string("a string")?)
             }
-            "url" => settings.url = Some(want_string("a string")?),
+            "url" => {
+                settings.url = Some(want_string("a string")?);
+                settings.url_line = Some(line_of(text, key.span().start));
+            }
             "file_template" => settings.file_template = want_string("a string")?,
             "truncate_slug_length" => match value.get_ref() {
                 DeValue::Integer(i) => match i64::from_str_radix(i.as_str(), i.radix()) {

@@ -24,9 +24,10 @@ use ruff_python_parser::{Mode, lexer, parse_module};
 use ruff_text_size::{Ranged, TextSize};
 use serde::Deserialize;
 use std::ffi::OsString;
-use std::io::Write;
+use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 /// Result of reading one file statically.
 #[derive(Debug)]
@@ -2272,15 +2273,56 @@ struct Answer {
     line: Option<usize>,
 }
 
+/// The variable that bounds how long Python may take over one revision file, in seconds.
+pub const PYTHON_TIMEOUT_VAR: &str = "RETORT_PYTHON_TIMEOUT";
+/// How long Python may take over one revision file (or over starting) unless
+/// [`PYTHON_TIMEOUT_VAR`] says otherwise: a revision file's module code rarely takes a second.
+pub const DEFAULT_PYTHON_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// [`PYTHON_TIMEOUT_VAR`] read: a positive number of seconds, else the default; anything else
+/// is an error naming the variable.
+pub fn python_timeout(value: Option<&std::ffi::OsStr>) -> Result<Duration, String> {
+    let Some(value) = value.filter(|v| !v.is_empty()) else {
+        return Ok(DEFAULT_PYTHON_TIMEOUT);
+    };
+    let text = value.to_string_lossy();
+    text.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .and_then(|s| Duration::try_from_secs_f64(s).ok())
+        .ok_or_else(|| {
+            format!("{PYTHON_TIMEOUT_VAR} is '{text}': give a positive number of seconds")
+        })
+}
+
 /// Imports the given revision files with Python, as Alembic does, in a single process.
 ///
 /// `sys_path` is Alembic's `prepend_sys_path`. The answer has one entry per file, in order.
 /// A file whose import fails gets the exception (and the failing line of that file when the
 /// traceback shows one); the files read before a crash of the interpreter keep their values.
+/// Python gets [`python_timeout`] for each file (and for starting); past it, Python is
+/// stopped and the file it was reading gets an error saying so.
 pub fn read_with_python(
     python: &Path,
     files: &[PathBuf],
     sys_path: &[PathBuf],
+) -> Vec<Result<RevisionFile, Diagnostic>> {
+    match python_timeout(std::env::var_os(PYTHON_TIMEOUT_VAR).as_deref()) {
+        Ok(timeout) => read_with_python_within(python, files, sys_path, timeout),
+        Err(message) => files
+            .iter()
+            .map(|f| Err(Diagnostic::error(f, None, message.clone())))
+            .collect(),
+    }
+}
+
+/// [`read_with_python`] with Python given `timeout` for each file.
+pub fn read_with_python_within(
+    python: &Path,
+    files: &[PathBuf],
+    sys_path: &[PathBuf],
+    timeout: Duration,
 ) -> Vec<Result<RevisionFile, Diagnostic>> {
     if files.is_empty() {
         return Vec::new();
@@ -2309,41 +2351,99 @@ pub fn read_with_python(
                 .collect();
         }
     };
-    // Written from a thread so that a child busy filling stderr first cannot deadlock us.
+    // Each pipe is served by a thread of its own, so that a child busy filling one cannot
+    // deadlock us, and so that the answers can be waited for with a timeout.
     let writer = child.stdin.take().map(|mut stdin| {
         std::thread::spawn(move || {
             // A child that exits early closes the pipe; its exit status tells the story.
             let _ = stdin.write_all(&request);
         })
     });
-    let output = child.wait_with_output();
-    if let Some(writer) = writer {
+    let (line_sender, answers) = std::sync::mpsc::channel::<String>();
+    if let Some(stdout) = child.stdout.take() {
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if line_sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    let stderr = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
+    let (stderr_done, stderr_finished) = std::sync::mpsc::channel::<()>();
+    if let Some(mut pipe) = child.stderr.take() {
+        let stderr = std::sync::Arc::clone(&stderr);
+        std::thread::spawn(move || {
+            let mut chunk = [0u8; 8192];
+            loop {
+                match std::io::Read::read(&mut pipe, &mut chunk) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => stderr
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .extend_from_slice(chunk.get(..n).unwrap_or_default()),
+                }
+            }
+            let _ = stderr_done.send(());
+        });
+    }
+
+    // The loader's first line, then one per file; each waited for at most `timeout`.
+    let mut lines: Vec<String> = Vec::with_capacity(files.len() + 1);
+    let mut timed_out = false;
+    while lines.len() <= files.len() {
+        // Starting (the interpreter, `site`, the request) runs no revision code: it gets the
+        // default when that is longer, so that a short limit still names the file at fault.
+        let limit = if lines.is_empty() {
+            timeout.max(DEFAULT_PYTHON_TIMEOUT)
+        } else {
+            timeout
+        };
+        match answers.recv_timeout(limit) {
+            Ok(line) => lines.push(line),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                timed_out = true;
+                let _ = child.kill();
+                break;
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    let status = child.wait();
+    if !timed_out && let Some(writer) = writer {
         let _ = writer.join();
     }
-    let output = match output {
-        Ok(output) => output,
-        Err(error) => {
-            let message = format!(
-                "Python ({}) could not be run to the end: {error}",
-                python.display()
-            );
-            return files
-                .iter()
-                .map(|f| Err(Diagnostic::error(f, None, message.clone())))
-                .collect();
-        }
+    // Whatever a grandchild still holding stderr open writes later is not waited for.
+    let _ = stderr_finished.recv_timeout(timeout);
+    let stderr = String::from_utf8_lossy(
+        &stderr
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+    )
+    .into_owned();
+    let status = match status {
+        Ok(status) => status.to_string(),
+        Err(error) => format!("not known: {error}"),
     };
+    let seconds = format_seconds(timeout);
 
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let mut answers = stdout.lines();
+    let mut answers = lines.iter().map(String::as_str);
     if answers.next() != Some(LOADER_READY) {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let message = format!(
-            "Python ({}) could not run Retort's loader ({}){}",
-            python.display(),
-            output.status,
-            stderr_tail(&stderr)
-        );
+        let message = if timed_out {
+            format!(
+                "Python ({}) did not start Retort's loader within {} and was stopped{}",
+                python.display(),
+                format_seconds(timeout.max(DEFAULT_PYTHON_TIMEOUT)),
+                stderr_tail(&stderr)
+            )
+        } else {
+            format!(
+                "Python ({}) could not run Retort's loader ({status}){}",
+                python.display(),
+                stderr_tail(&stderr)
+            )
+        };
         return files
             .iter()
             .map(|f| Err(Diagnostic::error(f, None, message.clone())))
@@ -2368,21 +2468,36 @@ pub fn read_with_python(
             Some(line) => results.push(answer_to_revision(file, line)),
             None => {
                 stopped_at = Some(file);
-                let stderr = String::from_utf8_lossy(&output.stderr);
-                results.push(Err(Diagnostic::error(
-                    file,
-                    None,
+                let message = if timed_out {
                     format!(
-                        "Python ({}) stopped while loading this file ({}){}",
+                        "Python ({}) was still reading this file after {seconds} and was stopped \
+                         (a revision's module code that never returns? {PYTHON_TIMEOUT_VAR} sets \
+                         the limit in seconds){}",
                         python.display(),
-                        output.status,
                         stderr_tail(&stderr)
-                    ),
-                )));
+                    )
+                } else {
+                    format!(
+                        "Python ({}) stopped while loading this file ({status}){}",
+                        python.display(),
+                        stderr_tail(&stderr)
+                    )
+                };
+                results.push(Err(Diagnostic::error(file, None, message)));
             }
         }
     }
     results
+}
+
+/// `2 s`, `0.5 s`.
+fn format_seconds(duration: Duration) -> String {
+    let seconds = duration.as_secs_f64();
+    if seconds.fract() == 0.0 {
+        format!("{seconds:.0} s")
+    } else {
+        format!("{seconds} s")
+    }
 }
 
 fn answer_to_revision(path: &Path, line: &str) -> Result<RevisionFile, Diagnostic> {
@@ -3217,6 +3332,59 @@ def downgrade() -> None:
         );
         let skipped = results[2].as_ref().unwrap_err();
         assert!(skipped.message.starts_with("not read: Python"), "{skipped}");
+    }
+
+    #[test]
+    fn python_timeout_is_seconds_from_the_environment_or_the_default() {
+        assert_eq!(python_timeout(None), Ok(DEFAULT_PYTHON_TIMEOUT));
+        assert_eq!(
+            python_timeout(Some("".as_ref())),
+            Ok(DEFAULT_PYTHON_TIMEOUT)
+        );
+        assert_eq!(
+            python_timeout(Some("2".as_ref())),
+            Ok(Duration::from_secs(2))
+        );
+        assert_eq!(
+            python_timeout(Some(" 0.5 ".as_ref())),
+            Ok(Duration::from_millis(500))
+        );
+        for bad in ["0", "-1", "abc", "inf", "NaN", "1e400"] {
+            let error = python_timeout(Some(bad.as_ref())).unwrap_err();
+            assert!(
+                error.contains("RETORT_PYTHON_TIMEOUT") && error.contains(&format!("'{bad}'")),
+                "{error}"
+            );
+        }
+        assert_eq!(format_seconds(Duration::from_secs(30)), "30 s");
+        assert_eq!(format_seconds(Duration::from_millis(1500)), "1.5 s");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn python_that_never_returns_is_stopped_naming_the_file() {
+        let Some(python) = python() else { return };
+        let dir = tempfile::tempdir().unwrap();
+        let files = vec![
+            write(dir.path(), "a.py", "while True:\n    pass\n"),
+            write(dir.path(), "b.py", "revision = 'b'\ndown_revision = None\n"),
+        ];
+        let results = read_with_python_within(&python, &files, &[], Duration::from_secs(1));
+        let stuck = results[0].as_ref().unwrap_err();
+        assert_eq!(stuck.path, files[0]);
+        assert!(
+            stuck
+                .message
+                .contains("still reading this file after 1 s and was stopped")
+                && stuck.message.contains("RETORT_PYTHON_TIMEOUT"),
+            "{stuck}"
+        );
+        let skipped = results[1].as_ref().unwrap_err();
+        assert!(
+            skipped.message.starts_with("not read: Python")
+                && skipped.message.contains(&files[0].display().to_string()),
+            "{skipped}"
+        );
     }
 
     #[cfg(unix)]

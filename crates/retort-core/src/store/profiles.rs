@@ -302,9 +302,57 @@ impl ConnectionProfile {
                 self.driver.as_str()
             )));
         }
+        self.validate_tls_mode()?;
         self.to_url(None).map(|_| ())
     }
+
+    /// `tls_mode` is one the driver knows (sqlx's spellings, case aside), or none for SQLite.
+    fn validate_tls_mode(&self) -> Result<(), StoreError> {
+        let Some(mode) = &self.tls_mode else {
+            return Ok(());
+        };
+        let allowed: &[&str] = match self.driver {
+            Driver::Sqlite => {
+                return Err(StoreError::Invalid(format!(
+                    "connection '{}': tls_mode '{mode}' is for PostgreSQL and MySQL; SQLite connections have none",
+                    self.name
+                )));
+            }
+            Driver::Postgresql => &TLS_MODES_POSTGRES,
+            Driver::Mysql => &TLS_MODES_MYSQL,
+        };
+        if allowed.iter().any(|a| a.eq_ignore_ascii_case(mode)) {
+            return Ok(());
+        }
+        Err(StoreError::Invalid(format!(
+            "connection '{}': tls_mode '{mode}' is not a {} TLS mode; use one of {}",
+            self.name,
+            match self.driver {
+                Driver::Mysql => "MySQL ssl_mode",
+                _ => "PostgreSQL sslmode",
+            },
+            allowed.join(", ")
+        )))
+    }
 }
+
+/// PostgreSQL's `sslmode` values (libpq's, as sqlx reads them).
+const TLS_MODES_POSTGRES: [&str; 6] = [
+    "disable",
+    "allow",
+    "prefer",
+    "require",
+    "verify-ca",
+    "verify-full",
+];
+/// MySQL's `ssl_mode` values.
+const TLS_MODES_MYSQL: [&str; 5] = [
+    "DISABLED",
+    "PREFERRED",
+    "REQUIRED",
+    "VERIFY_CA",
+    "VERIFY_IDENTITY",
+];
 
 fn tls_keys(driver: Driver) -> (&'static str, &'static str) {
     match driver {
@@ -700,6 +748,61 @@ mod tests {
         assert_eq!(normalize_color("d73a49").unwrap(), "#d73a49");
         assert!(normalize_color("#12345").is_err());
         assert!(normalize_color("red").is_err());
+    }
+
+    #[test]
+    fn an_unknown_tls_mode_is_refused_and_nothing_is_saved() {
+        let dir = tempfile::tempdir().unwrap();
+        rt().block_on(async {
+            let store = Store::open(&dir.path().join("retort.db")).await.unwrap();
+            let (mut p, _) = import_url("pg", "postgresql://u@h/d", Path::new("/")).unwrap();
+            p.tls_mode = Some("bogus".into());
+            let err = store
+                .add_connection(p.clone())
+                .await
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("tls_mode") && err.contains("'bogus'"), "{err}");
+            assert!(
+                err.contains("verify-full") && err.contains("disable"),
+                "{err}"
+            );
+            assert!(store.connections().await.unwrap().is_empty());
+
+            p.tls_mode = Some("verify-full".into());
+            let mut saved = store.add_connection(p).await.unwrap();
+            saved.tls_mode = Some("VERIFY_IDENTITY".into());
+            let err = store
+                .update_connection(saved)
+                .await
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("tls_mode") && err.contains("'VERIFY_IDENTITY'"),
+                "{err}"
+            );
+            let kept = store.connection("pg").await.unwrap();
+            assert_eq!(kept.tls_mode.as_deref(), Some("verify-full"));
+
+            let (mut m, _) = import_url("my", "mysql://root@h/d", Path::new("/")).unwrap();
+            m.tls_mode = Some("verify-full".into());
+            let err = store
+                .add_connection(m.clone())
+                .await
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("VERIFY_IDENTITY") && err.contains("REQUIRED"),
+                "{err}"
+            );
+            m.tls_mode = Some("required".into());
+            store.add_connection(m).await.unwrap();
+
+            let (mut s, _) = import_url("lite", "sqlite:///x.db", Path::new("/")).unwrap();
+            s.tls_mode = Some("require".into());
+            let err = store.add_connection(s).await.unwrap_err().to_string();
+            assert!(err.contains("tls_mode") && err.contains("SQLite"), "{err}");
+        });
     }
 
     #[test]

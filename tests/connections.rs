@@ -396,6 +396,135 @@ fn imports_and_plain_errors_without_a_password() {
     assert_eq!(fs::read(&home).unwrap(), b"garbage, not a database");
 }
 
+/// A password as a query option (`?password=`, which SQLAlchemy accepts) and in URLs that
+/// do not split: it is in no output and no error, not in `retort log`, not in the store
+/// (read with the sqlite3 CLI, and byte by byte with its -wal), and `--from-url` takes it
+/// as the connection's password.
+#[test]
+fn passwords_in_query_options_and_broken_urls_are_never_shown() {
+    let Some(db) = ScratchDb::create(Server::Postgres, "qpw") else {
+        return;
+    };
+    let password = format!("Qp-{}-s3cr3t", std::process::id());
+    let mut s = Session {
+        home: tempfile::tempdir().unwrap(),
+        project: tempfile::tempdir().unwrap(),
+        outputs: Vec::new(),
+        path_prefix: None,
+    };
+    project(s.project.path());
+    // Trust authentication: the server ignores the password, so every command connects.
+    let url = format!(
+        "postgresql://postgres@127.0.0.1:5432/{}?sslmode=disable&password={password}",
+        db.name
+    );
+    let up = s.ok(&["--url", &url, "upgrade", "head"], None);
+    assert!(up.contains("a1b2c3d4e5f6"), "{up}");
+    s.ok(&["--url", &url, "current"], None);
+    s.ok(&["--url", &url, "--json", "current"], None);
+    let log = s.ok(&["--url", &url, "log"], None);
+    assert!(log.contains("127.0.0.1"), "{log}");
+    s.ok(&["--url", &url, "--json", "log"], None);
+    s.ok(&["--url", &url, "status"], None);
+    let out = s.run(&["--url", &url, "downgrade", "nonexistent"], None);
+    assert!(!out.status.success());
+    let wrong_mode = url.replace("sslmode=disable", "sslmode=bogus");
+    let passwd = format!("mysql://root@127.0.0.1:1/x?PASSWD={password}");
+    for bad in [
+        // No '@': the password would be the port.
+        format!("postgresql://postgres:{password}/x"),
+        format!("postgresql://postgres:{password}@127.0.0.1@x/d"),
+        format!("postgres ql://postgres:{password}@h/d"),
+        wrong_mode,
+        passwd,
+    ] {
+        let out = s.run(&["--url", &bad, "current"], None);
+        assert!(!out.status.success(), "{bad}");
+        let out = s.run(&["--url", &bad, "--json", "upgrade", "head"], None);
+        assert!(!out.status.success(), "{bad}");
+    }
+    let out = s.run(
+        &[
+            "connections",
+            "add",
+            "broken",
+            "--from-url",
+            &format!("postgresql://u:{password}/x"),
+        ],
+        None,
+    );
+    assert!(!out.status.success());
+
+    // The store, as the sqlite3 CLI reads it, and every byte of its files.
+    let store = s.home.path().join("retort.db");
+    let dump = Command::new("sqlite3")
+        .arg(&store)
+        .arg(".dump")
+        .output()
+        .expect("the sqlite3 CLI");
+    assert!(
+        dump.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dump.stderr)
+    );
+    let dump_text = String::from_utf8_lossy(&dump.stdout);
+    assert!(
+        dump_text.contains("127.0.0.1"),
+        "the journal was read: {dump_text}"
+    );
+    assert!(
+        !contains(&dump.stdout, &password),
+        "the password is in the store: {dump_text}"
+    );
+    for entry in fs::read_dir(s.home.path()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            assert!(
+                !contains(&fs::read(&path).unwrap(), &password),
+                "the password is in {}",
+                path.display()
+            );
+        }
+    }
+
+    // `--from-url` takes the option as the password (into the session keyring) and keeps
+    // it out of the saved URL.
+    if join_session_keyring() {
+        let added = s.ok(
+            &[
+                "connections",
+                "add",
+                "q",
+                "--from-url",
+                &url,
+                "--session-only",
+            ],
+            None,
+        );
+        assert!(added.contains(":***@"), "{added}");
+        let shown = s.ok(&["connections", "show", "q", "--json"], None);
+        let v: serde_json::Value = serde_json::from_str(&shown).unwrap();
+        assert_eq!(v["password"], "***", "{shown}");
+        assert_eq!(v["password_storage"], "session", "{shown}");
+        assert_eq!(v["tls_mode"], "disable", "{shown}");
+        s.ok(&["--connection", "q", "current"], None);
+        let dump = Command::new("sqlite3")
+            .arg(&store)
+            .arg(".dump")
+            .output()
+            .unwrap();
+        assert!(
+            !contains(&dump.stdout, &password),
+            "the password is in the store"
+        );
+    }
+    assert!(
+        !contains(&s.outputs, &password),
+        "the password was printed: {}",
+        String::from_utf8_lossy(&s.outputs)
+    );
+}
+
 fn which(program: &str) -> Option<std::path::PathBuf> {
     std::env::split_paths(&std::env::var_os("PATH")?)
         .map(|d| d.join(program))

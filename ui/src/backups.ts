@@ -331,7 +331,7 @@ export class BackupsScreen implements Screen {
     try {
       const record = await call(commands.createBackup(id, this.picker.value, this.picker.pass, this.restoreTest.checked));
       this.progress.done(`backup #${record.id} done: ${bytes(record.size_bytes)}, ${record.verification}`);
-      this.app.say(`Backup #${record.id} of ${this.picker.label} created (${bytes(record.size_bytes)}).`);
+      this.app.say(`Backup #${record.id} of ${this.picker.label} created (${bytes(record.size_bytes)}).${record.warnings.map((w) => ` Warning: ${w}`).join("")}`);
     } catch (e) {
       this.progress.done(`failed: ${errorText(e)}`);
       this.app.error(e);

@@ -270,6 +270,11 @@ export type BackupRecord_Deserialize = {
 	created_at: string,
 	/**  Milliseconds the backup took (copy, verification and, if asked, the restore test). */
 	duration_ms: number | null,
+	/**
+	 *  Said when the backup was taken (its folder is readable by other users); not kept in
+	 *  the catalog.
+	 */
+	warnings: string[],
 };
 
 /**
@@ -316,6 +321,11 @@ export type BackupRecord_Serialize = {
 	created_at: string,
 	/**  Milliseconds the backup took (copy, verification and, if asked, the restore test). */
 	duration_ms: number | null,
+	/**
+	 *  Said when the backup was taken (its folder is readable by other users); not kept in
+	 *  the catalog.
+	 */
+	warnings: string[],
 };
 
 export type Branch = Branch_Serialize | Branch_Deserialize;

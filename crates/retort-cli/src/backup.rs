@@ -265,6 +265,9 @@ fn run_backup(cli: &Cli, args: &BackupArgs) -> Result<ExitCode, String> {
         None => Vec::new(),
     };
     rt.block_on(store.close());
+    for warning in &record.warnings {
+        eprintln!("warning: {warning}");
+    }
     if cli.json {
         print!(
             "{}",

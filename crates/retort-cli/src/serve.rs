@@ -4,8 +4,9 @@ use crate::{Cli, fail};
 use retort_api::{AppCore, AppMode, EnvPicker, NoDialogs, commands};
 use retort_core::credentials::Credentials;
 use retort_serve::{ServeOptions, Server};
+use std::io::Write as _;
 use std::net::IpAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,6 +44,7 @@ fn run(cli: &Cli, args: &ServeArgs) -> Result<(), String> {
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
     let store_path = retort_core::store::default_path().map_err(|e| e.to_string())?;
+    let page_parent = launch_page_parent(&store_path);
     let core = Arc::new(
         AppCore::new(
             AppMode::Browser,
@@ -74,9 +76,23 @@ fn run(cli: &Cli, args: &ServeArgs) -> Result<(), String> {
         let url = server.url();
         println!("Retort is served at {url}");
         println!("(the token in the URL is needed to use it; Ctrl-C stops the server)");
-        if !args.no_open {
-            open_browser(&url);
-        }
+        // Kept until the server stops, then removed (on drop).
+        let _page = if args.no_open {
+            None
+        } else {
+            match LaunchPage::create(&page_parent, &url) {
+                Ok(page) => {
+                    if !open_browser(&page.file_url()) {
+                        eprintln!("(no browser could be opened: open the URL above yourself)");
+                    }
+                    Some(page)
+                }
+                Err(e) => {
+                    eprintln!("(no browser opened: {e}; open the URL above yourself)");
+                    None
+                }
+            }
+        };
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;
         };
@@ -84,9 +100,104 @@ fn run(cli: &Cli, args: &ServeArgs) -> Result<(), String> {
     })
 }
 
-/// Opens the URL in the desktop's browser, if there is one; the URL is printed anyway.
-/// The URL goes in argv: it holds only the session's token, never a password.
-fn open_browser(url: &str) {
+/// Where the launch page goes: the user's runtime folder (`$XDG_RUNTIME_DIR`, in memory and
+/// the user's alone), else the store's folder.
+fn launch_page_parent(store_path: &Path) -> PathBuf {
+    match std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from) {
+        Some(dir) if dir.is_absolute() && dir.is_dir() => dir.join("retort"),
+        _ => store_path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from(".")),
+    }
+}
+
+/// A page that sends the browser on to the server's URL, token included, written 0600 in a
+/// 0700 folder. The browser is opened on this file, as Jupyter does: a process's argv is
+/// readable by every local user, and the token opens the session (and the saved
+/// connections behind it). Removed when `retort serve` stops.
+struct LaunchPage {
+    dir: PathBuf,
+    file: PathBuf,
+}
+
+impl LaunchPage {
+    fn create(parent: &Path, url: &str) -> Result<Self, String> {
+        let failed =
+            |path: &Path, e: std::io::Error| format!("cannot write {}: {e}", path.display());
+        let dir = parent.join(format!("serve-{}", std::process::id()));
+        // A folder of an earlier process with this id is stale: its mode is not trusted.
+        let _ = std::fs::remove_dir_all(&dir);
+        retort_core::private::create_dir_all(&dir).map_err(|e| failed(&dir, e))?;
+        let page = Self {
+            file: dir.join("open.html"),
+            dir,
+        };
+        let mut file =
+            retort_core::private::create_new_file(&page.file).map_err(|e| failed(&page.file, e))?;
+        file.write_all(redirect_page(url).as_bytes())
+            .and_then(|()| file.sync_all())
+            .map_err(|e| failed(&page.file, e))?;
+        Ok(page)
+    }
+
+    /// `file:///…/open.html`: all a browser's argv shows.
+    fn file_url(&self) -> String {
+        let mut url = String::from("file://");
+        for byte in self.file.to_string_lossy().bytes() {
+            if byte.is_ascii_alphanumeric() || b"/-._~".contains(&byte) {
+                url.push(byte as char);
+            } else {
+                url.push_str(&format!("%{byte:02X}"));
+            }
+        }
+        url
+    }
+}
+
+impl Drop for LaunchPage {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.file);
+        let _ = std::fs::remove_dir(&self.dir);
+    }
+}
+
+/// A meta refresh and a script, for browsers that run either; a link otherwise.
+fn redirect_page(url: &str) -> String {
+    let html = url
+        .replace('&', "&amp;")
+        .replace('"', "&quot;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;");
+    let js = serde_json::to_string(url)
+        .unwrap_or_default()
+        .replace('<', "\\u003c");
+    format!(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">\n<meta http-equiv=\"refresh\" content=\"0;url={html}\">\n<title>Retort</title></head>\n<body><p>Opening <a href=\"{html}\">Retort</a>…</p>\n<script>window.location.replace({js});</script></body></html>\n"
+    )
+}
+
+/// Opens `target` (the launch page) in the desktop's browser: `$BROWSER` first (a
+/// `:`-separated list of commands, `%s` standing for the address, as xdg-open and Python
+/// read it), else the platform's opener. False when none could be started.
+fn open_browser(target: &str) -> bool {
+    let mut commands: Vec<Vec<String>> = Vec::new();
+    if let Some(list) = std::env::var("BROWSER")
+        .ok()
+        .filter(|b| !b.trim().is_empty())
+    {
+        for entry in list.split(':').filter(|e| !e.trim().is_empty()) {
+            let mut words: Vec<String> = entry.split_whitespace().map(str::to_string).collect();
+            if words.iter().any(|w| w.contains("%s")) {
+                for word in &mut words {
+                    *word = word.replace("%s", target);
+                }
+            } else {
+                words.push(target.to_string());
+            }
+            commands.push(words);
+        }
+    }
     let opener = if cfg!(target_os = "macos") {
         "open"
     } else if cfg!(target_os = "windows") {
@@ -94,13 +205,21 @@ fn open_browser(url: &str) {
     } else {
         "xdg-open"
     };
-    let spawned = std::process::Command::new(opener)
-        .arg(url)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn();
-    if spawned.is_err() {
-        eprintln!("(no browser could be opened: open the URL above yourself)");
-    }
+    commands.push(vec![opener.to_string(), target.to_string()]);
+    commands.iter().any(|words| {
+        let spawned = std::process::Command::new(&words[0])
+            .args(&words[1..])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn();
+        match spawned {
+            Ok(mut child) => {
+                // Reaped when it exits, so no zombie stays for the server's lifetime.
+                std::thread::spawn(move || child.wait());
+                true
+            }
+            Err(_) => false,
+        }
+    })
 }

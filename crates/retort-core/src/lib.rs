@@ -9,5 +9,6 @@ pub mod execution;
 pub mod graph;
 pub mod guard;
 pub mod journal;
+pub mod private;
 pub mod project;
 pub mod store;

@@ -174,6 +174,7 @@ impl Store {
             restore_tested: row.try_get("restore_tested").map_err(get)?,
             created_at: row.try_get("created_at").map_err(get)?,
             duration_ms: duration.max(0) as u64,
+            warnings: Vec::new(),
         })
     }
 }
@@ -224,6 +225,7 @@ mod tests {
             restore_tested: n % 2 == 0,
             created_at: format!("2026-11-24T19:47:0{n}.000Z"),
             duration_ms: 12,
+            warnings: Vec::new(),
         }
     }
 

@@ -23,11 +23,9 @@ impl Partial {
             return Err(io_error(final_path, "a backup of that name already exists"));
         }
         let path = partial_name(final_path, std::process::id());
-        File::options()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .map_err(|e| io_error(&path, e))?;
+        // 0600: the dump tools write into this file (never creating their own), so the
+        // backup is private from its first byte.
+        crate::private::create_new_file(&path).map_err(|e| io_error(&path, e))?;
         Ok(Self {
             path,
             final_path: final_path.to_path_buf(),

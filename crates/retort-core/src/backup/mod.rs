@@ -127,6 +127,9 @@ pub struct BackupRecord {
     /// Milliseconds the backup took (copy, verification and, if asked, the restore test).
     #[cfg_attr(feature = "specta", specta(type = f64))]
     pub duration_ms: u64,
+    /// Said when the backup was taken (its folder is readable by other users); not kept in
+    /// the catalog.
+    pub warnings: Vec<String>,
 }
 
 impl BackupRecord {
@@ -501,7 +504,7 @@ pub async fn create_backup(
             url: url.redacted(),
         });
     }
-    std::fs::create_dir_all(&request.dir).map_err(|e| io_error(&request.dir, e))?;
+    crate::private::create_dir_all(&request.dir).map_err(|e| io_error(&request.dir, e))?;
     fsutil::remove_leftover_partials(&request.dir);
     let source = read_source(url, request).await?;
     let format = match url.backend {
@@ -611,6 +614,9 @@ pub async fn create_backup(
         restore_tested: false,
         created_at: created.rfc3339,
         duration_ms: 0,
+        warnings: crate::private::shared_folder_warning(&request.dir)
+            .into_iter()
+            .collect(),
     };
     if request.verify_restore {
         restore_test(

@@ -212,7 +212,7 @@ impl<'a> Frozen<'a> {
         report: &dyn Fn(Step),
     ) -> Result<(), BackupError> {
         let (from, page_size, pages) = (self.path, self.page_size, self.pages);
-        let mut output = std::fs::File::create(to).map_err(|e| super::io_error(to, e))?;
+        let mut output = crate::private::create_file(to).map_err(|e| super::io_error(to, e))?;
         let chunk = (BYTES_PER_STEP as u64 / page_size).max(1);
         let mut buffer = vec![0u8; (chunk * page_size) as usize];
         let mut done = 0;
@@ -341,6 +341,8 @@ pub(super) async fn restore(
 pub(super) async fn restore_test(backup: &Path, scratch: &Path) -> Result<(), BackupError> {
     let (src, dst): (PathBuf, PathBuf) = (backup.to_path_buf(), scratch.to_path_buf());
     tokio::task::spawn_blocking(move || {
+        // A full copy of the data: private before SQLite writes into it.
+        crate::private::create_new_file(&dst).map_err(|e| super::io_error(&dst, e))?;
         copy(&src, &dst, None, &|_| {})?;
         integrity(&dst).map(drop)
     })

@@ -3,6 +3,7 @@
 //!
 //! The password is kept in a [`Secret`] that never prints; [`DatabaseUrl::redacted`] is the
 //! only way a URL is shown.
+#![cfg_attr(not(test), deny(clippy::indexing_slicing))] // no panic on any input (docs/fuzzing.md)
 
 use super::DatabaseError;
 use serde::Serialize;
@@ -43,7 +44,7 @@ impl fmt::Display for Secret {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct DatabaseUrl {
     pub backend: Backend,
     /// The scheme as written (`postgresql+psycopg2`), kept for display.
@@ -51,13 +52,119 @@ pub struct DatabaseUrl {
     pub host: Option<String>,
     pub port: Option<u16>,
     pub user: Option<String>,
+    /// The userinfo password, or a `password=`/`passwd=` query option (which wins, as in
+    /// SQLAlchemy, where query options override the URL's parts).
     pub password: Option<Secret>,
     pub database: Option<String>,
     /// SQLite: the database file; `None` for an in-memory database.
     pub sqlite_path: Option<PathBuf>,
     /// SQLite: the path as written in the URL, which is how the URL is shown.
     sqlite_written: String,
+    /// The query options but the password; secret-bearing ones ([`is_secret_option`]) are
+    /// kept for the driver but never shown.
     pub query: Vec<(String, String)>,
+    /// Every secret the text held (a password the query overrode too), for [`Self::scrub`].
+    secrets: Vec<Secret>,
+    /// The options from here on came after a secret one: they may be the rest of a password
+    /// typed with a raw `&`, so they are shown as `***`.
+    doubtful_from: Option<usize>,
+}
+
+/// The parts of a server URL after `scheme://`, split as SQLAlchemy's `make_url` does.
+struct Parts<'a> {
+    user: Option<&'a str>,
+    password: Option<&'a str>,
+    host: Option<&'a str>,
+    port: Option<u16>,
+    database: Option<&'a str>,
+    query: &'a str,
+}
+
+/// Why a server URL does not split; never quotes the text (it may hold a password).
+const NO_PORT: &str = "the part after the host's ':' is not a port number (a password goes between the user and '@host': postgresql://user:password@host/db)";
+const AT_IN_HOST: &str =
+    "it holds more than one '@': write an '@' inside the user or password as %40";
+const OPEN_BRACKET: &str = "an IPv6 host's '[' has no closing ']'";
+
+fn split_server(rest: &str) -> Result<Parts<'_>, &'static str> {
+    // `user[:password]@`: the user runs to the first ':', the password to the first '@'
+    // (so it may hold '/', '?', '#' or ':' as typed). A '/' or '?' before that ':' or '@'
+    // means there is no userinfo.
+    let (user, password, after) = match rest.split_once('@') {
+        Some((info, after)) => {
+            let (user, password) = match info.split_once(':') {
+                Some((u, p)) => (u, Some(p)),
+                None => (info, None),
+            };
+            if user.contains(['/', '?']) {
+                (None, None, rest)
+            } else {
+                (Some(user), password, after)
+            }
+        }
+        None => (None, None, rest),
+    };
+    // A raw '@' in a password splits it early; what follows then holds another '@'.
+    if password.is_some() && after.contains('@') {
+        return Err(AT_IN_HOST);
+    }
+    let end = after.find(['/', '?']).unwrap_or(after.len());
+    let (authority, tail) = after.split_at(end);
+    let (host, port) = if let Some(bracketed) = authority.strip_prefix('[') {
+        let (host, after_host) = bracketed.split_once(']').ok_or(OPEN_BRACKET)?;
+        match after_host.strip_prefix(':') {
+            Some(port) => (host, port),
+            None if after_host.is_empty() => (host, ""),
+            None => return Err(NO_PORT),
+        }
+    } else {
+        authority.split_once(':').unwrap_or((authority, ""))
+    };
+    if host.contains('@') {
+        return Err(AT_IN_HOST);
+    }
+    let port = match port {
+        "" => None,
+        p if p.bytes().all(|b| b.is_ascii_digit()) => Some(p.parse().map_err(|_| NO_PORT)?),
+        _ => return Err(NO_PORT),
+    };
+    let (path, query) = tail.split_once('?').unwrap_or((tail, ""));
+    Ok(Parts {
+        user,
+        password,
+        host: Some(host).filter(|h| !h.is_empty()),
+        port,
+        database: path.strip_prefix('/').filter(|d| !d.is_empty()),
+        query,
+    })
+}
+
+/// Query options that carry a secret (`password`, `passwd`, `sslpassword`, a token): shown
+/// as `***`, scrubbed from messages. Keys compare decoded and case-insensitively.
+pub fn is_secret_option(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    ["pass", "pwd", "secret", "token"]
+        .iter()
+        .any(|word| key.contains(word))
+}
+
+/// The query options that are the connection's password (libpq's and PyMySQL's keywords).
+fn is_password_option(key: &str) -> bool {
+    key.eq_ignore_ascii_case("password") || key.eq_ignore_ascii_case("passwd")
+}
+
+fn query_pairs(query: &str) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(query.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+/// A scheme as SQLAlchemy reads it (`[\w+]+`), so a mistyped URL is never quoted as one.
+fn plausible_scheme(scheme: &str) -> bool {
+    !scheme.is_empty()
+        && scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+_.-".contains(&b))
 }
 
 impl DatabaseUrl {
@@ -65,11 +172,14 @@ impl DatabaseUrl {
     /// folder), so the same project finds the same file wherever Retort is started.
     pub fn parse(text: &str, base_dir: &Path) -> Result<Self, DatabaseError> {
         let text = text.trim();
-        let Some((scheme, rest)) = text.split_once("://") else {
-            return Err(DatabaseError::InvalidUrl(format!(
-                "'{}' is not a database URL (expected e.g. postgresql://user@host/db or sqlite:///file.db)",
-                redact_raw(text)
-            )));
+        let Some((scheme, rest)) = text
+            .split_once("://")
+            .filter(|(scheme, _)| plausible_scheme(scheme))
+        else {
+            // Not quoted: a mistyped URL may be all password.
+            return Err(DatabaseError::InvalidUrl(
+                "the text is not a database URL (expected e.g. postgresql://user@host/db or sqlite:///file.db)".into(),
+            ));
         };
         let dialect = scheme
             .split('+')
@@ -82,39 +192,60 @@ impl DatabaseUrl {
             "mysql" | "mariadb" => Backend::MySql,
             other => {
                 return Err(DatabaseError::InvalidUrl(format!(
-                    "unsupported database '{other}' in {}: Retort supports sqlite, postgresql, mysql and mariadb",
-                    redact_raw(text)
+                    "unsupported database '{other}' (the URL's scheme): Retort supports sqlite, postgresql, mysql and mariadb"
                 )));
             }
         };
-        if backend == Backend::Sqlite {
-            return Ok(Self::parse_sqlite(scheme, rest, base_dir));
+        let mut url = if backend == Backend::Sqlite {
+            Self::parse_sqlite(scheme, rest, base_dir)
+        } else {
+            let parts = split_server(rest)
+                // Where the password ends cannot be told: none of the rest is shown.
+                .map_err(|why| DatabaseError::InvalidUrl(format!("'{scheme}://***': {why}")))?;
+            let mut secrets = Vec::new();
+            let password = parts
+                .password
+                .map(percent_decode)
+                .filter(|p| !p.is_empty())
+                .map(Secret::new);
+            secrets.extend(password.clone());
+            Self {
+                backend,
+                scheme: scheme.to_string(),
+                host: parts.host.map(str::to_string),
+                port: parts.port,
+                user: parts.user.map(percent_decode).filter(|u| !u.is_empty()),
+                password,
+                database: parts.database.map(percent_decode),
+                sqlite_path: None,
+                sqlite_written: String::new(),
+                query: query_pairs(parts.query),
+                secrets,
+                doubtful_from: None,
+            }
+        };
+        url.take_query_secrets();
+        Ok(url)
+    }
+
+    /// Moves a `password=`/`passwd=` option into [`Self::password`] and remembers every
+    /// secret option's value for [`Self::scrub`].
+    fn take_query_secrets(&mut self) {
+        let mut query = Vec::with_capacity(self.query.len());
+        for (key, value) in std::mem::take(&mut self.query) {
+            if is_secret_option(&key) {
+                self.secrets.push(Secret::new(value.clone()));
+                self.doubtful_from.get_or_insert(query.len());
+            }
+            if is_password_option(&key) && self.backend != Backend::Sqlite {
+                if !value.is_empty() {
+                    self.password = Some(Secret::new(value));
+                }
+            } else {
+                query.push((key, value));
+            }
         }
-        // The url crate needs a scheme it knows the shape of; the host part is what matters.
-        let parsed = url::Url::parse(&format!("db://{rest}"))
-            .map_err(|e| DatabaseError::InvalidUrl(format!("{}: {e}", redact_raw(text))))?;
-        let decode = |s: &str| percent_decode(s);
-        let user = Some(decode(parsed.username())).filter(|u| !u.is_empty());
-        let password = parsed.password().map(|p| Secret::new(decode(p)));
-        let database =
-            Some(decode(parsed.path().trim_start_matches('/'))).filter(|d| !d.is_empty());
-        Ok(Self {
-            backend,
-            scheme: scheme.to_string(),
-            host: parsed
-                .host_str()
-                .map(|h| h.trim_start_matches('[').trim_end_matches(']').to_string()),
-            port: parsed.port(),
-            user,
-            password,
-            database,
-            sqlite_path: None,
-            sqlite_written: String::new(),
-            query: parsed
-                .query_pairs()
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect(),
-        })
+        self.query = query;
     }
 
     fn parse_sqlite(scheme: &str, rest: &str, base_dir: &Path) -> Self {
@@ -140,9 +271,9 @@ impl DatabaseUrl {
             database: None,
             sqlite_path,
             sqlite_written: path_part.to_string(),
-            query: url::form_urlencoded::parse(query.as_bytes())
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect(),
+            query: query_pairs(query),
+            secrets: Vec::new(),
+            doubtful_from: None,
         }
     }
 
@@ -153,7 +284,8 @@ impl DatabaseUrl {
             .map(|(_, v)| v.as_str())
     }
 
-    /// The URL with the password shown as `***`, as SQLAlchemy's `render_as_string` does.
+    /// The URL with every secret shown as `***` (the password in the userinfo, wherever it
+    /// was written; secret-bearing query options): the only way a URL is ever shown.
     pub fn redacted(&self) -> String {
         if self.backend == Backend::Sqlite {
             return format!(
@@ -164,8 +296,8 @@ impl DatabaseUrl {
             );
         }
         let mut out = format!("{}://", self.scheme);
-        if let Some(user) = &self.user {
-            out.push_str(&percent_encode(user));
+        if self.user.is_some() || self.password.is_some() {
+            out.push_str(&percent_encode(self.user.as_deref().unwrap_or_default()));
             if self.password.is_some() {
                 out.push_str(":***");
             }
@@ -223,19 +355,37 @@ impl DatabaseUrl {
     }
 
     fn query_string(&self) -> String {
-        if self.query.is_empty() {
-            return String::new();
-        }
-        let pairs: Vec<String> = self.query.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        format!("?{}", pairs.join("&"))
+        shown_query(&self.query, self.doubtful_from)
     }
 
-    /// Removes the password from any text (e.g. a driver's error message).
+    /// Removes every secret of the URL from any text (e.g. a driver's error message), as
+    /// written and percent-encoded.
     pub fn scrub(&self, text: &str) -> String {
-        match &self.password {
-            Some(p) if !p.expose().is_empty() => text.replace(p.expose(), "***"),
-            _ => text.to_string(),
+        let mut text = text.to_string();
+        for secret in self.password.iter().chain(&self.secrets) {
+            let secret = secret.expose();
+            if secret.is_empty() {
+                continue;
+            }
+            let encoded = quote_all(secret);
+            for form in [
+                secret.to_string(),
+                encoded.clone(),
+                encoded.to_ascii_lowercase(),
+                percent_encode(secret),
+            ] {
+                text = text.replace(&form, "***");
+            }
         }
+        text
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("DatabaseUrl")
+            .field(&self.redacted())
+            .finish()
     }
 }
 
@@ -245,16 +395,26 @@ impl fmt::Display for DatabaseUrl {
     }
 }
 
-/// Best effort for a URL that did not parse: hide whatever sits between `user:` and `@`.
-fn redact_raw(text: &str) -> String {
-    let start = text.find("://").map_or(0, |s| s + 3);
-    match text.rfind('@') {
-        Some(at) if at > start => match text[start..at].split_once(':') {
-            Some((user, _)) => format!("{}{}:***{}", &text[..start], user, &text[at..]),
-            None => text.to_string(),
-        },
-        _ => text.to_string(),
+/// `?k=v&…` with secret options' values as `***`, and every option after the first secret
+/// one as `***` (it may be the rest of a password that held a raw `&`).
+fn shown_query(pairs: &[(String, String)], doubtful_from: Option<usize>) -> String {
+    if pairs.is_empty() {
+        return String::new();
     }
+    let shown: Vec<String> = pairs
+        .iter()
+        .enumerate()
+        .map(|(i, (k, v))| {
+            if is_secret_option(k) {
+                format!("{k}=***")
+            } else if doubtful_from.is_some_and(|from| i >= from) {
+                "***".to_string()
+            } else {
+                format!("{k}={v}")
+            }
+        })
+        .collect();
+    format!("?{}", shown.join("&"))
 }
 
 fn percent_decode(s: &str) -> String {
@@ -266,6 +426,19 @@ fn percent_decode(s: &str) -> String {
 
 fn percent_encode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// Percent-encodes everything but RFC 3986's unreserved characters, as URL builders do.
+fn quote_all(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for byte in s.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -361,5 +534,149 @@ mod tests {
         );
         let u = parse("postgresql://u:sekret@h/d");
         assert_eq!(u.scrub("auth failed for sekret"), "auth failed for ***");
+    }
+
+    #[test]
+    fn query_passwords_are_the_password_and_never_shown() {
+        for text in [
+            "postgresql://u@h/db?password=S3cr3t",
+            "postgresql://u@h/db?sslmode=require&PassWord=S3cr3t",
+            "mysql+pymysql://u@h/db?passwd=S3cr3t",
+            "postgresql://u@h/db?pass%77ord=S3cr3t",
+            "postgresql://h/db?password=S3cr3t",
+        ] {
+            let u = parse(text);
+            assert_eq!(
+                u.password.as_ref().map(Secret::expose),
+                Some("S3cr3t"),
+                "{text}"
+            );
+            assert!(!u.redacted().contains("S3cr3t"), "{}", u.redacted());
+            assert!(!format!("{u:?}").contains("S3cr3t"), "{u:?}");
+            assert!(u.query.iter().all(|(_, v)| v != "S3cr3t"), "{text}");
+        }
+        let u = parse("postgresql://u@h/db?sslmode=require&password=S3cr3t");
+        assert_eq!(u.redacted(), "postgresql://u:***@h/db?sslmode=require");
+        assert_eq!(u.query_value("sslmode"), Some("require"));
+        // Other secret-bearing options stay options, but are never shown.
+        let u = parse("postgresql://u@h/db?sslpassword=K3yPass");
+        assert_eq!(u.redacted(), "postgresql://u@h/db?sslpassword=***");
+        assert_eq!(u.scrub("bad key K3yPass"), "bad key ***");
+    }
+
+    #[test]
+    fn urls_that_do_not_split_are_not_echoed() {
+        for text in [
+            "postgresql://u:SECRET/x",
+            "postgresql://u:SECRET",
+            "postgresql://u:SEC@RET@h/d",
+            "postgresql://[u:SECRET/x",
+            "u:SECRET@h://d",
+            "u:SECRET@h",
+        ] {
+            let err = DatabaseUrl::parse(text, Path::new("/"))
+                .unwrap_err()
+                .to_string();
+            assert!(!err.contains("SECRET"), "{text}: {err}");
+        }
+        // SQLAlchemy's split: the password runs to the first '@', whatever it holds.
+        let u = parse("postgresql://u:a/b?c#d:e@h:5433/db");
+        assert_eq!(u.password.as_ref().unwrap().expose(), "a/b?c#d:e");
+        assert_eq!((u.host.as_deref(), u.port), (Some("h"), Some(5433)));
+        assert_eq!(u.redacted(), "postgresql://u:***@h:5433/db");
+        let u = parse("postgresql://u:12/34@h/db");
+        assert_eq!(u.password.as_ref().unwrap().expose(), "12/34");
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Printable ASCII, a few non-ASCII letters, and a space.
+        fn password() -> impl Strategy<Value = String> {
+            proptest::string::string_regex("[ -~éßü€中]{3,16}").unwrap()
+        }
+
+        fn quote(s: &str) -> String {
+            s.bytes()
+                .map(|b| {
+                    if b.is_ascii_alphanumeric() {
+                        (b as char).to_string()
+                    } else {
+                        format!("%{b:02X}")
+                    }
+                })
+                .collect()
+        }
+
+        /// Everything a URL parse can show: the redacted form, Debug, or the error.
+        fn shown(text: &str) -> String {
+            match DatabaseUrl::parse(text, Path::new("/p")) {
+                Ok(u) => format!("{} {u:?} {}", u.redacted(), u.location()),
+                Err(e) => e.to_string(),
+            }
+        }
+
+        fn leaks(shown: &str, pw: &str) -> bool {
+            shown.contains(pw) || shown.contains(&quote(pw))
+        }
+
+        /// A short password can sit in a URL's fixed parts ("postgresql", "u@h") or in an
+        /// error's words by chance; such a password says nothing about redaction. `neutral`
+        /// is what the same forms show with a password made of none of the generated
+        /// characters' neighbours. Eight characters or more never match by chance.
+        fn meaningful(pw: &str, neutral: &str) -> bool {
+            pw.chars().count() >= 8 || (!neutral.contains(pw) && !pw.contains("***"))
+        }
+
+        fn forms(pw: &str, key: &str) -> Vec<String> {
+            let encoded = quote(pw);
+            let mut forms = vec![
+                // Userinfo, encoded (the right way) and as typed.
+                format!("postgresql+psycopg2://u:{encoded}@h:5433/db?sslmode=require"),
+                format!("postgresql://u:{pw}@h:5433/db?sslmode=require"),
+                format!("mysql+pymysql://u:{pw}@h/db"),
+                // A query option, encoded and as typed, first or last.
+                format!("postgresql://u@h/db?{key}={encoded}&sslmode=require"),
+                format!("postgresql://u@h/db?sslmode=require&{key}={pw}"),
+                format!("mysql+pymysql://u@h/db?x=1&{key}={pw}"),
+                format!("sqlite:///p/db?{key}={pw}"),
+                // Forms that do not split: no '@', a broken scheme, no scheme.
+                format!("u:{pw}@h://x"),
+                format!("u:{pw}@h"),
+            ];
+            // No '@': the password would be the port. Unless it is a port
+            // (`postgresql://u:123/x` is host u, port 123, `postgresql://u:/x` host u,
+            // database x) or holds an '@' (then it is user, password and host).
+            let port = pw.split(['/', '?']).next().unwrap_or_default();
+            if !pw.contains('@') && !port.is_empty() && port.parse::<u16>().is_err() {
+                forms.push(format!("postgresql://u:{pw}"));
+            }
+            forms
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(400))]
+
+            #[test]
+            fn passwords_are_never_shown_in_any_position(pw in password(), key in 0usize..4) {
+                let key = ["password", "passwd", "PASSWORD", "pass%77ord"][key];
+                let neutral: String = forms("Zq", key).iter().map(|t| shown(t)).collect();
+                prop_assume!(meaningful(&pw, &neutral));
+                for text in forms(&pw, key) {
+                    let out = shown(&text);
+                    prop_assert!(!leaks(&out, &pw), "{text:?} showed {out:?}");
+                }
+            }
+
+            #[test]
+            fn encoded_passwords_round_trip(pw in password()) {
+                let encoded = quote(&pw);
+                let u = DatabaseUrl::parse(&format!("postgresql://u:{encoded}@h/db"), Path::new("/")).unwrap();
+                prop_assert_eq!(u.password.as_ref().map(Secret::expose), Some(pw.as_str()));
+                let u = DatabaseUrl::parse(&format!("postgresql://u@h/db?password={encoded}"), Path::new("/")).unwrap();
+                prop_assert_eq!(u.password.as_ref().map(Secret::expose), Some(pw.as_str()));
+            }
+        }
     }
 }

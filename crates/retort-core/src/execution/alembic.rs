@@ -681,14 +681,21 @@ fn on_path(name: &std::ffi::OsStr) -> Option<PathBuf> {
 /// The URL as SQLAlchemy parses it, password included: only ever handed to the child's
 /// environment.
 fn sqlalchemy_url(url: &DatabaseUrl) -> String {
-    let query = if url.query.is_empty() {
+    let mut pairs: Vec<String> = url
+        .query
+        .iter()
+        .map(|(k, v)| format!("{}={}", quote(k), quote(v)))
+        .collect();
+    // A password with no user (`?password=` in the URL) stays a query option: the drivers
+    // take `password` as a keyword.
+    if url.user.is_none()
+        && let Some(password) = &url.password
+    {
+        pairs.push(format!("password={}", quote(password.expose())));
+    }
+    let query = if pairs.is_empty() {
         String::new()
     } else {
-        let pairs: Vec<String> = url
-            .query
-            .iter()
-            .map(|(k, v)| format!("{}={}", quote(k), quote(v)))
-            .collect();
         format!("?{}", pairs.join("&"))
     };
     if url.backend == Backend::Sqlite {

@@ -463,13 +463,13 @@ pub(super) fn write(file: &Path, bytes: &[u8]) {
     let Some(dir) = file.parent() else {
         return;
     };
-    if fs::create_dir_all(dir).is_err() {
+    if crate::private::create_dir_all(dir).is_err() {
         return;
     }
     let mut name = file.file_name().unwrap_or_default().to_os_string();
     name.push(format!(".{}.tmp", std::process::id()));
     let temp = dir.join(name);
-    let written = fs::File::create(&temp)
+    let written = crate::private::create_file(&temp)
         .and_then(|mut f| f.write_all(bytes))
         .and_then(|()| fs::rename(&temp, file));
     if written.is_err() {

@@ -63,6 +63,22 @@ pub fn default_path() -> Result<PathBuf, StoreError> {
         .ok_or(StoreError::NoHome)
 }
 
+/// Creates the store's file 0600 if missing, and narrows it and SQLite's files beside it.
+fn private_store_files(path: &Path) -> std::io::Result<()> {
+    match crate::private::create_new_file(path) {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e),
+    }
+    // Best effort: a store someone else owns is still read, as before.
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        let _ = crate::private::restrict(Path::new(&name));
+    }
+    Ok(())
+}
+
 /// An open store.
 pub struct Store {
     pool: SqlitePool,
@@ -85,7 +101,7 @@ impl Store {
             message,
         };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| StoreError::CreateDir {
+            crate::private::create_dir_all(dir).map_err(|e| StoreError::CreateDir {
                 path: dir.display().to_string(),
                 message: e.to_string(),
             })?;
@@ -98,6 +114,12 @@ impl Store {
         {
             return Err(corrupt("not an SQLite database".into()));
         }
+        // The store is private: made 0600 before SQLite opens it, which gives its -wal and
+        // -shm files the same mode; an older store is narrowed.
+        private_store_files(path).map_err(|e| StoreError::Open {
+            path: shown.clone(),
+            message: e.to_string(),
+        })?;
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
@@ -128,11 +150,8 @@ impl Store {
         // Two Retorts starting at once on a new store would both create its tables: the
         // second waits on this lock, then finds the schema current.
         let lock_path = path.with_extension("db.lock");
-        let schema_lock = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
+        let schema_lock = crate::private::create_new_file(&lock_path)
+            .or_else(|_| std::fs::OpenOptions::new().write(true).open(&lock_path))
             .and_then(|f| f.lock().map(|()| f))
             .map_err(|e| StoreError::Open {
                 path: lock_path.display().to_string(),

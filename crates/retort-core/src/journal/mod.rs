@@ -752,6 +752,9 @@ pub async fn run_recorded(
         .await?;
     let journal = StepJournal {
         store: record.store,
+        // One connection for the whole run: no pool hand-out per step, and its page cache
+        // and prepared INSERT stay warm. Without one, each step takes the pool's.
+        connection: tokio::sync::Mutex::new(record.store.pool().acquire().await.ok()),
         entry_id,
         applies: matches!(operation, Operation::Upgrade { .. }),
         recorded: std::sync::atomic::AtomicUsize::new(0),
@@ -769,6 +772,8 @@ pub async fn run_recorded(
     )
     .await;
     let recorded = journal.recorded();
+    // The run's connection goes back to the pool before the entry is completed.
+    drop(journal.connection.lock().await.take());
     let mut finish = match &result {
         Ok(report) => finish_after(report, recorded),
         Err(error) => Finish {
@@ -802,6 +807,7 @@ pub async fn run_recorded(
 /// when the run ends, and the error is reported then.
 struct StepJournal<'a> {
     store: &'a Store,
+    connection: tokio::sync::Mutex<Option<sqlx::pool::PoolConnection<sqlx::Sqlite>>>,
     entry_id: i64,
     applies: bool,
     /// Steps written so far.
@@ -846,11 +852,18 @@ impl RunObserver for StepJournal<'_> {
             }
             let position = self.recorded() + 1;
             let record = step_record(step, self.applies);
-            match self
-                .store
-                .journal_step(self.entry_id, position, &record)
-                .await
-            {
+            let mut connection = self.connection.lock().await;
+            let written = match connection.as_mut() {
+                Some(conn) => insert_step(&mut **conn, self.entry_id, position, &record, false)
+                    .await
+                    .map_err(|e| self.store.query_error(e)),
+                None => {
+                    self.store
+                        .journal_step(self.entry_id, position, &record)
+                        .await
+                }
+            };
+            match written {
                 Ok(()) => {
                     self.recorded
                         .store(position, std::sync::atomic::Ordering::SeqCst);

@@ -218,3 +218,119 @@ fn applied_files_keep_the_latest_successful_upgrade_per_database() {
         store.close().await;
     });
 }
+
+fn planned(kind: &str, revision: &str, to: &[&str]) -> PlannedStep {
+    PlannedStep {
+        revision: Some(revision.into()),
+        description: format!("{kind} -> {revision}"),
+        path: None,
+        kind: kind.into(),
+        to: to.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
+#[test]
+fn a_killed_run_is_reconciled_once_with_the_version_table() {
+    use crate::graph::{RevisionDecl, RevisionMap};
+    let map = RevisionMap::build([
+        RevisionDecl::new("a", &[]),
+        RevisionDecl::new("b", &["a"]),
+        RevisionDecl::new("c", &["b"]),
+        RevisionDecl::new("d", &["c"]),
+    ])
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let dead_pid = child.id();
+    child.wait().unwrap();
+    rt().block_on(async {
+        let store = Store::open(&dir.path().join("retort.db")).await.unwrap();
+        let conn = connection("prod", "postgresql://db:5432/prod");
+        let mut killed = entry(EntryKind::Upgrade, conn.clone());
+        killed.context.pid = dead_pid;
+        let id = store.journal_begin(&killed).await.unwrap();
+        let plan = [
+            planned("upgrade", "a", &["a"]),
+            planned("upgrade", "b", &["b"]),
+            planned("upgrade", "c", &["c"]),
+            planned("upgrade", "d", &["d"]),
+        ];
+        store.journal_plan(id, &plan).await.unwrap();
+        store
+            .journal_step(id, 1, &step("a", "a1", true))
+            .await
+            .unwrap();
+        // Another database's rows settle nothing here; a live run is not settled.
+        let mut live = entry(EntryKind::Upgrade, conn.clone());
+        live.context.pid = std::process::id();
+        let live_id = store.journal_begin(&live).await.unwrap();
+
+        // `b` committed but its record was lost with the process; `c` never committed.
+        let settled = reconcile::reconcile(&store, &map, &conn.location, &["b".into()])
+            .await
+            .unwrap();
+        assert_eq!(settled, vec![id]);
+        let all = store.journal(&JournalFilter::default()).await.unwrap();
+        let (live_entry, killed_entry) = (&all[0], &all[1]);
+        assert_eq!(live_entry.id, live_id);
+        assert!(!live_entry.interrupted);
+        assert!(killed_entry.interrupted);
+        let revisions: Vec<_> = killed_entry
+            .steps
+            .iter()
+            .map(|s| s.revision.clone().unwrap())
+            .collect();
+        assert_eq!(revisions, ["a", "b"]);
+        assert_eq!(killed_entry.to_revisions, ["b"]);
+        let error = killed_entry.error.as_deref().unwrap();
+        assert!(
+            error.contains("after 2 committed step(s)")
+                && error.contains("1 of them found committed in the version table afterwards: b")
+                && error.contains("2 planned step(s) did not run"),
+            "{error}"
+        );
+        // Settled once: later rows change nothing.
+        let again = reconcile::reconcile(&store, &map, &conn.location, &["d".into()])
+            .await
+            .unwrap();
+        assert!(again.is_empty());
+        let all = store.journal(&JournalFilter::default()).await.unwrap();
+        assert_eq!(all[1].steps.len(), 2);
+        store.close().await;
+    });
+}
+
+#[test]
+fn a_killed_downgrade_is_reconciled_by_the_revisions_gone() {
+    use crate::graph::{RevisionDecl, RevisionMap};
+    let map = RevisionMap::build([
+        RevisionDecl::new("a", &[]),
+        RevisionDecl::new("b", &["a"]),
+        RevisionDecl::new("c", &["b"]),
+    ])
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let dead_pid = child.id();
+    child.wait().unwrap();
+    rt().block_on(async {
+        let store = Store::open(&dir.path().join("retort.db")).await.unwrap();
+        let conn = connection("prod", "postgresql://db:5432/prod");
+        let mut killed = entry(EntryKind::Downgrade, conn.clone());
+        killed.context.pid = dead_pid;
+        let id = store.journal_begin(&killed).await.unwrap();
+        let plan = [
+            planned("downgrade", "c", &["b"]),
+            planned("downgrade", "b", &["a"]),
+        ];
+        store.journal_plan(id, &plan).await.unwrap();
+        let settled = reconcile::reconcile(&store, &map, &conn.location, &["a".into()])
+            .await
+            .unwrap();
+        assert_eq!(settled, vec![id]);
+        let all = store.journal(&JournalFilter::default()).await.unwrap();
+        assert_eq!(all[0].steps.len(), 2, "{:?}", all[0]);
+        assert!(all[0].interrupted);
+        store.close().await;
+    });
+}

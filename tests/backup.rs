@@ -797,13 +797,6 @@ impl Db {
     }
 }
 
-fn server_kind(server: Server) -> Kind {
-    match server {
-        Server::Postgres => Kind::Postgres,
-        Server::MariaDb => Kind::MariaDb,
-    }
-}
-
 /// A fresh database of the kind: a SQLite file in `dir`, or a scratch database.
 fn fresh(kind: Kind, dir: &Path, name: &str) -> Option<Db> {
     match kind {

@@ -479,6 +479,50 @@ fn mariadb_failure_reports_the_committed_statements() {
     assert_eq!(db.version_rows(), vec!["000000000002"]);
 }
 
+/// A native MySQL revision with non-ASCII text in a comment, a string and a name.
+fn non_ascii_project(dir: &Path, url: &str) {
+    fs::create_dir_all(dir.join("versions")).unwrap();
+    fs::write(dir.join("retort.toml"), format!("url = \"{url}\"\n")).unwrap();
+    fs::write(
+        dir.join("versions/0000000000e1.sql"),
+        "-- revision: 0000000000e1\n-- down_revision:\n-- message: Größe\n\n-- migrate:up\n\
+         CREATE TABLE t (name VARCHAR(20)); -- Größe ändern\nINSERT INTO t VALUES ('é');\nSELECT 'é';\n\n\
+         -- migrate:down\nDROP TABLE t;\n",
+    )
+    .unwrap();
+}
+
+/// Issue 15: the MySQL splitter sliced a byte index inside `é`/`ß` and panicked on `upgrade`,
+/// `--plan` and `--sql`.
+#[test]
+fn mysql_revision_with_non_ascii_text_prints_plans_and_runs() {
+    // `--sql` is offline: the database is never opened.
+    let dir = tempfile::tempdir().unwrap();
+    non_ascii_project(dir.path(), "mysql+pymysql://root@127.0.0.1:3306/never_opened");
+    let out = run(retort(), dir.path(), &["upgrade", "head", "--sql"]);
+    let sql = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        sql.contains("INSERT INTO t VALUES ('é');") && sql.contains("SELECT 'é';"),
+        "{sql}"
+    );
+
+    let Some(db) = ScratchDb::create(Server::MariaDb, "nonascii") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    non_ascii_project(dir.path(), &db.url());
+    let out = run(retort(), dir.path(), &["upgrade", "head", "--plan"]);
+    let plan = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(plan.contains("INSERT INTO t VALUES ('é')"), "{plan}");
+    let out = run(retort(), dir.path(), &["upgrade", "head"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // One character, not the two bytes of its UTF-8 form read as Latin-1.
+    assert_eq!(db.query("SELECT CHAR_LENGTH(name) FROM t"), "1\n");
+    assert_eq!(db.version_rows(), vec!["0000000000e1"]);
+}
+
 #[test]
 fn plan_shows_steps_and_sql_without_touching_the_database() {
     let dir = tempfile::tempdir().unwrap();

@@ -6,7 +6,7 @@ import type { App, Screen } from "./main";
 import { call, commands, CommandError } from "./api";
 import { onEvent } from "./transport";
 import { h, clear } from "./dom";
-import type { ApiEvent, BackupProgress, BackupRecord_Serialize, ConnectionView_Serialize } from "./bindings";
+import type { ApiEvent, BackupProgress, BackupRecord_Serialize, ConnectionView_Serialize, RestoreVerification } from "./bindings";
 
 // ----- shared helpers -------------------------------------------------------------------
 
@@ -136,6 +136,13 @@ export class ConnectionPicker {
   private syncPassword(): void {
     this.password.hidden = this.view?.passwordStorage !== "ask";
   }
+}
+
+/** What a restore was checked against: the core compared the database with the backup. */
+export function verificationText(v: RestoreVerification): string {
+  const counts = v.row_counts === null ? "" : `, the row counts of ${v.row_counts} tables`;
+  const rows = v.revisions.length ? v.revisions.join(", ") : "none";
+  return `${v.objects} objects${counts} and the version rows (${rows}) match the backup (${v.source}).`;
 }
 
 export function progressText(p: BackupProgress): string {
@@ -442,15 +449,16 @@ export class BackupsScreen implements Screen {
           h(
             "div",
             { class: "report ok", "data-testid": "restore-result" },
-            h("strong", { class: "good" }, "✓ Restored "),
+            h("strong", { class: "good" }, "✓ Restored and verified "),
             `into ${report.target}: now at ${report.revisions.join(", ") || "no revision"}`,
+            h("div", { class: "small muted", "data-testid": "restore-verification" }, verificationText(report.verification)),
             report.dropped_tables.length ? h("div", { class: "small muted" }, `Dropped (created after the backup): ${report.dropped_tables.join(", ")}`) : null,
           ),
         );
         this.app.say(`Backup #${b.id} restored into ${target.label}.`);
       } catch (e) {
         progress.done("not restored");
-        clear(result, h("div", { class: "report failed bad", "data-testid": "restore-result" }, `✗ ${errorText(e)}`));
+        clear(result, h("div", { class: "report failed bad", style: "white-space: pre-wrap", "data-testid": "restore-result" }, `✗ ${errorText(e)}`));
       } finally {
         off();
         sync();

@@ -531,8 +531,8 @@ fn run_restore(cli: &Cli, args: &RestoreArgs) -> Result<ExitCode, String> {
         for t in &report.dropped_tables {
             println!("  dropped {t} (not in the backup)");
         }
+        println!("Verified: {}", report.verification);
         println!("Version rows now: {}", revisions_text(&report.revisions));
     }
     Ok(ExitCode::SUCCESS)
-        println!("Verified: {}", report.verification);
 }

@@ -215,12 +215,12 @@ pub struct RestoreReport {
     /// Objects the target had that the backup does not (created after the backup): dropped,
     /// so that the target is as the backup was.
     pub dropped_tables: Vec<String>,
-    #[cfg_attr(feature = "specta", specta(type = f64))]
-    pub duration_ms: u64,
-}
     /// What the restored database was compared with, and found to match. A restore that
     /// does not match is [`BackupError::NotAsBackedUp`], never a report.
     pub verification: RestoreVerification,
+    #[cfg_attr(feature = "specta", specta(type = f64))]
+    pub duration_ms: u64,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum BackupError {
@@ -280,9 +280,6 @@ pub enum BackupError {
         target: String,
         url: String,
     },
-    #[error("the restore test into a scratch database failed: {0}")]
-    RestoreTest(String),
-    #[error("cancelled; no backup was kept")]
     #[error("{}", differences_text(.target, .differences))]
     NotAsBackedUp {
         /// Redacted.
@@ -291,12 +288,12 @@ pub enum BackupError {
         /// What was dropped as created after the backup.
         dropped: Vec<String>,
     },
+    #[error("the restore test into a scratch database failed: {0}")]
+    RestoreTest(String),
+    #[error("cancelled; no backup was kept")]
     Cancelled,
 }
 
-fn io_error(path: &Path, e: impl std::fmt::Display) -> BackupError {
-    BackupError::Io {
-        path: path.display().to_string(),
 /// At most this many differences are listed in an error's text.
 const DIFFERENCES_SHOWN: usize = 40;
 
@@ -319,6 +316,9 @@ fn differences_text(target: &str, differences: &[RestoreDifference]) -> String {
     text
 }
 
+fn io_error(path: &Path, e: impl std::fmt::Display) -> BackupError {
+    BackupError::Io {
+        path: path.display().to_string(),
         message: e.to_string(),
     }
 }
@@ -443,9 +443,6 @@ async fn chosen_tool(
     Ok(tool)
 }
 
-/// The program `name` beside the chosen dump tool (`pg_restore` beside `pg_dump`, `mariadb`
-/// beside `mariadb-dump`), else the first on `PATH`.
-fn sibling_tool(tool: &DumpToolCheck, name: &str) -> Result<PathBuf, BackupError> {
 /// The first program `name` on `PATH`.
 fn tool_on_path(name: &str) -> Result<PathBuf, BackupError> {
     std::env::var_os("PATH")
@@ -465,6 +462,9 @@ fn tool_on_path(name: &str) -> Result<PathBuf, BackupError> {
         })
 }
 
+/// The program `name` beside the chosen dump tool (`pg_restore` beside `pg_dump`, `mariadb`
+/// beside `mariadb-dump`), else the first on `PATH`.
+fn sibling_tool(tool: &DumpToolCheck, name: &str) -> Result<PathBuf, BackupError> {
     if let Some(dir) = tool.path.as_deref().and_then(|p| Path::new(p).parent()) {
         let candidate = dir.join(name);
         if candidate.is_file() {
@@ -876,17 +876,11 @@ pub async fn restore_backup(
         target: target.redacted(),
         revisions: verification.revisions.clone(),
         dropped_tables,
+        verification,
         duration_ms: started.elapsed().as_millis() as u64,
     })
 }
 
-/// A tool's stderr, trimmed to its last lines and scrubbed of the password.
-fn tool_message(url: &DatabaseUrl, stderr: &str) -> String {
-        verification,
-    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
-    let tail = &lines[lines.len().saturating_sub(8)..];
-    url.scrub(&tail.join("\n"))
-}
 /// Restores a dump into a PostgreSQL or MySQL database (with `drop_extra`, dropping what
 /// the dump does not have), then compares what the database holds with what the dump holds.
 async fn restore_into_server(
@@ -948,6 +942,12 @@ fn matches(
     Ok(inventory::verified(expected))
 }
 
+/// A tool's stderr, trimmed to its last lines and scrubbed of the password.
+fn tool_message(url: &DatabaseUrl, stderr: &str) -> String {
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    let tail = &lines[lines.len().saturating_sub(8)..];
+    url.scrub(&tail.join("\n"))
+}
 
 #[cfg(test)]
 mod tests {
@@ -979,12 +979,6 @@ mod tests {
         );
     }
 
-    #[test]
-    fn tool_messages_are_scrubbed_and_short() {
-        let url = DatabaseUrl::parse("postgresql://u:sekret@h/db", Path::new("/")).unwrap();
-        let stderr = (0..20)
-            .map(|i| format!("line {i} sekret"))
-            .collect::<Vec<_>>()
     fn rt() -> tokio::runtime::Runtime {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -1066,6 +1060,12 @@ mod tests {
         });
     }
 
+    #[test]
+    fn tool_messages_are_scrubbed_and_short() {
+        let url = DatabaseUrl::parse("postgresql://u:sekret@h/db", Path::new("/")).unwrap();
+        let stderr = (0..20)
+            .map(|i| format!("line {i} sekret"))
+            .collect::<Vec<_>>()
             .join("\n");
         let m = tool_message(&url, &stderr);
         assert!(

@@ -353,8 +353,6 @@ pub(super) async fn restore_test(backup: &Path, scratch: &Path) -> Result<(), Ba
     })?
 }
 
-#[cfg(test)]
-mod tests {
 /// What a SQLite file holds: every object of its schema with its `CREATE` text, every table's
 /// row count, and the rows of the version table `version_table`. Read-only.
 pub(super) async fn inventory(path: &Path, version_table: &str) -> Result<Inventory, BackupError> {
@@ -414,6 +412,8 @@ fn read_inventory(path: &Path, version_table: &str) -> Result<Inventory, BackupE
     Ok(inventory)
 }
 
+#[cfg(test)]
+mod tests {
     use super::*;
 
     fn rt() -> tokio::runtime::Runtime {

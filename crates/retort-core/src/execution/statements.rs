@@ -2,6 +2,11 @@
 //! names its line. Lexical only: it knows each dialect's quotes and comments, PostgreSQL's
 //! dollar quoting and `BEGIN ATOMIC` bodies, SQLite trigger bodies, and the MySQL client's
 //! `DELIMITER` directive.
+//!
+//! It walks the text byte by byte (every byte it acts on is ASCII, and UTF-8 never uses those
+//! bytes inside a multi-byte character) and never indexes or slices without a check: any text
+//! splits, none panics (fuzzed: docs/fuzzing.md).
+#![cfg_attr(not(test), deny(clippy::indexing_slicing))]
 
 use crate::database::Backend;
 
@@ -32,7 +37,8 @@ impl Statement {
             .collect();
         match words.first().map(String::as_str) {
             Some("COMMIT" | "ROLLBACK" | "SAVEPOINT" | "RELEASE") => {
-                !matches!(words.get(1).map(String::as_str), Some("TO")) || words[0] == "ROLLBACK"
+                !matches!(words.get(1).map(String::as_str), Some("TO"))
+                    || words.first().is_some_and(|w| w == "ROLLBACK")
             }
             Some("BEGIN") => !matches!(words.get(1).map(String::as_str), Some("ATOMIC")),
             Some("START") => matches!(words.get(1).map(String::as_str), Some("TRANSACTION")),
@@ -118,13 +124,25 @@ impl<'a> Splitter<'a> {
 
     fn advance(&mut self, n: usize) {
         for _ in 0..n {
-            if self.pos < self.bytes.len() {
-                if self.bytes[self.pos] == b'\n' {
-                    self.line += 1;
-                }
-                self.pos += 1;
+            let Some(&byte) = self.bytes.get(self.pos) else {
+                return;
+            };
+            if byte == b'\n' {
+                self.line += 1;
             }
+            self.pos += 1;
         }
+    }
+
+    /// The text from the current position on, as bytes.
+    fn rest(&self) -> &'a [u8] {
+        self.bytes.get(self.pos..).unwrap_or_default()
+    }
+
+    /// The text of `range`; empty if it does not fall on character boundaries (it always does:
+    /// every range ends next to an ASCII byte or at the end of the text).
+    fn text_of(&self, range: std::ops::Range<usize>) -> &'a str {
+        self.text.get(range).unwrap_or_default()
     }
 
     fn run(mut self) -> Vec<Statement> {
@@ -135,10 +153,12 @@ impl<'a> Splitter<'a> {
             let c = self.peek(0);
             // The MySQL client's DELIMITER directive, only between statements.
             if self.backend == Backend::MySql && start.is_none() && self.at_word("DELIMITER") {
-                let end = self.text[self.pos..]
-                    .find('\n')
+                let end = self
+                    .rest()
+                    .iter()
+                    .position(|&b| b == b'\n')
                     .map_or(self.bytes.len(), |i| self.pos + i);
-                let new = self.text[self.pos + "DELIMITER".len()..end].trim();
+                let new = self.text_of(self.pos + "DELIMITER".len()..end).trim();
                 if !new.is_empty() {
                     delimiter = new.to_string();
                 }
@@ -153,7 +173,7 @@ impl<'a> Splitter<'a> {
                 continue;
             }
             if (!shape.in_block || shape.last_word_is_end)
-                && self.text[self.pos..].starts_with(delimiter.as_str())
+                && self.rest().starts_with(delimiter.as_bytes())
             {
                 self.finish(start.take(), self.pos);
                 shape = Shape::default();
@@ -167,24 +187,21 @@ impl<'a> Splitter<'a> {
                 shape.last_word_is_end = false;
                 continue;
             }
-            if c.is_ascii_alphabetic() || c == b'_' {
+            // Words: identifiers and keywords (any non-ASCII character is a letter, as in
+            // PostgreSQL's and MySQL's lexers).
+            if c.is_ascii_alphabetic() || c == b'_' || !c.is_ascii() {
                 let begin = self.pos;
                 while self.pos < self.bytes.len()
-                    && (self.peek(0).is_ascii_alphanumeric() || matches!(self.peek(0), b'_' | b'$'))
-                    && !(delimiter != ";" && self.text[self.pos..].starts_with(delimiter.as_str()))
+                    && is_word_byte(self.peek(0))
+                    && !(delimiter != ";" && self.rest().starts_with(delimiter.as_bytes()))
                 {
                     self.advance(1);
                 }
-                shape.word(&self.text[begin..self.pos], self.backend);
+                shape.word(self.text_of(begin..self.pos), self.backend);
                 continue;
             }
             shape.last_word_is_end = false;
-            // Multi-byte characters are copied whole.
-            let width = self.text[self.pos..]
-                .chars()
-                .next()
-                .map_or(1, char::len_utf8);
-            self.advance(width);
+            self.advance(1);
         }
         let end = self.bytes.len();
         self.finish(start, end);
@@ -192,18 +209,15 @@ impl<'a> Splitter<'a> {
     }
 
     fn at_word(&self, word: &str) -> bool {
-        let rest = &self.text[self.pos..];
-        rest.len() >= word.len()
-            && rest[..word.len()].eq_ignore_ascii_case(word)
-            && rest[word.len()..]
-                .chars()
-                .next()
-                .is_none_or(|c| c.is_whitespace())
+        let rest = self.rest();
+        rest.get(..word.len())
+            .is_some_and(|w| w.eq_ignore_ascii_case(word.as_bytes()))
+            && rest.get(word.len()).is_none_or(|b| b.is_ascii_whitespace())
     }
 
     fn finish(&mut self, start: Option<(usize, usize)>, end: usize) {
         if let Some((begin, line)) = start {
-            let sql = self.text[begin..end].trim_end();
+            let sql = self.text_of(begin..end).trim_end();
             if !sql.is_empty() {
                 self.out.push(Statement {
                     sql: sql.to_string(),
@@ -215,7 +229,12 @@ impl<'a> Splitter<'a> {
 
     fn skip_comment(&mut self) -> bool {
         let (c, next) = (self.peek(0), self.peek(1));
-        if (c == b'-' && next == b'-') || (c == b'#' && self.backend == Backend::MySql) {
+        // MySQL: `--` starts a comment only before a space or control character (`5--1` is 6).
+        let dashes = c == b'-'
+            && next == b'-'
+            && (self.backend != Backend::MySql
+                || self.bytes.get(self.pos + 2).is_none_or(|b| *b <= b' '));
+        if dashes || (c == b'#' && self.backend == Backend::MySql) {
             while self.pos < self.bytes.len() && self.peek(0) != b'\n' {
                 self.advance(1);
             }
@@ -230,7 +249,7 @@ impl<'a> Splitter<'a> {
                     depth += 1;
                     self.advance(2);
                 } else if self.peek(0) == b'*' && self.peek(1) == b'/' {
-                    depth -= 1;
+                    depth = depth.saturating_sub(1);
                     self.advance(2);
                     if depth == 0 {
                         break;
@@ -247,12 +266,12 @@ impl<'a> Splitter<'a> {
     /// Strings, quoted identifiers and dollar-quoted bodies; copied, never split.
     fn skip_quoted(&mut self) -> bool {
         let c = self.peek(0);
+        // PostgreSQL: `E'...'`, where the `E` is not the end of a longer word.
         let backslash_escapes = |s: &Self| {
             s.backend == Backend::MySql
                 || (s.backend == Backend::Postgres
-                    && s.pos > 0
-                    && matches!(s.bytes[s.pos - 1], b'E' | b'e')
-                    && (s.pos < 2 || !s.bytes[s.pos - 2].is_ascii_alphanumeric()))
+                    && matches!(s.byte_before(1), Some(b'E' | b'e'))
+                    && !s.byte_before(2).is_some_and(is_word_byte))
         };
         let close = match c {
             b'\'' => b'\'',
@@ -283,29 +302,43 @@ impl<'a> Splitter<'a> {
         true
     }
 
+    /// The byte `n` places before the current one.
+    fn byte_before(&self, n: usize) -> Option<u8> {
+        self.bytes.get(self.pos.checked_sub(n)?).copied()
+    }
+
+    /// `$tag$ ... $tag$`, where the tag is empty or an identifier without `$` (PostgreSQL's
+    /// `dolq_start`/`dolq_cont`: letters, digits after the first, `_`, any non-ASCII byte).
+    /// A `$` inside a word (`a$b`) or before a digit (`$1`) starts none.
     fn skip_dollar_quoted(&mut self) -> bool {
-        if self.pos > 0 && {
-            let p = self.bytes[self.pos - 1];
-            p.is_ascii_alphanumeric() || p == b'_'
-        } {
+        if self.byte_before(1).is_some_and(is_word_byte) {
             return false;
         }
-        let rest = &self.text[self.pos + 1..];
-        let tag_len = rest
-            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-            .unwrap_or(rest.len());
-        let tag = &rest[..tag_len];
-        if tag.starts_with(|c: char| c.is_ascii_digit()) || !rest[tag_len..].starts_with('$') {
+        let after_dollar = self.rest().get(1..).unwrap_or_default();
+        let tag_len = after_dollar
+            .iter()
+            .position(|&b| !(b.is_ascii_alphanumeric() || b == b'_' || !b.is_ascii()))
+            .unwrap_or(after_dollar.len());
+        let (tag, after_tag) = after_dollar.split_at_checked(tag_len).unwrap_or_default();
+        if tag.first().is_some_and(u8::is_ascii_digit) || after_tag.first() != Some(&b'$') {
             return false;
         }
-        let marker = format!("${tag}$");
-        self.advance(marker.len());
-        match self.text[self.pos..].find(&marker) {
-            Some(i) => self.advance(i + marker.len()),
-            None => self.advance(self.bytes.len() - self.pos),
-        }
+        let marker_len = tag_len + 2;
+        let marker = self.rest().get(..marker_len).unwrap_or_default();
+        let body = self.rest().get(marker_len..).unwrap_or_default();
+        let to_close = body
+            .windows(marker_len)
+            .position(|w| w == marker)
+            .map_or(body.len(), |i| i + marker_len);
+        self.advance(marker_len + to_close);
         true
     }
+}
+
+/// A byte that continues an identifier or keyword: ASCII letters and digits, `_`, `$`, and
+/// the bytes of non-ASCII characters.
+fn is_word_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'$') || !b.is_ascii()
 }
 
 #[cfg(test)]
@@ -403,6 +436,58 @@ mod tests {
             "CREATE PROCEDURE p() BEGIN SELECT 1; SELECT 2; END"
         );
         assert_eq!((got[1].sql.as_str(), got[1].line), ("SELECT 3", 4));
+    }
+
+    #[test]
+    fn non_ascii_text_is_split_on_every_dialect() {
+        // Issue 15: the MySQL `DELIMITER` check sliced nine bytes into `'é'` and panicked.
+        for backend in [Backend::MySql, Backend::Postgres, Backend::Sqlite] {
+            assert_eq!(
+                sqls("SELECT 'é';", backend),
+                vec!["SELECT 'é'"],
+                "{backend:?}"
+            );
+            assert_eq!(
+                sqls(
+                    "-- Größe ändern\nALTER TABLE t ADD größe INT;\nSELECT 'ß';",
+                    backend
+                ),
+                vec!["ALTER TABLE t ADD größe INT", "SELECT 'ß'"],
+                "{backend:?}"
+            );
+            assert_eq!(
+                sqls("DELIMITEé;ééééééééé;/* ö; */ SELECT \"ü\";", backend),
+                vec!["DELIMITEé", "ééééééééé", "SELECT \"ü\""],
+                "{backend:?}"
+            );
+        }
+        assert_eq!(
+            sqls(
+                "SELECT 1; -- Größe ändern\nSELECT 'é\\'', 'ö'; # Größe;\nSELECT 1;",
+                Backend::MySql
+            ),
+            vec!["SELECT 1", "SELECT 'é\\'', 'ö'", "SELECT 1"]
+        );
+        // MySQL's `--` needs a space after it.
+        assert_eq!(
+            sqls("SELECT 5--1; SELECT 2;-- c\n", Backend::MySql),
+            vec!["SELECT 5--1", "SELECT 2"]
+        );
+        // PostgreSQL: a dollar tag may hold any non-ASCII letter; `$` inside a word quotes nothing.
+        assert_eq!(
+            sqls(
+                "SELECT $é$ a; $é$; SELECT é$x$; SELECT 'ä';",
+                Backend::Postgres
+            ),
+            vec!["SELECT $é$ a; $é$", "SELECT é$x$", "SELECT 'ä'"]
+        );
+        assert_eq!(
+            sqls(
+                "SELECT $tag$ é; $tag$, E'ö\\';', _e'x\\'; /* ä /* ü; */ ; */ SELECT 2;",
+                Backend::Postgres
+            ),
+            vec!["SELECT $tag$ é; $tag$, E'ö\\';', _e'x\\'", "SELECT 2"]
+        );
     }
 
     #[test]

@@ -21,6 +21,7 @@
 //! - A UTF-8 byte-order mark at the start of the ini is ignored (ConfigParser would fail).
 //! - Values Alembic would misuse are errors: a TOML `version_locations` string (Alembic would
 //!   iterate its characters), a negative `truncate_slug_length`.
+#![cfg_attr(not(test), deny(clippy::indexing_slicing))] // no panic on any input (docs/fuzzing.md)
 
 use super::native_config::{clean_join, line_of, read_config_text, toml_error, type_name};
 use super::{Diagnostic, ProjectError, ProjectSettings};
@@ -135,14 +136,14 @@ impl IniFile {
                     format!("File contains no section headers: {}", py_repr(line)),
                 ));
             };
-            match value.find(['=', ':']) {
-                Some(at) if value[..at].trim_end().is_empty() => {
+            match value.split_once(['=', ':']) {
+                Some((name, _)) if name.trim_end().is_empty() => {
                     // `= value`: ConfigParser reports the line and forgets the current option.
                     bad_lines.push((lineno, line.to_string()));
                     option = None;
                 }
-                Some(at) => {
-                    let name = value[..at].trim_end().to_lowercase();
+                Some((name, first)) => {
+                    let name = name.trim_end().to_lowercase();
                     let section_name = section.clone().unwrap_or_else(|| "DEFAULT".to_string());
                     let key = (section_name.clone(), name.clone());
                     if seen_options.contains(&key) {
@@ -156,7 +157,7 @@ impl IniFile {
                         ));
                     }
                     seen_options.push(key);
-                    let first = value[at + 1..].trim().to_string();
+                    let first = first.trim().to_string();
                     let target = match section {
                         None => &mut defaults,
                         Some(s) => sections.entry(s.clone()).or_default(),
@@ -265,28 +266,30 @@ impl IniFile {
             ));
         }
         while !rest.is_empty() {
-            let Some(p) = rest.find('%') else {
+            let Some((before, after_percent)) = rest.split_once('%') else {
                 out.push_str(rest);
                 return Ok(());
             };
-            out.push_str(&rest[..p]);
-            rest = &rest[p..];
-            if rest[1..].starts_with('%') {
+            out.push_str(before);
+            // The text from the `%` on, as the messages quote it.
+            let reference = rest.get(before.len()..).unwrap_or_default();
+            if let Some(tail) = after_percent.strip_prefix('%') {
                 out.push('%');
-                rest = &rest[2..];
-            } else if rest[1..].starts_with('(') {
+                rest = tail;
+            } else if let Some(inner) = after_percent.strip_prefix('(') {
                 // `%\(([^)]+)\)s`
-                let close = rest
-                    .find(')')
-                    .filter(|&c| c > 2 && rest[c + 1..].starts_with('s'));
-                let Some(close) = close else {
+                let var_and_tail = inner
+                    .split_once(')')
+                    .and_then(|(var, tail)| Some((var, tail.strip_prefix('s')?)))
+                    .filter(|(var, _)| !var.is_empty());
+                let Some((var, tail)) = var_and_tail else {
                     return Err(format!(
                         "bad interpolation variable reference {}",
-                        py_repr(rest)
+                        py_repr(reference)
                     ));
                 };
-                let var = rest[2..close].to_lowercase();
-                rest = &rest[close + 2..];
+                let var = var.to_lowercase();
+                rest = tail;
                 let Some(value) = self.entry(section, &var) else {
                     return Err(format!(
                         "Bad value substitution: option {} in section {} contains an interpolation key {} \
@@ -305,7 +308,7 @@ impl IniFile {
             } else {
                 return Err(format!(
                     "'%' must be followed by '%' or '(', found: {}",
-                    py_repr(rest)
+                    py_repr(reference)
                 ));
             }
         }
@@ -316,8 +319,8 @@ impl IniFile {
 /// `[header]` per ConfigParser's `SECTCRE` (`\[(?P<header>.+)\]`, matched at the start only).
 fn section_header(value: &str) -> Option<&str> {
     let inner = value.strip_prefix('[')?;
-    let close = inner.rfind(']')?;
-    (close > 0).then(|| &inner[..close])
+    let (header, _) = inner.rsplit_once(']')?;
+    (!header.is_empty()).then_some(header)
 }
 
 /// Python's universal newlines: `\r\n`, `\r` and `\n` all end a line.
@@ -325,15 +328,16 @@ fn split_lines(text: &str) -> Vec<&str> {
     let mut lines = Vec::new();
     let mut start = 0;
     let bytes = text.as_bytes();
+    let line = |start: usize, end: usize| text.get(start..end).unwrap_or_default();
     let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
+    while let Some(&byte) = bytes.get(i) {
+        match byte {
             b'\n' => {
-                lines.push(&text[start..i]);
+                lines.push(line(start, i));
                 start = i + 1;
             }
             b'\r' => {
-                lines.push(&text[start..i]);
+                lines.push(line(start, i));
                 if bytes.get(i + 1) == Some(&b'\n') {
                     i += 1;
                 }
@@ -344,7 +348,7 @@ fn split_lines(text: &str) -> Vec<&str> {
         i += 1;
     }
     if start < text.len() {
-        lines.push(&text[start..]);
+        lines.push(line(start, text.len()));
     }
     lines
 }
@@ -497,18 +501,17 @@ pub fn pyproject_has_alembic(path: &Path) -> Result<bool, ProjectError> {
 fn percent_format(value: &str, here: &str) -> Result<String, String> {
     let mut out = String::new();
     let mut rest = value;
-    while let Some(p) = rest.find('%') {
-        out.push_str(&rest[..p]);
-        rest = &rest[p + 1..];
+    while let Some((before, after_percent)) = rest.split_once('%') {
+        out.push_str(before);
+        rest = after_percent;
         if let Some(after) = rest.strip_prefix('%') {
             out.push('%');
             rest = after;
         } else if let Some(after) = rest.strip_prefix('(') {
-            let Some(close) = after.find(')') else {
+            let Some((key, after_key)) = after.split_once(')') else {
                 return Err("incomplete format key".to_string());
             };
-            let key = &after[..close];
-            let Some(tail) = after[close + 1..].strip_prefix('s') else {
+            let Some(tail) = after_key.strip_prefix('s') else {
                 return Err(format!(
                     "unsupported format after %({key}); only %({key})s is supported"
                 ));
@@ -581,6 +584,29 @@ impl AlembicConfig {
             Some(path) => read_pyproject(path)?,
             None => None,
         };
+        Ok(AlembicConfig {
+            ini,
+            section: section.to_string(),
+            toml,
+        })
+    }
+
+    /// [`AlembicConfig::read`] from texts already in memory, each with the path it names in
+    /// errors (and whose folder is `%(here)s`); the fuzz targets parse through this.
+    pub fn parse(
+        ini: Option<(&Path, &str)>,
+        pyproject: Option<(&Path, &str)>,
+        section: &str,
+    ) -> Result<AlembicConfig, ProjectError> {
+        let ini = ini
+            .map(|(path, text)| IniFile::parse(path, text, &here_of(path)))
+            .transpose()
+            .map_err(ProjectError::Config)?;
+        let toml = pyproject
+            .map(|(path, text)| parse_pyproject(path, text))
+            .transpose()
+            .map_err(ProjectError::Config)?
+            .flatten();
         Ok(AlembicConfig {
             ini,
             section: section.to_string(),
@@ -949,10 +975,10 @@ fn legacy_split(value: &str, colon: bool) -> Vec<String> {
 /// Python's `int(str)` for base 10: surrounding whitespace, a sign, `_` between digits.
 fn python_int(s: &str) -> Option<i64> {
     let s = s.trim();
-    let (negative, digits) = match s.as_bytes().first() {
-        Some(b'-') => (true, &s[1..]),
-        Some(b'+') => (false, &s[1..]),
-        _ => (false, s),
+    let (negative, digits) = if let Some(digits) = s.strip_prefix('-') {
+        (true, digits)
+    } else {
+        (false, s.strip_prefix('+').unwrap_or(s))
     };
     if digits.is_empty()
         || digits.starts_with('_')

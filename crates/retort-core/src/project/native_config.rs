@@ -13,6 +13,7 @@
 //!
 //! Unlike Alembic's configuration, unknown keys are errors (a typo must not be silently
 //! ignored), and so are values of the wrong type; both name the file and the line.
+#![cfg_attr(not(test), deny(clippy::indexing_slicing))] // no panic on any input (docs/fuzzing.md)
 
 use super::{Diagnostic, ProjectError, ProjectSettings};
 use std::path::{Component, Path, PathBuf};
@@ -187,11 +188,7 @@ pub(crate) fn read_config_text(path: &Path) -> Result<String, ProjectError> {
     match std::str::from_utf8(bytes) {
         Ok(text) => Ok(text.to_string()),
         Err(e) => {
-            let line = bytes[..e.valid_up_to()]
-                .iter()
-                .filter(|&&b| b == b'\n')
-                .count()
-                + 1;
+            let line = line_of_bytes(bytes, e.valid_up_to());
             Err(ProjectError::Config(Diagnostic::error(
                 path,
                 Some(line),
@@ -203,12 +200,11 @@ pub(crate) fn read_config_text(path: &Path) -> Result<String, ProjectError> {
 
 /// The 1-based line holding byte `offset` of `text`.
 pub(crate) fn line_of(text: &str, offset: usize) -> usize {
-    let end = offset.min(text.len());
-    text.as_bytes()[..end]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
+    line_of_bytes(text.as_bytes(), offset)
+}
+
+fn line_of_bytes(bytes: &[u8], offset: usize) -> usize {
+    bytes.iter().take(offset).filter(|&&b| b == b'\n').count() + 1
 }
 
 /// A TOML syntax error as a diagnostic with the file and line.

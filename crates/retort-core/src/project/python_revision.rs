@@ -15,6 +15,7 @@
 //! (`function_section`), only the part before them is read: by that recognizer as well when
 //! it can (`plain_read`), else by the parser. Whatever is not certain goes to the parser, on
 //! the whole file, which also words every error; the tests check both ways agree.
+#![cfg_attr(not(test), deny(clippy::indexing_slicing))] // no panic on any input (docs/fuzzing.md)
 
 use super::{Diagnostic, RevisionFile};
 use ruff_python_ast::token::TokenKind;
@@ -199,7 +200,7 @@ fn read_parsed(path: &Path, source: &str, lines: &LineIndex<'_>) -> Result<Stati
     // Usually only the part before the functions needs the parser (see `function_section`);
     // the part starts at line 1, so every line number it gives is the file's.
     if let Some(cut) = function_section(source) {
-        let prefix = &source[..cut];
+        let prefix = source.get(..cut).unwrap_or(source);
         // Most often it does not even need the parser (see `plain_read`).
         if let Some(file) = plain_read(path, prefix) {
             return Ok(StaticRead::Read(file));
@@ -253,8 +254,8 @@ fn plain_read(path: &Path, prefix: &str) -> Option<RevisionFile> {
                     parser.test()?;
                 }
                 parser.expect_op("=")?;
-                match name_index(name) {
-                    Some(index) => values[index] = Some(parser.plain_value()?),
+                match name_index(name).and_then(|index| values.get_mut(index)) {
+                    Some(slot) => *slot = Some(parser.plain_value()?),
                     None => {
                         parser.testlist()?;
                     }
@@ -288,10 +289,11 @@ fn plain_read(path: &Path, prefix: &str) -> Option<RevisionFile> {
 fn plain_string_value(literal: &str) -> &str {
     let text = literal.trim_start_matches(['r', 'R', 'u', 'U']);
     let b = text.as_bytes();
-    let triple = b.len() >= 6 && b[1] == b[0] && b[2] == b[0];
+    let triple = b.len() >= 6 && b.get(1) == b.first() && b.get(2) == b.first();
     let quotes = if triple { 3 } else { 1 };
     // The quotes are ASCII: these are character boundaries.
-    &text[quotes..text.len() - quotes]
+    text.get(quotes..text.len().saturating_sub(quotes))
+        .unwrap_or_default()
 }
 
 /// [`read_parsed`] without the fast path.
@@ -322,15 +324,12 @@ fn read_module(
         found: [None; 4],
     };
     globals.visit_body(body);
-    for (index, line) in globals.found.iter().enumerate() {
-        if let Some(line) = *line {
+    for ((binding, line), name) in bindings.iter_mut().zip(globals.found).zip(NAMES) {
+        if let Some(line) = line {
             // A function may assign it at any time; only running the module tells.
-            bindings[index] = Some(Binding::Dynamic {
+            *binding = Some(Binding::Dynamic {
                 line,
-                reason: format!(
-                    "'{}' is declared `global` and may be assigned by a function",
-                    NAMES[index]
-                ),
+                reason: format!("'{name}' is declared `global` and may be assigned by a function"),
             });
         }
     }
@@ -345,8 +344,7 @@ fn read_module(
     // Values, in Alembic's terms: None = attribute absent.
     let mut values: [Option<Value>; 4] = [None, None, None, None];
     let mut computed: Vec<(usize, String)> = Vec::new();
-    for (index, binding) in bindings.iter().enumerate() {
-        let name = NAMES[index];
+    for ((index, binding), name) in bindings.iter().enumerate().zip(NAMES) {
         match binding {
             None => {
                 if let Some((line, what)) = &hints.found {
@@ -369,7 +367,11 @@ fn read_module(
                     ));
                 }
                 match evaluate(expr, lines) {
-                    Ok(value) => values[index] = Some(value),
+                    Ok(value) => {
+                        if let Some(slot) = values.get_mut(index) {
+                            *slot = Some(value);
+                        }
+                    }
                     Err((line, what)) => {
                         computed.push((line, format!("'{name}' is {what}, not a string literal")))
                     }
@@ -459,26 +461,23 @@ fn collect_bindings<'a>(body: &'a [Stmt], lines: &LineIndex<'_>) -> [Option<Bind
             }
             Stmt::AugAssign(assign) => {
                 if let Expr::Name(name) = assign.target.as_ref()
-                    && let Some(index) = name_index(name.id.as_str())
+                    && let Some(slot) =
+                        name_index(name.id.as_str()).and_then(|i| bindings.get_mut(i))
                 {
-                    bindings[index] = Some(Binding::Dynamic {
+                    *slot = Some(Binding::Dynamic {
                         line: lines.line(assign.start()),
-                        reason: format!("'{}' is changed by an augmented assignment", NAMES[index]),
+                        reason: format!("'{}' is changed by an augmented assignment", name.id),
                     });
                 }
             }
             other => {
                 let mut finder = BindingFinder { found: [false; 4] };
                 finder.visit_stmt(other);
-                for (index, found) in finder.found.iter().enumerate() {
-                    if *found {
-                        bindings[index] = Some(Binding::Dynamic {
+                for ((binding, found), name) in bindings.iter_mut().zip(finder.found).zip(NAMES) {
+                    if found {
+                        *binding = Some(Binding::Dynamic {
                             line: lines.line(other.start()),
-                            reason: format!(
-                                "'{}' is bound by {}",
-                                NAMES[index],
-                                describe_stmt(other)
-                            ),
+                            reason: format!("'{name}' is bound by {}", describe_stmt(other)),
                         });
                     }
                 }
@@ -497,12 +496,12 @@ fn bind_target<'a>(
 ) {
     match target {
         Expr::Name(name) => {
-            if let Some(index) = name_index(name.id.as_str()) {
-                bindings[index] = Some(match value {
+            if let Some(slot) = name_index(name.id.as_str()).and_then(|i| bindings.get_mut(i)) {
+                *slot = Some(match value {
                     Some(value) => Binding::Literal(value),
                     None => Binding::Dynamic {
                         line: lines.line(target.start()),
-                        reason: format!("'{}' is assigned by unpacking a value", NAMES[index]),
+                        reason: format!("'{}' is assigned by unpacking a value", name.id),
                     },
                 });
             }
@@ -571,8 +570,8 @@ struct BindingFinder {
 
 impl BindingFinder {
     fn mark(&mut self, name: &str) {
-        if let Some(index) = name_index(name) {
-            self.found[index] = true;
+        if let Some(found) = name_index(name).and_then(|i| self.found.get_mut(i)) {
+            *found = true;
         }
     }
 }
@@ -653,8 +652,8 @@ impl<'a> Visitor<'a> for GlobalDecls<'_> {
     fn visit_stmt(&mut self, stmt: &'a Stmt) {
         if let Stmt::Global(global) = stmt {
             for name in &global.names {
-                if let Some(index) = name_index(name.as_str()) {
-                    self.found[index].get_or_insert(self.lines.line(stmt.start()));
+                if let Some(found) = name_index(name.as_str()).and_then(|i| self.found.get_mut(i)) {
+                    found.get_or_insert(self.lines.line(stmt.start()));
                 }
             }
         }
@@ -854,12 +853,13 @@ fn create_date(longdoc: &str) -> Option<String> {
     const LABEL: &str = "Create Date:";
     // Each place the label stands, in order, is a candidate line: the label must start it.
     longdoc.match_indices(LABEL).find_map(|(at, _)| {
-        let line_start = longdoc[..at].rfind('\n').map_or(0, |n| n + 1);
-        if !longdoc[line_start..at].chars().all(is_py_space) {
+        let (before, from_label) = longdoc.split_at_checked(at)?;
+        let line_start = before.rsplit_once('\n').map_or(before, |(_, line)| line);
+        if !line_start.chars().all(is_py_space) {
             return None;
         }
-        let rest = &longdoc[at + LABEL.len()..];
-        let date = py_strip(&rest[..rest.find('\n').unwrap_or(rest.len())]);
+        let rest = from_label.strip_prefix(LABEL)?;
+        let date = py_strip(rest.split_once('\n').map_or(rest, |(line, _)| line));
         (!date.is_empty()).then(|| date.to_string())
     })
 }
@@ -905,15 +905,18 @@ pub(super) fn coding_cookie(source: &str) -> Option<(usize, String)> {
 }
 
 fn split_first_line(s: &str) -> (&str, Option<&str>) {
-    match s.find(['\n', '\r']) {
+    match s.split_once(['\n', '\r']) {
         None => (s, None),
-        Some(end) => {
-            let next = if s[end..].starts_with("\r\n") {
-                end + 2
+        Some((line, rest)) => {
+            let crlf = s
+                .get(line.len()..)
+                .is_some_and(|end| end.starts_with("\r\n"));
+            let rest = if crlf {
+                rest.strip_prefix('\n').unwrap_or(rest)
             } else {
-                end + 1
+                rest
             };
-            (&s[..end], Some(&s[next..]))
+            (line, Some(rest))
         }
     }
 }
@@ -924,8 +927,7 @@ fn cookie_in(line: &str) -> Option<String> {
         .trim_start_matches([' ', '\t', '\u{c}'])
         .strip_prefix('#')?;
     let mut search = rest;
-    while let Some(at) = search.find("coding") {
-        let after = &search[at + "coding".len()..];
+    while let Some((_, after)) = search.split_once("coding") {
         if let Some(value) = after.strip_prefix([':', '=']) {
             let value = value.trim_start_matches([' ', '\t']);
             let name: String = value
@@ -987,7 +989,9 @@ fn nesting_estimate(source: &str) -> usize {
             }
             TokenKind::Newline => {
                 levels.truncate(1);
-                levels[0] = 0;
+                if let Some(first) = levels.first_mut() {
+                    *first = 0;
+                }
                 operators = 0;
             }
             TokenKind::Indent => indent += 1,
@@ -1043,7 +1047,8 @@ fn nesting_bound(source: &str) -> usize {
         + usize::from(punctuation(first))
         + usize::from(word(first))
         + 4 * usize::from(space(first));
-    let (before, after) = (&bytes[..bytes.len() - 1], &bytes[1..]);
+    let before = bytes.split_last().map_or(&[][..], |(_, rest)| rest);
+    let after = bytes.get(1..).unwrap_or_default();
     for (before, after) in before.chunks(255).zip(after.chunks(255)) {
         // At most one each a byte: 255 bytes fit in a `u8`.
         let (mut punctuations, mut words, mut indented) = (0u8, 0u8, 0u8);
@@ -1121,7 +1126,7 @@ fn function_section(source: &str) -> Option<usize> {
         source.find("\ndef ")? + 1
     };
     // An empty prefix would lose nothing either, but there is nothing to gain.
-    (cut > 0 && plain_functions(&source[cut..])).then_some(cut)
+    (cut > 0 && plain_functions(source.get(cut..).unwrap_or_default())).then_some(cut)
 }
 
 /// Names whose mere presence sends a file to the full parse: the four values (a function of
@@ -1237,12 +1242,16 @@ fn is_ident_byte(b: u8) -> bool {
         let mut table = [false; 256];
         let mut b = 0;
         while b < 256 {
-            table[b] = (b as u8).is_ascii_alphanumeric() || b as u8 == b'_';
+            // `b < 256`, the table's length (`get_mut` is not usable in a const block).
+            #[allow(clippy::indexing_slicing)]
+            {
+                table[b] = (b as u8).is_ascii_alphanumeric() || b as u8 == b'_';
+            }
             b += 1;
         }
         table
     };
-    IDENT[usize::from(b)]
+    IDENT.get(usize::from(b)).copied().unwrap_or(false)
 }
 
 /// Deepest indentation the lexer follows.
@@ -1325,17 +1334,18 @@ impl<'s> PlainLexer<'s> {
                         let column = j - i;
                         self.at = j;
                         self.line_start = false;
-                        if column > self.indents[self.depth] {
+                        let indent = |lexer: &Self| lexer.indents.get(lexer.depth).copied();
+                        if column > indent(self)? {
                             self.depth += 1;
                             *self.indents.get_mut(self.depth)? = column;
                             return Some(Tok::Indent);
                         }
                         let mut dedents = 0;
-                        while column < self.indents[self.depth] {
+                        while column < indent(self)? {
                             self.depth -= 1;
                             dedents += 1;
                         }
-                        if column != self.indents[self.depth] {
+                        if column != indent(self)? {
                             return None;
                         }
                         if dedents > 0 {
@@ -1393,18 +1403,19 @@ impl<'s> PlainLexer<'s> {
                 }
                 b'a'..=b'z' | b'A'..=b'Z' | b'_' => {
                     let start = i;
-                    i += b[i..]
+                    let tail = b.get(i..).unwrap_or_default();
+                    i += tail
                         .iter()
                         .position(|&c| !is_ident_byte(c))
-                        .unwrap_or(b.len() - i);
-                    let word = &self.src[start..i];
+                        .unwrap_or(tail.len());
+                    let word = self.src.get(start..i)?;
                     let tok = if matches!(b.get(i), Some(b'\'' | b'"')) {
                         // A string prefix: only those that change nothing without backslashes.
                         if !matches!(word, "r" | "R" | "u" | "U") {
                             return None;
                         }
                         i = plain_string_end(b, i)?;
-                        Tok::Str(&self.src[start..i])
+                        Tok::Str(self.src.get(start..i)?)
                     } else if is_doubtful_name(word) && !(self.values && name_index(word).is_some())
                     {
                         return None;
@@ -1419,7 +1430,7 @@ impl<'s> PlainLexer<'s> {
                     if c == b'0' && next.is_some_and(|n| n.is_ascii_digit()) {
                         return None;
                     }
-                    while i < b.len() && b[i].is_ascii_digit() {
+                    while b.get(i).is_some_and(u8::is_ascii_digit) {
                         i += 1;
                     }
                     if b.get(i) == Some(&b'.') {
@@ -1427,7 +1438,7 @@ impl<'s> PlainLexer<'s> {
                         if !b.get(i).is_some_and(|d| d.is_ascii_digit()) {
                             return None;
                         }
-                        while i < b.len() && b[i].is_ascii_digit() {
+                        while b.get(i).is_some_and(u8::is_ascii_digit) {
                             i += 1;
                         }
                     }
@@ -1440,7 +1451,7 @@ impl<'s> PlainLexer<'s> {
                 }
                 b'\'' | b'"' => {
                     self.at = plain_string_end(b, i)?;
-                    return Some(Tok::Str(&self.src[i..self.at]));
+                    return Some(Tok::Str(self.src.get(i..self.at)?));
                 }
                 b'(' | b'[' | b'{' => {
                     self.brackets += 1;
@@ -1521,7 +1532,8 @@ impl<'s> PlainLexer<'s> {
 
 /// Where the line holding `at` ends: its `\n` or `\r`, or the end of the text.
 fn line_end(b: &[u8], at: usize) -> usize {
-    b[at..]
+    b.get(at..)
+        .unwrap_or_default()
         .iter()
         .position(|&c| c == b'\n' || c == b'\r')
         .map_or(b.len(), |n| at + n)
@@ -1529,7 +1541,7 @@ fn line_end(b: &[u8], at: usize) -> usize {
 
 /// The end of the string literal whose opening quote is at `start` (no backslashes).
 fn plain_string_end(b: &[u8], start: usize) -> Option<usize> {
-    let quote = b[start];
+    let quote = *b.get(start)?;
     if b.get(start + 1) == Some(&quote) && b.get(start + 2) == Some(&quote) {
         let mut i = start + 3;
         loop {
@@ -1542,10 +1554,10 @@ fn plain_string_end(b: &[u8], start: usize) -> Option<usize> {
     }
     let end = start
         + 1
-        + b[start + 1..]
+        + b.get(start + 1..)?
             .iter()
             .position(|&c| c == quote || c == b'\n' || c == b'\r')?;
-    (b[end] == quote).then_some(end + 1)
+    (b.get(end) == Some(&quote)).then_some(end + 1)
 }
 
 /// What an expression can be assigned to.
@@ -2559,7 +2571,9 @@ fn stderr_tail(stderr: &str) -> String {
     if lines.is_empty() {
         return String::new();
     }
-    let tail = &lines[lines.len().saturating_sub(5)..];
+    let tail = lines
+        .get(lines.len().saturating_sub(5)..)
+        .unwrap_or_default();
     format!(": {}", tail.join(" | "))
 }
 

@@ -36,6 +36,7 @@
 //! - Ids follow Alembic's `Revision.verify_rev_id` (no `@ - + :`), and additionally may not be
 //!   empty or contain whitespace or commas; an id may not list itself as its own
 //!   `down_revision` or `depends_on` (Alembic's self-loop errors).
+#![cfg_attr(not(test), deny(clippy::indexing_slicing))] // no panic on any input (docs/fuzzing.md)
 
 use super::{Diagnostic, RevisionFile, SqlBody, SqlSection};
 use std::path::Path;
@@ -96,18 +97,19 @@ pub fn parse_sql_revision(path: &Path, text: &str) -> Result<RevisionFile, Diagn
         .split('\n')
         .map(|l| l.strip_suffix('\r').unwrap_or(l))
         .collect();
-    // `lines[i]` is line `i + 1`.
+    // `line_at(i)` is line `i + 1`; "" past the end.
+    let line_at = |i: usize| lines.get(i).copied().unwrap_or_default();
     let mut i = 0;
-    while i < lines.len() && classify(lines[i]) == Kind::Blank {
+    while i < lines.len() && classify(line_at(i)) == Kind::Blank {
         i += 1;
     }
 
     // The header.
     let header_start = i + 1;
     let mut values: Vec<(&'static str, String, usize)> = Vec::new();
-    while i < lines.len() && classify(lines[i]) == Kind::KeyValue {
+    while i < lines.len() && classify(line_at(i)) == Kind::KeyValue {
         let lineno = i + 1;
-        let body = &lines[i][2..];
+        let body = line_at(i).get(2..).unwrap_or_default();
         let (key, value) = body.split_once(':').unwrap_or((body, ""));
         let key = key.trim();
         if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
@@ -116,7 +118,7 @@ pub fn parse_sql_revision(path: &Path, text: &str) -> Result<RevisionFile, Diagn
                 format!(
                     "malformed header line {:?}: expected `-- key: value` (leave a blank line between \
                      the header and other comments)",
-                    lines[i].trim_end()
+                    line_at(i).trim_end()
                 ),
             ));
         }
@@ -140,7 +142,7 @@ pub fn parse_sql_revision(path: &Path, text: &str) -> Result<RevisionFile, Diagn
     }
     if values.is_empty() {
         let at = i.min(lines.len().saturating_sub(1));
-        if i < lines.len() && classify(lines[i]) == Kind::Marker {
+        if i < lines.len() && classify(line_at(i)) == Kind::Marker {
             return Err(err(
                 i + 1,
                 "section marker before the header; a revision file starts with \
@@ -164,10 +166,12 @@ pub fn parse_sql_revision(path: &Path, text: &str) -> Result<RevisionFile, Diagn
     };
     // Between the header and `-- migrate:up`.
     while i < lines.len() {
-        match classify(lines[i]) {
+        match classify(line_at(i)) {
             Kind::Blank | Kind::Comment => i += 1,
             Kind::KeyValue => {
-                let body = lines[i][2..]
+                let body = line_at(i)
+                    .get(2..)
+                    .unwrap_or_default()
                     .split_once(':')
                     .map(|(k, _)| k.trim())
                     .unwrap_or("");
@@ -210,7 +214,7 @@ pub fn parse_sql_revision(path: &Path, text: &str) -> Result<RevisionFile, Diagn
     let mut downgrade: Option<SqlSection> = None;
     while i < lines.len() {
         let lineno = i + 1;
-        let marker = marker_text(lines[i]).unwrap_or_default();
+        let marker = marker_text(line_at(i)).unwrap_or_default();
         let mut words = marker.split_whitespace();
         let name = words.next().unwrap_or_default();
         let mut transactional = true;
@@ -229,10 +233,10 @@ pub fn parse_sql_revision(path: &Path, text: &str) -> Result<RevisionFile, Diagn
             }
         }
         let mut end = i + 1;
-        while end < lines.len() && classify(lines[end]) != Kind::Marker {
+        while end < lines.len() && classify(line_at(end)) != Kind::Marker {
             end += 1;
         }
-        let body = &lines[i + 1..end];
+        let body = lines.get(i + 1..end).unwrap_or_default();
         let section = SqlSection {
             sql: section_text(body),
             transactional,
@@ -332,7 +336,7 @@ fn section_text(lines: &[&str]) -> String {
         .iter()
         .rposition(|l| !is_blank(l))
         .map_or(start, |p| p + 1);
-    lines[start..end].join("\n")
+    lines.get(start..end).unwrap_or_default().join("\n")
 }
 
 /// Alembic's id rule plus Retort's: no `@ - + :`, whitespace or commas.

@@ -1,6 +1,7 @@
 //! A small `.env` reader: `KEY=VALUE` lines, an optional `export ` prefix, `#` comments,
 //! single quotes (taken literally), double quotes (with `\n`, `\"`, `\\` escapes), and
 //! trailing comments after unquoted values.
+#![cfg_attr(not(test), deny(clippy::indexing_slicing))] // no panic on any input (docs/fuzzing.md)
 
 /// The file's assignments in order; lines that are not assignments are skipped.
 pub fn parse(text: &str) -> Vec<(String, String)> {
@@ -53,10 +54,7 @@ fn value_of(raw: &str) -> String {
         return out;
     }
     // Unquoted: a ` #` starts a comment.
-    let value = match raw.find(" #") {
-        Some(i) => &raw[..i],
-        None => raw,
-    };
+    let value = raw.split_once(" #").map_or(raw, |(value, _)| value);
     value.trim().to_string()
 }
 

@@ -74,7 +74,13 @@ ensure_ui() {
   fi
   if [ ! -f "$root/ui/dist/index.html" ] || [ -n "$(find "$root/ui/src" "$root/ui/index.html" -newer "$root/ui/dist/index.html" -print -quit)" ]; then
     echo "==> building the UI (ui/dist)"
-    npm --prefix "$root/ui" run build --silent >/dev/null
+    # tsc prints its errors on stdout: show them when the build fails, not only its exit code.
+    local out
+    if ! out=$(npm --prefix "$root/ui" run build --silent 2>&1); then
+      printf '%s\n' "$out" >&2
+      echo "!! the UI build (npm run build in ui/) failed" >&2
+      return 1
+    fi
   fi
 }
 

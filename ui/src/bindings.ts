@@ -1321,13 +1321,18 @@ export type RestoreReport_Deserialize = {
 	backup_id?: number | null,
 	/**  The target, redacted. */
 	target: string,
-	/**  The target's version-table rows after the restore. */
+	/**  The target's version-table rows after the restore, sorted. */
 	revisions: string[],
 	/**
-	 *  Tables the target had that the backup does not (created after the backup): dropped,
+	 *  Objects the target had that the backup does not (created after the backup): dropped,
 	 *  so that the target is as the backup was.
 	 */
 	dropped_tables: string[],
+	/**
+	 *  What the restored database was compared with, and found to match. A restore that
+	 *  does not match is [`BackupError::NotAsBackedUp`], never a report.
+	 */
+	verification: RestoreVerification_Deserialize,
 	duration_ms: number | null,
 };
 
@@ -1336,14 +1341,46 @@ export type RestoreReport_Serialize = {
 	backup_id: number | null,
 	/**  The target, redacted. */
 	target: string,
-	/**  The target's version-table rows after the restore. */
+	/**  The target's version-table rows after the restore, sorted. */
 	revisions: string[],
 	/**
-	 *  Tables the target had that the backup does not (created after the backup): dropped,
+	 *  Objects the target had that the backup does not (created after the backup): dropped,
 	 *  so that the target is as the backup was.
 	 */
 	dropped_tables: string[],
+	/**
+	 *  What the restored database was compared with, and found to match. A restore that
+	 *  does not match is [`BackupError::NotAsBackedUp`], never a report.
+	 */
+	verification: RestoreVerification_Serialize,
 	duration_ms: number | null,
+};
+
+/**  What a restore was checked against, when it matched. */
+export type RestoreVerification = RestoreVerification_Serialize | RestoreVerification_Deserialize;
+
+/**  What a restore was checked against, when it matched. */
+export type RestoreVerification_Deserialize = {
+	/**  Objects of the backup found in the database, as they are in the backup. */
+	objects: number | null,
+	/**  Tables whose row counts were compared (`None`: the format records no counts). */
+	row_counts?: number | null,
+	/**  The version rows, the same in both. */
+	revisions: string[],
+	/**  `SQLite copy`, `pg_restore --list`, `dump's CREATE statements`. */
+	source: string,
+};
+
+/**  What a restore was checked against, when it matched. */
+export type RestoreVerification_Serialize = {
+	/**  Objects of the backup found in the database, as they are in the backup. */
+	objects: number | null,
+	/**  Tables whose row counts were compared (`None`: the format records no counts). */
+	row_counts: number | null,
+	/**  The version rows, the same in both. */
+	revisions: string[],
+	/**  `SQLite copy`, `pg_restore --list`, `dump's CREATE statements`. */
+	source: string,
 };
 
 /**  A file revealed in the file manager (`opened` false: shown only as a path). */

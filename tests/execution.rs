@@ -498,7 +498,10 @@ fn non_ascii_project(dir: &Path, url: &str) {
 fn mysql_revision_with_non_ascii_text_prints_plans_and_runs() {
     // `--sql` is offline: the database is never opened.
     let dir = tempfile::tempdir().unwrap();
-    non_ascii_project(dir.path(), "mysql+pymysql://root@127.0.0.1:3306/never_opened");
+    non_ascii_project(
+        dir.path(),
+        "mysql+pymysql://root@127.0.0.1:3306/never_opened",
+    );
     let out = run(retort(), dir.path(), &["upgrade", "head", "--sql"]);
     let sql = text(&out.stdout);
     assert!(out.status.success(), "{}", text(&out.stderr));

@@ -73,7 +73,8 @@ impl Env {
             .map(|i| format!("CREATE TABLE t{i} (id INTEGER PRIMARY KEY);"))
             .collect();
         let env = Self::linear(&ups.iter().map(String::as_str).collect::<Vec<_>>());
-        let long = "a message long enough to make every progress line a few hundred bytes ".repeat(4);
+        let long =
+            "a message long enough to make every progress line a few hundred bytes ".repeat(4);
         for f in fs::read_dir(env.project.path().join("versions")).unwrap() {
             let path = f.unwrap().path();
             let text = fs::read_to_string(&path).unwrap();
@@ -448,7 +449,10 @@ fn a_killed_run_keeps_its_committed_steps_and_is_reconciled_next_time() {
     loop {
         let mut line = String::new();
         use std::io::BufRead;
-        assert!(stdout.read_line(&mut line).unwrap() > 0, "retort ended early");
+        assert!(
+            stdout.read_line(&mut line).unwrap() > 0,
+            "retort ended early"
+        );
         if line.contains("step_started") && line.contains(&slow) {
             break;
         }
@@ -490,7 +494,11 @@ fn a_killed_run_keeps_its_committed_steps_and_is_reconciled_next_time() {
     let log = env.json(&["log"]);
     let entry = &log[0];
     assert_eq!(entry["interrupted"], true, "{log:#}");
-    assert_eq!(entry["steps"].as_array().unwrap().len(), COMMITTED + 1, "{log:#}");
+    assert_eq!(
+        entry["steps"].as_array().unwrap().len(),
+        COMMITTED + 1,
+        "{log:#}"
+    );
     assert_eq!(entry["steps"][COMMITTED]["revision"], slow.as_str());
     let error = entry["error"].as_str().unwrap();
     assert!(
@@ -514,7 +522,11 @@ fn a_killed_run_keeps_its_committed_steps_and_is_reconciled_next_time() {
 /// `sqlite3` (the CLI, not Retort) on `db`: one query's output, trimmed.
 fn sqlite3(db: &Path, sql: &str) -> String {
     let out = Command::new("sqlite3").arg(db).arg(sql).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
@@ -554,7 +566,10 @@ fn a_closed_stdout_does_not_stop_the_run() {
         format!("{REVISIONS:012}")
     );
     assert_eq!(
-        sqlite3(&db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name LIKE 't%'"),
+        sqlite3(
+            &db,
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name LIKE 't%'"
+        ),
         REVISIONS.to_string()
     );
     // The journal says how the run really ended: done, with every step.

@@ -452,7 +452,10 @@ pub(super) async fn archive_inventory(
         })
         .collect();
     let schema = match &version_table.schema {
-        Some(s) => candidates.iter().find(|c| **c == s.as_str()).map(|s| s.to_string()),
+        Some(s) => candidates
+            .iter()
+            .find(|c| **c == s.as_str())
+            .map(|s| s.to_string()),
         None if candidates.len() == 1 => Some(candidates[0].to_string()),
         None => candidates
             .iter()

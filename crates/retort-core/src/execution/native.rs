@@ -6,6 +6,7 @@
 //! which of them had committed; the version-table change follows in its own transaction.
 
 use super::plan::{self, Step};
+use super::rows::RowChange;
 use super::{
     CompletedStep, ExecutionError, Held, Operation, Outcome, ProgressEvent, ProgressSink,
     RunObserver, RunOptions, RunReport, StepFailure,
@@ -182,25 +183,38 @@ async fn run_step(db: &mut Database, table: &VersionTable, step: &Step) -> Resul
     let transactional =
         db.backend() != Backend::MySql && step.sql.as_ref().is_none_or(|s| s.transactional);
 
-    // SQLite: `BEGIN IMMEDIATE` and the statements go to the connection's thread as one batch,
-    // a round trip instead of one per statement. Each statement is followed by its `;` at
-    // once, so that SQLite keeps the same text in its schema as when it runs alone; a step
-    // whose statement ends in a `--` comment (which would swallow the `;`) runs one by one.
-    // If the batch fails it is rolled back whole and the step runs again statement by
-    // statement below, which names the failing statement and its line.
+    // SQLite: the whole step (`BEGIN IMMEDIATE`, its statements, its version-row changes and
+    // `COMMIT`) runs as one batch, one call into SQLite per revision (see
+    // [`Database::execute_batch`]). Each statement is followed
+    // by its `;` at once, so that SQLite keeps the same text in its schema as when it runs
+    // alone; a step whose statement ends in a `--` comment (which would swallow the `;`) runs
+    // one by one. A row change that must touch exactly one row is followed by a guard that
+    // fails the batch before its `COMMIT` otherwise (see [`SQLITE_ONE_ROW_GUARD`]). If the
+    // batch fails, nothing of it committed: it is rolled back whole and the step runs again
+    // statement by statement below, which names the failing statement and its line, or the
+    // version row that did not match.
     let batchable = || {
         statements
             .iter()
             .all(|s| !s.sql.lines().last().unwrap_or_default().contains("--"))
     };
-    if transactional && db.backend() == Backend::Sqlite && !statements.is_empty() && batchable() {
+    if transactional && db.backend() == Backend::Sqlite && batchable() {
         let mut batch = String::from("BEGIN IMMEDIATE");
         for statement in statements {
             batch.push_str(";\n");
             batch.push_str(&statement.sql);
         }
-        if db.execute(&batch).await.is_ok() {
-            return finish_transaction(db, table, step).await;
+        for change in &step.version_changes {
+            batch.push_str(";\n");
+            batch.push_str(&table.change_sql(Backend::Sqlite, change));
+            if !matches!(change, RowChange::Insert { .. }) {
+                batch.push_str(";\n");
+                batch.push_str(SQLITE_ONE_ROW_GUARD);
+            }
+        }
+        batch.push_str(";\nCOMMIT");
+        if db.execute_batch(&batch).await.is_ok() {
+            return Ok(());
         }
         let _ = db.rollback().await;
     }
@@ -263,6 +277,13 @@ async fn run_step(db: &mut Database, table: &VersionTable, step: &Step) -> Resul
     }
     Ok(())
 }
+
+/// Fails (SQLite's "integer overflow") unless the statement before it changed exactly one row:
+/// SQLite has no `RAISE` outside triggers, and `abs()` of the smallest integer is the one
+/// runtime error an expression raises on demand (written as arithmetic: a literal
+/// `-9223372036854775808` is read as a real by newer SQLite). `changes()` is read when the guard runs, so
+/// SQLite cannot fold it away.
+const SQLITE_ONE_ROW_GUARD: &str = "SELECT abs(-9223372036854775807 - (changes() <> 1))";
 
 /// The end of a transactional step whose statements ran: its version-row changes, then COMMIT.
 async fn finish_transaction(
@@ -334,6 +355,66 @@ fn failure_report(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The one-batch SQLite step must not commit a step whose version row is not there: its
+    /// guard stops the batch before `COMMIT`, and the step run again names the mismatch.
+    #[tokio::test]
+    async fn a_sqlite_step_whose_version_row_is_missing_commits_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = DatabaseUrl::parse("sqlite:///steps.db", dir.path()).unwrap();
+        let mut db = Database::open(&url, std::time::Duration::from_secs(5))
+            .await
+            .unwrap();
+        let table = VersionTable {
+            name: "alembic_version".into(),
+            schema: None,
+        };
+        db.ensure_version_table(&table).await.unwrap();
+        db.execute("INSERT INTO alembic_version (version_num) VALUES ('other')")
+            .await
+            .unwrap();
+        let step = |from: &str| Step {
+            kind: plan::StepKind::Upgrade,
+            revision: Some("b".into()),
+            from: vec![from.into()],
+            to: vec!["b".into()],
+            doc: String::new(),
+            description: "upgrade -> b".into(),
+            path: None,
+            sql: Some(plan::StepSql {
+                transactional: true,
+                statements: crate::execution::statements::split(
+                    "CREATE TABLE made_by_b (id INTEGER);\nINSERT INTO made_by_b VALUES (1);",
+                    Backend::Sqlite,
+                ),
+            }),
+            version_changes: vec![RowChange::Update {
+                from: from.into(),
+                to: "b".into(),
+            }],
+        };
+        let failure = run_step(&mut db, &table, &step("a")).await.err().unwrap();
+        assert!(failure.rolled_back);
+        assert!(
+            failure.error.contains("updating 'a' to 'b'"),
+            "{}",
+            failure.error
+        );
+        assert_eq!(db.version_heads(&table).await.unwrap().unwrap(), ["other"]);
+        let made = db
+            .execute("SELECT 1 FROM sqlite_master WHERE name = 'made_by_b'")
+            .await
+            .unwrap();
+        assert_eq!(made, 0);
+        assert!(db.execute("SELECT * FROM made_by_b").await.is_err());
+
+        // With the row there, the same step commits in one batch.
+        if let Err(e) = run_step(&mut db, &table, &step("other")).await {
+            panic!("{}", e.error);
+        }
+        assert_eq!(db.version_heads(&table).await.unwrap().unwrap(), ["b"]);
+        assert!(db.execute("SELECT * FROM made_by_b").await.is_ok());
+    }
 
     #[test]
     fn postgres_positions_become_lines() {

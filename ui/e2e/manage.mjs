@@ -161,7 +161,7 @@ try {
     assert.match(await result.textContent(), /Round trip passed: 12 of 12/);
     // Progress comes as server-sent events, which may arrive after the command's answer.
     const lines = page.locator('[data-testid="round-trip-log"] [data-passed]');
-    await lines.nth(11).waitFor({ timeout: 10000 });
+    await lines.nth(11).waitFor({ timeout: 60000 });
     assert.equal(await lines.count(), 12, "a progress line for every revision");
     await shot("checks");
   });

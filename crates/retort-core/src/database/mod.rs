@@ -117,6 +117,20 @@ impl VersionTable {
         }
     }
 
+    /// [`Self::change_sql`] for a SQLite batch that ends in `COMMIT`: an `UPDATE` or `DELETE`
+    /// is followed by a guard that fails the batch unless it changed exactly one row, the
+    /// check [`Database::apply_row_change`] makes after the fact. SQLite has no `RAISE` outside
+    /// triggers; `abs()` of the smallest integer ("integer overflow") is the one runtime error
+    /// an expression raises on demand. It is written as arithmetic because newer SQLite reads
+    /// a literal `-9223372036854775808` as a real, and `changes()` is read when the guard runs.
+    pub fn sqlite_checked_change_sql(&self, change: &RowChange) -> String {
+        let sql = self.change_sql(Backend::Sqlite, change);
+        match change {
+            RowChange::Insert { .. } => sql,
+            _ => format!("{sql};\nSELECT abs(-9223372036854775807 - (changes() <> 1))"),
+        }
+    }
+
     /// The name the lock for migrations of this table goes by.
     pub fn lock_name(&self) -> String {
         match &self.schema {

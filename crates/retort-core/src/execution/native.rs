@@ -6,7 +6,6 @@
 //! which of them had committed; the version-table change follows in its own transaction.
 
 use super::plan::{self, Step};
-use super::rows::RowChange;
 use super::{
     CompletedStep, ExecutionError, Held, Operation, Outcome, ProgressEvent, ProgressSink,
     RunObserver, RunOptions, RunReport, StepFailure,
@@ -183,16 +182,14 @@ async fn run_step(db: &mut Database, table: &VersionTable, step: &Step) -> Resul
     let transactional =
         db.backend() != Backend::MySql && step.sql.as_ref().is_none_or(|s| s.transactional);
 
-    // SQLite: the whole step (`BEGIN IMMEDIATE`, its statements, its version-row changes and
-    // `COMMIT`) runs as one batch, one call into SQLite per revision (see
-    // [`Database::execute_batch`]). Each statement is followed
-    // by its `;` at once, so that SQLite keeps the same text in its schema as when it runs
-    // alone; a step whose statement ends in a `--` comment (which would swallow the `;`) runs
-    // one by one. A row change that must touch exactly one row is followed by a guard that
-    // fails the batch before its `COMMIT` otherwise (see [`SQLITE_ONE_ROW_GUARD`]). If the
-    // batch fails, nothing of it committed: it is rolled back whole and the step runs again
-    // statement by statement below, which names the failing statement and its line, or the
-    // version row that did not match.
+    // SQLite: the whole step (`BEGIN IMMEDIATE`, its statements, its version-row changes, each
+    // checked to touch one row where it must, and `COMMIT`) runs as one batch, one call into
+    // SQLite per revision (see [`Database::execute_batch`]). Each statement is followed by its
+    // `;` at once, so that SQLite keeps the same text in its schema as when it runs alone; a
+    // step whose statement ends in a `--` comment (which would swallow the `;`) runs one by
+    // one. If the batch fails, nothing of it committed: it is rolled back whole and the step
+    // runs again statement by statement below, which names the failing statement and its
+    // line, or the version row that did not match.
     let batchable = || {
         statements
             .iter()
@@ -206,11 +203,7 @@ async fn run_step(db: &mut Database, table: &VersionTable, step: &Step) -> Resul
         }
         for change in &step.version_changes {
             batch.push_str(";\n");
-            batch.push_str(&table.change_sql(Backend::Sqlite, change));
-            if !matches!(change, RowChange::Insert { .. }) {
-                batch.push_str(";\n");
-                batch.push_str(SQLITE_ONE_ROW_GUARD);
-            }
+            batch.push_str(&table.sqlite_checked_change_sql(change));
         }
         batch.push_str(";\nCOMMIT");
         if db.execute_batch(&batch).await.is_ok() {
@@ -277,13 +270,6 @@ async fn run_step(db: &mut Database, table: &VersionTable, step: &Step) -> Resul
     }
     Ok(())
 }
-
-/// Fails (SQLite's "integer overflow") unless the statement before it changed exactly one row:
-/// SQLite has no `RAISE` outside triggers, and `abs()` of the smallest integer is the one
-/// runtime error an expression raises on demand (written as arithmetic: a literal
-/// `-9223372036854775808` is read as a real by newer SQLite). `changes()` is read when the guard runs, so
-/// SQLite cannot fold it away.
-const SQLITE_ONE_ROW_GUARD: &str = "SELECT abs(-9223372036854775807 - (changes() <> 1))";
 
 /// The end of a transactional step whose statements ran: its version-row changes, then COMMIT.
 async fn finish_transaction(
@@ -388,7 +374,7 @@ mod tests {
                     Backend::Sqlite,
                 ),
             }),
-            version_changes: vec![RowChange::Update {
+            version_changes: vec![crate::execution::rows::RowChange::Update {
                 from: from.into(),
                 to: "b".into(),
             }],

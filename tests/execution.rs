@@ -420,6 +420,22 @@ fn assert_rolled_back_failure(db: &dyn Inspect, server: Option<Server>, url: &st
         "{err}"
     );
     assert!(err.contains("2 earlier step(s)"), "{err}");
+    // A SQLite step that failed as one batch runs again statement by statement: still one
+    // step, told once.
+    let stdout = text(&out.stdout);
+    let started: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("Running "))
+        .collect();
+    assert_eq!(
+        started,
+        [
+            "Running upgrade  -> 000000000001, step 1",
+            "Running upgrade 000000000001 -> 000000000002, step 2",
+            "Running upgrade 000000000002 -> 000000000003, step 3",
+        ],
+        "{stdout}"
+    );
     assert_eq!(
         tables_present(db, server, 4),
         vec![1, 2],

@@ -297,6 +297,51 @@ enum Conn {
     AbsentSqliteFile,
 }
 
+/// A SQLite connection's own handle, taken from sqlx's worker thread for as long as this
+/// lives, so that a batch of statements runs with one call into SQLite on the caller's
+/// thread: sqlx would send every statement's result back across threads, a wake-up each,
+/// which costs more than a small migration statement itself, and taking the handle back and
+/// forth costs a few more per batch. The connection is not usable through sqlx meanwhile.
+pub struct SqliteBatches<'a> {
+    handle: sqlx::sqlite::LockedSqliteHandle<'a>,
+    url: &'a DatabaseUrl,
+}
+
+impl SqliteBatches<'_> {
+    /// Runs `sql` (statements separated by `;`). On failure the batch stops where it failed
+    /// and any transaction it opened is rolled back.
+    pub fn run(&mut self, sql: &str) -> Result<(), SqlFailure> {
+        let raw = self.handle.as_raw_handle().as_ptr();
+        // SAFETY: the handle is sqlx's open connection, locked to this thread for as long as
+        // `self.handle` lives; `from_handle` borrows it (never closes it) and the borrowed
+        // connection is dropped before this returns.
+        let run = || {
+            let conn = unsafe { rusqlite::Connection::from_handle(raw) }?;
+            let result = conn.execute_batch(sql);
+            if result.is_err() && !conn.is_autocommit() {
+                let _ = conn.execute_batch("ROLLBACK");
+            }
+            result
+        };
+        on_this_thread(run).map_err(|e| SqlFailure {
+            message: self.url.scrub(&e.to_string()),
+            code: None,
+            position: None,
+        })
+    }
+}
+
+/// Runs blocking work (a call into SQLite) on the current thread; on a multi-thread runtime
+/// the other tasks move to another worker meanwhile, so a long statement holds none of them up.
+pub(crate) fn on_this_thread<R>(work: impl FnOnce() -> R) -> R {
+    match tokio::runtime::Handle::try_current() {
+        Ok(rt) if rt.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(work)
+        }
+        _ => work(),
+    }
+}
+
 /// One open connection to a project's database.
 pub struct Database {
     url: DatabaseUrl,
@@ -395,37 +440,33 @@ impl Database {
         result.map_err(|e| self.sql_failure(e))
     }
 
-    /// Runs `sql` (statements separated by `;`) with one call into SQLite on this thread,
-    /// through the connection's own handle, while sqlx's worker thread waits for it: sqlx
-    /// would send every statement's result back across threads, a wake-up each, which costs
-    /// more than a small migration statement itself. Other backends: [`Self::execute`].
+    /// Runs `sql` (statements separated by `;`) with one call into SQLite on this thread (see
+    /// [`SqliteBatches`]). Other backends: [`Self::execute`].
     pub async fn execute_batch(&mut self, sql: &str) -> Result<(), SqlFailure> {
-        let Conn::Sqlite(c) = &mut self.conn else {
+        if !matches!(self.conn, Conn::Sqlite(_)) {
             return self.execute(sql).await.map(drop);
+        }
+        match self.sqlite_batches().await {
+            Some(Ok(mut batches)) => batches.run(sql),
+            Some(Err(failure)) => Err(failure),
+            None => Ok(()),
+        }
+    }
+
+    /// A SQLite connection's handle, held on this thread for as many batches as the caller
+    /// runs (`None` for other backends and for a file that does not exist yet).
+    pub async fn sqlite_batches(&mut self) -> Option<Result<SqliteBatches<'_>, SqlFailure>> {
+        let Conn::Sqlite(c) = &mut self.conn else {
+            return None;
         };
-        let result = match c.lock_handle().await {
-            Ok(mut handle) => {
-                let raw = handle.as_raw_handle().as_ptr();
-                // SAFETY: the handle is sqlx's open connection, locked to this thread for as
-                // long as `handle` lives; `from_handle` borrows it (never closes it) and the
-                // borrowed connection is dropped before the lock is.
-                let run = || unsafe { rusqlite::Connection::from_handle(raw) }?.execute_batch(sql);
-                let result = if tokio::runtime::Handle::current().runtime_flavor()
-                    == tokio::runtime::RuntimeFlavor::MultiThread
-                {
-                    // A long statement must not hold up the other tasks of a shared runtime.
-                    tokio::task::block_in_place(run)
-                } else {
-                    run()
-                };
-                result.map_err(|e| e.to_string())
-            }
-            Err(e) => Err(error_text(&e)),
-        };
-        result.map_err(|message| SqlFailure {
-            message: self.url.scrub(&message),
-            code: None,
-            position: None,
+        let url = &self.url;
+        Some(match c.lock_handle().await {
+            Ok(handle) => Ok(SqliteBatches { handle, url }),
+            Err(e) => Err(SqlFailure {
+                message: url.scrub(&error_text(&e)),
+                code: None,
+                position: None,
+            }),
         })
     }
 

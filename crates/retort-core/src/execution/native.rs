@@ -10,6 +10,8 @@ use super::{
     CompletedStep, ExecutionError, Held, Operation, Outcome, ProgressEvent, ProgressSink,
     RunObserver, RunOptions, RunReport, StepFailure,
 };
+#[cfg(doc)]
+use crate::database::SqliteBatches;
 use crate::database::{Backend, Database, DatabaseUrl, VersionTable};
 use crate::graph::RevisionMap;
 use crate::project::Project;
@@ -68,64 +70,45 @@ async fn run_locked(
         db.purge_version_rows(table).await?;
     }
 
-    let total = plan.steps.len();
-    let mut report = RunReport {
-        operation: operation.clone(),
-        url: db.url().redacted(),
-        outcome: Outcome::Completed,
-        heads_before: plan.current.clone(),
-        heads_after: Vec::new(),
-        created_version_table,
-        completed: Vec::new(),
-        not_run: Vec::new(),
-        failure: None,
+    let mut progress = Progress {
+        report: RunReport {
+            operation: operation.clone(),
+            url: db.url().redacted(),
+            outcome: Outcome::Completed,
+            heads_before: plan.current.clone(),
+            heads_after: Vec::new(),
+            created_version_table,
+            completed: Vec::new(),
+            not_run: Vec::new(),
+            failure: None,
+        },
+        steps: &plan.steps,
+        options,
+        sink,
+        observer,
+        backend: db.backend(),
     };
-    for (index, step) in plan.steps.iter().enumerate() {
-        if options.cancel.is_cancelled() {
-            report.outcome = Outcome::Cancelled;
-            report.not_run = descriptions(&plan.steps[index..]);
+    let mut index = 0;
+    while index < plan.steps.len() {
+        let begun;
+        (index, begun) = run_sqlite_batches(db, table, index, &mut progress).await;
+        let Some(step) = plan.steps.get(index) else {
             break;
-        }
-        sink(ProgressEvent::StepStarted {
-            index,
-            total,
-            description: step.description.clone(),
-        });
-        if let Some(sql) = step.sql.as_ref().filter(|s| !s.statements.is_empty()) {
-            let reason = if !sql.transactional {
-                Some("its section is marked transaction:false")
-            } else if db.backend() == Backend::MySql {
-                Some("MySQL/MariaDB commit DDL statement by statement")
-            } else {
-                None
-            };
-            if let Some(reason) = reason {
-                sink(ProgressEvent::OutsideTransaction {
-                    index,
-                    reason: reason.to_string(),
-                });
-            }
-        }
-        let started = Instant::now();
-        let result = run_step(db, table, step).await;
-        let duration_ms = started.elapsed().as_millis() as u64;
+        };
+        let started = match begun {
+            Some(started) => started,
+            None if progress.begin(index) => Instant::now(),
+            None => break,
+        };
+        // A step that began as a batch failed in it, and nothing of it committed: run again
+        // statement by statement, it names the failing statement or version row.
+        let result = if begun.is_some() {
+            run_statements(db, table, step).await
+        } else {
+            run_step(db, table, step).await
+        };
         match result {
-            Ok(()) => {
-                let completed = CompletedStep {
-                    description: step.description.clone(),
-                    revision: step.revision.clone(),
-                    path: step.path.clone(),
-                    duration_ms,
-                };
-                observer.committed(&completed).await;
-                sink(ProgressEvent::StepFinished {
-                    index,
-                    total,
-                    description: step.description.clone(),
-                    duration_ms,
-                });
-                report.completed.push(completed);
-            }
+            Ok(()) => progress.finished(index, started).await,
             Err(error) => {
                 let version_rows = db
                     .version_heads(table)
@@ -133,23 +116,132 @@ async fn run_locked(
                     .ok()
                     .flatten()
                     .unwrap_or_default();
-                let failure = failure_report(step, error, version_rows, db.backend(), operation);
-                sink(ProgressEvent::StepFailed {
-                    index,
-                    total,
-                    description: step.description.clone(),
-                    duration_ms,
-                    error: failure.error.clone(),
-                });
-                report.outcome = Outcome::Failed;
-                report.failure = Some(failure);
-                report.not_run = descriptions(&plan.steps[index + 1..]);
+                progress.failed(index, started, error, version_rows);
                 break;
             }
         }
+        index += 1;
     }
+    let mut report = progress.report;
     report.heads_after = db.version_heads(table).await?.unwrap_or_default();
     Ok(report)
+}
+
+/// A run's report as it goes, and where its progress is told.
+struct Progress<'a> {
+    report: RunReport,
+    steps: &'a [Step],
+    options: &'a RunOptions,
+    sink: ProgressSink<'a>,
+    observer: &'a dyn RunObserver,
+    backend: Backend,
+}
+
+impl Progress<'_> {
+    /// Announces step `index`, or (cancelled) ends the run before it.
+    fn begin(&mut self, index: usize) -> bool {
+        let step = &self.steps[index];
+        if self.options.cancel.is_cancelled() {
+            self.report.outcome = Outcome::Cancelled;
+            self.report.not_run = descriptions(&self.steps[index..]);
+            return false;
+        }
+        let total = self.steps.len();
+        (self.sink)(ProgressEvent::StepStarted {
+            index,
+            total,
+            description: step.description.clone(),
+        });
+        if let Some(sql) = step.sql.as_ref().filter(|s| !s.statements.is_empty()) {
+            let reason = if !sql.transactional {
+                Some("its section is marked transaction:false")
+            } else if self.backend == Backend::MySql {
+                Some("MySQL/MariaDB commit DDL statement by statement")
+            } else {
+                None
+            };
+            if let Some(reason) = reason {
+                (self.sink)(ProgressEvent::OutsideTransaction {
+                    index,
+                    reason: reason.to_string(),
+                });
+            }
+        }
+        true
+    }
+
+    /// Step `index` committed: the observer (the journal) first, then the progress.
+    async fn finished(&mut self, index: usize, started: Instant) {
+        let step = &self.steps[index];
+        let duration_ms = started.elapsed().as_millis() as u64;
+        let completed = CompletedStep {
+            description: step.description.clone(),
+            revision: step.revision.clone(),
+            path: step.path.clone(),
+            duration_ms,
+        };
+        self.observer.committed(&completed).await;
+        (self.sink)(ProgressEvent::StepFinished {
+            index,
+            total: self.steps.len(),
+            description: step.description.clone(),
+            duration_ms,
+        });
+        self.report.completed.push(completed);
+    }
+
+    fn failed(&mut self, index: usize, started: Instant, error: StepError, rows: Vec<String>) {
+        let step = &self.steps[index];
+        let duration_ms = started.elapsed().as_millis() as u64;
+        let operation = &self.report.operation;
+        let failure = failure_report(step, error, rows, self.backend, operation);
+        (self.sink)(ProgressEvent::StepFailed {
+            index,
+            total: self.steps.len(),
+            description: step.description.clone(),
+            duration_ms,
+            error: failure.error.clone(),
+        });
+        self.report.outcome = Outcome::Failed;
+        self.report.failure = Some(failure);
+        self.report.not_run = descriptions(&self.steps[index + 1..]);
+    }
+}
+
+/// SQLite: runs the steps from `index` on while each can be one batch, with the connection's
+/// handle held from the first to the last of them (see [`SqliteBatches`]). Returns the index
+/// of the first step not done, and when that step began if it began here (its batch failed
+/// and was rolled back; it has yet to run statement by statement).
+async fn run_sqlite_batches(
+    db: &mut Database,
+    table: &VersionTable,
+    mut index: usize,
+    progress: &mut Progress<'_>,
+) -> (usize, Option<Instant>) {
+    let batch_at = |index: usize| {
+        progress
+            .steps
+            .get(index)
+            .and_then(|s| sqlite_batch(table, s))
+    };
+    if progress.backend != Backend::Sqlite || batch_at(index).is_none() {
+        return (index, None);
+    }
+    let Some(Ok(mut batches)) = db.sqlite_batches().await else {
+        return (index, None);
+    };
+    while let Some(batch) = batch_at(index) {
+        if !progress.begin(index) {
+            return (index, None);
+        }
+        let started = Instant::now();
+        if batches.run(&batch).is_err() {
+            return (index, Some(started));
+        }
+        progress.finished(index, started).await;
+        index += 1;
+    }
+    (index, None)
 }
 
 fn descriptions(steps: &[Step]) -> Vec<String> {
@@ -177,40 +269,55 @@ impl StepError {
     }
 }
 
+/// A SQLite step as one batch: `BEGIN IMMEDIATE`, its statements, its version-row changes
+/// (each checked to touch one row where it must) and `COMMIT`, one call into SQLite per
+/// revision. Each statement is followed by its `;` at once, so that SQLite keeps the same text
+/// in its schema as when it runs alone; a step whose statement ends in a `--` comment (which
+/// would swallow the `;`), or that runs outside a transaction, has none.
+fn sqlite_batch(table: &VersionTable, step: &Step) -> Option<String> {
+    let statements = step.sql.as_ref().map_or(&[][..], |s| &s.statements[..]);
+    let transactional = step.sql.as_ref().is_none_or(|s| s.transactional);
+    let batchable = statements
+        .iter()
+        .all(|s| !s.sql.lines().last().unwrap_or_default().contains("--"));
+    if !transactional || !batchable {
+        return None;
+    }
+    let mut batch = String::from("BEGIN IMMEDIATE");
+    for statement in statements {
+        batch.push_str(";\n");
+        batch.push_str(&statement.sql);
+    }
+    for change in &step.version_changes {
+        batch.push_str(";\n");
+        batch.push_str(&table.sqlite_checked_change_sql(change));
+    }
+    batch.push_str(";\nCOMMIT");
+    Some(batch)
+}
+
+/// Runs one step: on SQLite as one batch where it can be; if the batch fails, nothing of it
+/// committed (it was rolled back whole) and the step runs again statement by statement,
+/// which names the failing statement and its line, or the version row that did not match.
 async fn run_step(db: &mut Database, table: &VersionTable, step: &Step) -> Result<(), StepError> {
+    if db.backend() == Backend::Sqlite
+        && let Some(batch) = sqlite_batch(table, step)
+        && db.execute_batch(&batch).await.is_ok()
+    {
+        return Ok(());
+    }
+    run_statements(db, table, step).await
+}
+
+/// Runs one step statement by statement.
+async fn run_statements(
+    db: &mut Database,
+    table: &VersionTable,
+    step: &Step,
+) -> Result<(), StepError> {
     let statements = step.sql.as_ref().map_or(&[][..], |s| &s.statements[..]);
     let transactional =
         db.backend() != Backend::MySql && step.sql.as_ref().is_none_or(|s| s.transactional);
-
-    // SQLite: the whole step (`BEGIN IMMEDIATE`, its statements, its version-row changes, each
-    // checked to touch one row where it must, and `COMMIT`) runs as one batch, one call into
-    // SQLite per revision (see [`Database::execute_batch`]). Each statement is followed by its
-    // `;` at once, so that SQLite keeps the same text in its schema as when it runs alone; a
-    // step whose statement ends in a `--` comment (which would swallow the `;`) runs one by
-    // one. If the batch fails, nothing of it committed: it is rolled back whole and the step
-    // runs again statement by statement below, which names the failing statement and its
-    // line, or the version row that did not match.
-    let batchable = || {
-        statements
-            .iter()
-            .all(|s| !s.sql.lines().last().unwrap_or_default().contains("--"))
-    };
-    if transactional && db.backend() == Backend::Sqlite && batchable() {
-        let mut batch = String::from("BEGIN IMMEDIATE");
-        for statement in statements {
-            batch.push_str(";\n");
-            batch.push_str(&statement.sql);
-        }
-        for change in &step.version_changes {
-            batch.push_str(";\n");
-            batch.push_str(&table.sqlite_checked_change_sql(change));
-        }
-        batch.push_str(";\nCOMMIT");
-        if db.execute_batch(&batch).await.is_ok() {
-            return Ok(());
-        }
-        let _ = db.rollback().await;
-    }
     if transactional {
         db.begin().await.map_err(|e| StepError::plain(e, true))?;
         for statement in statements {

@@ -200,6 +200,12 @@ pub struct StepRecord {
     pub ok: bool,
 }
 
+impl StepRecord {
+    fn outcome(&self) -> &'static str {
+        if self.ok { "ok" } else { "failed" }
+    }
+}
+
 /// A journal entry as read back.
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -540,6 +546,8 @@ fn entry_of(row: &sqlx::sqlite::SqliteRow) -> Result<JournalEntry, sqlx::Error> 
 }
 
 /// One journal step row; `reconciled`: found committed afterwards, not recorded by its run.
+const INSERT_STEP: &str = "INSERT OR REPLACE INTO journal_steps (entry_id, position, revision, description, file_path, file_sha256, duration_ms, outcome, reconciled) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
+
 async fn insert_step<'e>(
     executor: impl sqlx::SqliteExecutor<'e>,
     id: i64,
@@ -547,20 +555,42 @@ async fn insert_step<'e>(
     step: &StepRecord,
     reconciled: bool,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT OR REPLACE INTO journal_steps (entry_id, position, revision, description, file_path, file_sha256, duration_ms, outcome, reconciled) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(id)
-    .bind(i64::try_from(position).unwrap_or(i64::MAX))
-    .bind(step.revision.as_deref())
-    .bind(step.description.as_str())
-    .bind(step.file_path.as_ref().map(|p| p.display().to_string()))
-    .bind(step.file_sha256.as_deref())
-    .bind(i64::try_from(step.duration_ms).unwrap_or(i64::MAX))
-    .bind(if step.ok { "ok" } else { "failed" })
-    .bind(reconciled)
-    .execute(executor)
-    .await
+    sqlx::query(INSERT_STEP)
+        .bind(id)
+        .bind(i64::try_from(position).unwrap_or(i64::MAX))
+        .bind(step.revision.as_deref())
+        .bind(step.description.as_str())
+        .bind(step.file_path.as_ref().map(|p| p.display().to_string()))
+        .bind(step.file_sha256.as_deref())
+        .bind(i64::try_from(step.duration_ms).unwrap_or(i64::MAX))
+        .bind(step.outcome())
+        .bind(reconciled)
+        .execute(executor)
+        .await
+        .map(drop)
+}
+
+/// [`insert_step`] on a connection of this thread's own ([`Store::open_direct`]).
+fn insert_step_direct(
+    connection: &rusqlite::Connection,
+    id: i64,
+    position: usize,
+    step: &StepRecord,
+) -> rusqlite::Result<()> {
+    let mut insert = connection.prepare_cached(INSERT_STEP)?;
+    crate::database::on_this_thread(|| {
+        insert.execute(rusqlite::params![
+            id,
+            i64::try_from(position).unwrap_or(i64::MAX),
+            step.revision.as_deref(),
+            step.description.as_str(),
+            step.file_path.as_ref().map(|p| p.display().to_string()),
+            step.file_sha256.as_deref(),
+            i64::try_from(step.duration_ms).unwrap_or(i64::MAX),
+            step.outcome(),
+            false,
+        ])
+    })
     .map(drop)
 }
 
@@ -752,9 +782,10 @@ pub async fn run_recorded(
         .await?;
     let journal = StepJournal {
         store: record.store,
-        // One connection for the whole run: no pool hand-out per step, and its page cache
-        // and prepared INSERT stay warm. Without one, each step takes the pool's.
-        connection: tokio::sync::Mutex::new(record.store.pool().acquire().await.ok()),
+        // One connection for the whole run, on the run's thread: no pool hand-out or
+        // wake-up of another thread per step, and its page cache and prepared INSERT stay
+        // warm. Without one, each step takes the pool's.
+        connection: std::sync::Mutex::new(record.store.open_direct().ok()),
         entry_id,
         applies: matches!(operation, Operation::Upgrade { .. }),
         recorded: std::sync::atomic::AtomicUsize::new(0),
@@ -773,7 +804,7 @@ pub async fn run_recorded(
     .await;
     let recorded = journal.recorded();
     // The run's connection goes back to the pool before the entry is completed.
-    drop(journal.connection.lock().await.take());
+    drop(journal.connection.lock().ok().and_then(|mut c| c.take()));
     let mut finish = match &result {
         Ok(report) => finish_after(report, recorded),
         Err(error) => Finish {
@@ -807,7 +838,7 @@ pub async fn run_recorded(
 /// when the run ends, and the error is reported then.
 struct StepJournal<'a> {
     store: &'a Store,
-    connection: tokio::sync::Mutex<Option<sqlx::pool::PoolConnection<sqlx::Sqlite>>>,
+    connection: std::sync::Mutex<Option<rusqlite::Connection>>,
     entry_id: i64,
     applies: bool,
     /// Steps written so far.
@@ -852,11 +883,16 @@ impl RunObserver for StepJournal<'_> {
             }
             let position = self.recorded() + 1;
             let record = step_record(step, self.applies);
-            let mut connection = self.connection.lock().await;
-            let written = match connection.as_mut() {
-                Some(conn) => insert_step(&mut **conn, self.entry_id, position, &record, false)
-                    .await
-                    .map_err(|e| self.store.query_error(e)),
+            let direct = self.connection.lock().ok().and_then(|connection| {
+                let written =
+                    insert_step_direct(connection.as_ref()?, self.entry_id, position, &record);
+                Some(written.map_err(|e| StoreError::Query {
+                    path: self.store.path().display().to_string(),
+                    message: e.to_string(),
+                }))
+            });
+            let written = match direct {
+                Some(written) => written,
                 None => {
                     self.store
                         .journal_step(self.entry_id, position, &record)

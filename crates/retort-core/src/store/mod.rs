@@ -108,9 +108,9 @@ impl Store {
         }
         // Look before SQLite does: a file that is not an SQLite database is refused without
         // being opened, so nothing (not even a WAL switch) can touch it.
-        if let Ok(bytes) = std::fs::read(path).map(|b| b.into_iter().take(16).collect::<Vec<_>>())
-            && !bytes.is_empty()
-            && bytes.as_slice() != SQLITE_HEADER
+        if let Some(header) = file_start(path)
+            && !header.is_empty()
+            && header.as_slice() != SQLITE_HEADER
         {
             return Err(corrupt("not an SQLite database".into()));
         }
@@ -138,7 +138,10 @@ impl Store {
             pool,
             path: path.to_path_buf(),
         };
-        let check: String = sqlx::query_scalar("PRAGMA quick_check")
+        // The header and the schema are read at every start; a damaged page further in is
+        // reported (as corrupt, naming the file) by the query that reaches it. A whole
+        // `quick_check` would read the whole store, which grows with every run journaled.
+        let check: String = sqlx::query_scalar("PRAGMA quick_check(sqlite_schema)")
             .fetch_one(&store.pool)
             .await
             .map_err(|e| corrupt_or_open(&shown, e))?;
@@ -199,14 +202,39 @@ impl Store {
         &self.path
     }
 
+    /// A connection to the store of the caller's thread's own, with the pool's settings, for
+    /// small writes that must not wait on another thread: the journal writes a row per
+    /// committed step, and sqlx's worker thread would cost two wake-ups each.
+    pub(crate) fn open_direct(&self) -> Result<rusqlite::Connection, StoreError> {
+        let failed = |e: rusqlite::Error| StoreError::Open {
+            path: self.path.display().to_string(),
+            message: e.to_string(),
+        };
+        let flags =
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let connection =
+            rusqlite::Connection::open_with_flags(&self.path, flags).map_err(failed)?;
+        connection
+            .busy_timeout(Duration::from_secs(5))
+            .map_err(failed)?;
+        connection
+            // No checkpoint (copy and sync) in the middle of a run from this connection: the
+            // pool's checkpoints the WAL when the run's entry is completed or the store closes.
+            .execute_batch(
+                "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 0",
+            )
+            .map_err(failed)?;
+        Ok(connection)
+    }
+
     pub(crate) fn pool(&self) -> &SqlitePool {
         &self.pool
     }
 
     pub(crate) fn query_error(&self, e: sqlx::Error) -> StoreError {
-        StoreError::Query {
-            path: self.path.display().to_string(),
-            message: e.to_string(),
+        match corrupt_or_open(&self.path.display().to_string(), e) {
+            StoreError::Open { path, message } => StoreError::Query { path, message },
+            corrupt => corrupt,
         }
     }
 
@@ -214,6 +242,18 @@ impl Store {
     pub async fn close(self) {
         self.pool.close().await;
     }
+}
+
+/// The first 16 bytes of a file, where SQLite's header is (`None`: it cannot be read).
+fn file_start(path: &Path) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let mut header = Vec::with_capacity(16);
+    std::fs::File::open(path)
+        .ok()?
+        .take(16)
+        .read_to_end(&mut header)
+        .ok()?;
+    Some(header)
 }
 
 fn corrupt_or_open(path: &str, e: sqlx::Error) -> StoreError {

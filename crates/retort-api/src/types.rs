@@ -421,7 +421,7 @@ pub struct TargetView {
 pub struct RunPreview {
     pub target: TargetView,
     pub plan: retort_core::execution::Plan,
-    pub warnings: Vec<retort_core::execution::warnings::PlanWarning>,
+    pub warnings: Vec<retort_core::preflight::PlanWarning>,
     /// A backup is required (production upgrades and downgrades).
     pub backup_required: bool,
     /// Where a backup would go.

@@ -8,7 +8,12 @@ pub mod database;
 pub mod execution;
 pub mod graph;
 pub mod guard;
+pub mod home;
 pub mod journal;
+pub mod preflight;
 pub mod private;
 pub mod project;
 pub mod store;
+
+#[cfg(test)]
+mod layering;

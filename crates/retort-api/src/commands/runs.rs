@@ -6,7 +6,7 @@ use crate::core::{AppCore, Opened, RunGuard};
 use crate::error::{ApiError, ErrorKind};
 use crate::types::*;
 use retort_core::database::{Backend, DatabaseUrl};
-use retort_core::execution::warnings::plan_warnings;
+use retort_core::preflight::plan_warnings;
 use retort_core::execution::{self, Operation, Plan, RunOptions, offline, verify};
 use retort_core::graph::RevisionMap;
 use retort_core::guard::{self, BackupChoice, Guarded};

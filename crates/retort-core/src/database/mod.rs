@@ -5,11 +5,12 @@ pub mod lock;
 pub mod schema;
 pub mod scratch;
 pub mod url;
+pub mod version_rows;
 
 pub use lock::{LockHolder, MigrationLock};
 pub use url::{Backend, DatabaseUrl, Secret};
 
-use crate::execution::rows::RowChange;
+use version_rows::RowChange;
 use crate::project::Project;
 use serde::Serialize;
 use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlSslMode};

@@ -8,10 +8,8 @@ pub mod alembic;
 pub mod offline;
 pub mod plan;
 pub mod round_trip;
-pub mod rows;
 pub mod statements;
 pub mod verify;
-pub mod warnings;
 
 mod native;
 

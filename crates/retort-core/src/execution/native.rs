@@ -481,7 +481,7 @@ mod tests {
                     Backend::Sqlite,
                 ),
             }),
-            version_changes: vec![crate::execution::rows::RowChange::Update {
+            version_changes: vec![crate::database::version_rows::RowChange::Update {
                 from: from.into(),
                 to: "b".into(),
             }],

@@ -3,7 +3,7 @@
 //! rather than from a database.
 
 use super::plan::{self, Plan};
-use super::rows::HeadRows;
+use crate::database::version_rows::HeadRows;
 use super::{ExecutionError, Operation};
 use crate::database::{Backend, VersionTable};
 use crate::graph::commands::CommandError;

@@ -1,7 +1,7 @@
 //! Turning "upgrade to X" / "downgrade to X" / "stamp X" plus the database's rows into the
 //! ordered steps, the SQL each runs, and the version-table change each makes. Pure: no I/O.
 
-use super::rows::{HeadRows, RowChange, StampMove};
+use crate::database::version_rows::{HeadRows, RowChange, StampMove};
 use super::statements::{self, Statement};
 use super::{ExecutionError, Operation};
 use crate::database::Backend;

@@ -23,13 +23,12 @@ use bitset::BitSet;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::fmt;
-use std::hash::BuildHasherDefault;
 use std::path::PathBuf;
 
-use crate::project::{FxHasher, RevisionFile};
+use crate::project::RevisionFile;
 
 /// Revision ids come from the project itself, not from an adversary: FxHash's quick mixing.
-type FxBuild = BuildHasherDefault<FxHasher>;
+type FxBuild = rustc_hash::FxBuildHasher;
 
 /// Index of a revision in a [`RevisionMap`] (its load-order position).
 pub type Idx = usize;

@@ -25,10 +25,10 @@
 //! [`RevisionFile`] fields but its path).
 
 use super::RevisionFile;
-use super::loading::FxHasher;
+use rustc_hash::FxHasher;
 use std::collections::HashMap;
 use std::fs;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::Hasher;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -36,7 +36,7 @@ use std::time::{Duration, SystemTime};
 
 /// Bump whenever `python_revision::read_static` (or anything it depends on) may answer
 /// differently for the same bytes, or when the entry format changes.
-pub(super) const PARSER_VERSION: u32 = 1;
+pub(super) const PARSER_VERSION: u32 = 2;
 const MAGIC: &[u8; 8] = b"RTHDRCHE";
 /// A file modified less than this long before it was read is not recorded (see the module).
 pub(super) const RACY_WINDOW: Duration = Duration::from_secs(2);
@@ -54,8 +54,7 @@ fn tool_id() -> String {
 /// The cache file for the project whose configuration is `config_path`, in Retort's home;
 /// `None` when there is no home.
 pub(super) fn default_file(config_path: &Path) -> Option<PathBuf> {
-    let home = crate::store::default_path().ok()?;
-    let home = home.parent()?;
+    let home = crate::home::dir()?;
     let config = fs::canonicalize(config_path)
         .or_else(|_| std::path::absolute(config_path))
         .ok()?;
@@ -211,7 +210,7 @@ struct Entry<'a> {
 #[derive(Default)]
 pub(super) struct Index<'a> {
     entries: Vec<Entry<'a>>,
-    by_path: OnceLock<HashMap<&'a [u8], usize, BuildHasherDefault<FxHasher>>>,
+    by_path: OnceLock<HashMap<&'a [u8], usize, rustc_hash::FxBuildHasher>>,
 }
 
 /// What the reading of one file left for the next cache.
@@ -477,8 +476,8 @@ pub(super) fn write(file: &Path, bytes: &[u8]) {
     }
 }
 
-/// A 64-bit checksum (FxHash's mixing, word by word, and the length): any change of one word,
-/// and any truncation, changes it.
+/// A 64-bit checksum (FxHash of the bytes and their length): a torn or truncated write is
+/// caught with all but a 2^-64 chance; the file is a cache, never the only copy.
 fn checksum(bytes: &[u8]) -> u64 {
     let mut hasher = FxHasher::default();
     hasher.write(bytes);

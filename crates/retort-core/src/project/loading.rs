@@ -39,7 +39,6 @@ use super::{
 use std::collections::HashSet;
 use std::ffi::OsString;
 use std::fs;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::io::Read;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -173,8 +172,8 @@ fn load_project_cached(
 
     // `RevisionMap._revision_map`: a later file with the same id replaces the earlier one
     // (the graph builder does that); both stay in `revisions`, in load order.
-    let mut seen: HashSet<&str, BuildHasherDefault<FxHasher>> =
-        HashSet::with_capacity_and_hasher(revisions.len(), Default::default());
+    let mut seen: rustc_hash::FxHashSet<&str> =
+        rustc_hash::FxHashSet::with_capacity_and_hasher(revisions.len(), Default::default());
     for rev in &revisions {
         if !seen.insert(rev.revision.as_str()) {
             warnings.push(Diagnostic::warning(
@@ -195,33 +194,6 @@ fn load_project_cached(
         revisions,
         warnings,
     })
-}
-
-/// FxHash's mixing: much quicker than the default hasher on short keys, and the keys (revision
-/// ids) come from the project itself, not from an adversary.
-#[derive(Default)]
-pub(crate) struct FxHasher(u64);
-
-impl Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.write_u64(u64::from_le_bytes(word));
-        }
-    }
-
-    fn write_u8(&mut self, byte: u8) {
-        self.write_u64(u64::from(byte));
-    }
-
-    fn write_u64(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
 }
 
 /// One file to read, as listed.

@@ -14,7 +14,6 @@ mod header_cache;
 mod loading;
 
 pub use discovery::{ConfigFile, find_config};
-pub(crate) use loading::FxHasher;
 pub use loading::load_project;
 
 use serde::Serialize;

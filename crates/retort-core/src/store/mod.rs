@@ -55,11 +55,8 @@ pub enum StoreError {
 
 /// Where the store lives: `$RETORT_HOME/retort.db`, else `<data_dir>/retort/retort.db`.
 pub fn default_path() -> Result<PathBuf, StoreError> {
-    if let Some(home) = std::env::var_os("RETORT_HOME").filter(|h| !h.is_empty()) {
-        return Ok(PathBuf::from(home).join(STORE_FILE));
-    }
-    dirs::data_dir()
-        .map(|d| d.join("retort").join(STORE_FILE))
+    crate::home::dir()
+        .map(|home| home.join(STORE_FILE))
         .ok_or(StoreError::NoHome)
 }
 

@@ -1,9 +1,10 @@
 //! What is worth reading before a run: the plan's risks, found without running anything.
+//! Above execution, authoring and the journal: it reads the plan, the revisions' own checks
+//! and what the journal knows of the files applied.
 
-use super::Plan;
-use super::plan::StepKind;
 use crate::authoring::checks::empty_downgrade;
 use crate::database::Backend;
+use crate::execution::{Plan, StepKind};
 use crate::journal::status::ChangedFile;
 use crate::project::Project;
 use serde::Serialize;

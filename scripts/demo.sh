@@ -7,7 +7,9 @@ cd "$(repo_root)"
 ensure_rust
 ensure_ui
 cargo build --release --locked -q -p retort-cli
-retort=target/release/retort
+# Where cargo puts its builds: $CARGO_TARGET_DIR when set, as cargo itself does.
+target_dir=${CARGO_TARGET_DIR:-target}
+retort=$target_dir/release/retort
 # With a display: the desktop app on the demo project (its database part-way up, so the graph
 # shows applied and pending revisions). RETORT_DEMO_CLI=1, or no display: the CLI tour below.
 if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ] && [ -z "${RETORT_DEMO_CLI:-}" ]; then
@@ -15,8 +17,8 @@ if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ] && [ -z "${RETORT_DEMO_CLI:-}" ]; t
   rm -f demo/demo.db
   "$retort" -c demo upgrade reviews@head >/dev/null
   cargo build --release --locked -q --features custom-protocol -p retort-app
-  echo "==> target/release/retort-app demo   (or: $retort serve demo, for a browser)"
-  exec target/release/retort-app demo
+  echo "==> $target_dir/release/retort-app demo   (or: $retort serve demo, for a browser)"
+  exec "$target_dir/release/retort-app" demo
 fi
 echo "==> retort -c demo heads"
 "$retort" -c demo heads

@@ -731,14 +731,15 @@ fn missing_alembic_is_named() {
     let bare_python = bare.path().join("env/bin/python");
     let out = run_retort(dir.path(), &bare_python, &["upgrade", "heads"]);
     assert_eq!(out.status.code(), Some(255));
-    let stderr = text(&out.stderr);
+    // A command error: `FAILED: ...` on stdout, as alembic's `util.err` prints it.
+    let stdout = text(&out.stdout);
     assert!(
-        stderr.contains(&format!(
+        stdout.contains(&format!(
             "alembic is not installed for {}: run `{} -m pip install alembic`",
             bare_python.display(),
             bare_python.display()
         )),
-        "{stderr}"
+        "{stdout}"
     );
 
     let out = run_retort(
@@ -748,9 +749,9 @@ fn missing_alembic_is_named() {
     );
     assert_eq!(out.status.code(), Some(255));
     assert!(
-        text(&out.stderr).contains("no Python at /nonexistent/python"),
+        text(&out.stdout).contains("no Python at /nonexistent/python"),
         "{}",
-        text(&out.stderr)
+        text(&out.stdout)
     );
     assert!(
         !dir.path().join("app.db").exists()
@@ -791,6 +792,13 @@ fn sql_prints_the_script_without_touching_the_database() {
     assert!(
         !stdout.lines().any(|l| l.starts_with("Running ")),
         "{stdout}"
+    );
+    // Alembic's log lines go to stderr, as alembic writes them: `--sql > file.sql` is the script.
+    let stderr = text(&out.stderr);
+    assert!(!stdout.contains("INFO"), "{stdout}");
+    assert!(
+        stderr.contains("INFO  [alembic.runtime.migration] Generating static SQL"),
+        "stderr: {stderr}"
     );
 
     let sqlite = tempfile::tempdir().unwrap();
@@ -921,9 +929,11 @@ fn retort_holds_its_lock_around_the_alembic_run() {
     // A stamp runs natively and takes the same lock.
     let out = run_retort(dir.path(), &py, &["stamp", "base", "--lock-timeout", "0"]);
     assert_eq!(out.status.code(), Some(255), "{}", text(&out.stdout));
+    // A command error: `FAILED: ...` on stdout, as alembic's `util.err` prints it.
     assert!(
-        text(&out.stderr).contains("holds the lock"),
-        "{}",
+        text(&out.stdout).contains("holds the lock"),
+        "stdout: {}\nstderr: {}",
+        text(&out.stdout),
         text(&out.stderr)
     );
     assert!(child.wait().unwrap().success());

@@ -317,14 +317,14 @@ fn errors_are_alembics_and_nothing_is_written() {
         let y = retort_in(&r, &home, args);
         assert!(!x.ok && !y.ok, "{args:?}");
         assert_eq!(y.code, Some(255), "{args:?}");
-        // alembic prints FAILED on stdout; Retort on stderr.
-        assert_eq!(y.stderr, format!("{}{}", x.stdout, x.stderr), "{args:?}");
+        // alembic prints FAILED on stdout, and so does Retort.
+        assert_eq!(y.stdout, format!("{}{}", x.stdout, x.stderr), "{args:?}");
         assert_eq!(files(&r.join("migrations/versions")), before, "{args:?}");
     }
     // Where alembic only says "Can't locate", Retort gives the reason.
     let y = retort_in(&r, &home, &["revision", "-m", "x", "--head", "nop"]);
     assert_eq!(
-        y.stderr,
+        y.stdout,
         "FAILED: No such revision or branch 'nop'; please ensure at least four characters are present for partial revision identifier matches\n"
     );
     // An existing id: alembic writes a file that breaks the project; Retort refuses.
@@ -343,10 +343,10 @@ fn errors_are_alembics_and_nothing_is_written() {
         ],
     );
     assert!(
-        y.stderr
+        y.stdout
             .starts_with("FAILED: Revision cccc00000003 already exists ("),
         "{}",
-        y.stderr
+        y.stdout
     );
     // A label that is already taken: alembic fails after writing; Retort before.
     let y = retort_in(
@@ -363,9 +363,9 @@ fn errors_are_alembics_and_nothing_is_written() {
         ],
     );
     assert!(
-        y.stderr.contains("Branch name 'aaaa00000001'"),
+        y.stdout.contains("Branch name 'aaaa00000001'"),
         "{}",
-        y.stderr
+        y.stdout
     );
     assert_eq!(files(&r.join("migrations/versions")), before);
     // A message that would end the docstring early: alembic writes a file Python cannot
@@ -376,10 +376,10 @@ fn errors_are_alembics_and_nothing_is_written() {
         &["revision", "-m", "say \"\"\"hi", "--head", "bbbb00000002"],
     );
     assert!(
-        y.stderr
+        y.stdout
             .contains("script.py.mako: the rendered revision does not read back"),
         "{}",
-        y.stderr
+        y.stdout
     );
     assert_eq!(files(&r.join("migrations/versions")), before);
     // JSON errors.
@@ -424,7 +424,7 @@ fn a_template_retort_cannot_render_is_reported_not_written() {
             line
         };
         let expected = format!("FAILED: {}:{line}: ", mako.display());
-        assert!(y.stderr.starts_with(&expected), "{needle}: {}", y.stderr);
+        assert!(y.stdout.starts_with(&expected), "{needle}: {}", y.stdout);
         assert!(
             files(&dir.join("migrations/versions")).is_empty(),
             "{needle}"
@@ -441,9 +441,9 @@ fn a_template_retort_cannot_render_is_reported_not_written() {
     .unwrap();
     let y = retort_in(dir, &home, &["revision", "-m", "x", "--branch-label", "l"]);
     assert!(
-        y.stderr.contains("script.py.mako") && y.stderr.contains("branch_labels"),
+        y.stdout.contains("script.py.mako") && y.stdout.contains("branch_labels"),
         "{}",
-        y.stderr
+        y.stdout
     );
     assert!(files(&dir.join("migrations/versions")).is_empty());
 }

@@ -340,7 +340,8 @@ fn round_trip(db: Db) {
     // Without a terminal and without --yes nothing happens.
     let refused = r.run(&["--url", &url, "restore", &id]);
     assert!(!refused.status.success());
-    assert!(String::from_utf8_lossy(&refused.stderr).contains("--yes"));
+    // A command error: `FAILED: ...` on stdout, as alembic's `util.err` prints it.
+    assert!(String::from_utf8_lossy(&refused.stdout).contains("--yes"));
     assert_eq!(db.snapshot(), upgraded);
 
     let out = r.ok(&["--url", &url, "restore", &id, "--yes"]);
@@ -658,8 +659,13 @@ fn no_password_is_kept_or_shown() {
         .to_string();
     let out = r.run(&["restore", &id, "--yes"]);
     assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    // The error (`FAILED: ...`) is on stdout; the password is on neither stream.
+    let (err, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
     assert!(err.contains("--to NAME") && !err.contains(secret), "{err}");
+    assert!(!stderr.contains(secret), "{stderr}");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -944,11 +950,12 @@ fn postgres_restore_names_what_does_not_match_the_backup() {
     );
     assert!(!out.status.success(), "{stdout}{stderr}");
     assert!(!stdout.contains("Restored"), "{stdout}");
+    // A command error: `FAILED: ...` on stdout, as alembic's `util.err` prints it.
     assert!(
-        stderr.contains("does not match the backup (2 differences)")
-            && stderr.contains("schema elsewhere: not in the backup")
-            && stderr.contains("table elsewhere.made_later: not in the backup"),
-        "{stderr}"
+        stdout.contains("does not match the backup (2 differences)")
+            && stdout.contains("schema elsewhere: not in the backup")
+            && stdout.contains("table elsewhere.made_later: not in the backup"),
+        "{stdout}{stderr}"
     );
     let log = r.json(&["log"]);
     let entry = log

@@ -27,7 +27,19 @@ fn stdout(out: &Output) -> String {
     String::from_utf8(out.stdout.clone()).unwrap()
 }
 
+/// A command error: `FAILED: ...` on stdout (as alembic's `util.err` prints it), exit 255.
 fn failure(out: &Output) -> String {
+    assert_eq!(
+        out.status.code(),
+        Some(255),
+        "expected a command failure, got {:?}",
+        out.status
+    );
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+/// A command error with `--json`: `{"error": ...}` on stderr, exit 255.
+fn json_failure(out: &Output) -> String {
     assert_eq!(
         out.status.code(),
         Some(255),
@@ -168,7 +180,7 @@ fn errors_are_detailed_and_exit_255() {
     );
     let err = failure(&retort(&["-c", "/nonexistent/project", "heads"]));
     assert!(err.contains("/nonexistent/project"), "{err}");
-    let json_err = failure(&retort(&["-c", &d, "--json", "show", "zzzz"]));
+    let json_err = json_failure(&retort(&["-c", &d, "--json", "show", "zzzz"]));
     let parsed: serde_json::Value = serde_json::from_str(&json_err).unwrap();
     assert_eq!(parsed["error"], "No such revision or branch 'zzzz'");
 }
@@ -426,4 +438,96 @@ fn a_bad_url_error_names_where_the_url_came_from() {
             && err.contains("sqlalchemy.url"),
         "{err}"
     );
+}
+
+/// A revision whose ids only Python can compute is read by the project's own `.venv` Python,
+/// found as a run finds it, without the venv activated and with no Python on PATH.
+#[test]
+fn computed_revisions_are_read_with_the_projects_venv_python() {
+    let Some(python) = ["python3", "python"].iter().find_map(|p| {
+        let out = Command::new(p)
+            .args(["-c", "import sys; print(sys.executable)"])
+            .output()
+            .ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+    }) else {
+        eprintln!("no Python 3: skipped");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fs::write(
+        d.join("alembic.ini"),
+        "[alembic]\nscript_location = %(here)s/migrations\n",
+    )
+    .unwrap();
+    fs::create_dir_all(d.join("migrations/versions")).unwrap();
+    fs::write(
+        d.join("migrations/versions/a1_first.py"),
+        "revision = 'a1' + 'a1a1a1'\ndown_revision = None\n",
+    )
+    .unwrap();
+    // The venv's python: a wrapper that runs the machine's Python (a venv's is a symlink).
+    let venv_bin = d.join(".venv/bin");
+    fs::create_dir_all(&venv_bin).unwrap();
+    let wrapper = venv_bin.join("python");
+    fs::write(&wrapper, format!("#!/bin/sh\nexec '{python}' \"$@\"\n")).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&wrapper, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let empty = tempfile::tempdir().unwrap();
+    let path_var = empty.path().display().to_string();
+    let out = run_bounded(
+        d,
+        &["heads"],
+        &[("PATH", path_var.as_str()), ("RETORT_PYTHON", "")],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "a1a1a1a1 (head)\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Without the venv there is no Python to read it with: the error names the file.
+    fs::remove_file(&wrapper).unwrap();
+    let out = run_bounded(
+        d,
+        &["heads"],
+        &[("PATH", path_var.as_str()), ("RETORT_PYTHON", "")],
+    );
+    let err = failure(&out);
+    assert!(err.contains("a1_first.py"), "{err}");
+}
+
+/// `history -r -3:`: alembic's argparse refuses a value starting with `-` given as its own
+/// argument; Retort takes it as the range, the same as `-r-3:` and `--rev-range=-3:`.
+#[test]
+fn history_ranges_starting_with_a_dash_are_ranges() {
+    let chain: Vec<(String, String)> = (1..=5)
+        .map(|n| {
+            let down = if n == 1 { String::new() } else { format!("{:04}", n - 1) };
+            (
+                format!("{n}.sql"),
+                format!("-- revision: {n:04}\n-- down_revision: {down}\n-- message: rev {n:04}\n\n-- migrate:up\nSELECT 1;\n\n-- migrate:down\nSELECT 2;\n"),
+            )
+        })
+        .collect();
+    let files: Vec<(&str, &str)> = chain.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    let dir = native_project(&files);
+    let d = dir.path();
+    let forms = [
+        vec!["history", "-r", "-3:"],
+        vec!["history", "-r-3:"],
+        vec!["history", "--rev-range=-3:"],
+        vec!["history", "--rev-range", "-3:"],
+    ];
+    let expected = "0004 -> 0005 (head), rev 0005\n0003 -> 0004, rev 0004\n0002 -> 0003, rev 0003\n0001 -> 0002, rev 0002\n";
+    for args in forms {
+        let out = run_bounded(d, &args, &[]);
+        assert_eq!(stdout(&out), expected, "{args:?}");
+    }
 }

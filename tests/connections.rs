@@ -145,7 +145,8 @@ fn a_saved_connection_migrates_and_its_password_is_nowhere() {
         ],
         Some(&format!("{password}\n")),
     );
-    let err = String::from_utf8_lossy(&out.stderr);
+    // A command error: `FAILED: ...` on stdout, as alembic's `util.err` prints it.
+    let err = String::from_utf8_lossy(&out.stdout);
     assert!(!out.status.success());
     assert!(
         err.contains("no persistent keychain") && err.contains("--session-only"),
@@ -374,12 +375,13 @@ fn imports_and_plain_errors_without_a_password() {
         &["--connection", "local", "--url", "sqlite://", "current"],
         None,
     );
-    assert!(String::from_utf8_lossy(&out.stderr).contains("either --url or --connection"));
+    // Command errors: `FAILED: ...` on stdout, as alembic's `util.err` prints it.
+    assert!(String::from_utf8_lossy(&out.stdout).contains("either --url or --connection"));
     let out = s.run(
         &["connections", "add", "local", "--from-url", "sqlite://"],
         None,
     );
-    assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("already exists"));
 
     // A corrupt store is named and left alone.
     let home = s.home.path().join("retort.db");
@@ -388,7 +390,7 @@ fn imports_and_plain_errors_without_a_password() {
     }
     fs::write(&home, b"garbage, not a database").unwrap();
     let out = s.run(&["connections", "list"], None);
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = String::from_utf8_lossy(&out.stdout);
     assert!(
         !out.status.success() && err.contains(&home.display().to_string()),
         "{err}"

@@ -160,9 +160,13 @@ fn unreachable_database_fails_without_leaking_the_password() {
         &["current"],
     );
     assert_eq!(out.status.code(), Some(255));
-    let err = String::from_utf8_lossy(&out.stderr);
+    // The error (`FAILED: ...`) is on stdout, as alembic's `util.err` prints it; the password
+    // is on neither stream.
+    let err = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("someone:***@127.0.0.1:1/nowhere"), "{err}");
     assert!(!err.contains("s3cret"), "{err}");
+    assert!(!stderr.contains("s3cret"), "{stderr}");
 }
 
 /// Whether `text` has PostgreSQL's own source location (`... at line 768`).
@@ -195,7 +199,8 @@ fn postgresql_errors_keep_detail_and_code_but_not_the_servers_source_line() {
     let missing = format!("{}_missing", db.url());
     let out = run(retort, d, &["current", "--url", &missing]);
     assert_eq!(out.status.code(), Some(255));
-    let err = String::from_utf8_lossy(&out.stderr);
+    // A command error: `FAILED: ...` on stdout, as alembic's `util.err` prints it.
+    let err = String::from_utf8_lossy(&out.stdout);
     assert!(err.contains("does not exist"), "{err}");
     assert!(err.contains("3D000"), "{err}");
     assert!(!has_server_source_line(&err), "{err}");
@@ -210,6 +215,7 @@ fn postgresql_errors_keep_detail_and_code_but_not_the_servers_source_line() {
         .output()
         .unwrap();
     assert!(!out.status.success());
+    // A failed run: its report stays on stderr.
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("duplicate key value"), "{err}");
     assert!(err.contains("Key (id)=(1) already exists"), "{err}");

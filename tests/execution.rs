@@ -80,7 +80,7 @@ const SCRIPT: &[&[&str]] = &[
     &["downgrade", "base"],
     &["stamp", "b1b1b1b1b1b1", "e1e1e1e1e1e1"],
     &["upgrade", "heads"],
-    // Spec §5's stamp cases: `head` with several heads fails; targets already in the rows
+    // Alembic's stamp cases: `head` with several heads fails; targets already in the rows
     // change nothing. (After `stamp a2a2a2a2a2a2` here, SQLite hands alembic and Retort the
     // rows in another order, so a following `stamp base` / `stamp heads` lists its steps in
     // another order than alembic: still to be looked at.)
@@ -124,7 +124,8 @@ fn conflicting_stamp_changes_nothing() {
         dir.path(),
         &["stamp", "e1e1e1e1e1e1", "c1c1c1c1c1c1"],
     );
-    let err = text(&out.stderr);
+    // A command error: `FAILED: ...` on stdout, as alembic's `util.err` prints it.
+    let err = text(&out.stdout);
     assert_eq!(out.status.code(), Some(255), "{err}");
     assert!(err.contains("nothing was changed"), "{err}");
     let current = text(&run(retort(), dir.path(), &["current"]).stdout);
@@ -408,6 +409,7 @@ fn assert_rolled_back_failure(db: &dyn Inspect, server: Option<Server>, url: &st
     let dir = tempfile::tempdir().unwrap();
     linear_project(dir.path(), url, 4, Some(3), "");
     let out = run(retort(), dir.path(), &["upgrade", "head"]);
+    // A failed run: its report stays on stderr.
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(255), "{err}");
     assert!(
@@ -474,6 +476,7 @@ fn mariadb_failure_reports_the_committed_statements() {
     let dir = tempfile::tempdir().unwrap();
     linear_project(dir.path(), &db.url(), 4, Some(3), "");
     let out = run(retort(), dir.path(), &["upgrade", "head"]);
+    // A failed run: its report stays on stderr.
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(255), "{err}");
     assert!(err.contains("000000000003.sql:7"), "{err}");
@@ -576,8 +579,9 @@ fn plan_shows_steps_and_sql_without_touching_the_database() {
     assert!(sql.starts_with("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num));"), "{sql}");
     assert!(sql.contains("BEGIN;\n\n-- Running upgrade  -> 000000000001, step 1\n\nCREATE TABLE t1 (id INTEGER);\n\nINSERT INTO alembic_version (version_num) VALUES ('000000000001');\n\nCOMMIT;"), "{sql}");
     let out = run(retort(), dir.path(), &["downgrade", "base", "--sql"]);
+    // A command error: `FAILED: ...` on stdout, as alembic's `util.err` prints it.
     assert_eq!(
-        text(&out.stderr),
+        text(&out.stdout),
         "FAILED: downgrade with --sql requires <fromrev>:<torev>\n"
     );
 }
@@ -817,11 +821,20 @@ fn two_at_once(db: &dyn Inspect, url: &str, slow: &str) {
     let a = first.wait_with_output().unwrap();
     assert!(a.status.success(), "{}", text(&a.stderr));
     assert_eq!(b.status.code(), Some(255));
-    let err = text(&b.stderr);
-    assert!(err.contains("another migration holds the lock"), "{err}");
+    // A command error: `FAILED: ...` on stdout, as alembic's `util.err` prints it.
+    let (err, stderr) = (text(&b.stdout), text(&b.stderr));
+    assert!(
+        err.contains("another migration holds the lock"),
+        "{err}{stderr}"
+    );
     assert_eq!(db.log().len(), 20, "the impatient run ran nothing");
-    assert!(!err.contains("Running upgrade"), "{err}");
-    err.lines().for_each(|l| eprintln!("second run: {l}"));
+    assert!(
+        !err.contains("Running upgrade") && !stderr.contains("Running upgrade"),
+        "{err}{stderr}"
+    );
+    err.lines()
+        .chain(stderr.lines())
+        .for_each(|l| eprintln!("second run: {l}"));
 }
 
 #[test]
@@ -894,4 +907,63 @@ fn postgresql_runs_transaction_false_sections_outside_a_transaction() {
         db.query("SELECT indexname FROM pg_indexes WHERE indexname = 'ix_t2_id'"),
         ""
     );
+}
+
+/// `downgrade -1` from several heads: alembic warns that it is ambiguous (on stderr) and steps
+/// down from the version table's first row, on that row's branch only. Retort does the same,
+/// says so in the plan, and gives the warning where alembic does.
+#[test]
+fn downgrade_minus_one_from_several_heads_warns_and_steps_down_the_first_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.db");
+    fs::create_dir_all(dir.path().join("versions")).unwrap();
+    fs::write(
+        dir.path().join("retort.toml"),
+        format!("url = \"sqlite:///{}\"\n", path.display()),
+    )
+    .unwrap();
+    for (id, down) in [("aaaa", ""), ("bbbb", "aaaa"), ("cccc", "aaaa")] {
+        fs::write(
+            dir.path().join(format!("versions/{id}.sql")),
+            format!("-- revision: {id}\n-- down_revision: {down}\n\n-- migrate:up\nSELECT 1;\n\n-- migrate:down\nSELECT 2;\n"),
+        )
+        .unwrap();
+    }
+    let db = Sqlite(path);
+    let up = run(retort(), dir.path(), &["upgrade", "heads"]);
+    assert!(up.status.success(), "{}", text(&up.stderr));
+    // The rows as a SELECT without ORDER BY returns them (rowid order), read by Python.
+    let rows: Vec<String> = db
+        .query("SELECT version_num FROM alembic_version")
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    let (first, other) = (&rows[0], &rows[1]);
+    let warning = "UserWarning: downgrade -1 from multiple heads is ambiguous; this usage will be disallowed in a future release.";
+
+    let plan = run(retort(), dir.path(), &["downgrade", "-1", "--plan"]);
+    let plan_text = text(&plan.stdout);
+    assert!(plan.status.success(), "{}", text(&plan.stderr));
+    assert!(plan_text.contains(warning), "{plan_text}");
+    assert!(
+        plan_text.contains(&format!("Only {first}'s branch steps down")),
+        "{plan_text}"
+    );
+
+    let out = run(retort(), dir.path(), &["downgrade", "-1"]);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains(warning), "stderr: {stderr}\nstdout: {stdout}");
+    assert!(!stdout.contains("UserWarning"), "{stdout}");
+    let after = db.version_rows();
+    assert!(after.contains(other), "{other} stays: {after:?}");
+    assert!(!after.contains(first), "{first} stepped down: {after:?}");
+    // From one head there is nothing to warn about.
+    let single = format!("sqlite:///{}", dir.path().join("one.db").display());
+    let up = run(retort(), dir.path(), &["upgrade", "bbbb", "--url", &single]);
+    assert!(up.status.success(), "{}", text(&up.stderr));
+    let out = run(retort(), dir.path(), &["downgrade", "-1", "--url", &single]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(!text(&out.stderr).contains("UserWarning"), "{}", text(&out.stderr));
 }

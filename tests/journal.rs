@@ -636,7 +636,8 @@ fn production_runs_take_a_verified_backup_or_an_explicit_recorded_skip() {
         "shop",
     ]);
     assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    // A command error: `FAILED: ...` on stdout, as alembic's `util.err` prints it.
+    let err = String::from_utf8_lossy(&out.stdout);
     assert!(
         err.contains("'shop' is not the name of the database (prod.db)"),
         "{err}"
@@ -701,7 +702,8 @@ fn a_failed_backup_stops_the_run_before_it_starts() {
         dir.to_str().unwrap(),
     ]);
     assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    // A command error: `FAILED: ...` on stdout, as alembic's `util.err` prints it.
+    let err = String::from_utf8_lossy(&out.stdout);
     assert!(
         err.contains("the backup before this run failed, so the run did not start"),
         "{err}"
@@ -737,6 +739,7 @@ fn a_failed_production_run_names_the_backup_that_restores_it() {
     fs::write(&bad, text).unwrap();
     let out = env.run(&["upgrade", "heads", "--connection", "shop"]);
     assert!(!out.status.success());
+    // A failed run: its report, and the way back, stay on stderr.
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains(
@@ -795,7 +798,9 @@ fn a_production_backup_is_taken_under_the_migration_lock() {
     let _ = holder.kill();
     let _ = holder.wait();
     assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    // A command error: `FAILED: ...` on stdout, as alembic's `util.err` prints it (stderr
+    // has the "Waiting for the migration lock" line, which is not the error).
+    let err = String::from_utf8_lossy(&out.stdout);
     assert!(err.contains("lock"), "{err}");
     assert_eq!(version_rows(&db), before);
     assert!(

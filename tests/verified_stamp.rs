@@ -193,9 +193,10 @@ fn verified_stamp(mismatched: Target, matching: Target) {
             "{label}: {wanted:?} not in\n{stdout}"
         );
     }
+    // The refusal is a command error: `FAILED: ...` on stdout, as alembic's `util.err` prints it.
     assert!(
-        stderr.contains("not stamped") && stderr.contains("--accept-mismatch"),
-        "{label}: {stderr}"
+        stdout.contains("not stamped") && stdout.contains("--accept-mismatch"),
+        "{label}: {stdout}{stderr}"
     );
     assert_scratch_gone(&mismatched, pid);
     let (current, _) = retort_in(dir.path(), home.path(), &["current"]);

@@ -1195,7 +1195,9 @@ export type PlanWarningKind =
 /**  A `transaction:false` section. */
 "outsideTransaction" | 
 /**  An applied revision's file is not the one that was applied. */
-"fileChanged";
+"fileChanged" | 
+/**  `downgrade -N` from several heads: only the first version row's branch steps down. */
+"ambiguousDowngrade";
 
 export type PlanWarning_Deserialize = {
 	kind: PlanWarningKind,
@@ -1286,8 +1288,12 @@ export type ProgressEvent_Deserialize =
  *  (`transaction:false`, or MySQL/MariaDB, whose DDL commits as it goes).
  */
 { event: "outside_transaction"; index: number | null; reason: string } | { event: "step_finished"; index: number | null; total: number | null; description: string; duration_ms: number | null } | { event: "step_failed"; index: number | null; total: number | null; description: string; duration_ms: number | null; error: string } | 
-/**  Alembic projects: a line alembic (or env.py) printed. */
-{ event: "output"; line: string };
+/**
+ *  A line alembic (or env.py) printed, or a warning alembic would print. `stderr`: it
+ *  belongs on standard error, as alembic's log lines and warnings do (so that `--sql`'s
+ *  standard output is the script alone).
+ */
+{ event: "output"; line: string; stderr: boolean };
 
 /**  Progress of a run, as the CLI prints it and the UI shows it. */
 export type ProgressEvent_Serialize = 
@@ -1300,8 +1306,12 @@ export type ProgressEvent_Serialize =
  *  (`transaction:false`, or MySQL/MariaDB, whose DDL commits as it goes).
  */
 { event: "outside_transaction"; index: number | null; reason: string } | { event: "step_finished"; index: number | null; total: number | null; description: string; duration_ms: number | null } | { event: "step_failed"; index: number | null; total: number | null; description: string; duration_ms: number | null; error: string } | 
-/**  Alembic projects: a line alembic (or env.py) printed. */
-{ event: "output"; line: string };
+/**
+ *  A line alembic (or env.py) printed, or a warning alembic would print. `stderr`: it
+ *  belongs on standard error, as alembic's log lines and warnings do (so that `--sql`'s
+ *  standard output is the script alone).
+ */
+{ event: "output"; line: string; stderr: boolean };
 
 export type ProjectKindName = "alembic" | "native";
 

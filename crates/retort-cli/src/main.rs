@@ -51,8 +51,9 @@ struct Cli {
     /// Seconds to wait for the database to answer.
     #[arg(long, global = true, default_value_t = 5, value_name = "SECONDS")]
     connect_timeout: u64,
-    /// Alembic projects: the Python that runs the project's alembic (default: .venv/bin/python,
-    /// venv/bin/python, then python3).
+    /// Alembic projects: the Python that runs the project's alembic and reads revision files
+    /// that need Python (default: $RETORT_PYTHON, .venv/bin/python, venv/bin/python, then
+    /// python3 and python on PATH).
     #[arg(long, global = true, value_name = "PATH")]
     python: Option<PathBuf>,
     #[command(subcommand)]
@@ -251,12 +252,13 @@ fn main() -> ExitCode {
     }
 }
 
-/// Reports a command error as alembic does (`FAILED: ...`, exit 255), or as JSON.
+/// Reports a command error as alembic does: `FAILED: ...` on standard output (alembic's
+/// `util.err` prints it there), exit 255. With `--json`, `{"error": ...}` on standard error.
 fn fail(cli: &Cli, message: &str) -> ExitCode {
     if cli.json {
         output::errln!("{}", serde_json::json!({ "error": message }));
     } else {
-        output::errln!("FAILED: {message}");
+        output::outln!("FAILED: {message}");
     }
     ExitCode::from(FAILURE)
 }
@@ -273,7 +275,8 @@ fn read_project(cli: &Cli) -> Result<Project, String> {
     let cwd =
         std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
     let config = project::find_config(cli.config.as_deref(), &cwd).map_err(|e| e.to_string())?;
-    let project = project::load_project(&config).map_err(|e| e.to_string())?;
+    let project = project::load_project_with_python(&config, cli.python.as_deref())
+        .map_err(|e| e.to_string())?;
     for warning in &project.warnings {
         output::errln!("warning: {warning}");
     }
@@ -502,5 +505,35 @@ fn run(cli: &Cli) -> Result<String, String> {
                 (GraphFormat::Mermaid, false) => Ok(export::to_mermaid(&graph)),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The top-level tests/ are registered by hand (`autotests = false` at the root): a file
+    /// that is in neither list would never run, silently.
+    #[test]
+    fn every_top_level_test_file_is_registered() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let cli = std::fs::read_to_string(root.join("crates/retort-cli/Cargo.toml")).unwrap();
+        let app = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+        let mut files: Vec<String> = std::fs::read_dir(root.join("tests"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name.ends_with(".rs"))
+            .collect();
+        files.sort();
+        assert!(files.len() > 10, "{files:?}");
+        let unregistered: Vec<&String> = files
+            .iter()
+            .filter(|f| {
+                !cli.contains(&format!("path = \"../../tests/{f}\""))
+                    && !app.contains(&format!("path = \"tests/{f}\""))
+            })
+            .collect();
+        assert!(
+            unregistered.is_empty(),
+            "tests/ files registered in neither crates/retort-cli/Cargo.toml nor the root Cargo.toml: {unregistered:?}"
+        );
     }
 }

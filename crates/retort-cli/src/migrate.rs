@@ -293,9 +293,12 @@ impl Printer {
         }
     }
 
-    fn line(&self, text: &str) {
+    /// A line of the run; `stderr` for alembic's log lines and warnings, where alembic
+    /// writes them (the progress bar, on a terminal, is on stderr too).
+    fn line(&self, text: &str, stderr: bool) {
         match self.bar.lock().unwrap().as_ref() {
             Some(bar) => bar.println(text),
+            None if stderr => errln!("{text}"),
             None => outln!("{text}"),
         }
     }
@@ -323,7 +326,7 @@ impl Printer {
                 }
             }
             ProgressEvent::StepStarted { description, .. } => {
-                self.line(&format!("Running {description}"));
+                self.line(&format!("Running {description}"), false);
                 if let Some(bar) = self.bar.lock().unwrap().as_ref() {
                     bar.set_message(description);
                 }
@@ -334,10 +337,10 @@ impl Printer {
                 }
             }
             ProgressEvent::OutsideTransaction { reason, .. } => {
-                self.line(&format!("  (runs outside a transaction: {reason})"));
+                self.line(&format!("  (runs outside a transaction: {reason})"), false);
             }
             ProgressEvent::StepFailed { .. } => {}
-            ProgressEvent::Output { line } => self.line(&line),
+            ProgressEvent::Output { line, stderr } => self.line(&line, stderr),
         }
     }
 
@@ -437,6 +440,13 @@ fn render_plan(plan: &Plan, url: &DatabaseUrl, project: &Project) -> String {
     }
     if plan.purge {
         out.push_str("Every row of the version table is deleted first (--purge).\n");
+    }
+    if plan.is_ambiguous_downgrade() {
+        out.push_str(&format!(
+            "UserWarning: {}\nOnly {}'s branch steps down (the version table's first row, as alembic picks it).\n",
+            retort_core::graph::AMBIGUOUS_DOWNGRADE,
+            plan.current.first().map_or("?", String::as_str)
+        ));
     }
     if plan.steps.is_empty() {
         out.push_str("Nothing to do.\n");

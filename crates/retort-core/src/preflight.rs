@@ -21,6 +21,8 @@ pub enum PlanWarningKind {
     OutsideTransaction,
     /// An applied revision's file is not the one that was applied.
     FileChanged,
+    /// `downgrade -N` from several heads: only the first version row's branch steps down.
+    AmbiguousDowngrade,
 }
 
 #[cfg_attr(feature = "specta", derive(specta::Type))]
@@ -40,6 +42,17 @@ pub fn plan_warnings(
     changed: &[ChangedFile],
 ) -> Vec<PlanWarning> {
     let mut out = Vec::new();
+    if plan.is_ambiguous_downgrade() {
+        let first = plan.current.first().map_or("?", String::as_str);
+        out.push(PlanWarning {
+            kind: PlanWarningKind::AmbiguousDowngrade,
+            revision: Some(first.to_string()),
+            message: format!(
+                "the database has several heads: only {first}'s branch steps down (the version table's first row, as alembic picks it); name the head to be sure ({first}@-1). Alembic: {}",
+                crate::graph::AMBIGUOUS_DOWNGRADE
+            ),
+        });
+    }
     let runs_code = plan.steps.iter().any(|s| s.kind != StepKind::Stamp);
     if backend == Backend::MySql && runs_code {
         out.push(PlanWarning {

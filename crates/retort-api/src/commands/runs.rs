@@ -219,7 +219,7 @@ pub async fn offline_sql(
         &ranged,
         &options,
         &|e| {
-            if let execution::ProgressEvent::Output { line } = e {
+            if let execution::ProgressEvent::Output { line, .. } = e {
                 lines.lock().unwrap().push(line);
             }
         },

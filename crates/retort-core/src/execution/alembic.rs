@@ -1,7 +1,7 @@
 //! Running Alembic (Python) revisions through the project's own alembic.
 //!
-//! Retort does not re-implement Python migrations: it starts the project's Python (`--python`,
-//! else `.venv`, `venv`, then `python3`) on a small shim ([`SHIM`], passed with `python -c`)
+//! Retort does not re-implement Python migrations: it starts the project's Python (the one that
+//! reads its revision files too: [`crate::project::python`]) on a small shim ([`SHIM`], passed with `python -c`)
 //! that calls `alembic.command.upgrade`/`downgrade` as the `alembic` script would, in the
 //! project's folder, with stdin closed.
 //!
@@ -13,7 +13,7 @@
 //!   starts, and each step once alembic asks for the next one (the step's migration, its
 //!   version-row change and any per-migration transaction are done by then), as JSON lines on
 //!   stdout behind a marker unique to the run. Everything else the child prints is passed on
-//!   as [`ProgressEvent::Output`], with the password scrubbed. Alembic's own "Running <step>"
+//!   as [`ProgressEvent::Output`] (marked with the stream it came on), with the password scrubbed. Alembic's own "Running <step>"
 //!   log line is dropped, since the step events say the same.
 //! - **Failures**: the shim notes each statement a step executes (with its line in the revision
 //!   file) and asks the driver after each whether a transaction is still open: a statement
@@ -317,7 +317,8 @@ pub(super) async fn run(
     observer: &dyn RunObserver,
 ) -> Result<RunReport, ExecutionError> {
     let dir = project_dir(project);
-    let python = find_python(options.python.as_deref(), &dir)?;
+    let python = crate::project::python::find(options.python.as_deref(), &dir)
+        .map_err(|e| ExecutionError::Alembic(e.to_string()))?;
     let child = ChildSpec {
         python,
         dir,
@@ -629,53 +630,6 @@ fn failure_report(
 }
 
 // ---------------------------------------------------------------------------------------------
-// Finding Python
-
-/// The interpreter: `--python`, then the project's `.venv` or `venv`, then `python3` on PATH.
-fn find_python(explicit: Option<&Path>, dir: &Path) -> Result<PathBuf, ExecutionError> {
-    if let Some(python) = explicit {
-        let found = if python.components().count() > 1 || python.is_absolute() {
-            Some(std::path::absolute(python).unwrap_or_else(|_| python.to_path_buf()))
-                .filter(|p| p.is_file())
-        } else {
-            on_path(python.as_os_str())
-        };
-        return found.ok_or_else(|| {
-            ExecutionError::Alembic(format!(
-                "no Python at {} (given with --python)",
-                python.display()
-            ))
-        });
-    }
-    let (bin, exe, fallback) = if cfg!(windows) {
-        ("Scripts", "python.exe", "python.exe")
-    } else {
-        ("bin", "python", "python3")
-    };
-    let candidates = [
-        dir.join(".venv").join(bin).join(exe),
-        dir.join("venv").join(bin).join(exe),
-    ];
-    if let Some(found) = candidates.iter().find(|p| p.is_file()) {
-        return Ok(found.clone());
-    }
-    on_path(fallback.as_ref()).ok_or_else(|| {
-        ExecutionError::Alembic(format!(
-            "no Python found: tried {}, {} and {fallback} on PATH; pass --python with the Python that has the project's alembic installed",
-            candidates[0].display(),
-            candidates[1].display()
-        ))
-    })
-}
-
-fn on_path(name: &std::ffi::OsStr) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-}
-
-// ---------------------------------------------------------------------------------------------
 // The URL for SQLAlchemy
 
 /// The URL as SQLAlchemy parses it, password included: only ever handed to the child's
@@ -918,7 +872,7 @@ async fn drive(
                     cancel_sent = true;
                     if let Err(e) = std::fs::write(&cancel_file, b"") {
                         // Without the file, SIGINT does the same between steps.
-                        sink(ProgressEvent::Output { line: format!("cannot write {}: {e}", cancel_file.display()) });
+                        sink(ProgressEvent::Output { line: format!("cannot write {}: {e}", cancel_file.display()), stderr: true });
                     }
                 }
                 continue;
@@ -936,13 +890,10 @@ async fn drive(
                     stderr_tail.remove(0);
                 }
             }
-            // Offline, stdout is the SQL script: other lines become SQL comments in it.
-            let line = if spec.offline && stream == Stream::Stderr {
-                format!("-- {line}")
-            } else {
-                line
-            };
-            sink(ProgressEvent::Output { line });
+            sink(ProgressEvent::Output {
+                line,
+                stderr: stream == Stream::Stderr,
+            });
             continue;
         };
         if let Some(steps) = m.planned {
@@ -1149,19 +1100,6 @@ mod tests {
     fn the_shim_holds_no_secret_and_is_python_3() {
         assert!(!SHIM.contains("\"#"), "the raw string must survive");
         assert!(SHIM.contains("RETORT_DATABASE_URL"));
-    }
-
-    #[test]
-    fn python_is_looked_for_in_the_project_first() {
-        let dir = tempfile::tempdir().unwrap();
-        let bin = dir.path().join("venv").join("bin");
-        std::fs::create_dir_all(&bin).unwrap();
-        std::fs::write(bin.join("python"), "").unwrap();
-        if !cfg!(windows) {
-            assert_eq!(find_python(None, dir.path()).unwrap(), bin.join("python"));
-        }
-        let err = find_python(Some(Path::new("/nonexistent/python")), dir.path()).unwrap_err();
-        assert!(err.to_string().contains("/nonexistent/python"), "{err}");
     }
 
     #[test]

@@ -172,8 +172,10 @@ pub enum ProgressEvent {
         duration_ms: u64,
         error: String,
     },
-    /// Alembic projects: a line alembic (or env.py) printed.
-    Output { line: String },
+    /// A line alembic (or env.py) printed, or a warning alembic would print. `stderr`: it
+    /// belongs on standard error, as alembic's log lines and warnings do (so that `--sql`'s
+    /// standard output is the script alone).
+    Output { line: String, stderr: bool },
 }
 
 /// Where progress goes: the CLI's printer, a Tauri event, a server-sent event.

@@ -61,6 +61,13 @@ async fn run_locked(
         total: plan.steps.len(),
         creates_version_table: plan.creates_version_table,
     });
+    if plan.is_ambiguous_downgrade() {
+        // What alembic's run prints (on stderr, through Python's warnings).
+        sink(ProgressEvent::Output {
+            line: format!("UserWarning: {}", crate::graph::AMBIGUOUS_DOWNGRADE),
+            stderr: true,
+        });
+    }
     let created_version_table = if plan.creates_version_table || plan.purge {
         db.ensure_version_table(table).await?
     } else {

@@ -65,6 +65,14 @@ pub struct Plan {
     pub resulting_heads: Vec<String>,
 }
 
+impl Plan {
+    /// `downgrade -N` from several heads: Alembic warns, and steps down from the first row.
+    pub fn is_ambiguous_downgrade(&self) -> bool {
+        matches!(&self.operation, Operation::Downgrade { target }
+            if crate::graph::is_ambiguous_downgrade(target, &self.current))
+    }
+}
+
 /// Builds the plan for `operation` from the version table's rows (`None`: no table yet).
 pub fn build(
     project: &Project,
@@ -380,7 +388,7 @@ mod tests {
             stamp_rows(&m, &["4000dddddddd"], &["3000cccc0002", "9000cccc0001"]),
             vec!["4000dddddddd"]
         );
-        // Stamp does not validate the result (spec §5).
+        // Stamp does not validate the result (as alembic's `command.stamp`).
         assert_eq!(
             stamp_rows(&m, &["2000bbbbbbbb", "9000cccc0001"], &[]),
             vec!["2000bbbbbbbb", "9000cccc0001"]

@@ -228,7 +228,7 @@ async fn check_all(
 ) -> Result<(), ScratchError> {
     let table = VersionTable::of(project);
     let sink = |e: ProgressEvent| {
-        if let ProgressEvent::Output { line } = e {
+        if let ProgressEvent::Output { line, .. } = e {
             progress(RoundTripEvent::Output { line });
         }
     };

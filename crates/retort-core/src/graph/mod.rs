@@ -1761,6 +1761,20 @@ fn python_int(s: &str) -> Option<i64> {
     Some(if neg { -value } else { value })
 }
 
+/// Alembic's warning (`RevisionMap._parse_downgrade_target`) for `downgrade -N` from several
+/// version rows. It then steps down from the first row the database returned (a `SELECT`
+/// without `ORDER BY`), on that row's branch only, as Retort does; its text says `-1` for any N.
+pub const AMBIGUOUS_DOWNGRADE: &str = "downgrade -1 from multiple heads is ambiguous; this usage will be disallowed in a future release.";
+
+/// Whether `downgrade target` from the version table's `rows` is the case of
+/// [`AMBIGUOUS_DOWNGRADE`]: a relative target with neither revision nor branch (`-1`, `-2`),
+/// and more than one distinct row.
+pub fn is_ambiguous_downgrade(target: &str, rows: &[String]) -> bool {
+    let bare = Relative::parse(target)
+        .is_some_and(|r| r.steps < 0 && r.symbol.is_none() && r.branch_label.is_none());
+    bare && rows.iter().collect::<std::collections::HashSet<_>>().len() > 1
+}
+
 /// A relative target, `re.match(r"(?:(.+?)@)?(\w+)?((?:\+|-)\d+)")`: `+N`, `-N`, `rev+N`,
 /// `label@+N`, `label@rev-N`. Like Alembic, trailing text after the number is ignored.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,4 +1,4 @@
-//! The conformance vectors of the spec (§6), ported from Alembic's own tests.
+//! Conformance vectors ported from Alembic's own tests (`tests/test_revision.py` and its kin).
 
 use super::*;
 
@@ -696,7 +696,7 @@ fn dependency_implications() {
     assert_eq!(down(&m, "b1", &["a3", "b2"]), strs("b2"));
 }
 
-// Spec §7: the live alembic session's graph.
+// The graph of a live alembic 1.20.1 session, checked against its output.
 fn live_graph() -> RevisionMap {
     map(vec![
         r("1000aaaaaaaa", &[]),

@@ -2,7 +2,7 @@
 //! (`ScriptDirectory._load_revisions`, `Script._list_py_dir`, `Script._from_path`).
 //!
 //! The order matters: it is the order of Alembic's revision map, which decides the order of
-//! heads and the tie-breaks of its topological sort (spec §0.1). So:
+//! heads and the tie-breaks of its topological sort. So:
 //!
 //! - version locations in configuration order; missing ones skipped;
 //! - per location a top-down walk: each folder's files in code-point order, then (only with
@@ -48,13 +48,23 @@ use std::time::SystemTime;
 /// Reads the project's settings and all its revision files. Every unreadable revision file is
 /// reported (in [`ProjectError::Revisions`]), not just the first.
 pub fn load_project(config: &ConfigFile) -> Result<Project, ProjectError> {
+    load_project_with_python(config, None)
+}
+
+/// [`load_project`], a file that needs Python read by `python` if given (`--python`), else
+/// by the project's Python ([`super::python`]): the same one that runs its migrations.
+pub fn load_project_with_python(
+    config: &ConfigFile,
+    python: Option<&Path>,
+) -> Result<Project, ProjectError> {
     let cache = HeaderCache {
         file: header_cache::default_file(config.path()),
         min_files: header_cache::MIN_FILES,
     };
+    let project_dir = config.path().parent().unwrap_or(Path::new("."));
     load_project_cached(
         config,
-        python_revision::find_python,
+        || super::python::find(python, project_dir).ok(),
         &cache,
         &mut CacheStats::default(),
     )
@@ -1660,7 +1670,7 @@ mod tests {
 
     #[test]
     fn computed_values_with_python() {
-        let Some(python) = python_revision::find_python() else {
+        let Some(python) = crate::project::python::find(None, Path::new(".")).ok() else {
             return;
         };
         let (_d, root) = root();

@@ -6,6 +6,7 @@
 
 pub mod alembic_config;
 pub mod native_config;
+pub mod python;
 pub mod python_revision;
 pub mod sql_revision;
 
@@ -14,7 +15,7 @@ mod header_cache;
 mod loading;
 
 pub use discovery::{ConfigFile, find_config};
-pub use loading::load_project;
+pub use loading::{load_project, load_project_with_python};
 
 use serde::Serialize;
 use std::fmt;

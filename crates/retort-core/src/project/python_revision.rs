@@ -24,7 +24,6 @@ use ruff_python_ast::{Expr, ExprContext, Pattern, Stmt};
 use ruff_python_parser::{Mode, lexer, parse_module};
 use ruff_text_size::{Ranged, TextSize};
 use serde::Deserialize;
-use std::ffi::OsString;
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -2089,63 +2088,6 @@ impl<'s> PlainParser<'s> {
 // ---------------------------------------------------------------------------------------------
 // Finding and running Python
 
-/// The Python to run revision files with: `$RETORT_PYTHON` if set (a path, or a name looked up
-/// on `PATH`; `None` if it names nothing runnable), else `python3`, then `python`, on `PATH`.
-pub fn find_python() -> Option<PathBuf> {
-    find_python_in(std::env::var_os("RETORT_PYTHON"), std::env::var_os("PATH"))
-}
-
-fn find_python_in(configured: Option<OsString>, path_var: Option<OsString>) -> Option<PathBuf> {
-    if let Some(configured) = configured.filter(|c| !c.is_empty()) {
-        let configured = PathBuf::from(configured);
-        if configured.components().count() > 1 || configured.is_absolute() {
-            return is_executable(&configured).then_some(configured);
-        }
-        return search_path(configured.as_os_str(), path_var.as_deref());
-    }
-    ["python3", "python"]
-        .iter()
-        .find_map(|name| search_path(name.as_ref(), path_var.as_deref()))
-}
-
-fn search_path(name: &std::ffi::OsStr, path_var: Option<&std::ffi::OsStr>) -> Option<PathBuf> {
-    for dir in std::env::split_paths(path_var?) {
-        // An empty entry would mean the current directory; never run a program from there.
-        if dir.as_os_str().is_empty() {
-            continue;
-        }
-        let candidate = dir.join(name);
-        if is_executable(&candidate) {
-            return Some(candidate);
-        }
-        if cfg!(windows) && candidate.extension().is_none() {
-            let exe = candidate.with_extension("exe");
-            if is_executable(&exe) {
-                return Some(exe);
-            }
-        }
-    }
-    None
-}
-
-fn is_executable(path: &Path) -> bool {
-    let Ok(metadata) = std::fs::metadata(path) else {
-        return false;
-    };
-    if !metadata.is_file() {
-        return false;
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        metadata.permissions().mode() & 0o111 != 0
-    }
-    #[cfg(not(unix))]
-    {
-        true
-    }
-}
-
 /// Runs as `python -c LOADER`. The request (paths) arrives on stdin as JSON; the answer is
 /// `LOADER_READY`, then one JSON line per file, in order, written to a copy of stdout taken
 /// before any revision code runs (fd 1 itself is pointed at stderr, so that `print` in a
@@ -3035,71 +2977,6 @@ def downgrade() -> None:
         );
     }
 
-    #[test]
-    fn find_python_searches_path_and_honours_retort_python() {
-        let dir = tempfile::tempdir().unwrap();
-        let bin = dir.path().join("bin");
-        let other = dir.path().join("other");
-        std::fs::create_dir_all(&bin).unwrap();
-        std::fs::create_dir_all(&other).unwrap();
-        let path_var = std::env::join_paths([other.clone(), bin.clone()]).unwrap();
-        assert_eq!(find_python_in(None, Some(path_var.clone())), None);
-        assert_eq!(find_python_in(None, None), None);
-
-        let make = |path: &Path| {
-            std::fs::write(path, "#!/bin/sh\n").unwrap();
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::PermissionsExt;
-                std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
-            }
-        };
-        let name = |n: &str| {
-            if cfg!(windows) {
-                format!("{n}.exe")
-            } else {
-                n.to_string()
-            }
-        };
-        make(&bin.join(name("python")));
-        assert_eq!(
-            find_python_in(None, Some(path_var.clone())),
-            Some(bin.join(name("python")))
-        );
-        make(&bin.join(name("python3")));
-        assert_eq!(
-            find_python_in(None, Some(path_var.clone())),
-            Some(bin.join(name("python3")))
-        );
-
-        let custom = other.join(name("mypython"));
-        make(&custom);
-        assert_eq!(
-            find_python_in(Some(custom.clone().into()), Some(path_var.clone())),
-            Some(custom.clone())
-        );
-        assert_eq!(
-            find_python_in(Some("mypython".into()), Some(path_var.clone())),
-            Some(custom)
-        );
-        // Set but naming nothing runnable: no silent fallback to another interpreter.
-        assert_eq!(
-            find_python_in(Some(dir.path().join("nope").into()), Some(path_var.clone())),
-            None
-        );
-        assert_eq!(
-            find_python_in(Some("".into()), Some(path_var)),
-            Some(bin.join(name("python3")))
-        );
-        #[cfg(unix)]
-        {
-            let plain = other.join("python3");
-            std::fs::write(&plain, "not executable").unwrap();
-            let only_other = std::env::join_paths([other.clone()]).unwrap();
-            assert_eq!(find_python_in(None, Some(only_other)), None);
-        }
-    }
-
     proptest! {
         #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
 
@@ -3131,7 +3008,7 @@ def downgrade() -> None:
     // The Python fallback, with a real interpreter.
 
     fn python() -> Option<PathBuf> {
-        let python = find_python();
+        let python = crate::project::python::find(None, Path::new(".")).ok();
         if python.is_none() {
             eprintln!("no python3/python on PATH: skipping the Python fallback test");
         }

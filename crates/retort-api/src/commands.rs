@@ -14,6 +14,7 @@ use crate::core::{AppCore, AppMode, Opened};
 use crate::dialog::{PathKind, PickOutcome};
 use crate::error::{ApiError, ErrorKind};
 use crate::types::*;
+use retort_core::connections::{self, PasswordPlan};
 use retort_core::credentials::Keeper;
 use retort_core::database::check::check_connection;
 use retort_core::database::{self, DatabaseUrl, Secret, VersionTable};
@@ -606,69 +607,29 @@ pub async fn save_connection(
         None => default_color(&profile.environment).to_string(),
     };
     let password = non_empty(input.password).map(Secret::new);
-    let old_keeper = old.as_ref().and_then(|o| Keeper::of(o.password_storage));
-    let mut write: Option<(Keeper, Secret)> = None;
-    match input.password_choice {
+    let plan = match input.password_choice {
         PasswordChoice::Keep => {
             if old.is_none() && password.is_some() {
                 return Err(ApiError::invalid(
                     "choose where the password is kept: the keychain, this session, or ask every time",
                 ));
             }
+            PasswordPlan::Unchanged
         }
-        PasswordChoice::None => profile.password_storage = core_store::PasswordStorage::None,
-        PasswordChoice::Ask => profile.password_storage = core_store::PasswordStorage::Ask,
-        PasswordChoice::Keychain | PasswordChoice::Session => {
-            let keeper = if input.password_choice == PasswordChoice::Keychain {
-                Keeper::Keychain
-            } else {
-                Keeper::Session
-            };
-            profile.password_storage = keeper.into();
-            match password {
-                Some(s) => write = Some((keeper, s)),
-                None if old_keeper == Some(keeper) => {}
-                None => {
-                    return Err(ApiError::invalid("enter the password to keep")
-                        .with_hint("or choose \"ask every time\""));
-                }
-            }
-            if keeper == Keeper::Keychain {
-                core.blocking(|c| c.keychain_status().map(|_| ()))
-                    .await?
-                    .map_err(ApiError::from)?;
-            }
-        }
-    }
-    let saved = match &old {
-        Some(_) => store.update_connection(profile).await?,
-        None => store.add_connection(profile).await?,
+        PasswordChoice::None => PasswordPlan::None,
+        PasswordChoice::Ask => PasswordPlan::Ask,
+        PasswordChoice::Keychain => PasswordPlan::Kept {
+            keeper: Keeper::Keychain,
+            secret: password,
+        },
+        PasswordChoice::Session => PasswordPlan::Kept {
+            keeper: Keeper::Session,
+            secret: password,
+        },
     };
-    if let Some((keeper, secret)) = write {
-        let target = saved.clone();
-        let result = core
-            .blocking(move |c| c.set(keeper, &target, &secret))
-            .await?;
-        if let Err(e) = result {
-            // Nothing half-saved: undo the profile change.
-            match &old {
-                Some(o) => {
-                    let _ = store.update_connection(o.clone()).await;
-                }
-                None => {
-                    let _ = store.remove_connection(&saved.name).await;
-                }
-            }
-            return Err(e.into());
-        }
-    }
-    let new_keeper = Keeper::of(saved.password_storage);
-    if let (Some(k), Some(o)) = (old_keeper, old.clone())
-        && new_keeper != Some(k)
-    {
-        // The old keeper's copy is no longer used; a failure to delete it is not fatal.
-        let _ = core.blocking(move |c| c.delete(k, &o)).await;
-    }
+    let saved = connections::save(store, &core.credentials, old, profile, plan)
+        .await?
+        .profile;
     if input.bind
         && let Some(o) = core.opened()
     {
@@ -681,10 +642,7 @@ pub async fn save_connection(
 /// Deletes a connection and its kept password.
 pub async fn delete_connection(core: &AppCore, name: String) -> Result<(), ApiError> {
     let store = core.store().await?;
-    let removed = store.remove_connection(&name).await?;
-    if let Some(k) = Keeper::of(removed.password_storage) {
-        let _ = core.blocking(move |c| c.delete(k, &removed)).await;
-    }
+    connections::remove(store, &core.credentials, &name).await?;
     core.emit(ApiEvent::ConnectionsChanged);
     Ok(())
 }
@@ -703,29 +661,9 @@ pub(crate) async fn resolve(
     name: &str,
     password: Option<String>,
 ) -> Result<(ConnectionProfile, DatabaseUrl), ApiError> {
-    let profile = core.store().await?.connection(name).await?;
-    let secret = match (non_empty(password), profile.password_storage) {
-        (Some(p), _) => Some(Secret::new(p)),
-        (None, core_store::PasswordStorage::None) => None,
-        (None, core_store::PasswordStorage::Ask) => {
-            return Err(ApiError::new(
-                ErrorKind::PasswordNeeded,
-                format!("connection '{name}' asks for its password on every use"),
-            )
-            .with_hint("enter the password"));
-        }
-        (None, storage) => {
-            let keeper = Keeper::of(storage).expect("a kept password");
-            let target = profile.clone();
-            Some(
-                core.blocking(move |c| c.get(keeper, &target))
-                    .await?
-                    .map_err(ApiError::from)?,
-            )
-        }
-    };
-    let url = profile.to_url(secret)?;
-    Ok((profile, url))
+    let store = core.store().await?;
+    let given = non_empty(password).map(Secret::new);
+    Ok(connections::resolve(store, &core.credentials, name, given).await?)
 }
 
 fn version_table(core: &AppCore) -> (VersionTable, Option<Arc<Opened>>) {

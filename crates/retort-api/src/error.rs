@@ -144,6 +144,24 @@ impl From<retort_core::credentials::CredentialError> for ApiError {
     }
 }
 
+impl From<retort_core::connections::ConnectionError> for ApiError {
+    fn from(e: retort_core::connections::ConnectionError) -> Self {
+        use retort_core::connections::ConnectionError as E;
+        match e {
+            E::Store(e) => e.into(),
+            E::Credential(e) => e.into(),
+            E::NoPasswordToKeep { .. } => ApiError::invalid("enter the password to keep")
+                .with_hint("or choose \"ask every time\""),
+            E::PasswordNeeded { connection } => Self::new(
+                ErrorKind::PasswordNeeded,
+                format!("connection '{connection}' asks for its password on every use"),
+            )
+            .with_hint("enter the password"),
+            E::Worker(message) => Self::new(ErrorKind::Internal, message),
+        }
+    }
+}
+
 impl From<retort_core::guard::GuardError> for ApiError {
     fn from(e: retort_core::guard::GuardError) -> Self {
         use retort_core::guard::GuardError as E;
@@ -157,7 +175,9 @@ impl From<retort_core::guard::GuardError> for ApiError {
             .with_hint(format!(
                 "keep \"take a backup\" checked, or skip it by typing the database's name ({database})"
             )),
-            E::WrongConfirmation { .. } => Self::new(ErrorKind::Confirmation, e.to_string()),
+            E::WrongConfirmation { .. } | E::RestoreNotConfirmed { .. } => {
+                Self::new(ErrorKind::Confirmation, e.to_string())
+            }
             E::BackupFailed(_) => Self::new(ErrorKind::Backup, e.to_string())
                 .with_hint("fix what the backup reports and run again; the database was not touched"),
             E::Store(store) => store.into(),

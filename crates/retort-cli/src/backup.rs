@@ -8,6 +8,7 @@ use retort_core::backup::{
 };
 use retort_core::database::{Backend, DatabaseUrl, VersionTable};
 use retort_core::execution::CancelToken;
+use retort_core::guard;
 use retort_core::journal::{ConnectionRef, Context};
 use retort_core::project;
 use retort_core::store::ConnectionProfile;
@@ -467,7 +468,7 @@ fn confirm(record: &BackupRecord, target: &DatabaseUrl) -> Result<(), String> {
             target.redacted()
         ));
     }
-    let name = retort_core::guard::database_name(target);
+    let name = guard::database_name(target);
     eprintln!(
         "Restoring backup {} ({}, {}, {}) replaces everything in {}.",
         record.id.unwrap_or_default(),
@@ -483,10 +484,7 @@ fn confirm(record: &BackupRecord, target: &DatabaseUrl) -> Result<(), String> {
         .lock()
         .read_line(&mut line)
         .map_err(|e| format!("cannot read the answer: {e}"))?;
-    if line.trim() != name {
-        return Err("not confirmed: nothing was restored".into());
-    }
-    Ok(())
+    guard::restore_confirmed(target, &line).map_err(|e| e.to_string())
 }
 
 fn run_restore(cli: &Cli, args: &RestoreArgs) -> Result<ExitCode, String> {

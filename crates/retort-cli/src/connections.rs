@@ -6,7 +6,8 @@
 //! printed, put in the store, or passed to another program's argv.
 
 use crate::{Cli, load};
-use retort_core::credentials::{CredentialError, Credentials, Keeper};
+use retort_core::connections::{self, ConnectionError, PasswordPlan};
+use retort_core::credentials::{Credentials, Keeper};
 use retort_core::database::{DatabaseUrl, Secret};
 use retort_core::graph::RevisionMap;
 use retort_core::project::{self, Project, ProjectError};
@@ -15,6 +16,7 @@ use retort_core::store::{ConnectionProfile, Driver, PasswordStorage, Store};
 use serde::Serialize;
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::process::ExitCode;
 
 #[derive(clap::Subcommand)]
@@ -176,22 +178,16 @@ pub fn resolve_profile(name: &str) -> Result<(ConnectionProfile, DatabaseUrl), S
         .block_on(store.connection(name))
         .map_err(|e| e.to_string())?;
     rt.block_on(store.close());
-    let password = match profile.password_storage {
-        PasswordStorage::None => None,
+    let given = match profile.password_storage {
         PasswordStorage::Ask => Some(prompt(&format!(
             "Password for {} ({}): ",
             profile.name,
             profile.display_url()
         ))?),
-        storage => {
-            let keeper = Keeper::of(storage).expect("a kept password");
-            Some(
-                Credentials::system()
-                    .get(keeper, &profile)
-                    .map_err(|e| e.to_string())?,
-            )
-        }
+        _ => None,
     };
+    let password = connections::password(&Credentials::system(), &profile, given)
+        .map_err(connection_error)?;
     let url = profile.to_url(password).map_err(|e| e.to_string())?;
     Ok((profile, url))
 }
@@ -275,12 +271,15 @@ fn keeper_for(p: &PasswordArgs) -> Keeper {
     }
 }
 
-/// Fails early, before anything is saved, when the chosen keeper is not there.
-fn check_keeper(creds: &Credentials, keeper: Keeper) -> Result<(), String> {
-    if keeper == Keeper::Keychain {
-        creds.keychain_status().map_err(|e| e.to_string())?;
+/// The core's connection errors, worded with this face's flags.
+fn connection_error(e: ConnectionError) -> String {
+    match e {
+        ConnectionError::NoPasswordToKeep { .. } => {
+            "--session-only keeps a password: give it with --password-stdin or --ask-password"
+                .into()
+        }
+        e => e.to_string(),
     }
-    Ok(())
 }
 
 #[derive(Serialize)]
@@ -321,7 +320,7 @@ fn describe(p: &ConnectionProfile) -> String {
 fn run(cli: &Cli, command: &ConnectionsCommand) -> Result<String, String> {
     let rt = crate::runtime()?;
     let store = open(&rt)?;
-    let creds = Credentials::system();
+    let creds = Arc::new(Credentials::system());
     let out = match command {
         ConnectionsCommand::Add {
             name,
@@ -357,33 +356,23 @@ fn run(cli: &Cli, command: &ConnectionsCommand) -> Result<String, String> {
                 None => url_password,
             };
             let mut note = String::new();
-            let secret = if password.ask_every_time {
-                profile.password_storage = PasswordStorage::Ask;
+            let plan = if password.ask_every_time {
                 if secret.is_some() {
                     note = "note: the URL's password was not kept (--ask-every-time)\n".into();
                 }
-                None
-            } else if let Some(s) = secret {
-                let keeper = keeper_for(password);
-                check_keeper(&creds, keeper)?;
-                profile.password_storage = PasswordStorage::from(keeper);
-                Some((keeper, s))
-            } else if password.session_only {
-                return Err("--session-only keeps a password: give it with --password-stdin or --ask-password".into());
+                PasswordPlan::Ask
+            } else if secret.is_some() || password.session_only {
+                PasswordPlan::Kept {
+                    keeper: keeper_for(password),
+                    secret,
+                }
             } else {
-                profile.password_storage = PasswordStorage::None;
-                None
+                PasswordPlan::None
             };
             let saved = rt
-                .block_on(store.add_connection(profile))
-                .map_err(|e| e.to_string())?;
-            if let Some((keeper, s)) = &secret
-                && let Err(e) = creds.set(*keeper, &saved, s)
-            {
-                // Nothing half-saved: the profile goes again.
-                let _ = rt.block_on(store.remove_connection(&saved.name));
-                return Err(e.to_string());
-            }
+                .block_on(connections::save(&store, &creds, None, profile, plan))
+                .map_err(connection_error)?
+                .profile;
             if *bind {
                 let (project, _) = load(cli)?;
                 let dir = project
@@ -489,45 +478,32 @@ fn run(cli: &Cli, command: &ConnectionsCommand) -> Result<String, String> {
                 profile.name = n.clone();
             }
             apply(&mut profile, fields)?;
-            let old_keeper = Keeper::of(old.password_storage);
-            // What to write to which keeper after the profile is saved.
-            let mut write: Option<(Keeper, Secret)> = None;
-            if *no_password {
-                profile.password_storage = PasswordStorage::None;
+            let plan = if *no_password {
+                PasswordPlan::None
             } else if password.ask_every_time {
-                profile.password_storage = PasswordStorage::Ask;
+                PasswordPlan::Ask
             } else if let Some(s) = given_password(password, &profile.name)? {
-                let keeper = keeper_for(password);
-                check_keeper(&creds, keeper)?;
-                profile.password_storage = PasswordStorage::from(keeper);
-                write = Some((keeper, s));
-            } else if password.session_only && old_keeper == Some(Keeper::Keychain) {
-                // Move the kept password into the session keyring.
-                let s = creds
-                    .get(Keeper::Keychain, &old)
-                    .map_err(|e| e.to_string())?;
-                profile.password_storage = PasswordStorage::Session;
-                write = Some((Keeper::Session, s));
-            } else if password.session_only && old_keeper != Some(Keeper::Session) {
-                return Err("--session-only keeps a password: give it with --password-stdin or --ask-password".into());
-            }
+                PasswordPlan::Kept {
+                    keeper: keeper_for(password),
+                    secret: Some(s),
+                }
+            } else if password.session_only {
+                // Into the session keyring: the password kept in the keychain moves there.
+                PasswordPlan::Kept {
+                    keeper: Keeper::Session,
+                    secret: None,
+                }
+            } else {
+                PasswordPlan::Unchanged
+            };
             let saved = rt
-                .block_on(store.update_connection(profile))
-                .map_err(|e| e.to_string())?;
-            if let Some((keeper, s)) = &write
-                && let Err(e) = creds.set(*keeper, &saved, s)
-            {
-                let _ = rt.block_on(store.update_connection(old.clone()));
-                return Err(e.to_string());
-            }
-            let new_keeper = Keeper::of(saved.password_storage);
-            let mut note = String::new();
-            if let Some(k) = old_keeper
-                && new_keeper != Some(k)
-                && let Err(e) = creds.delete(k, &old)
-            {
-                note = format!("warning: the old password could not be deleted: {e}\n");
-            }
+                .block_on(connections::save(&store, &creds, Some(old), profile, plan))
+                .map_err(connection_error)?;
+            let note = saved
+                .warning
+                .map(|w| format!("warning: {w}\n"))
+                .unwrap_or_default();
+            let saved = saved.profile;
             if cli.json {
                 let ws = rt.block_on(store.workspaces()).map_err(|e| e.to_string())?;
                 crate::json(&view(&saved, &ws))?
@@ -536,17 +512,12 @@ fn run(cli: &Cli, command: &ConnectionsCommand) -> Result<String, String> {
             }
         }
         ConnectionsCommand::Remove { name } => {
-            let removed = rt
-                .block_on(store.remove_connection(name))
-                .map_err(|e| e.to_string())?;
+            let (removed, warning) = rt
+                .block_on(connections::remove(&store, &creds, name))
+                .map_err(connection_error)?;
             let mut out = format!("Removed connection {}\n", removed.name);
-            if let Some(k) = Keeper::of(removed.password_storage) {
-                match creds.delete(k, &removed) {
-                    Ok(_) | Err(CredentialError::Missing { .. }) => {}
-                    Err(e) => out.push_str(&format!(
-                        "warning: its password could not be deleted: {e}\n"
-                    )),
-                }
+            if let Some(w) = warning {
+                out.push_str(&format!("warning: {w}\n"));
             }
             if cli.json {
                 crate::json(&serde_json::json!({ "removed": removed.name }))?

@@ -43,6 +43,10 @@ pub enum GuardError {
         "'{given}' is not the name of the database ({expected}): the backup is only skipped when the database is named exactly; nothing was run"
     )]
     WrongConfirmation { given: String, expected: String },
+    #[error(
+        "restoring replaces everything in {url}: type its name ({database}) to confirm; nothing was restored"
+    )]
+    RestoreNotConfirmed { url: String, database: String },
     #[error("the backup before this run failed, so the run did not start: {0}")]
     BackupFailed(BackupError),
     #[error(transparent)]
@@ -76,6 +80,19 @@ pub fn database_name(url: &DatabaseUrl) -> String {
         ),
         (None, None) => url.redacted(),
     }
+}
+
+/// A restore replaces everything in `target`, whatever its environment: it runs only once
+/// the target's name ([`database_name`]) has been typed.
+pub fn restore_confirmed(target: &DatabaseUrl, typed: &str) -> Result<(), GuardError> {
+    let database = database_name(target);
+    if typed.trim() == database {
+        return Ok(());
+    }
+    Err(GuardError::RestoreNotConfirmed {
+        url: target.redacted(),
+        database,
+    })
 }
 
 /// Production upgrades and downgrades need a backup; a stamp changes no data.

@@ -3,6 +3,7 @@
 
 pub mod authoring;
 pub mod backup;
+pub mod connections;
 pub mod credentials;
 pub mod database;
 pub mod execution;

@@ -3,10 +3,11 @@
 
 use super::runs::{backup_dir, target};
 use crate::core::AppCore;
-use crate::error::{ApiError, ErrorKind};
+use crate::error::ApiError;
 use crate::types::*;
 use retort_core::backup::{self, BackupRecord, BackupRequest, RestoreReport, RestoreRequest};
 use retort_core::database::VersionTable;
+use retort_core::guard;
 use std::path::Path;
 
 /// The backups of a saved connection (or, with no name, of every connection), newest first.
@@ -86,15 +87,7 @@ pub async fn restore_backup(
 ) -> Result<RestoreReport, ApiError> {
     let record = record(core, id).await?;
     let target = target(core, connection, password).await?;
-    if confirm_database.trim() != target.view.database {
-        return Err(ApiError::new(
-            ErrorKind::Confirmation,
-            format!(
-                "restoring replaces everything in {}: type its name ({}) to confirm; nothing was restored",
-                target.view.url, target.view.database
-            ),
-        ));
-    }
+    guard::restore_confirmed(&target.url, &confirm_database)?;
     let (_running, _cancel) = target.start(core, &run_id, "restore")?;
     let store = core.store().await?;
     let recorded = backup::restore_recorded(

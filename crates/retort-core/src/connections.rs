@@ -1,0 +1,304 @@
+//! Saved connections as the CLI and the app both use them: saving a profile with where its
+//! password goes (nothing left half-saved when the keeper refuses it), removing one with its
+//! password, and the password to connect with. Above the store and the credentials: the
+//! profile is the store's, the password the keeper's, and these rules keep the two in step.
+//!
+//! The keepers block (a D-Bus call, a kernel keyring), so every call to them runs on a
+//! blocking thread.
+
+use crate::credentials::{CredentialError, Credentials, Keeper};
+use crate::database::{DatabaseUrl, Secret};
+use crate::store::{ConnectionProfile, PasswordStorage, Store, StoreError};
+use std::sync::Arc;
+
+/// Where a saved connection's password goes.
+#[derive(Debug)]
+pub enum PasswordPlan {
+    /// As it was (an edit); a new connection keeps none.
+    Unchanged,
+    /// The connection needs no password; a kept one is deleted.
+    None,
+    /// Asked for on every use; a kept one is deleted.
+    Ask,
+    /// Kept by `keeper`: `secret`, or without one the password already kept (moved from the
+    /// other keeper when it was kept there).
+    Kept {
+        keeper: Keeper,
+        secret: Option<Secret>,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectionError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Credential(#[from] CredentialError),
+    /// [`PasswordPlan::Kept`] without a secret, and no password kept to keep.
+    #[error("connection '{connection}' has no password kept to keep: give the password")]
+    NoPasswordToKeep { connection: String },
+    /// The profile asks for its password on every use, and none was given.
+    #[error("connection '{connection}' asks for its password on every use")]
+    PasswordNeeded { connection: String },
+    #[error("a worker thread failed: {0}")]
+    Worker(String),
+}
+
+/// A saved profile, and what went wrong after it was saved without undoing it.
+#[derive(Debug)]
+pub struct Saved {
+    pub profile: ConnectionProfile,
+    /// The old keeper's copy, no longer used, could not be deleted.
+    pub warning: Option<String>,
+}
+
+async fn blocking<T: Send + 'static>(
+    credentials: &Arc<Credentials>,
+    work: impl FnOnce(&Credentials) -> T + Send + 'static,
+) -> Result<T, ConnectionError> {
+    let credentials = Arc::clone(credentials);
+    tokio::task::spawn_blocking(move || work(&credentials))
+        .await
+        .map_err(|e| ConnectionError::Worker(e.to_string()))
+}
+
+/// Saves `profile` — a new one when `old` is `None`, else as the edit of `old` — and its
+/// password as `plan` says. The chosen keeper is checked before anything is written; if it
+/// then refuses the password, the profile is put back as it was.
+pub async fn save(
+    store: &Store,
+    credentials: &Arc<Credentials>,
+    old: Option<ConnectionProfile>,
+    mut profile: ConnectionProfile,
+    plan: PasswordPlan,
+) -> Result<Saved, ConnectionError> {
+    let old_keeper = old.as_ref().and_then(|o| Keeper::of(o.password_storage));
+    // What to write to which keeper once the profile is saved.
+    let mut write: Option<(Keeper, Secret)> = None;
+    match plan {
+        PasswordPlan::Unchanged => {
+            profile.password_storage = old
+                .as_ref()
+                .map_or(PasswordStorage::None, |o| o.password_storage);
+        }
+        PasswordPlan::None => profile.password_storage = PasswordStorage::None,
+        PasswordPlan::Ask => profile.password_storage = PasswordStorage::Ask,
+        PasswordPlan::Kept { keeper, secret } => {
+            if keeper == Keeper::Keychain {
+                blocking(credentials, |c| c.keychain_status()).await??;
+            }
+            let secret = match (secret, old_keeper, &old) {
+                (Some(secret), _, _) => Some(secret),
+                (None, Some(kept), _) if kept == keeper => None,
+                (None, Some(kept), Some(old)) => {
+                    let old = old.clone();
+                    Some(blocking(credentials, move |c| c.get(kept, &old)).await??)
+                }
+                (None, _, _) => {
+                    return Err(ConnectionError::NoPasswordToKeep {
+                        connection: profile.name.clone(),
+                    });
+                }
+            };
+            profile.password_storage = keeper.into();
+            write = secret.map(|s| (keeper, s));
+        }
+    }
+    let saved = match &old {
+        Some(_) => store.update_connection(profile).await?,
+        None => store.add_connection(profile).await?,
+    };
+    if let Some((keeper, secret)) = write {
+        let target = saved.clone();
+        let written = blocking(credentials, move |c| c.set(keeper, &target, &secret)).await?;
+        if let Err(e) = written {
+            // Nothing half-saved: the profile goes back to what it was.
+            match &old {
+                Some(old) => {
+                    let _ = store.update_connection(old.clone()).await;
+                }
+                None => {
+                    let _ = store.remove_connection(&saved.name).await;
+                }
+            }
+            return Err(e.into());
+        }
+    }
+    let mut warning = None;
+    if let (Some(kept), Some(old)) = (old_keeper, old)
+        && Keeper::of(saved.password_storage) != Some(kept)
+    {
+        let deleted = blocking(credentials, move |c| c.delete(kept, &old)).await?;
+        if let Err(e) = deleted {
+            warning = Some(format!("the old password could not be deleted: {e}"));
+        }
+    }
+    Ok(Saved {
+        profile: saved,
+        warning,
+    })
+}
+
+/// Removes the connection `name` and its kept password. `Ok((profile, warning))`: the
+/// warning says why the password could not be deleted (the profile is gone all the same).
+pub async fn remove(
+    store: &Store,
+    credentials: &Arc<Credentials>,
+    name: &str,
+) -> Result<(ConnectionProfile, Option<String>), ConnectionError> {
+    let removed = store.remove_connection(name).await?;
+    let mut warning = None;
+    if let Some(keeper) = Keeper::of(removed.password_storage) {
+        let target = removed.clone();
+        match blocking(credentials, move |c| c.delete(keeper, &target)).await? {
+            Ok(_) | Err(CredentialError::Missing { .. }) => {}
+            Err(e) => warning = Some(format!("its password could not be deleted: {e}")),
+        }
+    }
+    Ok((removed, warning))
+}
+
+/// The password to connect with: `given` if any, else the kept one; `None` when the profile
+/// needs none; [`ConnectionError::PasswordNeeded`] when it is asked for on every use and none
+/// was given. Blocks (the keeper): call it off the async runtime, or use [`resolve`].
+pub fn password(
+    credentials: &Credentials,
+    profile: &ConnectionProfile,
+    given: Option<Secret>,
+) -> Result<Option<Secret>, ConnectionError> {
+    if given.is_some() {
+        return Ok(given);
+    }
+    match profile.password_storage {
+        PasswordStorage::None => Ok(None),
+        PasswordStorage::Ask => Err(ConnectionError::PasswordNeeded {
+            connection: profile.name.clone(),
+        }),
+        PasswordStorage::Keychain | PasswordStorage::Session => {
+            let keeper = Keeper::of(profile.password_storage).expect("a kept password");
+            Ok(Some(credentials.get(keeper, profile)?))
+        }
+    }
+}
+
+/// The saved connection `name` and the URL to connect with, its password from `given` or
+/// its keeper ([`password`]).
+pub async fn resolve(
+    store: &Store,
+    credentials: &Arc<Credentials>,
+    name: &str,
+    given: Option<Secret>,
+) -> Result<(ConnectionProfile, DatabaseUrl), ConnectionError> {
+    let profile = store.connection(name).await?;
+    let target = profile.clone();
+    let secret = blocking(credentials, move |c| password(c, &target, given)).await??;
+    let url = profile.to_url(secret)?;
+    Ok((profile, url))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Driver;
+    use keyring_core::mock;
+
+    fn credentials(keychain: bool) -> Arc<Credentials> {
+        let store = || -> Arc<keyring_core::CredentialStore> { mock::Store::new().unwrap() };
+        Arc::new(Credentials::with_stores(keychain.then(store), Some(store())))
+    }
+
+    async fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("retort.db")).await.unwrap();
+        (dir, store)
+    }
+
+    fn pg(name: &str) -> ConnectionProfile {
+        let mut p = ConnectionProfile::new(name, Driver::Postgresql);
+        p.host = Some("db.example".into());
+        p.user = Some("app".into());
+        p.database = Some("shop".into());
+        p
+    }
+
+    fn kept(keeper: Keeper, secret: &str) -> PasswordPlan {
+        PasswordPlan::Kept {
+            keeper,
+            secret: Some(Secret::new(secret.to_string())),
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_saved_password_is_kept_by_its_keeper_and_resolved() {
+        let (_d, store) = store().await;
+        let creds = credentials(true);
+        let saved = save(&store, &creds, None, pg("shop"), kept(Keeper::Keychain, "s3"))
+            .await
+            .unwrap();
+        assert_eq!(saved.profile.password_storage, PasswordStorage::Keychain);
+        let (_, url) = resolve(&store, &creds, "shop", None).await.unwrap();
+        assert_eq!(url.password.as_ref().map(|p| p.expose().to_string()), Some("s3".into()));
+        // A password given for this use wins over the kept one.
+        let given = Some(Secret::new("other".to_string()));
+        let (_, url) = resolve(&store, &creds, "shop", given).await.unwrap();
+        assert_eq!(url.password.as_ref().map(|p| p.expose().to_string()), Some("other".into()));
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_refused_keeper_leaves_nothing_saved() {
+        let (_d, store) = store().await;
+        // No keychain here: refused before the profile is written.
+        let creds = credentials(false);
+        let err = save(&store, &creds, None, pg("shop"), kept(Keeper::Keychain, "s3"))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ConnectionError::Credential(_)), "{err}");
+        assert!(store.connections().await.unwrap().is_empty());
+        // Kept without a password, and there is none to keep.
+        let plan = PasswordPlan::Kept {
+            keeper: Keeper::Session,
+            secret: None,
+        };
+        let err = save(&store, &creds, None, pg("shop"), plan).await.unwrap_err();
+        assert!(matches!(err, ConnectionError::NoPasswordToKeep { .. }), "{err}");
+        assert!(store.connections().await.unwrap().is_empty());
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn moving_the_password_to_another_keeper_deletes_the_old_copy() {
+        let (_d, store) = store().await;
+        let creds = credentials(true);
+        let first = save(&store, &creds, None, pg("shop"), kept(Keeper::Keychain, "s3"))
+            .await
+            .unwrap()
+            .profile;
+        let plan = PasswordPlan::Kept {
+            keeper: Keeper::Session,
+            secret: None,
+        };
+        let moved = save(&store, &creds, Some(first.clone()), first.clone(), plan)
+            .await
+            .unwrap();
+        assert_eq!(moved.warning, None);
+        assert_eq!(moved.profile.password_storage, PasswordStorage::Session);
+        assert_eq!(creds.get(Keeper::Session, &moved.profile).unwrap().expose(), "s3");
+        assert!(matches!(
+            creds.get(Keeper::Keychain, &first),
+            Err(CredentialError::Missing { .. })
+        ));
+        // Ask every time: no copy is kept anywhere, and a use without one is refused.
+        let asked = save(&store, &creds, Some(moved.profile.clone()), moved.profile, PasswordPlan::Ask)
+            .await
+            .unwrap()
+            .profile;
+        assert!(matches!(
+            creds.get(Keeper::Session, &asked),
+            Err(CredentialError::Missing { .. })
+        ));
+        let err = resolve(&store, &creds, "shop", None).await.unwrap_err();
+        assert!(matches!(err, ConnectionError::PasswordNeeded { .. }), "{err}");
+        let (removed, warning) = remove(&store, &creds, "shop").await.unwrap();
+        assert_eq!((removed.name.as_str(), warning), ("shop", None));
+        assert!(store.connections().await.unwrap().is_empty());
+    }
+}

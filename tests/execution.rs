@@ -954,7 +954,10 @@ fn downgrade_minus_one_from_several_heads_warns_and_steps_down_the_first_row() {
     let out = run(retort(), dir.path(), &["downgrade", "-1"]);
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert!(out.status.success(), "{stderr}");
-    assert!(stderr.contains(warning), "stderr: {stderr}\nstdout: {stdout}");
+    assert!(
+        stderr.contains(warning),
+        "stderr: {stderr}\nstdout: {stdout}"
+    );
     assert!(!stdout.contains("UserWarning"), "{stdout}");
     let after = db.version_rows();
     assert!(after.contains(other), "{other} stays: {after:?}");
@@ -965,5 +968,9 @@ fn downgrade_minus_one_from_several_heads_warns_and_steps_down_the_first_row() {
     assert!(up.status.success(), "{}", text(&up.stderr));
     let out = run(retort(), dir.path(), &["downgrade", "-1", "--url", &single]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(!text(&out.stderr).contains("UserWarning"), "{}", text(&out.stderr));
+    assert!(
+        !text(&out.stderr).contains("UserWarning"),
+        "{}",
+        text(&out.stderr)
+    );
 }

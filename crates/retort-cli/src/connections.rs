@@ -16,8 +16,8 @@ use retort_core::store::{ConnectionProfile, Driver, PasswordStorage, Store};
 use serde::Serialize;
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 #[derive(clap::Subcommand)]
 pub enum ConnectionsCommand {
@@ -186,8 +186,8 @@ pub fn resolve_profile(name: &str) -> Result<(ConnectionProfile, DatabaseUrl), S
         ))?),
         _ => None,
     };
-    let password = connections::password(&Credentials::system(), &profile, given)
-        .map_err(connection_error)?;
+    let password =
+        connections::password(&Credentials::system(), &profile, given).map_err(connection_error)?;
     let url = profile.to_url(password).map_err(|e| e.to_string())?;
     Ok((profile, url))
 }

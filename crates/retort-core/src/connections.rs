@@ -204,7 +204,10 @@ mod tests {
 
     fn credentials(keychain: bool) -> Arc<Credentials> {
         let store = || -> Arc<keyring_core::CredentialStore> { mock::Store::new().unwrap() };
-        Arc::new(Credentials::with_stores(keychain.then(store), Some(store())))
+        Arc::new(Credentials::with_stores(
+            keychain.then(store),
+            Some(store()),
+        ))
     }
 
     async fn store() -> (tempfile::TempDir, Store) {
@@ -232,16 +235,28 @@ mod tests {
     async fn a_saved_password_is_kept_by_its_keeper_and_resolved() {
         let (_d, store) = store().await;
         let creds = credentials(true);
-        let saved = save(&store, &creds, None, pg("shop"), kept(Keeper::Keychain, "s3"))
-            .await
-            .unwrap();
+        let saved = save(
+            &store,
+            &creds,
+            None,
+            pg("shop"),
+            kept(Keeper::Keychain, "s3"),
+        )
+        .await
+        .unwrap();
         assert_eq!(saved.profile.password_storage, PasswordStorage::Keychain);
         let (_, url) = resolve(&store, &creds, "shop", None).await.unwrap();
-        assert_eq!(url.password.as_ref().map(|p| p.expose().to_string()), Some("s3".into()));
+        assert_eq!(
+            url.password.as_ref().map(|p| p.expose().to_string()),
+            Some("s3".into())
+        );
         // A password given for this use wins over the kept one.
         let given = Some(Secret::new("other".to_string()));
         let (_, url) = resolve(&store, &creds, "shop", given).await.unwrap();
-        assert_eq!(url.password.as_ref().map(|p| p.expose().to_string()), Some("other".into()));
+        assert_eq!(
+            url.password.as_ref().map(|p| p.expose().to_string()),
+            Some("other".into())
+        );
     }
 
     #[tokio::test(flavor = "multi_thread")]
@@ -249,9 +264,15 @@ mod tests {
         let (_d, store) = store().await;
         // No keychain here: refused before the profile is written.
         let creds = credentials(false);
-        let err = save(&store, &creds, None, pg("shop"), kept(Keeper::Keychain, "s3"))
-            .await
-            .unwrap_err();
+        let err = save(
+            &store,
+            &creds,
+            None,
+            pg("shop"),
+            kept(Keeper::Keychain, "s3"),
+        )
+        .await
+        .unwrap_err();
         assert!(matches!(err, ConnectionError::Credential(_)), "{err}");
         assert!(store.connections().await.unwrap().is_empty());
         // Kept without a password, and there is none to keep.
@@ -259,8 +280,13 @@ mod tests {
             keeper: Keeper::Session,
             secret: None,
         };
-        let err = save(&store, &creds, None, pg("shop"), plan).await.unwrap_err();
-        assert!(matches!(err, ConnectionError::NoPasswordToKeep { .. }), "{err}");
+        let err = save(&store, &creds, None, pg("shop"), plan)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, ConnectionError::NoPasswordToKeep { .. }),
+            "{err}"
+        );
         assert!(store.connections().await.unwrap().is_empty());
     }
 
@@ -268,10 +294,16 @@ mod tests {
     async fn moving_the_password_to_another_keeper_deletes_the_old_copy() {
         let (_d, store) = store().await;
         let creds = credentials(true);
-        let first = save(&store, &creds, None, pg("shop"), kept(Keeper::Keychain, "s3"))
-            .await
-            .unwrap()
-            .profile;
+        let first = save(
+            &store,
+            &creds,
+            None,
+            pg("shop"),
+            kept(Keeper::Keychain, "s3"),
+        )
+        .await
+        .unwrap()
+        .profile;
         let plan = PasswordPlan::Kept {
             keeper: Keeper::Session,
             secret: None,
@@ -281,22 +313,34 @@ mod tests {
             .unwrap();
         assert_eq!(moved.warning, None);
         assert_eq!(moved.profile.password_storage, PasswordStorage::Session);
-        assert_eq!(creds.get(Keeper::Session, &moved.profile).unwrap().expose(), "s3");
+        assert_eq!(
+            creds.get(Keeper::Session, &moved.profile).unwrap().expose(),
+            "s3"
+        );
         assert!(matches!(
             creds.get(Keeper::Keychain, &first),
             Err(CredentialError::Missing { .. })
         ));
         // Ask every time: no copy is kept anywhere, and a use without one is refused.
-        let asked = save(&store, &creds, Some(moved.profile.clone()), moved.profile, PasswordPlan::Ask)
-            .await
-            .unwrap()
-            .profile;
+        let asked = save(
+            &store,
+            &creds,
+            Some(moved.profile.clone()),
+            moved.profile,
+            PasswordPlan::Ask,
+        )
+        .await
+        .unwrap()
+        .profile;
         assert!(matches!(
             creds.get(Keeper::Session, &asked),
             Err(CredentialError::Missing { .. })
         ));
         let err = resolve(&store, &creds, "shop", None).await.unwrap_err();
-        assert!(matches!(err, ConnectionError::PasswordNeeded { .. }), "{err}");
+        assert!(
+            matches!(err, ConnectionError::PasswordNeeded { .. }),
+            "{err}"
+        );
         let (removed, warning) = remove(&store, &creds, "shop").await.unwrap();
         assert_eq!((removed.name.as_str(), warning), ("shop", None));
         assert!(store.connections().await.unwrap().is_empty());

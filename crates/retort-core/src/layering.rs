@@ -64,7 +64,11 @@ fn edges(src: &Path) -> Edges {
             for to in crate_paths(line) {
                 if to != from && modules.contains(&to) {
                     let place = format!("{}:{}", file.strip_prefix(src).unwrap().display(), n + 1);
-                    edges.entry(from.clone()).or_default().entry(to).or_insert(place);
+                    edges
+                        .entry(from.clone())
+                        .or_default()
+                        .entry(to)
+                        .or_insert(place);
                 }
             }
         }
@@ -121,12 +125,27 @@ fn the_core_has_no_module_cycle() {
 #[test]
 fn a_cycle_is_found_and_named() {
     let mut edges = Edges::new();
-    edges.entry("a".into()).or_default().insert("b".into(), "a.rs:1".into());
-    edges.entry("b".into()).or_default().insert("c".into(), "b.rs:2".into());
-    edges.entry("c".into()).or_default().insert("a".into(), "c.rs:3".into());
-    edges.entry("d".into()).or_default().insert("a".into(), "d.rs:4".into());
+    edges
+        .entry("a".into())
+        .or_default()
+        .insert("b".into(), "a.rs:1".into());
+    edges
+        .entry("b".into())
+        .or_default()
+        .insert("c".into(), "b.rs:2".into());
+    edges
+        .entry("c".into())
+        .or_default()
+        .insert("a".into(), "c.rs:3".into());
+    edges
+        .entry("d".into())
+        .or_default()
+        .insert("a".into(), "d.rs:4".into());
     assert_eq!(a_cycle(&edges).unwrap(), ["a", "b", "c", "a"]);
     edges.get_mut("c").unwrap().clear();
     assert_eq!(a_cycle(&edges), None);
-    assert_eq!(crate_paths("use crate::graph::{x}; // crate::store"), ["graph"]);
+    assert_eq!(
+        crate_paths("use crate::graph::{x}; // crate::store"),
+        ["graph"]
+    );
 }

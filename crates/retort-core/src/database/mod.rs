@@ -10,7 +10,6 @@ pub mod version_rows;
 pub use lock::{LockHolder, MigrationLock};
 pub use url::{Backend, DatabaseUrl, Secret};
 
-use version_rows::RowChange;
 use crate::project::Project;
 use serde::Serialize;
 use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlSslMode};
@@ -20,6 +19,7 @@ use sqlx::{AssertSqlSafe, Connection as _};
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
+use version_rows::RowChange;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DatabaseError {

@@ -3,8 +3,8 @@
 //! rather than from a database.
 
 use super::plan::{self, Plan};
-use crate::database::version_rows::HeadRows;
 use super::{ExecutionError, Operation};
+use crate::database::version_rows::HeadRows;
 use crate::database::{Backend, VersionTable};
 use crate::graph::commands::CommandError;
 use crate::graph::{RevArg, RevisionMap};

@@ -1,10 +1,10 @@
 //! Turning "upgrade to X" / "downgrade to X" / "stamp X" plus the database's rows into the
 //! ordered steps, the SQL each runs, and the version-table change each makes. Pure: no I/O.
 
-use crate::database::version_rows::{HeadRows, RowChange, StampMove};
 use super::statements::{self, Statement};
 use super::{ExecutionError, Operation};
 use crate::database::Backend;
+use crate::database::version_rows::{HeadRows, RowChange, StampMove};
 use crate::graph::commands::{self, CommandError};
 use crate::graph::{Idx, RevArg, RevisionMap, Slot};
 use crate::project::{Project, RevisionFile, SqlSection};

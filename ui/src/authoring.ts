@@ -7,7 +7,9 @@ import type { GraphScreen } from "./graph";
 import { call, commands } from "./api";
 import { h, clear } from "./dom";
 import { renderSource } from "./source";
-import { listen, runId, errorText, ConnectionPicker } from "./backups";
+import { ConnectionPicker } from "./backups";
+import { newRunId, on } from "./events";
+import { errorText } from "./format";
 import type { CheckReport_Serialize, MergeExplanation_Serialize, RevisionInput_Deserialize, RevisionPreview_Serialize, RoundTripEvent, RoundTripReport_Serialize } from "./bindings";
 
 const language = (path: string) => (path.endsWith(".py") ? "python" : path.endsWith(".sql") ? "sql" : "text");
@@ -303,9 +305,6 @@ export class ChecksScreen implements Screen {
 
   constructor(private readonly app: App) {
     this.picker = new ConnectionPicker(app);
-    listen((event) => {
-      if (event.type === "roundTripProgress" && event.runId === this.running) this.progress(event.progress);
-    });
   }
 
   async show(): Promise<void> {
@@ -411,8 +410,12 @@ export class ChecksScreen implements Screen {
   }
 
   private async roundTrip(): Promise<void> {
-    const id = runId();
+    const id = newRunId();
     this.running = id;
+    // For the whole run, even while another screen is shown: the log is there on coming back.
+    const off = on("roundTripProgress", (event) => {
+      if (event.runId === id) this.progress(event.progress);
+    });
     this.rtButton.disabled = true;
     this.rtCancel.hidden = false;
     this.rtBar.removeAttribute("value");
@@ -425,6 +428,7 @@ export class ChecksScreen implements Screen {
     } catch (e) {
       clear(this.rtResult, h("div", { class: "report failed card bad", "data-testid": "round-trip-result" }, `✗ ${errorText(e)}`));
     } finally {
+      off();
       this.running = null;
       this.rtButton.disabled = false;
       this.rtCancel.hidden = true;

@@ -1,60 +1,15 @@
 // Backups: the list per connection (time, revisions, size, verification), create with
 // progress, verify, restore with the target's name typed, delete, reveal in the file manager.
-// Also the helpers the management screens share: one event subscription, the connection
-// picker (with a password field for connections that ask every time), sizes and times.
+// Also the helpers the management screens share: the connection picker (with a password
+// field for connections that ask every time) and the backup progress card.
 import type { App, Screen } from "./main";
-import { call, commands, CommandError } from "./api";
-import { onEvent } from "./transport";
+import { call, commands } from "./api";
+import { newRunId, on, Subscriptions } from "./events";
+import { bytes, errorText, ms, when } from "./format";
 import { h, clear } from "./dom";
-import type { ApiEvent, BackupProgress, BackupRecord_Serialize, ConnectionView_Serialize, RestoreVerification } from "./bindings";
+import type { BackupProgress, BackupRecord_Serialize, ConnectionView_Serialize, RestoreVerification } from "./bindings";
 
 // ----- shared helpers -------------------------------------------------------------------
-
-type Listener = (event: ApiEvent) => void;
-const listeners = new Set<Listener>();
-let subscribed = false;
-
-/** One event stream for the management screens; returns the unsubscribe function. */
-export function listen(fn: Listener): () => void {
-  if (!subscribed) {
-    subscribed = true;
-    onEvent((event) => listeners.forEach((l) => l(event)));
-  }
-  listeners.add(fn);
-  return () => listeners.delete(fn);
-}
-
-export const runId = (): string =>
-  typeof crypto.randomUUID === "function" ? crypto.randomUUID() : `run-${Date.now()}-${Math.random().toString(16).slice(2)}`;
-
-export function bytes(n: number | null | undefined): string {
-  if (n === null || n === undefined) return "—";
-  if (n < 1024) return `${n} B`;
-  const units = ["KiB", "MiB", "GiB", "TiB"];
-  let v = n / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
-}
-
-export function when(text: string | null | undefined): string {
-  if (!text) return "—";
-  const d = new Date(text);
-  return Number.isNaN(d.getTime()) ? text : d.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "medium" });
-}
-
-export function ms(n: number | null | undefined): string {
-  if (n === null || n === undefined) return "—";
-  return n < 1000 ? `${n} ms` : `${(n / 1000).toFixed(n < 10000 ? 2 : 1)} s`;
-}
-
-export function errorText(e: unknown): string {
-  if (e instanceof CommandError) return e.hint ? `${e.message} — ${e.hint}` : e.message;
-  return String((e as any)?.message ?? e);
-}
 
 /** The name to type to confirm an operation on a connection (as the backend's guard). */
 export function databaseName(view: ConnectionView_Serialize | null, projectUrl: string | null): string {
@@ -221,17 +176,18 @@ export class BackupsScreen implements Screen {
   private backups: BackupRecord_Serialize[] = [];
   private running: string | null = null;
   private focusId: number | null = null;
+  private readonly events = new Subscriptions();
 
   constructor(private readonly app: App) {
     this.picker = new ConnectionPicker(app, "every connection", () => void this.refresh());
     this.progress.root.hidden = true;
-    listen((event) => {
-      if (event.type === "backupProgress" && event.runId === this.running) this.progress.backup(event.progress as BackupProgress);
-      if (event.type === "journalChanged" && this.root.isConnected && !this.running) void this.refresh();
-    });
   }
 
   async show(): Promise<void> {
+    this.events.clear();
+    this.events.on("journalChanged", () => {
+      if (!this.running) void this.refresh();
+    });
     clear(
       this.root,
       h("div", { class: "screen-head" }, h("h1", null, "Backups"), h("label", { class: "inline-label", "data-testid": "backups-connection" }, "Connection ", this.picker.root)),
@@ -252,6 +208,10 @@ export class BackupsScreen implements Screen {
     await this.picker.load();
     if (this.focusId !== null) this.picker.select.value = "*";
     await this.refresh();
+  }
+
+  hide(): void {
+    this.events.clear();
   }
 
   /** Opens the list on one backup (from the journal). */
@@ -329,12 +289,16 @@ export class BackupsScreen implements Screen {
   }
 
   private async create(): Promise<void> {
-    const id = runId();
+    const id = newRunId();
     this.running = id;
     this.createButton.disabled = true;
     this.cancelButton.hidden = false;
     this.progress.root.hidden = false;
     this.progress.reset(`backing up ${this.picker.label}…`);
+    // For the whole run, even while another screen is shown: the card is there on coming back.
+    const off = on("backupProgress", (event) => {
+      if (event.runId === id) this.progress.backup(event.progress as BackupProgress);
+    });
     try {
       const record = await call(commands.createBackup(id, this.picker.value, this.picker.pass, this.restoreTest.checked));
       this.progress.done(`backup #${record.id} done: ${bytes(record.size_bytes)}, ${record.verification}`);
@@ -343,6 +307,7 @@ export class BackupsScreen implements Screen {
       this.progress.done(`failed: ${errorText(e)}`);
       this.app.error(e);
     } finally {
+      off();
       this.running = null;
       this.cancelButton.hidden = true;
       await this.refresh();
@@ -434,12 +399,12 @@ export class BackupsScreen implements Screen {
       result,
     );
     go.addEventListener("click", async () => {
-      const id = runId();
+      const id = newRunId();
       go.disabled = true;
       progress.root.hidden = false;
       progress.reset(`restoring #${b.id} into ${target.label}…`);
-      const off = listen((event) => {
-        if (event.type === "backupProgress" && event.runId === id) progress.backup(event.progress as BackupProgress);
+      const off = on("backupProgress", (event) => {
+        if (event.runId === id) progress.backup(event.progress as BackupProgress);
       });
       try {
         const report = await call(commands.restoreBackup(id, b.id!, target.value, target.pass, typed.value));

@@ -312,7 +312,7 @@ function storageText(s: string): string {
   return { none: "none", keychain: "OS keychain", session: "this session only", ask: "asked every time" }[s] ?? s;
 }
 
-function ms(v: number | null): string {
+function latency(v: number | null): string {
   if (v === null) return "—";
   return v >= 100 ? `${v.toFixed(0)} ms` : v >= 10 ? `${v.toFixed(1)} ms` : `${v.toFixed(2)} ms`;
 }
@@ -339,7 +339,7 @@ export function reportCard(r: ConnectionReport): HTMLElement[] {
     return out;
   }
   const rows: HTMLElement[] = [];
-  rows.push(row("ok", "Latency", `${ms(r.latencyMs ?? null)} round trip · connected in ${ms(r.connectMs ?? null)}`));
+  rows.push(row("ok", "Latency", `${latency(r.latencyMs ?? null)} round trip · connected in ${latency(r.connectMs ?? null)}`));
   rows.push(row("ok", "Server", [r.serverProduct, r.serverVersion].filter(Boolean).join(" ") || "—"));
   const tls = r.tls === "on" ? row("ok", "TLS", [r.tlsVersion, r.tlsCipher].filter(Boolean).join(" ") || "on") : r.tls === "not_applicable" ? row("none", "TLS", "not applicable (SQLite)") : row(r.target.startsWith("127.") || r.target.startsWith("localhost") ? "none" : "warn", "TLS", r.tls === "off" ? "off (plain text)" : "unknown");
   rows.push(tls);

@@ -6,6 +6,7 @@
 import type { App, Screen } from "./main";
 import { call, commands } from "./api";
 import { h, clear, esc } from "./dom";
+import { count } from "./format";
 import { renderSource } from "./source";
 import { nodeActions, nodeMenu, openRunDialog } from "./runs";
 import type { ConnectionPosition, GraphLayout, GraphNode, RevisionDetail } from "./bindings";
@@ -446,7 +447,7 @@ export class GraphScreen implements Screen {
     }
     this.matchSet = new Set(this.matches);
     this.matchAt = -1;
-    this.searchCount.textContent = q ? `${this.matches.length} match${this.matches.length === 1 ? "" : "es"}` : "";
+    this.searchCount.textContent = q ? count(this.matches.length, "match", "matches") : "";
     if (this.matches.length) this.step(1);
     else this.restyle();
   }

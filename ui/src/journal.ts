@@ -4,7 +4,8 @@
 import type { App, Screen } from "./main";
 import { call, commands } from "./api";
 import { h, clear } from "./dom";
-import { listen, when, ms } from "./backups";
+import { Subscriptions } from "./events";
+import { ms, when } from "./format";
 import type { BackupsScreen } from "./backups";
 import type { JournalEntry_Serialize } from "./bindings";
 
@@ -30,18 +31,18 @@ export class JournalScreen implements Screen {
   private readonly detail = h("aside", { class: "journal-detail", "data-testid": "journal-detail", "aria-label": "Run details" });
   private entries: JournalEntry_Serialize[] = [];
   private selected: number | null = null;
+  private readonly events = new Subscriptions();
 
   constructor(
     private readonly app: App,
     private readonly backups: () => BackupsScreen,
   ) {
     for (const s of [this.connection, this.kind, this.outcome]) s.addEventListener("change", () => void this.refresh());
-    listen((event) => {
-      if (event.type === "journalChanged" && this.root.isConnected) void this.refresh();
-    });
   }
 
   async show(): Promise<void> {
+    this.events.clear();
+    this.events.on("journalChanged", () => void this.refresh());
     clear(
       this.root,
       h(
@@ -66,6 +67,10 @@ export class JournalScreen implements Screen {
       this.app.error(e);
     }
     await this.refresh();
+  }
+
+  hide(): void {
+    this.events.clear();
   }
 
   /** Bumped by every refresh: an answer to an older one (other filters) is dropped. */

@@ -1,6 +1,7 @@
 // Retort's UI: the workspace, connections and history-graph screens, one page.
 import "./style.css";
-import { installTransport, onEvent } from "./transport";
+import { installTransport } from "./transport";
+import { on } from "./events";
 import { call, commands, CommandError } from "./api";
 import type { AppInfo, WorkspaceView } from "./bindings";
 import { h, clear } from "./dom";
@@ -21,6 +22,7 @@ export type ScreenName = "workspace" | "connections" | "graph" | "status" | "aut
 export interface Screen {
   readonly root: HTMLElement;
   show(): void | Promise<void>;
+  /** Ends what `show` started, such as its event subscriptions. */
   hide?(): void;
 }
 
@@ -93,8 +95,8 @@ export class App {
         void this.go(hit[0]);
       }
     });
-    onEvent((event) => {
-      if (event.type === "workspaceOpened" && event.path !== this.workspace?.path) void this.refreshWorkspace();
+    on("workspaceOpened", (event) => {
+      if (event.path !== this.workspace?.path) void this.refreshWorkspace();
     });
     try {
       this.info = await call(commands.appInfo());

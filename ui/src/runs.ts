@@ -4,10 +4,10 @@
 // and the result, with one-click recovery (restore the backup taken first, stamp, retry).
 import type { App } from "./main";
 import { call, commands, CommandError } from "./api";
-import { onEvent } from "./transport";
+import { newRunId, on, Subscriptions } from "./events";
+import { bytes, count, errorText, ms } from "./format";
 import { h, clear } from "./dom";
 import type {
-  ApiEvent,
   BackupProgress,
   BackupRecord,
   ConnectionPosition,
@@ -17,21 +17,7 @@ import type {
   RunResult,
 } from "./bindings";
 
-// ----- shared: one event subscription, the active runs, the page-leave prompt ------------
-
-type Listener = (event: ApiEvent) => void;
-const listeners = new Set<Listener>();
-let subscribed = false;
-
-/** Subscribes to the backend's events (one EventSource for every screen of this file set). */
-export function subscribe(fn: Listener): () => void {
-  if (!subscribed) {
-    subscribed = true;
-    onEvent((e) => listeners.forEach((l) => l(e)));
-  }
-  listeners.add(fn);
-  return () => listeners.delete(fn);
-}
+// ----- shared: the active runs, the page-leave prompt ------------------------------------
 
 /** Runs started by this page and not finished: leaving the page asks first. */
 export const activeRuns = new Set<string>();
@@ -41,22 +27,10 @@ window.addEventListener("beforeunload", (e) => {
   e.returnValue = "";
 });
 
-export const newRunId = (): string =>
-  typeof crypto.randomUUID === "function" ? crypto.randomUUID() : `run-${Date.now()}-${Math.random().toString(16).slice(2)}`;
-
-export function errorText(e: unknown): string {
-  if (e instanceof CommandError) return e.hint ? `${e.message} — ${e.hint}` : e.message;
-  return String((e as any)?.message ?? e);
-}
-
 export function errorBox(e: unknown): HTMLElement {
   const kind = e instanceof CommandError ? e.kind : "internal";
   return h("div", { class: "banner bad-banner", "data-testid": "op-error", "data-kind": kind }, h("strong", null, "Error: "), errorText(e));
 }
-
-const ms = (v: number | null | undefined) => (v === null || v === undefined ? "" : v < 1000 ? `${v} ms` : `${(v / 1000).toFixed(2)} s`);
-const bytes = (v: number | null | undefined) =>
-  v === null || v === undefined ? "?" : v < 1024 ? `${v} B` : v < 1048576 ? `${(v / 1024).toFixed(1)} KiB` : `${(v / 1048576).toFixed(1)} MiB`;
 
 /** The connections one can run against: the bound ones and the project's own URL. */
 export async function targets(): Promise<ConnectionPosition[]> {
@@ -142,7 +116,7 @@ export class RunDialog {
   private positions: ConnectionPosition[] = [];
   private running: string | null = null;
   private needPassword = false;
-  private unsubscribe: (() => void) | null = null;
+  private readonly events = new Subscriptions();
 
   constructor(
     private readonly app: App,
@@ -152,7 +126,7 @@ export class RunDialog {
       if (this.running) e.preventDefault();
     });
     this.root.addEventListener("close", () => {
-      this.unsubscribe?.();
+      this.events.clear();
       this.root.remove();
     });
     this.cmdSelect.value = opts.command ?? "upgrade";
@@ -294,7 +268,7 @@ export class RunDialog {
         ? h(
             "details",
             null,
-            h("summary", null, `SQL (${s.sql.statements.length} statement${s.sql.statements.length === 1 ? "" : "s"}${s.sql.transactional ? "" : ", outside a transaction"})`),
+            h("summary", null, `SQL (${count(s.sql.statements.length, "statement")}${s.sql.transactional ? "" : ", outside a transaction"})`),
             h("pre", { class: "sql" }, s.sql.statements.map((st) => `${st.line !== null ? `-- line ${st.line}\n` : ""}${st.sql};\n`).join("\n")),
           )
         : null;
@@ -354,7 +328,7 @@ export class RunDialog {
     const t = p.target;
     const backup = h("input", { type: "checkbox", checked: p.backupRequired || t.production, "data-testid": "run-backup" });
     const verifyRestore = h("input", { type: "checkbox", "data-testid": "run-verify-restore" });
-    const run = h("button", { class: "primary", "data-testid": "run-start" }, `Run ${p.plan.steps.length} step${p.plan.steps.length === 1 ? "" : "s"}`);
+    const run = h("button", { class: "primary", "data-testid": "run-start" }, `Run ${count(p.plan.steps.length, "step")}`);
     const skipNote = h("p", { class: "small warn-text", hidden: true }, "No backup: typing the database name below also confirms running without one.");
     const syncBackup = () => {
       skipNote.hidden = !(t.production && !backup.checked);
@@ -432,13 +406,15 @@ export class RunDialog {
       li.querySelector(".mark")!.textContent = mark;
       if (dur !== undefined) li.querySelector(".dur")!.textContent = dur ? ` ${dur}` : "";
     };
-    this.unsubscribe?.();
-    this.unsubscribe = subscribe((ev) => {
-      if (ev.type === "backupProgress" && ev.runId === runId) {
-        backupLine.hidden = false;
-        backupLine.textContent = backupProgressText(ev.progress);
-        this.logLine(log, `backup: ${backupLine.textContent}`);
-      } else if (ev.type === "runProgress" && ev.runId === runId) {
+    this.events.clear();
+    this.events.on("backupProgress", (ev) => {
+      if (ev.runId !== runId) return;
+      backupLine.hidden = false;
+      backupLine.textContent = backupProgressText(ev.progress);
+      this.logLine(log, `backup: ${backupLine.textContent}`);
+    });
+    this.events.on("runProgress", (ev) => {
+      if (ev.runId === runId) {
         const pr: ProgressEvent = ev.progress;
         switch (pr.event) {
           case "lock_waiting": {
@@ -528,7 +504,7 @@ export class RunDialog {
     const heads = (x: string[]) => x.join(", ") || "base";
     const summary =
       rep.outcome === "completed"
-        ? h("p", { class: "good", "data-testid": "run-outcome", "data-outcome": "completed" }, `✓ Completed: ${rep.completed.length} step${rep.completed.length === 1 ? "" : "s"} in ${ms(total)}. The version table is now at ${heads(rep.heads_after)}.`)
+        ? h("p", { class: "good", "data-testid": "run-outcome", "data-outcome": "completed" }, `✓ Completed: ${count(rep.completed.length, "step")} in ${ms(total)}. The version table is now at ${heads(rep.heads_after)}.`)
         : rep.outcome === "cancelled"
           ? h("p", { class: "warn-text", "data-testid": "run-outcome", "data-outcome": "cancelled" }, `Cancelled after ${rep.completed.length} step(s). The version table is at ${heads(rep.heads_after)}.`)
           : h("p", { class: "bad", "data-testid": "run-outcome", "data-outcome": "failed" }, `✗ Failed. The version table is at ${heads(rep.heads_after)}.`);
@@ -605,8 +581,8 @@ export class RunDialog {
       activeRuns.add(runId);
       this.running = runId;
       go.disabled = true;
-      const off = subscribe((ev) => {
-        if (ev.type === "backupProgress" && ev.runId === runId) line.textContent = backupProgressText(ev.progress);
+      const off = on("backupProgress", (ev) => {
+        if (ev.runId === runId) line.textContent = backupProgressText(ev.progress);
       });
       try {
         const typed = (confirm.querySelector("input") as HTMLInputElement).value;

@@ -4,8 +4,10 @@
 import type { App } from "./main";
 import { call, commands, CommandError } from "./api";
 import { h, clear } from "./dom";
+import { count } from "./format";
 import type { ConnectionPosition, StampCheck } from "./bindings";
-import { activeRuns, connectionArg, errorBox, newRunId, setStampOpener, targets, typedConfirm } from "./runs";
+import { activeRuns, connectionArg, errorBox, setStampOpener, targets, typedConfirm } from "./runs";
+import { newRunId } from "./events";
 
 export interface StampOptions {
   targets: string[];
@@ -171,7 +173,7 @@ export class StampDialog {
         : h(
             "div",
             { class: "banner warn", "data-testid": "stamp-verdict", "data-matches": "false" },
-            h("strong", { class: "bad" }, `✗ The schema differs from what these revisions build (${check.differences.length} difference${check.differences.length === 1 ? "" : "s"}):`),
+            h("strong", { class: "bad" }, `✗ The schema differs from what these revisions build (${count(check.differences.length, "difference")}):`),
             h("ul", { class: "diff", "data-testid": "stamp-diff" }, check.differences.map((d) => h("li", { class: "mono small" }, d))),
           ),
     );

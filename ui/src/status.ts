@@ -5,7 +5,8 @@ import type { App, Screen } from "./main";
 import { call, commands } from "./api";
 import { h, clear } from "./dom";
 import type { Standing, StatusRow } from "./bindings";
-import { openRunDialog, subscribe } from "./runs";
+import { openRunDialog } from "./runs";
+import { Subscriptions } from "./events";
 
 const WORDS: Record<Standing, string> = {
   upToDate: "up to date",
@@ -20,17 +21,14 @@ export class StatusScreen implements Screen {
   readonly root = h("section", { class: "screen status-board", "aria-label": "Status board" });
   private readonly body = h("div", { "data-testid": "status-board" });
   private readonly stamp = h("span", { class: "small muted", "data-testid": "status-updated" });
-  private visible = false;
+  private readonly events = new Subscriptions();
   private loading = false;
 
-  constructor(private readonly app: App) {
-    subscribe((e) => {
-      if (this.visible && e.type === "journalChanged") void this.refresh();
-    });
-  }
+  constructor(private readonly app: App) {}
 
   async show(): Promise<void> {
-    this.visible = true;
+    this.events.clear();
+    this.events.on("journalChanged", () => void this.refresh());
     clear(
       this.root,
       h(
@@ -50,7 +48,7 @@ export class StatusScreen implements Screen {
   }
 
   hide(): void {
-    this.visible = false;
+    this.events.clear();
   }
 
   async refresh(): Promise<void> {

@@ -1,9 +1,7 @@
 // How commands reach the backend: Tauri IPC in the desktop app, HTTP in `retort serve`.
 // The generated bindings (bindings.ts) call `invoke` from @tauri-apps/api/core; in a browser
-// that call is routed to POST /api/invoke/{command} (same names, same JSON, same errors).
+// that call is routed to POST /api/invoke/{command} (same names, same JSON, same errors). Events come the other way through events.ts.
 import { mockIPC } from "@tauri-apps/api/mocks";
-import { listen } from "@tauri-apps/api/event";
-import type { ApiEvent } from "./bindings";
 
 export const inTauri = (): boolean =>
   typeof window !== "undefined" && "__TAURI_INTERNALS__" in window && !(window as any).__RETORT_HTTP__;
@@ -33,18 +31,3 @@ export function installTransport(): void {
   });
 }
 
-/** Subscribes to the backend's events: Tauri events, or server-sent events. */
-export function onEvent(callback: (event: ApiEvent) => void): void {
-  if (!(window as any).__RETORT_HTTP__) {
-    void listen<ApiEvent>("retort-event", (e) => callback(e.payload));
-    return;
-  }
-  const source = new EventSource("/api/events", { withCredentials: true });
-  source.addEventListener("retort-event", (e) => {
-    try {
-      callback(JSON.parse((e as MessageEvent).data));
-    } catch {
-      /* a malformed event is dropped */
-    }
-  });
-}

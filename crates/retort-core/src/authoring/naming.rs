@@ -250,7 +250,7 @@ pub(crate) fn percent_format(
             's' | 'r' | 'a' => {
                 let mut s = match (&value, conv) {
                     (PyArg::Str(s), 's') => s.clone(),
-                    (PyArg::Str(s), _) => crate::project::alembic_config::py_repr(s),
+                    (PyArg::Str(s), _) => crate::project::python_literal::py_repr(s),
                     (PyArg::Int(n), _) => n.to_string(),
                 };
                 if let Some(p) = precision {

@@ -26,6 +26,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 use crate::project::RevisionFile;
+use crate::project::python_literal::python_int;
 
 /// Revision ids come from the project itself, not from an adversary: FxHash's quick mixing.
 type FxBuild = rustc_hash::FxBuildHasher;
@@ -1739,28 +1740,6 @@ fn range_side(arg: &RevArg) -> String {
     }
 }
 
-/// Python's `int()` on an identifier: optional sign, ASCII digits, surrounding spaces.
-fn python_int(s: &str) -> Option<i64> {
-    let t = s.trim();
-    let (neg, digits) = match t.as_bytes().first() {
-        Some(b'-') => (true, &t[1..]),
-        Some(b'+') => (false, &t[1..]),
-        _ => (false, t),
-    };
-    if digits.is_empty()
-        || digits.starts_with('_')
-        || digits.ends_with('_')
-        || digits.contains("__")
-    {
-        return None;
-    }
-    if !digits.bytes().all(|b| b.is_ascii_digit() || b == b'_') {
-        return None;
-    }
-    let value: i64 = digits.replace('_', "").parse().unwrap_or(i64::MAX);
-    Some(if neg { -value } else { value })
-}
-
 /// Alembic's warning (`RevisionMap._parse_downgrade_target`) for `downgrade -N` from several
 /// version rows. It then steps down from the first row the database returned (a `SELECT`
 /// without `ORDER BY`), on that row's branch only, as Retort does; its text says `-1` for any N.
@@ -1801,13 +1780,8 @@ impl Relative {
                 (Some(&target[..end]), &target[end + 1..])
             };
             if let Some((symbol, relative)) = Self::symbol_and_number(rest) {
-                let steps = relative
-                    .parse::<i64>()
-                    .unwrap_or(if relative.starts_with('-') {
-                        i64::MIN + 1
-                    } else {
-                        i64::MAX
-                    });
+                // `[+-]\d+` is always an int to Python; beyond i64 it saturates.
+                let steps = python_int(relative)?;
                 return Some(Relative {
                     branch_label: label.map(str::to_string),
                     symbol: symbol.map(str::to_string),

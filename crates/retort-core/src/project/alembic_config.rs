@@ -24,6 +24,7 @@
 #![cfg_attr(not(test), deny(clippy::indexing_slicing))] // no panic on any input (docs/fuzzing.md)
 
 use super::native_config::{clean_join, line_of, read_config_text, toml_error, type_name};
+use super::python_literal::{py_repr, python_int};
 use super::{Diagnostic, ProjectError, ProjectSettings};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -351,35 +352,6 @@ fn split_lines(text: &str) -> Vec<&str> {
         lines.push(line(start, text.len()));
     }
     lines
-}
-
-/// A string as Python's `repr` writes it, for messages that quote Python's.
-pub(crate) fn py_repr(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push(quote);
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32))
-            }
-            c => out.push(c),
-        }
-    }
-    out.push(quote);
-    out
 }
 
 /// `Path(file).absolute().parent.as_posix()`.
@@ -972,28 +944,6 @@ fn legacy_split(value: &str, colon: bool) -> Vec<String> {
     out
 }
 
-/// Python's `int(str)` for base 10: surrounding whitespace, a sign, `_` between digits.
-fn python_int(s: &str) -> Option<i64> {
-    let s = s.trim();
-    let (negative, digits) = if let Some(digits) = s.strip_prefix('-') {
-        (true, digits)
-    } else {
-        (false, s.strip_prefix('+').unwrap_or(s))
-    };
-    if digits.is_empty()
-        || digits.starts_with('_')
-        || digits.ends_with('_')
-        || digits.contains("__")
-    {
-        return None;
-    }
-    if !digits.chars().all(|c| c.is_ascii_digit() || c == '_') {
-        return None;
-    }
-    let n: i64 = digits.replace('_', "").parse().ok()?;
-    Some(if negative { -n } else { n })
-}
-
 /// `util.coerce_resource_to_filename` plus Retort's resolution of relative paths against the
 /// folder of the configuration file (see the module docs).
 fn resolve_location(
@@ -1465,6 +1415,41 @@ mod tests {
         assert_eq!(s.truncate_slug_length, Some(12));
     }
 
+    /// `int()` has no bound in Python: a slug length beyond i64 is no limit, as in alembic,
+    /// not the "invalid literal" this configuration reader once said (the revision map's copy
+    /// of `python_int` saturated; the one left does).
+    #[test]
+    fn truncate_slug_length_beyond_i64() {
+        let s = settings(
+            Some("[alembic]\nscript_location = s\ntruncate_slug_length = 99999999999999999999\n"),
+            None,
+        )
+        .unwrap();
+        assert_eq!(s.truncate_slug_length, Some(i64::MAX as usize));
+        let d = config_error(settings(
+            Some("[alembic]\nscript_location = s\ntruncate_slug_length = -99999999999999999999\n"),
+            None,
+        ));
+        assert_eq!(
+            d.message,
+            format!(
+                "truncate_slug_length must not be negative, got {}",
+                -i64::MAX
+            )
+        );
+    }
+
+    /// Messages quote as Python's `repr` does, with the one `py_repr` the templates use: a
+    /// no-break space or a zero-width space is escaped (this module's copy printed them as
+    /// they are).
+    #[test]
+    fn messages_quote_non_printable_characters_as_python() {
+        let d = ini_err("[a]\nx = 1\nz\u{a0}w\n");
+        assert!(d.message.contains("'z\\xa0w'"), "{}", d.message);
+        let d = ini_err("[a]\nx\u{200b} = 1\nX\u{200b} = 2\n");
+        assert_eq!(d.message, "option 'x\\u200b' in section 'a' already exists");
+    }
+
     #[test]
     fn pyproject_values_and_here() {
         let s = settings(
@@ -1603,14 +1588,6 @@ mod tests {
             other.to_string().contains("No 'script_location'"),
             "{other}"
         );
-    }
-
-    #[test]
-    fn py_repr_quotes_like_python() {
-        assert_eq!(py_repr("a"), "'a'");
-        assert_eq!(py_repr("it's"), "\"it's\"");
-        assert_eq!(py_repr("a'b\"c"), "'a\\'b\"c'");
-        assert_eq!(py_repr("x\ny\\"), "'x\\ny\\\\'");
     }
 
     mod properties {

@@ -7,6 +7,7 @@
 pub mod alembic_config;
 pub mod native_config;
 pub mod python;
+pub mod python_literal;
 pub mod python_revision;
 pub mod sql_revision;
 

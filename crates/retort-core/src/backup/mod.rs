@@ -443,23 +443,23 @@ async fn chosen_tool(
     Ok(tool)
 }
 
+/// The first runnable `name` on this process's `PATH` (the core's one `PATH` search).
+fn on_process_path(name: &str) -> Option<PathBuf> {
+    crate::project::python::on_path(name.as_ref(), std::env::var_os("PATH").as_deref())
+}
+
 /// The first program `name` on `PATH`.
 fn tool_on_path(name: &str) -> Result<PathBuf, BackupError> {
-    std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-        .ok_or_else(|| {
-            BackupError::ToolMissing(format!(
-                "{name} not found: install the {} client",
-                if name.starts_with("pg_") || name == "psql" {
-                    "PostgreSQL"
-                } else {
-                    "MariaDB or MySQL"
-                }
-            ))
-        })
+    on_process_path(name).ok_or_else(|| {
+        BackupError::ToolMissing(format!(
+            "{name} not found: install the {} client",
+            if name.starts_with("pg_") || name == "psql" {
+                "PostgreSQL"
+            } else {
+                "MariaDB or MySQL"
+            }
+        ))
+    })
 }
 
 /// The program `name` beside the chosen dump tool (`pg_restore` beside `pg_dump`, `mariadb`
@@ -471,22 +471,17 @@ fn sibling_tool(tool: &DumpToolCheck, name: &str) -> Result<PathBuf, BackupError
             return Ok(candidate);
         }
     }
-    std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-        .ok_or_else(|| {
-            BackupError::ToolMissing(format!(
-                "{name} not found (needed beside {}): install the {} client",
-                tool.name,
-                if name.starts_with("pg_") {
-                    "PostgreSQL"
-                } else {
-                    "MariaDB or MySQL"
-                }
-            ))
-        })
+    on_process_path(name).ok_or_else(|| {
+        BackupError::ToolMissing(format!(
+            "{name} not found (needed beside {}): install the {} client",
+            tool.name,
+            if name.starts_with("pg_") {
+                "PostgreSQL"
+            } else {
+                "MariaDB or MySQL"
+            }
+        ))
+    })
 }
 
 /// Backs up the database at `url` (its password, if any, travels inside the URL's

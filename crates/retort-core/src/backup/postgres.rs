@@ -63,16 +63,11 @@ fn tool_path(tool: &DumpToolCheck) -> PathBuf {
 }
 
 pub(super) fn pg_restore_on_path() -> Result<PathBuf, BackupError> {
-    std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .map(|d| d.join("pg_restore"))
-        .find(|p| p.is_file())
-        .ok_or_else(|| {
-            BackupError::ToolMissing(
-                "pg_restore not found: install the PostgreSQL client (postgresql-client)".into(),
-            )
-        })
+    super::on_process_path("pg_restore").ok_or_else(|| {
+        BackupError::ToolMissing(
+            "pg_restore not found: install the PostgreSQL client (postgresql-client)".into(),
+        )
+    })
 }
 
 /// Tables whose rows pg_dump will dump: what `dumping contents of table` lines count up to.

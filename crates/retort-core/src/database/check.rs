@@ -12,6 +12,7 @@ use super::{
     quote_ansi,
 };
 use crate::graph::{Idx, RevArg, RevisionMap};
+use crate::project::python::{every_on_path, is_executable};
 use serde::Serialize;
 use sqlx::Connection as _;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
@@ -1234,11 +1235,10 @@ pub fn pg_major(v: &[u32]) -> Vec<u32> {
 fn candidates(name: &str) -> Vec<PathBuf> {
     let exe = format!("{name}{}", std::env::consts::EXE_SUFFIX);
     let mut found: Vec<PathBuf> = Vec::new();
-    if let Some(path) = std::env::var_os("PATH") {
-        for dir in std::env::split_paths(&path) {
-            found.push(dir.join(&exe));
-        }
-    }
+    found.extend(every_on_path(
+        exe.as_ref(),
+        std::env::var_os("PATH").as_deref(),
+    ));
     if name == "pg_dump" {
         // Versioned installs: Debian/Ubuntu, RHEL (PGDG), Homebrew, Postgres.app.
         let versioned = [
@@ -1273,18 +1273,6 @@ fn candidates(name: &str) -> Vec<PathBuf> {
         .filter(|p| is_executable(p))
         .filter(|p| seen.insert(std::fs::canonicalize(p).unwrap_or_else(|_| p.clone())))
         .collect()
-}
-
-fn is_executable(path: &Path) -> bool {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-    }
-    #[cfg(not(unix))]
-    {
-        path.is_file()
-    }
 }
 
 /// `program --version`, bounded by the timeout.

@@ -10,6 +10,9 @@
 //!
 //! A Python named in 1 or 2 that is not there is an error, never a silent fall back to
 //! another interpreter. `PATH` entries that are empty (the current folder) are skipped.
+//!
+//! [`on_path`] (and [`every_on_path`]) is the core's one `PATH` search: the backup and check
+//! modules find the database clients with it too.
 
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
@@ -85,26 +88,37 @@ fn named(python: &Path, path_var: Option<&OsStr>) -> Option<PathBuf> {
 
 /// The first runnable `name` in the folders of `path_var` (Windows: also `name.exe`).
 pub fn on_path(name: &OsStr, path_var: Option<&OsStr>) -> Option<PathBuf> {
-    for dir in std::env::split_paths(path_var?) {
-        // An empty entry would mean the current directory; never run a program from there.
-        if dir.as_os_str().is_empty() {
-            continue;
-        }
-        let candidate = dir.join(name);
-        if is_executable(&candidate) {
-            return Some(candidate);
-        }
-        if cfg!(windows) && candidate.extension().is_none() {
-            let exe = candidate.with_extension("exe");
-            if is_executable(&exe) {
-                return Some(exe);
-            }
-        }
-    }
-    None
+    every_on_path(name, path_var).next()
 }
 
-fn is_executable(path: &Path) -> bool {
+/// Every runnable `name` in the folders of `path_var`, in their order (Windows: also
+/// `name.exe`); [`on_path`] is the first.
+pub fn every_on_path<'a>(
+    name: &'a OsStr,
+    path_var: Option<&'a OsStr>,
+) -> impl Iterator<Item = PathBuf> + 'a {
+    path_var
+        .into_iter()
+        .flat_map(std::env::split_paths)
+        // An empty entry would mean the current directory; never run a program from there.
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .filter_map(move |dir| {
+            let candidate = dir.join(name);
+            if is_executable(&candidate) {
+                return Some(candidate);
+            }
+            if cfg!(windows) && candidate.extension().is_none() {
+                let exe = candidate.with_extension("exe");
+                if is_executable(&exe) {
+                    return Some(exe);
+                }
+            }
+            None
+        })
+}
+
+/// A file this user may run (elsewhere than Unix: a file).
+pub(crate) fn is_executable(path: &Path) -> bool {
     let Ok(metadata) = std::fs::metadata(path) else {
         return false;
     };
@@ -173,6 +187,44 @@ mod tests {
             if !cwd_python.exists() {
                 assert!(find(Some(OsStr::new(":"))).is_err());
             }
+        }
+    }
+
+    /// The backups' and the checks' tool lookups joined this search: they took any file,
+    /// runnable or not, from any entry, the empty one (the current folder) included, and on
+    /// Windows never found `name.exe` when asked for `name`.
+    #[test]
+    fn every_runnable_match_in_path_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b, c) = (
+            dir.path().join("a"),
+            dir.path().join("b"),
+            dir.path().join("c"),
+        );
+        make(&a.join(name("tool")));
+        make(&c.join(name("tool")));
+        std::fs::create_dir_all(&b).unwrap();
+        let path_var = std::env::join_paths([c.clone(), b.clone(), a.clone()]).unwrap();
+        let found: Vec<PathBuf> = every_on_path("tool".as_ref(), Some(&path_var)).collect();
+        assert_eq!(found, vec![c.join(name("tool")), a.join(name("tool"))]);
+        assert_eq!(
+            on_path("tool".as_ref(), Some(&path_var)),
+            Some(c.join(name("tool")))
+        );
+        assert_eq!(every_on_path("tool".as_ref(), None).count(), 0);
+        #[cfg(unix)]
+        {
+            std::fs::write(b.join("tool"), "not executable").unwrap();
+            let only_b = std::env::join_paths([b.clone()]).unwrap();
+            assert_eq!(on_path("tool".as_ref(), Some(&only_b)), None);
+            // The empty entries would be the current folder: a runnable file reached from
+            // there is not found through them.
+            let cwd = std::env::current_dir().unwrap();
+            let up = "../".repeat(cwd.components().count() - 1);
+            let tool = a.join("tool");
+            let relative = format!("{up}{}", tool.strip_prefix("/").unwrap().display());
+            assert!(is_executable(Path::new(&relative)), "{relative}");
+            assert_eq!(on_path(relative.as_ref(), Some(OsStr::new(":"))), None);
         }
     }
 

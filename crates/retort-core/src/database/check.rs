@@ -7,21 +7,15 @@
 //! ([`FailureKind`]) with one line of advice. No password appears in the report: messages are
 //! scrubbed and the URL is shown redacted.
 
-use super::{
-    Backend, Conn, Database, DatabaseUrl, LockHolder, VersionTable, mysql_options, pg_options,
-    quote_ansi,
-};
+use super::engine::{ConnectError, Engine};
+use super::{Backend, Conn, Database, DatabaseUrl, LockHolder, VersionTable, sql_failure};
 use crate::graph::{Idx, RevArg, RevisionMap};
 use crate::project::python::{every_on_path, is_executable};
 use serde::Serialize;
-use sqlx::Connection as _;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
-use sqlx::{MySqlConnection, PgConnection};
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 /// Everything the check found out. Fields a failure kept from being checked are `None`.
@@ -527,58 +521,20 @@ enum Refusal {
 /// Connects as [`Database::connect`] does (a missing SQLite file is not created), keeping
 /// the driver's error for classification.
 async fn open(url: &DatabaseUrl, timeout: Duration) -> Result<Database, Refusal> {
-    let connecting = async {
-        Ok(match url.backend {
-            Backend::Sqlite => match &url.sqlite_path {
-                Some(path) => {
-                    match std::fs::File::open(path) {
-                        Ok(_) => {}
-                        Err(e) if e.kind() == ErrorKind::NotFound => {
-                            return Err(Refusal::SqliteMissing);
-                        }
-                        Err(e) => return Err(Refusal::SqliteUnreadable(e)),
-                    }
-                    Conn::Sqlite(
-                        SqliteConnection::connect_with(
-                            &SqliteConnectOptions::new()
-                                .filename(path)
-                                .create_if_missing(false)
-                                .busy_timeout(timeout),
-                        )
-                        .await
-                        .map_err(Refusal::Sqlx)?,
-                    )
-                }
-                None => Conn::Sqlite(
-                    SqliteConnection::connect_with(
-                        &SqliteConnectOptions::from_str("sqlite::memory:")
-                            .map_err(Refusal::Sqlx)?,
-                    )
-                    .await
-                    .map_err(Refusal::Sqlx)?,
-                ),
-            },
-            Backend::Postgres => {
-                let options = pg_options(url).map_err(|e| Refusal::InvalidUrl(e.to_string()))?;
-                Conn::Postgres(
-                    PgConnection::connect_with(&options)
-                        .await
-                        .map_err(Refusal::Sqlx)?,
-                )
-            }
-            Backend::MySql => {
-                let options = mysql_options(url).map_err(|e| Refusal::InvalidUrl(e.to_string()))?;
-                Conn::MySql(
-                    MySqlConnection::connect_with(&options)
-                        .await
-                        .map_err(Refusal::Sqlx)?,
-                )
-            }
-        })
-    };
-    let conn = tokio::time::timeout(timeout, connecting)
+    if let Some(path) = &url.sqlite_path {
+        match std::fs::File::open(path) {
+            Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::NotFound => return Err(Refusal::SqliteMissing),
+            Err(e) => return Err(Refusal::SqliteUnreadable(e)),
+        }
+    }
+    let conn = tokio::time::timeout(timeout, Conn::open(url, timeout, false))
         .await
-        .map_err(|_| Refusal::Timeout)??;
+        .map_err(|_| Refusal::Timeout)?
+        .map_err(|e| match e {
+            ConnectError::Url(e) => Refusal::InvalidUrl(e.to_string()),
+            ConnectError::Driver(e) => Refusal::Sqlx(e),
+        })?;
     Ok(Database {
         url: url.clone(),
         conn,
@@ -586,17 +542,7 @@ async fn open(url: &DatabaseUrl, timeout: Duration) -> Result<Database, Refusal>
 }
 
 async fn round_trip(db: &mut Database) -> Result<(), sqlx::Error> {
-    match &mut db.conn {
-        Conn::Postgres(c) => sqlx::raw_sql("SELECT 1").execute(c).await.map(drop),
-        Conn::MySql(c) => sqlx::raw_sql("SELECT 1").execute(c).await.map(drop),
-        // Reading the schema makes SQLite read the file's header: a file that is not a
-        // database fails here.
-        Conn::Sqlite(c) => sqlx::raw_sql("SELECT count(*) FROM sqlite_master")
-            .execute(c)
-            .await
-            .map(drop),
-        Conn::AbsentSqliteFile => Ok(()),
-    }
+    on_conn!(&mut db.conn, c => c.round_trip().await)
 }
 
 /// Runs the checks after the connection, each bounded by the timeout; after a step that
@@ -647,97 +593,19 @@ pub(crate) struct ServerInfo {
 }
 
 pub(crate) async fn server_info(db: &mut Database) -> Result<ServerInfo, sqlx::Error> {
-    match &mut db.conn {
-        Conn::Postgres(c) => {
-            let (short, description, database, user): (String, String, String, String) =
-                sqlx::query_as(
-                    "SELECT current_setting('server_version'), version(), \
-                     current_database()::text, current_user::text",
-                )
-                .fetch_one(c)
-                .await?;
-            Ok(ServerInfo {
-                product: "PostgreSQL".into(),
-                version: short.split_whitespace().next().map(str::to_string),
-                description,
-                database: Some(database),
-                user: Some(user),
-            })
-        }
-        Conn::MySql(c) => {
-            let (description, database, user): (String, Option<String>, String) =
-                sqlx::query_as("SELECT VERSION(), DATABASE(), CURRENT_USER()")
-                    .fetch_one(c)
-                    .await?;
-            Ok(ServerInfo {
-                product: if description.to_ascii_lowercase().contains("mariadb") {
-                    "MariaDB".into()
-                } else {
-                    "MySQL".into()
-                },
-                version: parse_version(&description).map(|v| join_version(&v)),
-                description,
-                database,
-                user: Some(user),
-            })
-        }
-        Conn::Sqlite(c) => {
-            let version: String = sqlx::query_scalar("SELECT sqlite_version()")
-                .fetch_one(c)
-                .await?;
-            Ok(ServerInfo {
-                product: "SQLite".into(),
-                version: Some(version.clone()),
-                description: format!("SQLite {version}"),
-                database: None,
-                user: None,
-            })
-        }
-        Conn::AbsentSqliteFile => Err(sqlx::Error::Protocol("no database file".into())),
-    }
+    on_conn!(&mut db.conn, c => c.server_info().await)
 }
 
 /// TLS in use, its protocol version and cipher.
 async fn tls_info(
     db: &mut Database,
 ) -> Result<(bool, Option<String>, Option<String>), sqlx::Error> {
-    match &mut db.conn {
-        Conn::Postgres(c) => {
-            let row: Option<(bool, Option<String>, Option<String>)> = sqlx::query_as(
-                "SELECT ssl, version, cipher FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
-            )
-            .fetch_optional(c)
-            .await?;
-            Ok(row.unwrap_or((false, None, None)))
-        }
-        Conn::MySql(c) => {
-            use sqlx::Row as _;
-            let rows = sqlx::raw_sql(
-                "SHOW SESSION STATUS WHERE Variable_name IN ('Ssl_version', 'Ssl_cipher')",
-            )
-            .fetch_all(c)
-            .await?;
-            let mut version = None;
-            let mut cipher = None;
-            for row in rows {
-                let name: String = row.try_get(0)?;
-                let value: String = row.try_get(1)?;
-                let value = Some(value).filter(|v| !v.is_empty());
-                match name.to_ascii_lowercase().as_str() {
-                    "ssl_version" => version = value,
-                    "ssl_cipher" => cipher = value,
-                    _ => {}
-                }
-            }
-            Ok((version.is_some() || cipher.is_some(), version, cipher))
-        }
-        Conn::Sqlite(_) | Conn::AbsentSqliteFile => Ok((false, None, None)),
-    }
+    on_conn!(&mut db.conn, c => c.tls_info().await)
 }
 
 /// May the user create tables where the version table goes? PostgreSQL and SQLite: a
-/// `CREATE TABLE` inside a transaction that is rolled back. MySQL (whose DDL commits at
-/// once): the grants in `information_schema`.
+/// `CREATE TABLE` inside a transaction that is rolled back ([`probe_create`]). MySQL (whose
+/// DDL commits at once): the grants in `information_schema`.
 async fn may_create(
     db: &mut Database,
     table: &VersionTable,
@@ -749,123 +617,42 @@ async fn may_create(
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos())
     );
-    match db.backend() {
-        Backend::Postgres | Backend::Sqlite => {
-            if matches!(db.conn, Conn::AbsentSqliteFile) {
-                return Ok((None, "no database file yet".into()));
-            }
-            let qualified = match (&table.schema, db.backend()) {
-                (Some(s), Backend::Postgres) => format!("{}.{probe}", quote_ansi(s)),
-                _ => probe,
-            };
-            let where_ = match (&table.schema, db.backend()) {
-                (Some(s), Backend::Postgres) => format!(" in schema {s}"),
-                _ => String::new(),
-            };
-            db.execute("BEGIN").await.map_err(|f| f.to_string())?;
-            let created = db
-                .execute(&format!("CREATE TABLE {qualified} (x INTEGER)"))
-                .await;
-            let rolled_back = db.execute("ROLLBACK").await;
-            let result = match created {
-                Ok(_) => Ok((
-                    Some(true),
-                    format!("allowed{where_} (probed in a rolled-back transaction)"),
-                )),
-                // 42501 insufficient_privilege, 25006 read-only transaction (a standby or
-                // default_transaction_read_only); SQLite 8 SQLITE_READONLY.
-                Err(f) if matches!(f.code.as_deref(), Some("42501" | "25006" | "8" | "1032")) => {
-                    Ok((Some(false), format!("not allowed{where_}: {f}")))
-                }
-                Err(f) if f.message.to_ascii_lowercase().contains("readonly") => {
-                    Ok((Some(false), format!("not allowed: {f}")))
-                }
-                Err(f) => Ok((None, format!("probe failed{where_}: {f}"))),
-            };
-            rolled_back.map_err(|f| format!("rollback of the probe failed: {f}"))?;
-            result
-        }
-        Backend::MySql => {
-            let Conn::MySql(c) = &mut db.conn else {
-                unreachable!()
-            };
-            let (user, database): (String, Option<String>) =
-                sqlx::query_as("SELECT CURRENT_USER(), DATABASE()")
-                    .fetch_one(&mut *c)
-                    .await
-                    .map_err(|e| e.to_string())?;
-            let Some(schema) = table.schema.clone().or(database) else {
-                return Ok((None, "no database selected".into()));
-            };
-            let mut grantees = vec![grantee_of(&user)];
-            // MariaDB roles show as 'role'; MySQL 5.7 has no CURRENT_ROLE(): best effort.
-            let role: Option<Option<String>> = sqlx::query_scalar("SELECT CURRENT_ROLE()")
-                .fetch_one(&mut *c)
-                .await
-                .ok();
-            if let Some(Some(role)) = role
-                && role != "NONE"
-                && !role.contains('@')
-            {
-                grantees.push(format!("'{role}'"));
-            }
-            let mut found = 0i64;
-            for grantee in &grantees {
-                let global: i64 = sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM information_schema.USER_PRIVILEGES \
-                     WHERE GRANTEE = ? AND PRIVILEGE_TYPE = 'CREATE'",
-                )
-                .bind(grantee)
-                .fetch_one(&mut *c)
-                .await
-                .map_err(|e| e.to_string())?;
-                let on_schema: i64 = sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM information_schema.SCHEMA_PRIVILEGES \
-                     WHERE GRANTEE = ? AND PRIVILEGE_TYPE = 'CREATE' AND ? LIKE TABLE_SCHEMA",
-                )
-                .bind(grantee)
-                .bind(&schema)
-                .fetch_one(&mut *c)
-                .await
-                .map_err(|e| e.to_string())?;
-                found += global + on_schema;
-            }
-            let read_only: i64 = sqlx::query_scalar("SELECT CAST(@@read_only AS SIGNED)")
-                .fetch_one(&mut *c)
-                .await
-                .unwrap_or(0);
-            let note = if read_only != 0 {
-                "; the server is read-only (read_only=ON)"
-            } else {
-                ""
-            };
-            Ok(if found > 0 {
-                (
-                    Some(true),
-                    format!(
-                        "{} has CREATE on {schema} (from the grants){note}",
-                        grantees[0]
-                    ),
-                )
-            } else {
-                (
-                    Some(false),
-                    format!(
-                        "no CREATE grant for {} on {schema}{note}",
-                        grantees.join(" or ")
-                    ),
-                )
-            })
-        }
-    }
+    on_conn!(&mut db.conn, c => c.may_create(&db.url, table, probe).await)
 }
 
-/// `user@host` (CURRENT_USER()) as information_schema writes grantees: `'user'@'host'`.
-fn grantee_of(current_user: &str) -> String {
-    match current_user.rsplit_once('@') {
-        Some((user, host)) => format!("'{user}'@'{host}'"),
-        None => format!("'{current_user}'"),
-    }
+/// Creates the table `qualified` (`where_` says where, for the detail) in a transaction that
+/// is rolled back: allowed, not allowed, or not known.
+pub(super) async fn probe_create(
+    c: &mut impl Engine,
+    url: &DatabaseUrl,
+    qualified: &str,
+    where_: &str,
+) -> Result<(Option<bool>, String), String> {
+    c.execute("BEGIN")
+        .await
+        .map_err(|e| sql_failure(url, e).to_string())?;
+    let created = c
+        .execute(&format!("CREATE TABLE {qualified} (x INTEGER)"))
+        .await
+        .map_err(|e| sql_failure(url, e));
+    let rolled_back = c.execute("ROLLBACK").await.map_err(|e| sql_failure(url, e));
+    let result = match created {
+        Ok(_) => Ok((
+            Some(true),
+            format!("allowed{where_} (probed in a rolled-back transaction)"),
+        )),
+        // 42501 insufficient_privilege, 25006 read-only transaction (a standby or
+        // default_transaction_read_only); SQLite 8 SQLITE_READONLY.
+        Err(f) if matches!(f.code.as_deref(), Some("42501" | "25006" | "8" | "1032")) => {
+            Ok((Some(false), format!("not allowed{where_}: {f}")))
+        }
+        Err(f) if f.message.to_ascii_lowercase().contains("readonly") => {
+            Ok((Some(false), format!("not allowed: {f}")))
+        }
+        Err(f) => Ok((None, format!("probe failed{where_}: {f}"))),
+    };
+    rolled_back.map_err(|f| format!("rollback of the probe failed: {f}"))?;
+    result
 }
 
 // ----- the version table ---------------------------------------------------------------
@@ -1068,35 +855,8 @@ pub(crate) fn classify(f: &ErrorFacts) -> FailureKind {
             _ => {}
         },
         Source::Database => {
-            if f.backend == Backend::MySql {
-                if let Some(n) = f.number {
-                    match n {
-                        1045 | 1698 => return K::AuthenticationFailed,
-                        1049 => return K::DatabaseMissing,
-                        1044 | 1130 | 1142 => return K::Permission,
-                        3159 => return K::TlsRequired,
-                        _ => {}
-                    }
-                }
-            } else if f.backend == Backend::Postgres {
-                match f.code.as_deref() {
-                    Some("28P01") => return K::AuthenticationFailed,
-                    Some("28000") => {
-                        return if has("no encryption") || has("ssl off") {
-                            K::TlsRequired
-                        } else {
-                            K::AuthenticationFailed
-                        };
-                    }
-                    Some("3D000") => return K::DatabaseMissing,
-                    Some("42501") => return K::Permission,
-                    _ => {}
-                }
-            } else if f.backend == Backend::Sqlite {
-                // SQLITE_CANTOPEN, SQLITE_PERM, SQLITE_AUTH.
-                if matches!(f.code.as_deref(), Some("14" | "3" | "23")) {
-                    return K::Permission;
-                }
+            if let Some(kind) = for_backend!(f.backend, E => E::failure_kind(f)) {
+                return kind;
             }
         }
         Source::Protocol | Source::Other => {}
@@ -1201,7 +961,7 @@ pub fn parse_version(text: &str) -> Option<Vec<u32>> {
         })
 }
 
-fn join_version(v: &[u32]) -> String {
+pub(super) fn join_version(v: &[u32]) -> String {
     v.iter().map(u32::to_string).collect::<Vec<_>>().join(".")
 }
 
@@ -1622,7 +1382,6 @@ mod tests {
         assert!(pg_major(&[16, 1]) >= pg_major(&[15, 20]));
         assert!(pg_major(&[14, 9]) < pg_major(&[15, 0]));
         assert!(pg_major(&[10, 0]) > pg_major(&[9, 6, 24]));
-        assert_eq!(grantee_of("root@127.0.0.1"), "'root'@'127.0.0.1'");
     }
 
     /// a → b → c → m (merge of c and d), a → d; x depends on b.

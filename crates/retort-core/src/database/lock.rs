@@ -3,7 +3,8 @@
 //! itself (SQLite locks with `fcntl`, which `flock` does not disturb). All three go away with
 //! the process that holds them, so a killed run never leaves the database locked.
 
-use super::{Backend, Conn, Database, DatabaseError, VersionTable};
+use super::engine::Engine;
+use super::{Database, DatabaseError, VersionTable, query_error};
 use serde::Serialize;
 use std::fs::File;
 use std::time::{Duration, Instant};
@@ -56,8 +57,9 @@ pub struct MigrationLock {
     kind: LockKind,
 }
 
+/// What an engine holds while it has the lock.
 #[derive(Debug)]
-enum LockKind {
+pub(super) enum LockKind {
     Postgres(i64),
     MySql(String),
     SqliteFile(#[allow(dead_code)] File),
@@ -65,29 +67,17 @@ enum LockKind {
     None,
 }
 
-/// pid, application_name, user, client address, session start.
-type PgHolderRow = (i32, String, Option<String>, Option<String>, Option<String>);
-
 const POLL: Duration = Duration::from_millis(100);
 
-/// PostgreSQL advisory locks take a bigint: FNV-1a of the lock name, stable across versions.
-fn advisory_key(name: &str) -> i64 {
+/// PostgreSQL advisory locks take a bigint: FNV-1a of the lock name, stable across versions
+/// (MySQL names a lock whose name is too long by it too).
+pub(super) fn advisory_key(name: &str) -> i64 {
     let mut hash: u64 = 0xcbf29ce484222325;
     for byte in name.bytes() {
         hash ^= u64::from(byte);
         hash = hash.wrapping_mul(0x100000001b3);
     }
     hash as i64
-}
-
-/// MySQL lock names are limited to 64 characters.
-fn mysql_lock_name(table: &VersionTable, database: Option<&str>) -> String {
-    let name = format!("{}@{}", table.lock_name(), database.unwrap_or(""));
-    if name.len() <= 64 {
-        name
-    } else {
-        format!("retort:{:016x}", advisory_key(&name) as u64)
-    }
 }
 
 impl Database {
@@ -119,72 +109,16 @@ impl Database {
         &mut self,
         table: &VersionTable,
     ) -> Result<Option<MigrationLock>, DatabaseError> {
-        let database = self.url.database.clone();
-        let sqlite_path = self.url.sqlite_path.clone();
-        let got = match &mut self.conn {
-            Conn::Postgres(c) => {
-                let key = advisory_key(&table.lock_name());
-                sqlx::query_scalar::<_, bool>("SELECT pg_try_advisory_lock($1)")
-                    .bind(key)
-                    .fetch_one(c)
-                    .await
-                    .map(|ok| ok.then_some(LockKind::Postgres(key)))
-            }
-            Conn::MySql(c) => {
-                let name = mysql_lock_name(table, database.as_deref());
-                sqlx::query_scalar::<_, Option<i64>>("SELECT GET_LOCK(?, 0)")
-                    .bind(&name)
-                    .fetch_one(c)
-                    .await
-                    .map(|ok| (ok == Some(1)).then_some(LockKind::MySql(name)))
-            }
-            Conn::Sqlite(_) | Conn::AbsentSqliteFile => {
-                let Some(path) = sqlite_path else {
-                    return Ok(Some(MigrationLock {
-                        kind: LockKind::None,
-                    }));
-                };
-                let file = File::open(&path).map_err(|e| {
-                    DatabaseError::Lock(format!("{}: cannot open for locking: {e}", path.display()))
-                })?;
-                return match file.try_lock() {
-                    Ok(()) => Ok(Some(MigrationLock {
-                        kind: LockKind::SqliteFile(file),
-                    })),
-                    Err(std::fs::TryLockError::WouldBlock) => Ok(None),
-                    Err(std::fs::TryLockError::Error(e)) => Err(DatabaseError::Lock(format!(
-                        "{}: cannot lock: {e}",
-                        path.display()
-                    ))),
-                };
-            }
-        };
-        got.map(|kind| kind.map(|kind| MigrationLock { kind }))
-            .map_err(|e| self.query_error(e))
+        let kind = on_conn!(&mut self.conn, c => c.try_lock(&self.url, table).await)?;
+        Ok(kind.map(|kind| MigrationLock { kind }))
     }
 
     pub async fn release_migration_lock(
         &mut self,
         lock: MigrationLock,
     ) -> Result<(), DatabaseError> {
-        let released = match (lock.kind, &mut self.conn) {
-            (LockKind::Postgres(key), Conn::Postgres(c)) => {
-                sqlx::query_scalar::<_, bool>("SELECT pg_advisory_unlock($1)")
-                    .bind(key)
-                    .fetch_one(c)
-                    .await
-                    .map(drop)
-            }
-            (LockKind::MySql(name), Conn::MySql(c)) => {
-                sqlx::query_scalar::<_, Option<i64>>("SELECT RELEASE_LOCK(?)")
-                    .bind(name)
-                    .fetch_one(c)
-                    .await
-                    .map(drop)
-            }
-            _ => Ok(()),
-        };
-        released.map_err(|e| self.query_error(e))
+        let released = on_conn!(&mut self.conn, c => c.release_lock(lock.kind).await);
+        released.map_err(|e| query_error(&self.url, e))
     }
 
     /// Who holds the migration lock, or `None` when it is free. Does not take it.
@@ -192,86 +126,7 @@ impl Database {
         &mut self,
         table: &VersionTable,
     ) -> Result<Option<LockHolder>, DatabaseError> {
-        let database = self.url.database.clone();
-        match self.backend() {
-            Backend::Sqlite => {
-                let Some(path) = self.url.sqlite_path.clone().filter(|p| p.exists()) else {
-                    return Ok(None);
-                };
-                let file = File::open(&path).map_err(|e| {
-                    DatabaseError::Lock(format!("{}: cannot open for locking: {e}", path.display()))
-                })?;
-                Ok(match file.try_lock_shared() {
-                    Ok(()) => None,
-                    Err(_) => Some(LockHolder::default()),
-                })
-            }
-            Backend::Postgres => {
-                let key = advisory_key(&table.lock_name());
-                let Conn::Postgres(c) = &mut self.conn else {
-                    unreachable!()
-                };
-                // A bigint advisory key is stored as classid = high half, objid = low half.
-                let row: Result<Option<PgHolderRow>, _> =
-                    sqlx::query_as(
-                        "SELECT a.pid, a.application_name, a.usename::text, a.client_addr::text, \
-                         to_char(a.backend_start, 'YYYY-MM-DD HH24:MI:SS TZ') \
-                         FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
-                         WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 \
-                         AND l.classid::bigint = (($1::bigint >> 32) & 4294967295) \
-                         AND l.objid::bigint = ($1::bigint & 4294967295) \
-                         AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
-                         LIMIT 1",
-                    )
-                    .bind(key)
-                    .fetch_optional(c)
-                    .await;
-                let row = row.map_err(|e| self.query_error(e))?;
-                Ok(row.map(|(pid, app, user, client, since)| LockHolder {
-                    pid: Some(i64::from(pid)),
-                    application: Some(app),
-                    user,
-                    client,
-                    since,
-                }))
-            }
-            Backend::MySql => {
-                let name = mysql_lock_name(table, database.as_deref());
-                let Conn::MySql(c) = &mut self.conn else {
-                    unreachable!()
-                };
-                let id: Result<Option<i64>, _> = sqlx::query_scalar("SELECT IS_USED_LOCK(?)")
-                    .bind(&name)
-                    .fetch_one(&mut *c)
-                    .await;
-                let Some(id) = id.map_err(|e| self.query_error(e))? else {
-                    return Ok(None);
-                };
-                let Conn::MySql(c) = &mut self.conn else {
-                    unreachable!()
-                };
-                let row: Option<(String, String, i64)> = sqlx::query_as(
-                    "SELECT USER, HOST, CAST(TIME AS SIGNED) FROM information_schema.PROCESSLIST WHERE ID = ?",
-                )
-                .bind(id)
-                .fetch_optional(c)
-                .await
-                .unwrap_or(None);
-                Ok(Some(match row {
-                    Some((user, host, seconds)) => LockHolder {
-                        pid: Some(id),
-                        user: Some(user),
-                        client: Some(host),
-                        since: Some(format!("{seconds} s in its current command")),
-                        ..LockHolder::default()
-                    },
-                    None => LockHolder {
-                        pid: Some(id),
-                        ..LockHolder::default()
-                    },
-                }))
-            }
-        }
+        on_conn!(&mut self.conn, c => c.lock_holder(&self.url, table).await)
     }
 }
 
@@ -280,7 +135,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn lock_keys_are_stable_and_bounded() {
+    fn lock_keys_are_stable() {
         let t = VersionTable {
             name: "alembic_version".into(),
             schema: None,
@@ -292,15 +147,6 @@ mod tests {
         assert_ne!(
             advisory_key("retort:alembic_version"),
             advisory_key("retort:other_version")
-        );
-        let long = VersionTable {
-            name: "v".repeat(80),
-            schema: Some("s".into()),
-        };
-        assert!(mysql_lock_name(&long, Some("db")).len() <= 64);
-        assert_eq!(
-            mysql_lock_name(&t, Some("app")),
-            "retort:alembic_version@app"
         );
     }
 }

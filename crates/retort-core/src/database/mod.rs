@@ -1,23 +1,59 @@
 //! Talking to the databases a project migrates: URLs, connections, and the version table.
 
+//!
+//! Each engine has a file of its own (`sqlite.rs`, `postgres.rs`, `mysql.rs`) implementing
+//! [`engine::Engine`]; the modules beside them hold what every engine shares.
+
+/// Runs `$body` with `$c` bound to the open connection of whichever engine it is.
+macro_rules! on_conn {
+    ($conn:expr, $c:ident => $body:expr) => {
+        match $conn {
+            $crate::database::Conn::Sqlite($c) => $body,
+            $crate::database::Conn::Postgres($c) => $body,
+            $crate::database::Conn::MySql($c) => $body,
+        }
+    };
+}
+
+/// Evaluates `$body` with `$E` naming the engine of `$backend` (its associated SQL).
+macro_rules! for_backend {
+    ($backend:expr, $E:ident => $body:expr) => {
+        match $backend {
+            $crate::database::Backend::Sqlite => {
+                type $E = $crate::database::sqlite::Sqlite;
+                $body
+            }
+            $crate::database::Backend::Postgres => {
+                type $E = $crate::database::postgres::Postgres;
+                $body
+            }
+            $crate::database::Backend::MySql => {
+                type $E = $crate::database::mysql::MySql;
+                $body
+            }
+        }
+    };
+}
+
 pub mod check;
+mod engine;
 pub mod lock;
+mod mysql;
+mod postgres;
 pub mod schema;
 pub mod scratch;
+mod sqlite;
 pub mod url;
 pub mod version_rows;
 
 pub use lock::{LockHolder, MigrationLock};
+pub use sqlite::SqliteBatches;
 pub use url::{Backend, DatabaseUrl, Secret};
 
 use crate::project::Project;
+use engine::{ConnectError, Engine};
 use serde::Serialize;
-use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlSslMode};
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgSslMode};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
-use sqlx::{AssertSqlSafe, Connection as _};
 use std::path::Path;
-use std::str::FromStr;
 use std::time::Duration;
 use version_rows::RowChange;
 
@@ -153,18 +189,11 @@ fn ident(name: &str, backend: Backend) -> String {
     if plain {
         return name.to_string();
     }
-    match backend {
-        Backend::MySql => quote_mysql(name),
-        _ => quote_ansi(name),
-    }
+    for_backend!(backend, E => E::quote(name))
 }
 
 fn literal(value: &str, backend: Backend) -> String {
-    let mut escaped = value.replace('\'', "''");
-    if backend == Backend::MySql {
-        escaped = escaped.replace('\\', "\\\\");
-    }
-    format!("'{escaped}'")
+    format!("'{}'", for_backend!(backend, E => E::escape(value)))
 }
 
 /// Where a database URL came from, named in the errors about it.
@@ -242,7 +271,7 @@ pub(crate) fn error_text(error: &sqlx::Error) -> String {
         sqlx::Error::Database(db) => {
             let mut text = db.message().to_string();
             if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
-                text.push_str(&postgres_extras(pg));
+                text.push_str(&postgres::error_extras(pg));
                 if let Some(sqlx::postgres::PgErrorPosition::Original(at)) = pg.position() {
                     text.push_str(&format!(" (at character {at} of the statement)"));
                 }
@@ -256,16 +285,36 @@ pub(crate) fn error_text(error: &sqlx::Error) -> String {
     }
 }
 
-/// A PostgreSQL error's DETAIL and HINT, as `psql` labels them.
-fn postgres_extras(pg: &sqlx::postgres::PgDatabaseError) -> String {
-    let mut text = String::new();
-    if let Some(detail) = pg.detail().filter(|d| !d.trim().is_empty()) {
-        text.push_str(&format!("; DETAIL: {}", detail.trim_end()));
+/// A statement the database at `url` refused, as a [`SqlFailure`] (password scrubbed).
+fn sql_failure(url: &DatabaseUrl, e: sqlx::Error) -> SqlFailure {
+    match &e {
+        sqlx::Error::Database(db) => {
+            let pg = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>();
+            let position = pg.and_then(|pg| match pg.position() {
+                Some(sqlx::postgres::PgErrorPosition::Original(p)) => Some(p),
+                _ => None,
+            });
+            let extras = pg.map(postgres::error_extras).unwrap_or_default();
+            SqlFailure {
+                message: url.scrub(&format!("{}{extras}", db.message())),
+                code: db.code().map(|c| c.into_owned()),
+                position,
+            }
+        }
+        other => SqlFailure {
+            message: url.scrub(&other.to_string()),
+            code: None,
+            position: None,
+        },
     }
-    if let Some(hint) = pg.hint().filter(|h| !h.trim().is_empty()) {
-        text.push_str(&format!("; HINT: {}", hint.trim_end()));
+}
+
+/// A query of Retort's own that failed on the database at `url`.
+fn query_error(url: &DatabaseUrl, e: sqlx::Error) -> DatabaseError {
+    DatabaseError::Query {
+        url: url.redacted(),
+        message: url.scrub(&error_text(&e)),
     }
-    text
 }
 
 /// Connects and reads the version table's rows: empty when there is no table yet.
@@ -289,45 +338,26 @@ pub async fn read_version_rows_or_none(
     db.version_heads(table).await
 }
 
+/// An open connection, of one of the engines.
 enum Conn {
-    Sqlite(SqliteConnection),
-    Postgres(PgConnection),
-    MySql(MySqlConnection),
-    /// A SQLite file that does not exist yet: it has no version table, and reading it must
-    /// not create it.
-    AbsentSqliteFile,
+    Sqlite(sqlite::Sqlite),
+    Postgres(postgres::Postgres),
+    MySql(mysql::MySql),
 }
 
-/// A SQLite connection's own handle, taken from sqlx's worker thread for as long as this
-/// lives, so that a batch of statements runs with one call into SQLite on the caller's
-/// thread: sqlx would send every statement's result back across threads, a wake-up each,
-/// which costs more than a small migration statement itself, and taking the handle back and
-/// forth costs a few more per batch. The connection is not usable through sqlx meanwhile.
-pub struct SqliteBatches<'a> {
-    handle: sqlx::sqlite::LockedSqliteHandle<'a>,
-    url: &'a DatabaseUrl,
-}
-
-impl SqliteBatches<'_> {
-    /// Runs `sql` (statements separated by `;`). On failure the batch stops where it failed
-    /// and any transaction it opened is rolled back.
-    pub fn run(&mut self, sql: &str) -> Result<(), SqlFailure> {
-        let raw = self.handle.as_raw_handle().as_ptr();
-        // SAFETY: the handle is sqlx's open connection, locked to this thread for as long as
-        // `self.handle` lives; `from_handle` borrows it (never closes it) and the borrowed
-        // connection is dropped before this returns.
-        let run = || {
-            let conn = unsafe { rusqlite::Connection::from_handle(raw) }?;
-            let result = conn.execute_batch(sql);
-            if result.is_err() && !conn.is_autocommit() {
-                let _ = conn.execute_batch("ROLLBACK");
+impl Conn {
+    /// Connects to `url` with its engine (see [`Engine::connect`]).
+    async fn open(
+        url: &DatabaseUrl,
+        timeout: Duration,
+        create: bool,
+    ) -> Result<Self, ConnectError> {
+        Ok(match url.backend {
+            Backend::Sqlite => Self::Sqlite(sqlite::Sqlite::connect(url, timeout, create).await?),
+            Backend::Postgres => {
+                Self::Postgres(postgres::Postgres::connect(url, timeout, create).await?)
             }
-            result
-        };
-        on_this_thread(run).map_err(|e| SqlFailure {
-            message: self.url.scrub(&e.to_string()),
-            code: None,
-            position: None,
+            Backend::MySql => Self::MySql(mysql::MySql::connect(url, timeout, create).await?),
         })
     }
 }
@@ -365,50 +395,19 @@ impl Database {
         timeout: Duration,
         create: bool,
     ) -> Result<Self, DatabaseError> {
-        let fail = |e: sqlx::Error| DatabaseError::Connect {
-            url: url.redacted(),
-            message: url.scrub(&error_text(&e)),
-        };
-        let connecting = async {
-            Ok(match url.backend {
-                Backend::Sqlite => match &url.sqlite_path {
-                    Some(path) if !create && !path.exists() => Conn::AbsentSqliteFile,
-                    Some(path) => Conn::Sqlite(
-                        SqliteConnection::connect_with(
-                            &SqliteConnectOptions::new()
-                                .filename(path)
-                                .create_if_missing(create)
-                                .busy_timeout(timeout),
-                        )
-                        .await
-                        .map_err(fail)?,
-                    ),
-                    None => Conn::Sqlite(
-                        SqliteConnection::connect_with(
-                            &SqliteConnectOptions::from_str("sqlite::memory:").map_err(fail)?,
-                        )
-                        .await
-                        .map_err(fail)?,
-                    ),
-                },
-                Backend::Postgres => Conn::Postgres(
-                    PgConnection::connect_with(&pg_options(url)?)
-                        .await
-                        .map_err(fail)?,
-                ),
-                Backend::MySql => Conn::MySql(
-                    MySqlConnection::connect_with(&mysql_options(url)?)
-                        .await
-                        .map_err(fail)?,
-                ),
-            })
-        };
-        let conn = tokio::time::timeout(timeout, connecting)
+        let conn = tokio::time::timeout(timeout, Conn::open(url, timeout, create))
             .await
             .map_err(|_| DatabaseError::Timeout {
                 url: url.redacted(),
                 seconds: timeout.as_secs(),
-            })??;
+            })?
+            .map_err(|e| match e {
+                ConnectError::Url(e) => e,
+                ConnectError::Driver(e) => DatabaseError::Connect {
+                    url: url.redacted(),
+                    message: url.scrub(&error_text(&e)),
+                },
+            })?;
         Ok(Self {
             url: url.clone(),
             conn,
@@ -422,23 +421,8 @@ impl Database {
     /// Runs SQL text as written (one or more statements, no parameters); returns the rows
     /// it affected.
     pub async fn execute(&mut self, sql: &str) -> Result<u64, SqlFailure> {
-        let sql = AssertSqlSafe(sql.to_string());
-        let result = match &mut self.conn {
-            Conn::Sqlite(c) => sqlx::raw_sql(sql)
-                .execute(c)
-                .await
-                .map(|r| r.rows_affected()),
-            Conn::Postgres(c) => sqlx::raw_sql(sql)
-                .execute(c)
-                .await
-                .map(|r| r.rows_affected()),
-            Conn::MySql(c) => sqlx::raw_sql(sql)
-                .execute(c)
-                .await
-                .map(|r| r.rows_affected()),
-            Conn::AbsentSqliteFile => return Ok(0),
-        };
-        result.map_err(|e| self.sql_failure(e))
+        let result = on_conn!(&mut self.conn, c => c.execute(sql).await);
+        result.map_err(|e| sql_failure(&self.url, e))
     }
 
     /// Runs `sql` (statements separated by `;`) with one call into SQLite on this thread (see
@@ -460,49 +444,13 @@ impl Database {
         let Conn::Sqlite(c) = &mut self.conn else {
             return None;
         };
-        let url = &self.url;
-        Some(match c.lock_handle().await {
-            Ok(handle) => Ok(SqliteBatches { handle, url }),
-            Err(e) => Err(SqlFailure {
-                message: url.scrub(&error_text(&e)),
-                code: None,
-                position: None,
-            }),
-        })
-    }
-
-    fn sql_failure(&self, e: sqlx::Error) -> SqlFailure {
-        match &e {
-            sqlx::Error::Database(db) => {
-                let pg = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>();
-                let position = pg.and_then(|pg| match pg.position() {
-                    Some(sqlx::postgres::PgErrorPosition::Original(p)) => Some(p),
-                    _ => None,
-                });
-                let extras = pg.map(postgres_extras).unwrap_or_default();
-                SqlFailure {
-                    message: self.url.scrub(&format!("{}{extras}", db.message())),
-                    code: db.code().map(|c| c.into_owned()),
-                    position,
-                }
-            }
-            other => SqlFailure {
-                message: self.url.scrub(&other.to_string()),
-                code: None,
-                position: None,
-            },
-        }
+        c.batches(&self.url).await
     }
 
     /// Starts a transaction. SQLite takes the write lock at once (`BEGIN IMMEDIATE`), so
     /// that a second writer waits for the busy timeout instead of failing half-way.
     pub async fn begin(&mut self) -> Result<(), DatabaseError> {
-        let sql = match self.backend() {
-            Backend::Sqlite => "BEGIN IMMEDIATE",
-            Backend::Postgres => "BEGIN",
-            Backend::MySql => "START TRANSACTION",
-        };
-        self.run(sql).await
+        self.run(for_backend!(self.backend(), E => E::BEGIN)).await
     }
 
     pub async fn commit(&mut self) -> Result<(), DatabaseError> {
@@ -577,13 +525,6 @@ impl Database {
         }
     }
 
-    fn query_error(&self, e: sqlx::Error) -> DatabaseError {
-        DatabaseError::Query {
-            url: self.url.redacted(),
-            message: self.url.scrub(&error_text(&e)),
-        }
-    }
-
     /// The rows of the version table, or `None` when the table does not exist. Never creates it.
     pub async fn version_heads(
         &mut self,
@@ -593,139 +534,31 @@ impl Database {
             return Ok(None);
         }
         let sql = format!("SELECT version_num FROM {}", self.qualified(table));
-        let rows: Result<Vec<String>, sqlx::Error> = match &mut self.conn {
-            Conn::Sqlite(c) => sqlx::query_scalar(AssertSqlSafe(sql)).fetch_all(c).await,
-            Conn::Postgres(c) => sqlx::query_scalar(AssertSqlSafe(sql)).fetch_all(c).await,
-            Conn::MySql(c) => sqlx::query_scalar(AssertSqlSafe(sql)).fetch_all(c).await,
-            Conn::AbsentSqliteFile => Ok(Vec::new()),
-        };
-        rows.map(Some).map_err(|e| self.query_error(e))
+        let rows = on_conn!(&mut self.conn, c => c.strings(&sql).await);
+        rows.map(Some).map_err(|e| query_error(&self.url, e))
     }
 
     /// The first column of every row `sql` returns, as text (backups: sizes, table lists).
     pub(crate) async fn query_column(&mut self, sql: &str) -> Result<Vec<String>, DatabaseError> {
-        let sql = AssertSqlSafe(sql.to_string());
-        let rows: Result<Vec<Option<String>>, sqlx::Error> = match &mut self.conn {
-            Conn::Sqlite(c) => sqlx::query_scalar(sql).fetch_all(c).await,
-            Conn::Postgres(c) => sqlx::query_scalar(sql).fetch_all(c).await,
-            Conn::MySql(c) => sqlx::query_scalar(sql).fetch_all(c).await,
-            Conn::AbsentSqliteFile => Ok(Vec::new()),
-        };
+        let rows = on_conn!(&mut self.conn, c => c.column(sql).await);
         rows.map(|r| r.into_iter().map(Option::unwrap_or_default).collect())
-            .map_err(|e| self.query_error(e))
+            .map_err(|e| query_error(&self.url, e))
     }
 
     async fn table_exists(&mut self, table: &VersionTable) -> Result<bool, DatabaseError> {
-        let count: Result<i64, sqlx::Error> = match &mut self.conn {
-            Conn::AbsentSqliteFile => return Ok(false),
-            Conn::Sqlite(c) => {
-                let master = match &table.schema {
-                    Some(s) => format!("{}.sqlite_master", quote_ansi(s)),
-                    None => "sqlite_master".to_string(),
-                };
-                sqlx::query_scalar(AssertSqlSafe(format!("SELECT count(*) FROM {master} WHERE type = 'table' AND name = ?")))
-                    .bind(&table.name)
-                    .fetch_one(c)
-                    .await
-            }
-            Conn::Postgres(c) => {
-                sqlx::query_scalar(
-                    "SELECT count(*) FROM information_schema.tables WHERE table_name = $1 AND table_schema = COALESCE($2, current_schema())",
-                )
-                .bind(&table.name)
-                .bind(&table.schema)
-                .fetch_one(c)
-                .await
-            }
-            Conn::MySql(c) => {
-                sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM information_schema.tables WHERE table_name = ? AND table_schema = COALESCE(?, DATABASE())",
-                )
-                .bind(&table.name)
-                .bind(&table.schema)
-                .fetch_one(c)
-                .await
-            }
-        };
-        count.map(|n| n > 0).map_err(|e| self.query_error(e))
+        let exists = on_conn!(&mut self.conn, c => c.table_exists(table).await);
+        exists.map_err(|e| query_error(&self.url, e))
     }
 
     fn qualified(&self, table: &VersionTable) -> String {
-        let quote = match self.conn {
-            Conn::MySql(_) => quote_mysql,
-            _ => quote_ansi,
-        };
-        match &table.schema {
-            Some(s) => format!("{}.{}", quote(s), quote(&table.name)),
-            None => quote(&table.name),
-        }
+        for_backend!(self.backend(), E => match &table.schema {
+            Some(s) => format!("{}.{}", E::quote(s), E::quote(&table.name)),
+            None => E::quote(&table.name),
+        })
     }
 }
 
+/// An identifier in double quotes (standard SQL; SQLite and PostgreSQL).
 fn quote_ansi(ident: &str) -> String {
     format!("\"{}\"", ident.replace('"', "\"\""))
-}
-
-fn quote_mysql(ident: &str) -> String {
-    format!("`{}`", ident.replace('`', "``"))
-}
-
-fn pg_options(url: &DatabaseUrl) -> Result<PgConnectOptions, DatabaseError> {
-    // The process id lets a waiting run name who holds the migration lock.
-    let mut o =
-        PgConnectOptions::new().application_name(&format!("retort (pid {})", std::process::id()));
-    if let Some(h) = &url.host {
-        o = o.host(h);
-    }
-    if let Some(p) = url.port {
-        o = o.port(p);
-    }
-    if let Some(u) = &url.user {
-        o = o.username(u);
-    }
-    if let Some(p) = &url.password {
-        o = o.password(p.expose());
-    }
-    if let Some(d) = &url.database {
-        o = o.database(d);
-    }
-    if let Some(mode) = url.query_value("sslmode") {
-        let mode = PgSslMode::from_str(mode).map_err(|_| {
-            DatabaseError::InvalidUrl(format!("{}: unknown sslmode '{mode}'", url.redacted()))
-        })?;
-        o = o.ssl_mode(mode);
-    }
-    if let Some(ca) = url.query_value("sslrootcert") {
-        o = o.ssl_root_cert(ca);
-    }
-    Ok(o)
-}
-
-fn mysql_options(url: &DatabaseUrl) -> Result<MySqlConnectOptions, DatabaseError> {
-    let mut o = MySqlConnectOptions::new();
-    if let Some(h) = &url.host {
-        o = o.host(h);
-    }
-    if let Some(p) = url.port {
-        o = o.port(p);
-    }
-    if let Some(u) = &url.user {
-        o = o.username(u);
-    }
-    if let Some(p) = &url.password {
-        o = o.password(p.expose());
-    }
-    if let Some(d) = &url.database {
-        o = o.database(d);
-    }
-    if let Some(mode) = url.query_value("ssl_mode").or(url.query_value("ssl-mode")) {
-        let mode = MySqlSslMode::from_str(mode).map_err(|_| {
-            DatabaseError::InvalidUrl(format!("{}: unknown ssl_mode '{mode}'", url.redacted()))
-        })?;
-        o = o.ssl_mode(mode);
-    }
-    if let Some(ca) = url.query_value("ssl_ca") {
-        o = o.ssl_ca(ca);
-    }
-    Ok(o)
 }

@@ -1,7 +1,8 @@
 //! What a database's schema looks like: tables, their columns (type and nullability), primary
 //! keys, indexes, unique constraints and foreign keys, read from the catalog of SQLite
 //! (`sqlite_master` and the `pragma_*` functions), PostgreSQL (`pg_catalog`, the current schema
-//! or a given one) or MySQL/MariaDB (`information_schema`, the current database).
+//! or a given one) or MySQL/MariaDB (`information_schema`, the current database); each
+//! engine's file (`sqlite.rs`, `postgres.rs`, `mysql.rs`) reads its own catalog into a `Builder`.
 //!
 //! Types are normalised per engine so that the same DDL always reads back the same way:
 //! PostgreSQL's `format_type` (`character varying(40)`), MySQL's lower-case `COLUMN_TYPE`
@@ -11,9 +12,9 @@
 //! [`diff`] compares an expected schema (what the revisions build) with an actual one (what a
 //! database holds) and lists every [`Difference`].
 
-use super::{Backend, Conn, Database, DatabaseError, VersionTable};
+use super::engine::Engine;
+use super::{Backend, Database, DatabaseError, VersionTable};
 use serde::Serialize;
-use sqlx::AssertSqlSafe;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
@@ -517,20 +518,12 @@ pub async fn introspect(
         message: url.scrub(&format!("reading the schema: {}", super::error_text(&e))),
     };
     let mut builder = Builder::default();
-    let namespace = match &mut db.conn {
-        Conn::AbsentSqliteFile => "main".to_string(),
-        Conn::Sqlite(c) => {
-            read_sqlite(c, &mut builder).await.map_err(fail)?;
-            "main".to_string()
-        }
-        Conn::Postgres(c) => read_postgres(c, schema, &mut builder).await.map_err(fail)?,
-        Conn::MySql(c) => read_mysql(c, &mut builder).await.map_err(fail)?,
-    };
-    // The version table counts only where the version table lives.
-    let version_here = match (&version_table.schema, db.url.backend) {
-        (None, _) => true,
-        (Some(s), Backend::Sqlite) => s == "main",
-        (Some(s), _) => *s == namespace,
+    let namespace =
+        on_conn!(&mut db.conn, c => c.read_schema(schema, &mut builder).await).map_err(fail)?;
+    // The version table counts only where the version table lives (SQLite: `main`).
+    let version_here = match &version_table.schema {
+        None => true,
+        Some(s) => *s == namespace,
     };
     if version_here {
         builder.tables.remove(&version_table.name);
@@ -538,13 +531,14 @@ pub async fn introspect(
     Ok(builder.finish(db.url.backend, namespace))
 }
 
+/// The tables an engine's catalog read collects, by name.
 #[derive(Default)]
-struct Builder {
+pub(super) struct Builder {
     tables: BTreeMap<String, Table>,
 }
 
 impl Builder {
-    fn add_table(&mut self, name: &str) {
+    pub(super) fn add_table(&mut self, name: &str) {
         self.tables
             .entry(name.to_string())
             .or_insert_with(|| Table {
@@ -558,7 +552,7 @@ impl Builder {
     }
 
     /// The table, if it is one being read (views and the like are skipped).
-    fn table(&mut self, name: &str) -> Option<&mut Table> {
+    pub(super) fn table(&mut self, name: &str) -> Option<&mut Table> {
         self.tables.get_mut(name)
     }
 
@@ -588,333 +582,12 @@ impl Builder {
     }
 }
 
-/// SQLite's declared type, upper case, blanks collapsed (`varchar (40)` → `VARCHAR(40)`).
-fn sqlite_type(declared: &str) -> String {
-    let upper = declared.to_ascii_uppercase();
-    let words: Vec<&str> = upper.split_whitespace().collect();
-    words
-        .join(" ")
-        .replace(" (", "(")
-        .replace("( ", "(")
-        .replace(" )", ")")
-        .replace(" ,", ",")
-        .replace(", ", ",")
-}
-
-fn action(rule: &str) -> String {
+/// A foreign key's rule as SQLite and MySQL spell it, `NO ACTION` when empty.
+pub(super) fn action(rule: &str) -> String {
     match rule.trim().to_ascii_uppercase().as_str() {
         "" => "NO ACTION".to_string(),
         other => other.to_string(),
     }
-}
-
-async fn read_sqlite(c: &mut sqlx::SqliteConnection, b: &mut Builder) -> Result<(), sqlx::Error> {
-    let names: Vec<String> = sqlx::query_scalar(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
-    )
-    .fetch_all(&mut *c)
-    .await?;
-    for name in &names {
-        b.add_table(name);
-        let columns: Vec<(String, String, i64, i64)> = sqlx::query_as(
-            "SELECT name, type, \"notnull\", pk FROM pragma_table_info(?) ORDER BY cid",
-        )
-        .bind(name)
-        .fetch_all(&mut *c)
-        .await?;
-        let mut pk: Vec<(i64, String)> = Vec::new();
-        let table = b.table(name).expect("added above");
-        for (column, declared, notnull, pk_pos) in columns {
-            if pk_pos > 0 {
-                pk.push((pk_pos, column.clone()));
-            }
-            table.columns.push(Column {
-                name: column,
-                data_type: sqlite_type(&declared),
-                nullable: notnull == 0,
-            });
-        }
-        pk.sort();
-        table.primary_key = pk.into_iter().map(|(_, c)| c).collect();
-
-        let indexes: Vec<(String, i64, String)> =
-            sqlx::query_as("SELECT name, \"unique\", origin FROM pragma_index_list(?)")
-                .bind(name)
-                .fetch_all(&mut *c)
-                .await?;
-        for (index, unique, origin) in indexes {
-            let columns: Vec<Option<String>> =
-                sqlx::query_scalar("SELECT name FROM pragma_index_info(?) ORDER BY seqno")
-                    .bind(&index)
-                    .fetch_all(&mut *c)
-                    .await?;
-            let columns: Vec<String> = columns
-                .into_iter()
-                .map(|c| c.unwrap_or_else(|| "<expression>".to_string()))
-                .collect();
-            let table = b.table(name).expect("added above");
-            match origin.as_str() {
-                "pk" => {}
-                "u" => table.unique_constraints.push(UniqueConstraint {
-                    name: None,
-                    columns,
-                }),
-                _ => table.indexes.push(Index {
-                    name: index,
-                    columns,
-                    unique: unique != 0,
-                    condition: None,
-                }),
-            }
-        }
-
-        let keys: Vec<(i64, String, Option<String>, Option<String>, String, String)> =
-            sqlx::query_as(
-                "SELECT id, \"table\", \"from\", \"to\", on_update, on_delete FROM pragma_foreign_key_list(?) ORDER BY id, seq",
-            )
-            .bind(name)
-            .fetch_all(&mut *c)
-            .await?;
-        let mut by_id: BTreeMap<i64, ForeignKey> = BTreeMap::new();
-        for (id, referred, from, to, on_update, on_delete) in keys {
-            let key = by_id.entry(id).or_insert_with(|| ForeignKey {
-                name: None,
-                columns: Vec::new(),
-                referred_table: referred,
-                referred_columns: Vec::new(),
-                on_update: action(&on_update),
-                on_delete: action(&on_delete),
-            });
-            key.columns.extend(from);
-            key.referred_columns.extend(to);
-        }
-        let table = b.table(name).expect("added above");
-        table.foreign_keys = by_id.into_values().collect();
-    }
-    Ok(())
-}
-
-const PG_TABLES: &str = "c.relkind IN ('r', 'p') AND n.nspname = COALESCE($1, current_schema())";
-
-async fn read_postgres(
-    c: &mut sqlx::PgConnection,
-    schema: Option<&str>,
-    b: &mut Builder,
-) -> Result<String, sqlx::Error> {
-    let namespace: Option<String> =
-        sqlx::query_scalar("SELECT COALESCE($1, current_schema())::text")
-            .bind(schema)
-            .fetch_one(&mut *c)
-            .await?;
-    let columns: Vec<(String, Option<String>, Option<String>, Option<bool>)> =
-        sqlx::query_as(AssertSqlSafe(format!(
-        "SELECT c.relname::text, a.attname::text, format_type(a.atttypid, a.atttypmod), a.attnotnull
-         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-         LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-         WHERE {PG_TABLES} ORDER BY c.relname, a.attnum"
-    )))
-        .bind(schema)
-        .fetch_all(&mut *c)
-        .await?;
-    for (table, column, data_type, notnull) in columns {
-        b.add_table(&table);
-        if let (Some(name), Some(data_type)) = (column, data_type) {
-            b.table(&table).expect("added").columns.push(Column {
-                name,
-                data_type,
-                nullable: !notnull.unwrap_or(false),
-            });
-        }
-    }
-
-    type PgConstraint = (
-        String,
-        String,
-        String,
-        Vec<String>,
-        Option<String>,
-        Vec<String>,
-        String,
-        String,
-    );
-    let constraints: Vec<PgConstraint> = sqlx::query_as(AssertSqlSafe(format!(
-        "SELECT c.relname::text, con.conname::text, con.contype::text,
-           ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k(num, ord)
-                 JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.num ORDER BY k.ord),
-           CASE WHEN rc.oid IS NULL THEN NULL
-                WHEN rn.nspname = n.nspname THEN rc.relname::text
-                ELSE rn.nspname::text || '.' || rc.relname::text END,
-           ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(num, ord)
-                 JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.num ORDER BY k.ord),
-           con.confupdtype::text, con.confdeltype::text
-         FROM pg_constraint con
-         JOIN pg_class c ON c.oid = con.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-         LEFT JOIN pg_class rc ON rc.oid = con.confrelid LEFT JOIN pg_namespace rn ON rn.oid = rc.relnamespace
-         WHERE {PG_TABLES} AND con.contype IN ('p', 'u', 'f')
-         ORDER BY c.relname, con.conname"
-    )))
-    .bind(schema)
-    .fetch_all(&mut *c)
-    .await?;
-    let pg_action = |code: &str| {
-        match code {
-            "r" => "RESTRICT",
-            "c" => "CASCADE",
-            "n" => "SET NULL",
-            "d" => "SET DEFAULT",
-            _ => "NO ACTION",
-        }
-        .to_string()
-    };
-    for (table, name, kind, columns, referred, referred_columns, on_update, on_delete) in
-        constraints
-    {
-        let Some(t) = b.table(&table) else { continue };
-        match kind.as_str() {
-            "p" => t.primary_key = columns,
-            "u" => t.unique_constraints.push(UniqueConstraint {
-                name: Some(name),
-                columns,
-            }),
-            _ => t.foreign_keys.push(ForeignKey {
-                name: Some(name),
-                columns,
-                referred_table: referred.unwrap_or_default(),
-                referred_columns,
-                on_update: pg_action(&on_update),
-                on_delete: pg_action(&on_delete),
-            }),
-        }
-    }
-
-    let indexes: Vec<(String, String, bool, Vec<String>, Option<String>)> =
-        sqlx::query_as(AssertSqlSafe(format!(
-            "SELECT c.relname::text, i.relname::text, ix.indisunique,
-               ARRAY(SELECT pg_get_indexdef(ix.indexrelid, k, true) FROM generate_series(1, ix.indnkeyatts) k ORDER BY k),
-               pg_get_expr(ix.indpred, ix.indrelid, true)
-             FROM pg_index ix
-             JOIN pg_class i ON i.oid = ix.indexrelid
-             JOIN pg_class c ON c.oid = ix.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-             WHERE {PG_TABLES}
-               AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = ix.indexrelid
-                               AND con.conrelid = ix.indrelid AND con.contype IN ('p', 'u', 'x'))
-             ORDER BY c.relname, i.relname"
-        )))
-        .bind(schema)
-        .fetch_all(&mut *c)
-        .await?;
-    for (table, name, unique, columns, condition) in indexes {
-        if let Some(t) = b.table(&table) {
-            t.indexes.push(Index {
-                name,
-                columns,
-                unique,
-                condition,
-            });
-        }
-    }
-    Ok(namespace.unwrap_or_default())
-}
-
-async fn read_mysql(c: &mut sqlx::MySqlConnection, b: &mut Builder) -> Result<String, sqlx::Error> {
-    let namespace: Option<String> = sqlx::query_scalar("SELECT CAST(DATABASE() AS CHAR)")
-        .fetch_one(&mut *c)
-        .await?;
-    let tables: Vec<String> = sqlx::query_scalar(
-        "SELECT CAST(TABLE_NAME AS CHAR) FROM information_schema.TABLES
-         WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME",
-    )
-    .fetch_all(&mut *c)
-    .await?;
-    for t in &tables {
-        b.add_table(t);
-    }
-    let columns: Vec<(String, String, String, String)> = sqlx::query_as(
-        "SELECT CAST(TABLE_NAME AS CHAR), CAST(COLUMN_NAME AS CHAR), CAST(COLUMN_TYPE AS CHAR), CAST(IS_NULLABLE AS CHAR)
-         FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE()
-         ORDER BY TABLE_NAME, ORDINAL_POSITION",
-    )
-    .fetch_all(&mut *c)
-    .await?;
-    for (table, name, data_type, nullable) in columns {
-        if let Some(t) = b.table(&table) {
-            t.columns.push(Column {
-                name,
-                data_type: data_type.to_ascii_lowercase(),
-                nullable: nullable.eq_ignore_ascii_case("YES"),
-            });
-        }
-    }
-    let stats: Vec<(String, String, i64, Option<String>)> = sqlx::query_as(
-        "SELECT CAST(TABLE_NAME AS CHAR), CAST(INDEX_NAME AS CHAR), CAST(NON_UNIQUE AS SIGNED), CAST(COLUMN_NAME AS CHAR)
-         FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE()
-         ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX",
-    )
-    .fetch_all(&mut *c)
-    .await?;
-    let mut grouped: BTreeMap<(String, String), (bool, Vec<String>)> = BTreeMap::new();
-    for (table, index, non_unique, column) in stats {
-        let entry = grouped
-            .entry((table, index))
-            .or_insert_with(|| (non_unique == 0, Vec::new()));
-        entry
-            .1
-            .push(column.unwrap_or_else(|| "<expression>".to_string()));
-    }
-    for ((table, index), (unique, columns)) in grouped {
-        let Some(t) = b.table(&table) else { continue };
-        if index == "PRIMARY" {
-            t.primary_key = columns;
-        } else if unique {
-            // MySQL keeps no difference between a UNIQUE constraint and a unique index.
-            t.unique_constraints.push(UniqueConstraint {
-                name: Some(index),
-                columns,
-            });
-        } else {
-            t.indexes.push(Index {
-                name: index,
-                columns,
-                unique: false,
-                condition: None,
-            });
-        }
-    }
-    type MyKey = (String, String, String, String, String, String, String);
-    let keys: Vec<MyKey> = sqlx::query_as(
-        "SELECT CAST(k.TABLE_NAME AS CHAR), CAST(k.CONSTRAINT_NAME AS CHAR), CAST(k.COLUMN_NAME AS CHAR),
-                CAST(k.REFERENCED_TABLE_NAME AS CHAR), CAST(k.REFERENCED_COLUMN_NAME AS CHAR),
-                CAST(r.UPDATE_RULE AS CHAR), CAST(r.DELETE_RULE AS CHAR)
-         FROM information_schema.KEY_COLUMN_USAGE k
-         JOIN information_schema.REFERENTIAL_CONSTRAINTS r
-           ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME
-          AND r.TABLE_NAME = k.TABLE_NAME
-         WHERE k.TABLE_SCHEMA = DATABASE() AND k.REFERENCED_TABLE_NAME IS NOT NULL
-         ORDER BY k.TABLE_NAME, k.CONSTRAINT_NAME, k.ORDINAL_POSITION",
-    )
-    .fetch_all(&mut *c)
-    .await?;
-    let mut by_name: BTreeMap<(String, String), ForeignKey> = BTreeMap::new();
-    for (table, name, column, referred, referred_column, on_update, on_delete) in keys {
-        let key = by_name
-            .entry((table, name.clone()))
-            .or_insert_with(|| ForeignKey {
-                name: Some(name),
-                columns: Vec::new(),
-                referred_table: referred,
-                referred_columns: Vec::new(),
-                on_update: action(&on_update),
-                on_delete: action(&on_delete),
-            });
-        key.columns.push(column);
-        key.referred_columns.push(referred_column);
-    }
-    for ((table, _), key) in by_name {
-        if let Some(t) = b.table(&table) {
-            t.foreign_keys.push(key);
-        }
-    }
-    Ok(namespace.unwrap_or_default())
 }
 
 #[cfg(test)]
@@ -1040,13 +713,5 @@ mod tests {
             columns: vec!["note".into()],
         });
         assert!(diff(&schema(vec![a]), &schema(vec![b])).is_empty());
-    }
-
-    #[test]
-    fn sqlite_types_are_normalised() {
-        assert_eq!(sqlite_type("varchar (40)"), "VARCHAR(40)");
-        assert_eq!(sqlite_type(" numeric( 10 , 2 ) "), "NUMERIC(10,2)");
-        assert_eq!(sqlite_type("unsigned   big int"), "UNSIGNED BIG INT");
-        assert_eq!(sqlite_type(""), "");
     }
 }

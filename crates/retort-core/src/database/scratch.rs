@@ -7,6 +7,7 @@
 //! file in the temporary directory. Call [`ScratchDatabase::remove`] when done; if that does
 //! not happen (an error, a panic, a dropped future) the `Drop` guard removes it all the same.
 
+use super::engine::Engine;
 use super::{Backend, Database, DatabaseError, DatabaseUrl};
 use std::hash::{BuildHasher, Hasher};
 use std::path::PathBuf;
@@ -129,10 +130,7 @@ async fn remove(
         return Ok(());
     };
     let mut db = Database::connect(admin, timeout).await?;
-    let sql = match url.backend {
-        Backend::Postgres => format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-        _ => format!("DROP DATABASE IF EXISTS {name}"),
-    };
+    let sql = for_backend!(url.backend, E => E::drop_database_sql(name));
     db.execute(&sql).await.map_err(|f| DatabaseError::Query {
         url: admin.redacted(),
         message: format!("could not drop the scratch database '{name}': {f}"),
@@ -150,10 +148,8 @@ async fn admin_connection(
         Ok(db) => Ok((db, like.clone())),
         Err(first) => {
             let mut fallback = like.clone();
-            fallback.database = match like.backend {
-                Backend::Postgres => Some("postgres".to_string()),
-                _ => None,
-            };
+            fallback.database =
+                for_backend!(like.backend, E => E::MAINTENANCE_DATABASE).map(str::to_string);
             if fallback.database == like.database {
                 return Err(first);
             }

@@ -250,16 +250,16 @@ async fn read_catalog(
             .bind(schema)
             .fetch_one(&mut *c)
             .await?;
-    let columns: Vec<(String, Option<String>, Option<String>, Option<bool>)> =
-        sqlx::query_as(AssertSqlSafe(format!(
+    type PgColumn = (String, Option<String>, Option<String>, Option<bool>);
+    let columns: Vec<PgColumn> = sqlx::query_as(AssertSqlSafe(format!(
         "SELECT c.relname::text, a.attname::text, format_type(a.atttypid, a.atttypmod), a.attnotnull
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
          LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
          WHERE {PG_TABLES} ORDER BY c.relname, a.attnum"
     )))
-        .bind(schema)
-        .fetch_all(&mut *c)
-        .await?;
+    .bind(schema)
+    .fetch_all(&mut *c)
+    .await?;
     for (table, column, data_type, notnull) in columns {
         b.add_table(&table);
         if let (Some(name), Some(data_type)) = (column, data_type) {
@@ -331,7 +331,8 @@ async fn read_catalog(
         }
     }
 
-    let indexes: Vec<(String, String, bool, Vec<String>, Option<String>)> =
+    type PgIndex = (String, String, bool, Vec<String>, Option<String>);
+    let indexes: Vec<PgIndex> =
         sqlx::query_as(AssertSqlSafe(format!(
             "SELECT c.relname::text, i.relname::text, ix.indisunique,
                ARRAY(SELECT pg_get_indexdef(ix.indexrelid, k, true) FROM generate_series(1, ix.indnkeyatts) k ORDER BY k),

@@ -323,7 +323,8 @@ async fn read_catalog(c: &mut sqlx::SqliteConnection, b: &mut Builder) -> Result
             }
         }
 
-        let keys: Vec<(i64, String, Option<String>, Option<String>, String, String)> =
+        type SqliteKey = (i64, String, Option<String>, Option<String>, String, String);
+        let keys: Vec<SqliteKey> =
             sqlx::query_as(
                 "SELECT id, \"table\", \"from\", \"to\", on_update, on_delete FROM pragma_foreign_key_list(?) ORDER BY id, seq",
             )

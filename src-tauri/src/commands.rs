@@ -22,7 +22,10 @@ macro_rules! tauri_commands {
 
         /// The commands and the event type, for the invoke handler and the bindings.
         pub fn specta_builder<R: tauri::Runtime>() -> tauri_specta::Builder<R> {
+            // One TypeScript type per Rust type: answers are only serialized and requests
+            // only deserialized, so the per-direction copies would say nothing more.
             tauri_specta::Builder::<R>::new()
+                .disable_serde_phases()
                 .commands(tauri_specta::collect_commands![$($name),*])
                 .typ::<retort_api::ApiEvent>()
         }

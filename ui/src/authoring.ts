@@ -10,12 +10,12 @@ import { renderSource } from "./source";
 import { ConnectionPicker } from "./backups";
 import { newRunId, on } from "./events";
 import { errorText } from "./format";
-import type { CheckReport_Serialize, MergeExplanation_Serialize, RevisionInput_Deserialize, RevisionPreview_Serialize, RoundTripEvent, RoundTripReport_Serialize } from "./bindings";
+import type { CheckReport, MergeExplanation, RevisionInput, RevisionPreview, RoundTripEvent, RoundTripReport } from "./bindings";
 
 const language = (path: string) => (path.endsWith(".py") ? "python" : path.endsWith(".sql") ? "sql" : "text");
 
 /** The written (or previewed) file: its path and text. */
-function fileCard(p: RevisionPreview_Serialize, testid: string): HTMLElement {
+function fileCard(p: RevisionPreview, testid: string): HTMLElement {
   const r = p.revision;
   return h(
     "div",
@@ -139,7 +139,7 @@ export class AuthoringScreen implements Screen {
 
   // ----- new revision -------------------------------------------------------------------
 
-  private input(): RevisionInput_Deserialize {
+  private input(): RevisionInput {
     return {
       message: this.message.value.trim(),
       head: this.parent.value || null,
@@ -223,7 +223,7 @@ export class AuthoringScreen implements Screen {
     }
   }
 
-  private renderExplanation(x: MergeExplanation_Serialize): void {
+  private renderExplanation(x: MergeExplanation): void {
     const rev = (id: string, doc?: string) => [h("code", null, id), doc ? h("span", { class: "muted" }, ` ${doc}`) : null];
     clear(
       this.explanation,
@@ -339,7 +339,7 @@ export class ChecksScreen implements Screen {
 
   private async check(): Promise<void> {
     clear(this.findings, h("p", { class: "muted" }, "Checking…"));
-    let report: CheckReport_Serialize;
+    let report: CheckReport;
     try {
       report = await call(commands.projectChecks(this.picker.value, this.picker.pass));
     } catch (e) {
@@ -422,7 +422,7 @@ export class ChecksScreen implements Screen {
     this.rtLine.textContent = `starting on ${this.picker.label}…`;
     clear(this.rtLog);
     clear(this.rtResult);
-    let report: RoundTripReport_Serialize | null = null;
+    let report: RoundTripReport | null = null;
     try {
       report = await call(commands.roundTripTest(id, this.picker.value, this.picker.pass));
     } catch (e) {

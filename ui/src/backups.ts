@@ -7,12 +7,12 @@ import { call, commands } from "./api";
 import { newRunId, on, Subscriptions } from "./events";
 import { bytes, errorText, ms, when } from "./format";
 import { h, clear } from "./dom";
-import type { BackupProgress, BackupRecord_Serialize, ConnectionView_Serialize, RestoreVerification } from "./bindings";
+import type { BackupProgress, BackupRecord, ConnectionView, RestoreVerification } from "./bindings";
 
 // ----- shared helpers -------------------------------------------------------------------
 
 /** The name to type to confirm an operation on a connection (as the backend's guard). */
-export function databaseName(view: ConnectionView_Serialize | null, projectUrl: string | null): string {
+export function databaseName(view: ConnectionView | null, projectUrl: string | null): string {
   if (view) {
     if (view.database) return view.database;
     if (view.sqlitePath) return view.sqlitePath.split(/[\\/]/).pop() || view.sqlitePath;
@@ -31,7 +31,7 @@ export class ConnectionPicker {
   readonly select = h("select", { "aria-label": "Connection", "data-testid": "connection-picker" });
   readonly password = h("input", { type: "password", placeholder: "Password", "aria-label": "Password", autocomplete: "off", "data-testid": "connection-password", hidden: true });
   readonly root = h("span", { class: "picker" }, this.select, this.password);
-  views: ConnectionView_Serialize[] = [];
+  views: ConnectionView[] = [];
 
   constructor(
     private readonly app: App,
@@ -76,7 +76,7 @@ export class ConnectionPicker {
     this.syncPassword();
   }
 
-  get view(): ConnectionView_Serialize | null {
+  get view(): ConnectionView | null {
     return this.views.find((v) => v.name === this.select.value) ?? null;
   }
 
@@ -173,7 +173,7 @@ export class BackupsScreen implements Screen {
   private readonly cancelButton = h("button", { hidden: true, onclick: () => void this.cancel() }, "Cancel");
   private readonly progress = new ProgressView();
   private readonly panel = h("div", { class: "backup-panel", "data-testid": "backup-panel" });
-  private backups: BackupRecord_Serialize[] = [];
+  private backups: BackupRecord[] = [];
   private running: string | null = null;
   private focusId: number | null = null;
   private readonly events = new Subscriptions();
@@ -318,7 +318,7 @@ export class BackupsScreen implements Screen {
     if (this.running) await call(commands.cancelRun(this.running)).catch((e) => this.app.error(e));
   }
 
-  private async verify(b: BackupRecord_Serialize): Promise<void> {
+  private async verify(b: BackupRecord): Promise<void> {
     clear(this.panel, h("div", { class: "card" }, `Verifying backup #${b.id}…`));
     try {
       const text = await call(commands.verifyBackup(b.id!));
@@ -328,7 +328,7 @@ export class BackupsScreen implements Screen {
     }
   }
 
-  private async reveal(b: BackupRecord_Serialize): Promise<void> {
+  private async reveal(b: BackupRecord): Promise<void> {
     try {
       const r = await call(commands.revealBackup(b.id!));
       const copy = h("button", { onclick: () => void navigator.clipboard?.writeText(r.path).then(() => this.app.say("Path copied.")) }, "Copy");
@@ -348,7 +348,7 @@ export class BackupsScreen implements Screen {
     }
   }
 
-  private async remove(b: BackupRecord_Serialize): Promise<void> {
+  private async remove(b: BackupRecord): Promise<void> {
     if (!window.confirm(`Delete backup #${b.id} of ${b.connection_name ?? b.url} (${when(b.created_at)})? Its file is removed.`)) return;
     try {
       await call(commands.deleteBackup(b.id!));
@@ -361,7 +361,7 @@ export class BackupsScreen implements Screen {
   }
 
   /** The restore form: the target (a connection of this workspace) and its name typed. */
-  private async restoreForm(b: BackupRecord_Serialize): Promise<void> {
+  private async restoreForm(b: BackupRecord): Promise<void> {
     clear(this.panel);
     const target = new ConnectionPicker(this.app);
     await target.load();

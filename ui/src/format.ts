@@ -2,12 +2,18 @@
 // backup's size is the same text in the run dialog and on the Backups screen.
 import { CommandError } from "./api";
 
-/** Bytes in binary units with one decimal ("512 B", "1.5 KiB", "12.3 MiB"). */
+/** Bytes in binary units with one decimal ("512 B", "1.5 KiB", "12.3 MiB", "2.0 GiB"). */
 export function bytes(n: number | null | undefined): string {
   if (n === null || n === undefined) return "—";
   if (n < 1024) return `${n} B`;
-  if (n < 1048576) return `${(n / 1024).toFixed(1)} KiB`;
-  return `${(n / 1048576).toFixed(1)} MiB`;
+  const units = ["KiB", "MiB", "GiB", "TiB"];
+  let value = n / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${value.toFixed(1)} ${units[unit]}`;
 }
 
 /** A duration in milliseconds: "850 ms" under a second, else seconds to the hundredth. */

@@ -7,17 +7,17 @@ import { h, clear } from "./dom";
 import { Subscriptions } from "./events";
 import { ms, when } from "./format";
 import type { BackupsScreen } from "./backups";
-import type { JournalEntry_Serialize } from "./bindings";
+import type { JournalEntry } from "./bindings";
 
 const KINDS = ["upgrade", "downgrade", "stamp", "merge", "revision", "backup", "restore"];
 const OUTCOMES = ["ok", "failed", "cancelled", "running"];
 
-function duration(e: JournalEntry_Serialize): string {
+function duration(e: JournalEntry): string {
   if (!e.finished_at) return "—";
   return ms(new Date(e.finished_at).getTime() - new Date(e.started_at).getTime());
 }
 
-function outcomeTag(e: JournalEntry_Serialize): HTMLElement {
+function outcomeTag(e: JournalEntry): HTMLElement {
   const cls = e.outcome === "ok" ? "good" : e.outcome === "running" && !e.interrupted ? "warn" : "bad";
   return h("span", { class: `tag ${cls}`, "data-outcome": e.outcome }, e.interrupted ? "interrupted" : e.outcome);
 }
@@ -29,7 +29,7 @@ export class JournalScreen implements Screen {
   private readonly outcome = h("select", { "aria-label": "Outcome", "data-testid": "journal-outcome" }, h("option", { value: "" }, "every outcome"), OUTCOMES.map((k) => h("option", { value: k }, k)));
   private readonly list = h("div", { class: "journal-list", "data-testid": "journal" });
   private readonly detail = h("aside", { class: "journal-detail", "data-testid": "journal-detail", "aria-label": "Run details" });
-  private entries: JournalEntry_Serialize[] = [];
+  private entries: JournalEntry[] = [];
   private selected: number | null = null;
   private readonly events = new Subscriptions();
 
@@ -119,13 +119,13 @@ export class JournalScreen implements Screen {
     if (still) this.renderDetail(still);
   }
 
-  private select(e: JournalEntry_Serialize): void {
+  private select(e: JournalEntry): void {
     this.selected = e.id;
     for (const tr of this.list.querySelectorAll<HTMLElement>("tr[data-entry]")) tr.classList.toggle("selected", tr.dataset.entry === String(e.id));
     this.renderDetail(e);
   }
 
-  private renderDetail(e: JournalEntry_Serialize): void {
+  private renderDetail(e: JournalEntry): void {
     clear(
       this.detail,
       h("h2", null, `#${e.id} ${e.kind} `, outcomeTag(e)),

@@ -18,21 +18,17 @@ use retort_core::connections::{self, PasswordPlan};
 use retort_core::credentials::Keeper;
 use retort_core::database::check::check_connection;
 use retort_core::database::{self, DatabaseUrl, Secret, VersionTable};
-use retort_core::graph::commands::history;
-use retort_core::graph::{RevisionError, RevisionMap, lanes};
-use retort_core::project::{self, ProjectError, ProjectKind, Severity};
+use retort_core::graph::{RevisionMap, lanes};
+use retort_core::project;
+use retort_core::store::ConnectionProfile;
 use retort_core::store::profiles::{self, default_color};
-use retort_core::store::{self as core_store, ConnectionProfile};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 pub async fn app_info(core: &AppCore) -> Result<AppInfo, ApiError> {
     Ok(AppInfo {
         version: env!("CARGO_PKG_VERSION").to_string(),
-        mode: match core.mode {
-            AppMode::Desktop => AppModeName::Desktop,
-            AppMode::Browser => AppModeName::Browser,
-        },
+        mode: core.mode,
         store_path: core.store_path().display().to_string(),
         native_dialogs: core.mode == AppMode::Desktop,
     })
@@ -103,167 +99,10 @@ pub async fn recent_workspaces(core: &AppCore) -> Result<Vec<RecentWorkspace>, A
 }
 
 fn read_workspace(given: &Path) -> Result<Opened, ApiError> {
-    let config = project::find_config(Some(given), given).map_err(|e| {
+    Opened::open(given, None).map_err(|e| {
         ApiError::new(ErrorKind::NotFound, e.to_string())
             .with_hint("choose the folder that holds alembic.ini, pyproject.toml or retort.toml")
-    })?;
-    let dir = config
-        .path()
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| given.to_path_buf());
-    let name = dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| dir.display().to_string());
-    let mut problems = Vec::new();
-    let project = match project::load_project(&config) {
-        Ok(p) => Some(p),
-        Err(ProjectError::Revisions(diags)) => {
-            problems.extend(diags.iter().map(|d| problem_of(d, ProblemKind::Parse)));
-            None
-        }
-        Err(ProjectError::Config(d)) => {
-            problems.push(problem_of(&d, ProblemKind::Config));
-            None
-        }
-        Err(e) => {
-            problems.push(Problem {
-                kind: ProblemKind::Config,
-                error: true,
-                path: Some(config.path().display().to_string()),
-                line: None,
-                message: e.to_string(),
-            });
-            None
-        }
-    };
-    let mut map = None;
-    let mut order = Vec::new();
-    if let Some(project) = &project {
-        problems.extend(
-            project
-                .warnings
-                .iter()
-                .map(|d| problem_of(d, ProblemKind::Warning)),
-        );
-        let missing = missing_parents(project);
-        match RevisionMap::from_project(project) {
-            Ok(m) => {
-                problems.extend(m.warnings.iter().map(|w| Problem {
-                    kind: ProblemKind::Warning,
-                    error: false,
-                    path: None,
-                    line: None,
-                    message: w.message.clone(),
-                }));
-                match history(&m, None, None) {
-                    Ok(o) => order = o,
-                    Err(e) => problems.push(Problem {
-                        kind: ProblemKind::Graph,
-                        error: true,
-                        path: None,
-                        line: None,
-                        message: e.message,
-                    }),
-                }
-                map = Some(m);
-            }
-            Err(RevisionError::Cycle { kind, revisions }) => {
-                for id in &revisions {
-                    let file = project.revisions.iter().find(|r| &r.revision == id);
-                    let path = file.map(|f| f.path.clone());
-                    problems.push(Problem {
-                        kind: ProblemKind::Cycle,
-                        error: true,
-                        line: path
-                            .as_deref()
-                            .and_then(|p| line_of(p, &["down_revision", "depends_on"], None)),
-                        path: path.map(|p| p.display().to_string()),
-                        message: format!(
-                            "{kind} is detected in revisions ({}): {id} is part of it",
-                            revisions.join(", ")
-                        ),
-                    });
-                }
-            }
-            Err(e) if !missing.is_empty() && e.to_string().contains("is not present") => {}
-            Err(e) => problems.push(Problem {
-                kind: ProblemKind::Graph,
-                error: true,
-                path: None,
-                line: None,
-                message: e.to_string(),
-            }),
-        }
-        problems.extend(missing);
-    }
-    Ok(Opened {
-        dir,
-        name,
-        project,
-        map,
-        order,
-        problems,
     })
-}
-
-fn problem_of(d: &project::Diagnostic, kind: ProblemKind) -> Problem {
-    Problem {
-        kind,
-        error: d.severity == Severity::Error,
-        path: Some(d.path.display().to_string()),
-        line: d.line.and_then(|l| u32::try_from(l).ok()),
-        message: d.message.clone(),
-    }
-}
-
-/// Every `down_revision` / `depends_on` naming a revision the project lacks (the graph
-/// reports only the first), each with its file and line.
-fn missing_parents(project: &project::Project) -> Vec<Problem> {
-    let ids: BTreeSet<&str> = project
-        .revisions
-        .iter()
-        .map(|r| r.revision.as_str())
-        .collect();
-    let labels: BTreeSet<&str> = project
-        .revisions
-        .iter()
-        .flat_map(|r| r.branch_labels.iter().map(String::as_str))
-        .collect();
-    let mut out = Vec::new();
-    for rev in &project.revisions {
-        let wanted = rev
-            .down_revision
-            .iter()
-            .map(|d| ("down_revision", d))
-            .chain(rev.depends_on.iter().map(|d| ("depends_on", d)));
-        for (field, parent) in wanted {
-            let known = ids.contains(parent.as_str())
-                || (field == "depends_on" && labels.contains(parent.as_str()));
-            if !known {
-                out.push(Problem {
-                    kind: ProblemKind::MissingParent,
-                    error: true,
-                    path: Some(rev.path.display().to_string()),
-                    line: line_of(&rev.path, &[field], Some(parent)),
-                    message: format!(
-                        "revision {} names {field} {parent}, which is not in the project",
-                        rev.revision
-                    ),
-                });
-            }
-        }
-    }
-    out
-}
-
-/// The 1-based line of the first line holding one of `keys` (and `value`, if given).
-fn line_of(path: &Path, keys: &[&str], value: Option<&str>) -> Option<u32> {
-    let text = std::fs::read_to_string(path).ok()?;
-    text.lines()
-        .position(|l| keys.iter().any(|k| l.contains(k)) && value.is_none_or(|v| l.contains(v)))
-        .and_then(|i| u32::try_from(i + 1).ok())
 }
 
 async fn view_of(core: &AppCore, opened: &Opened) -> Result<WorkspaceView, ApiError> {
@@ -274,10 +113,7 @@ async fn view_of(core: &AppCore, opened: &Opened) -> Result<WorkspaceView, ApiEr
         name: opened.name.clone(),
         path: opened.dir.display().to_string(),
         config_path: project.map(|p| p.config_path.display().to_string()),
-        kind: project.map(|p| match p.kind {
-            ProjectKind::Alembic => ProjectKindName::Alembic,
-            ProjectKind::Native => ProjectKindName::Native,
-        }),
+        kind: project.map(|p| p.kind),
         revision_count: project.map_or(0, |p| p.revisions.len() as u32),
         heads: opened
             .map
@@ -285,7 +121,7 @@ async fn view_of(core: &AppCore, opened: &Opened) -> Result<WorkspaceView, ApiEr
             .map(|m| m.ids(m.heads()))
             .unwrap_or_default(),
         graph_available: opened.map.is_some(),
-        problems: opened.problems.clone(),
+        problems: opened.problems.iter().map(Problem::from).collect(),
         connections: ws.connections,
         project_url: project.and_then(project_url).map(|u| u.redacted()),
     })
@@ -359,11 +195,7 @@ pub async fn graph_layout(core: &AppCore) -> Result<GraphLayout, ApiError> {
                     .map(|s| Segment {
                         from: s.from as u32,
                         to: s.to as u32,
-                        part: match s.part {
-                            lanes::Part::Top => SegmentPart::Top,
-                            lanes::Part::Bottom => SegmentPart::Bottom,
-                            lanes::Part::Through => SegmentPart::Through,
-                        },
+                        part: s.part,
                     })
                     .collect(),
                 parents: rows_of(rev.parents()),
@@ -459,54 +291,6 @@ fn read_text(path: &Path) -> Result<SourceFile, String> {
 
 // ----- connections ----------------------------------------------------------------------
 
-fn driver_of(d: core_store::Driver) -> Driver {
-    match d {
-        core_store::Driver::Sqlite => Driver::Sqlite,
-        core_store::Driver::Postgresql => Driver::Postgresql,
-        core_store::Driver::Mysql => Driver::Mysql,
-    }
-}
-
-fn core_driver(d: Driver) -> core_store::Driver {
-    match d {
-        Driver::Sqlite => core_store::Driver::Sqlite,
-        Driver::Postgresql => core_store::Driver::Postgresql,
-        Driver::Mysql => core_store::Driver::Mysql,
-    }
-}
-
-fn storage_of(s: core_store::PasswordStorage) -> PasswordStorage {
-    match s {
-        core_store::PasswordStorage::None => PasswordStorage::None,
-        core_store::PasswordStorage::Keychain => PasswordStorage::Keychain,
-        core_store::PasswordStorage::Session => PasswordStorage::Session,
-        core_store::PasswordStorage::Ask => PasswordStorage::Ask,
-    }
-}
-
-fn path_text(p: &Option<PathBuf>) -> Option<String> {
-    p.as_ref().map(|p| p.display().to_string())
-}
-
-fn connection_view(p: &ConnectionProfile, bound: &[String]) -> ConnectionView {
-    ConnectionView {
-        name: p.name.clone(),
-        driver: driver_of(p.driver),
-        host: p.host.clone(),
-        port: p.port,
-        database: p.database.clone(),
-        user: p.user.clone(),
-        tls_mode: p.tls_mode.clone(),
-        tls_ca_file: path_text(&p.tls_ca_file),
-        sqlite_path: path_text(&p.sqlite_path),
-        environment: p.environment.clone(),
-        color: p.color.clone(),
-        password_storage: storage_of(p.password_storage),
-        url: p.display_url(),
-        bound: bound.contains(&p.name),
-    }
-}
-
 async fn bound_names(core: &AppCore) -> Result<Vec<String>, ApiError> {
     match core.opened() {
         Some(o) => Ok(core.store().await?.workspace(&o.dir).await?.connections),
@@ -536,7 +320,7 @@ pub async fn list_connections(core: &AppCore) -> Result<ConnectionList, ApiError
         .connections()
         .await?
         .iter()
-        .map(|p| connection_view(p, &bound))
+        .map(|p| ConnectionView::of(p, &bound))
         .collect();
     Ok(ConnectionList {
         connections,
@@ -555,17 +339,10 @@ pub async fn parse_connection_url(
         .or_else(|| std::env::current_dir().ok())
         .unwrap_or_else(|| PathBuf::from("/"));
     let (p, password) = profiles::import_url("pasted", url.trim(), &base)?;
-    Ok(ConnectionFields {
-        driver: Some(driver_of(p.driver)),
-        host: p.host,
-        port: p.port,
-        database: p.database,
-        user: p.user,
-        tls_mode: p.tls_mode,
-        tls_ca_file: path_text(&p.tls_ca_file),
-        sqlite_path: path_text(&p.sqlite_path),
-        password: password.map(|s| s.expose().to_string()),
-    })
+    Ok(ConnectionFields::of(
+        p,
+        password.map(|s| s.expose().to_string()),
+    ))
 }
 
 pub(crate) fn non_empty(v: Option<String>) -> Option<String> {
@@ -586,9 +363,9 @@ pub async fn save_connection(
     };
     let mut profile = old
         .clone()
-        .unwrap_or_else(|| ConnectionProfile::new(&name, core_driver(input.driver)));
+        .unwrap_or_else(|| ConnectionProfile::new(&name, input.driver));
     profile.name = name;
-    profile.driver = core_driver(input.driver);
+    profile.driver = input.driver;
     profile.host = non_empty(input.host);
     profile.port = input.port;
     profile.database = non_empty(input.database);
@@ -636,7 +413,7 @@ pub async fn save_connection(
         store.bind(&o.dir, &saved.name).await?;
     }
     core.emit(ApiEvent::ConnectionsChanged);
-    Ok(connection_view(&saved, &bound_names(core).await?))
+    Ok(ConnectionView::of(&saved, &bound_names(core).await?))
 }
 
 /// Deletes a connection and its kept password.
@@ -709,43 +486,7 @@ pub async fn test_connection(
         finished: true,
         ok: Some(report.ok),
     });
-    let label = report.failure.as_ref().map(|f| f.kind.label().to_string());
-    let value = serde_json::to_value(&report).map_err(|e| ApiError::internal(e.to_string()))?;
-    let mut out: ConnectionReport = serde_json::from_value(camel_keys(value))
-        .map_err(|e| ApiError::internal(format!("the check's report: {e}")))?;
-    out.name = name;
-    if let (Some(f), Some(label)) = (out.failure.as_mut(), label) {
-        f.label = label;
-    }
-    Ok(out)
-}
-
-/// `snake_case` object keys to `camelCase`, recursively (the core's reports are snake_case).
-fn camel_keys(value: serde_json::Value) -> serde_json::Value {
-    use serde_json::Value;
-    match value {
-        Value::Object(map) => Value::Object(
-            map.into_iter()
-                .map(|(k, v)| {
-                    let mut key = String::with_capacity(k.len());
-                    let mut upper = false;
-                    for ch in k.chars() {
-                        if ch == '_' {
-                            upper = true;
-                        } else if upper {
-                            key.extend(ch.to_uppercase());
-                            upper = false;
-                        } else {
-                            key.push(ch);
-                        }
-                    }
-                    (key, camel_keys(v))
-                })
-                .collect(),
-        ),
-        Value::Array(items) => Value::Array(items.into_iter().map(camel_keys).collect()),
-        other => other,
-    }
+    Ok(ConnectionReport::of(name, report))
 }
 
 /// Where each bound connection's database is: its version table's rows. The project's own

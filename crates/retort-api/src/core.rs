@@ -2,11 +2,9 @@
 
 use crate::dialog::PathPicker;
 use crate::error::{ApiError, ErrorKind};
-use crate::types::{ApiEvent, Problem};
+use crate::types::ApiEvent;
 use retort_core::credentials::Credentials;
 use retort_core::execution::CancelToken;
-use retort_core::graph::{Idx, RevisionMap};
-use retort_core::project::Project;
 use retort_core::store::Store;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -15,29 +13,15 @@ use std::time::Duration;
 use tokio::sync::{OnceCell, broadcast};
 
 /// Desktop (native dialogs, Tauri IPC) or browser (`retort serve`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
 pub enum AppMode {
     Desktop,
     Browser,
 }
 
-/// An open workspace: the project as read, its graph when it could be built, its problems.
-pub(crate) struct Opened {
-    pub dir: PathBuf,
-    pub name: String,
-    pub project: Option<Project>,
-    pub map: Option<RevisionMap>,
-    /// History order (newest first) when the graph is usable.
-    pub order: Vec<Idx>,
-    pub problems: Vec<Problem>,
-}
-
-impl Opened {
-    /// The project and its graph; `None` when problems keep the graph from being built.
-    pub fn graph(&self) -> Option<(&Project, &RevisionMap)> {
-        Some((self.project.as_ref()?, self.map.as_ref()?))
-    }
-}
+/// The open workspace (the core's: the project, its graph, its problems).
+pub(crate) type Opened = retort_core::workspace::Workspace;
 
 /// The app's state: the store, the keychains, the open workspace, the dialog provider, and
 /// the event channel both transports forward to the UI.

@@ -9,6 +9,7 @@
 //! No Tauri or HTTP dependency here: the transports live in the app and in `retort-serve`.
 
 pub mod commands;
+mod convert;
 mod core;
 pub mod dialog;
 mod error;

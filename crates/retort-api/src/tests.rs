@@ -110,8 +110,7 @@ fn a_workspace_opens_with_its_graph_laid_out_and_its_detail() {
         let recent = call(&core, "recent_workspaces", json!({})).await.unwrap();
         assert_eq!(recent[0]["path"], dir.display().to_string());
 
-        let graph: types::GraphLayout =
-            serde_json::from_value(call(&core, "graph_layout", json!({})).await.unwrap()).unwrap();
+        let graph: types::GraphLayout = crate::commands::graph_layout(&core).await.unwrap();
         let ids: Vec<&str> = graph.nodes.iter().map(|n| n.id.as_str()).collect();
         assert_eq!(ids[0], "d4", "newest first");
         assert_eq!(ids[3], "a1");
@@ -158,16 +157,10 @@ fn problems_name_their_file_and_line() {
     rev(dir, "c3", "gone", "");
     let core = core(home.path());
     rt().block_on(async {
-        let ws: types::WorkspaceView = serde_json::from_value(
-            call(
-                &core,
-                "open_workspace",
-                json!({"path": dir.display().to_string()}),
-            )
-            .await
-            .unwrap(),
-        )
-        .unwrap();
+        let ws: types::WorkspaceView =
+            crate::commands::open_workspace(&core, dir.display().to_string())
+                .await
+                .unwrap();
         assert!(!ws.graph_available);
         let p = ws
             .problems
@@ -196,16 +189,10 @@ fn problems_name_their_file_and_line() {
     rev(dir, "a1", "b2", "");
     rev(dir, "b2", "a1", "");
     rt().block_on(async {
-        let ws: types::WorkspaceView = serde_json::from_value(
-            call(
-                &core,
-                "open_workspace",
-                json!({"path": dir.display().to_string()}),
-            )
-            .await
-            .unwrap(),
-        )
-        .unwrap();
+        let ws: types::WorkspaceView =
+            crate::commands::open_workspace(&core, dir.display().to_string())
+                .await
+                .unwrap();
         let cycle: Vec<_> = ws
             .problems
             .iter()
@@ -221,16 +208,10 @@ fn problems_name_their_file_and_line() {
     native_project(dir);
     write(dir, "versions/bad.sql", "-- revision: x\n-- migrate:up\n");
     rt().block_on(async {
-        let ws: types::WorkspaceView = serde_json::from_value(
-            call(
-                &core,
-                "open_workspace",
-                json!({"path": dir.display().to_string()}),
-            )
-            .await
-            .unwrap(),
-        )
-        .unwrap();
+        let ws: types::WorkspaceView =
+            crate::commands::open_workspace(&core, dir.display().to_string())
+                .await
+                .unwrap();
         assert!(
             ws.problems
                 .iter()
@@ -344,12 +325,8 @@ fn connections_save_test_and_show_their_position_on_the_graph() {
             .await
             .unwrap();
         drop(conn);
-        let positions: Vec<types::ConnectionPosition> = serde_json::from_value(
-            call(&core, "connection_positions", json!({}))
-                .await
-                .unwrap(),
-        )
-        .unwrap();
+        let positions: Vec<types::ConnectionPosition> =
+            crate::commands::connection_positions(&core).await.unwrap();
         let by_name = |n: &str| positions.iter().find(|p| p.name == n).unwrap().clone();
         assert_eq!(by_name("staging").revisions, ["a1"]);
         assert_eq!(by_name("staging").color, "#e3b341");
@@ -375,12 +352,8 @@ fn connections_save_test_and_show_their_position_on_the_graph() {
             .await
             .unwrap_err();
         assert_eq!(e.kind, ErrorKind::PasswordNeeded);
-        let positions: Vec<types::ConnectionPosition> = serde_json::from_value(
-            call(&core, "connection_positions", json!({}))
-                .await
-                .unwrap(),
-        )
-        .unwrap();
+        let positions: Vec<types::ConnectionPosition> =
+            crate::commands::connection_positions(&core).await.unwrap();
         assert!(
             positions
                 .iter()

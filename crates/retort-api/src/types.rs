@@ -3,19 +3,20 @@
 
 use serde::{Deserialize, Serialize};
 
-/// How the UI is being served.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
-#[serde(rename_all = "camelCase")]
-pub enum AppModeName {
-    Desktop,
-    Browser,
-}
+// The core's own enums, sent as they are (no mirror copies).
+pub use crate::core::AppMode;
+pub use retort_core::database::Backend;
+pub use retort_core::database::check::{FailureKind, TlsState, VersionStatus};
+pub use retort_core::graph::lanes::Part as SegmentPart;
+pub use retort_core::project::ProjectKind;
+pub use retort_core::store::{Driver, PasswordStorage};
+pub use retort_core::workspace::ProblemKind;
 
-#[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct AppInfo {
     pub version: String,
-    pub mode: AppModeName,
+    pub mode: AppMode,
     /// Retort's own store (workspaces, connection profiles).
     pub store_path: String,
     /// Native dialogs are shown (desktop); otherwise the UI asks for paths.
@@ -23,7 +24,7 @@ pub struct AppInfo {
 }
 
 /// Whether the persistent OS keychain can keep passwords here.
-#[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct KeychainStatus {
     pub available: bool,
@@ -31,25 +32,8 @@ pub struct KeychainStatus {
     pub detail: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
-#[serde(rename_all = "camelCase")]
-pub enum ProblemKind {
-    /// The configuration file is malformed or lacks a key.
-    Config,
-    /// A revision file could not be read.
-    Parse,
-    /// A `down_revision` or `depends_on` names a revision that is not there.
-    MissingParent,
-    /// The revisions form a cycle.
-    Cycle,
-    /// Any other error of the graph (duplicate labels, …).
-    Graph,
-    /// Not an error: something worth a look.
-    Warning,
-}
-
 /// One problem the engine found, tied to a file and, where known, a line.
-#[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct Problem {
     pub kind: ProblemKind,
@@ -59,15 +43,8 @@ pub struct Problem {
     pub message: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
-#[serde(rename_all = "camelCase")]
-pub enum ProjectKindName {
-    Alembic,
-    Native,
-}
-
 /// The open workspace: a migration project folder and what the engine says about it.
-#[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct WorkspaceView {
     pub name: String,
@@ -75,7 +52,7 @@ pub struct WorkspaceView {
     pub path: String,
     /// `None` when no configuration file was readable.
     pub config_path: Option<String>,
-    pub kind: Option<ProjectKindName>,
+    pub kind: Option<ProjectKind>,
     pub revision_count: u32,
     pub heads: Vec<String>,
     /// False when errors keep the graph from being drawn.
@@ -87,7 +64,7 @@ pub struct WorkspaceView {
     pub project_url: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct RecentWorkspace {
     pub name: String,
@@ -97,16 +74,8 @@ pub struct RecentWorkspace {
     pub exists: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
-#[serde(rename_all = "camelCase")]
-pub enum SegmentPart {
-    Top,
-    Bottom,
-    Through,
-}
-
 /// One line piece of a row: from lane `from` to lane `to` (see `graph::lanes::segments`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct Segment {
     pub from: u32,
@@ -115,7 +84,7 @@ pub struct Segment {
 }
 
 /// One row of the history graph, newest first.
-#[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct GraphNode {
     pub id: String,
@@ -137,7 +106,7 @@ pub struct GraphNode {
 }
 
 /// The revision graph laid out in lanes by the core, newest first.
-#[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct GraphLayout {
     pub nodes: Vec<GraphNode>,
@@ -146,7 +115,7 @@ pub struct GraphLayout {
     pub heads: Vec<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub enum Language {
     Sql,
@@ -154,7 +123,7 @@ pub enum Language {
     Text,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct RevisionDetail {
     pub id: String,
@@ -175,7 +144,7 @@ pub struct RevisionDetail {
     pub source_error: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct SourceFile {
     pub path: String,
@@ -183,26 +152,8 @@ pub struct SourceFile {
     pub text: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
-#[serde(rename_all = "camelCase")]
-pub enum Driver {
-    Sqlite,
-    Postgresql,
-    Mysql,
-}
-
-/// Where a connection's password lives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
-#[serde(rename_all = "camelCase")]
-pub enum PasswordStorage {
-    None,
-    Keychain,
-    Session,
-    Ask,
-}
-
 /// A saved connection as the list and the form show it (never its password).
-#[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct ConnectionView {
     pub name: String,
@@ -223,7 +174,7 @@ pub struct ConnectionView {
     pub bound: bool,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct ConnectionList {
     pub connections: Vec<ConnectionView>,
@@ -231,7 +182,7 @@ pub struct ConnectionList {
 }
 
 /// A connection's fields, as a pasted URL fills the form.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, Default, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct ConnectionFields {
     pub driver: Option<Driver>,
@@ -247,7 +198,7 @@ pub struct ConnectionFields {
 }
 
 /// What to do with the password when saving.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub enum PasswordChoice {
     /// Editing: leave the password where it is.
@@ -263,7 +214,7 @@ pub enum PasswordChoice {
 }
 
 /// The add/edit form.
-#[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct ConnectionInput {
     /// The connection being edited; `None` adds a new one.
@@ -288,15 +239,13 @@ pub struct ConnectionInput {
 }
 
 /// The connection check's report (the core's `ConnectionReport`, as the UI reads it).
-#[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct ConnectionReport {
     /// The connection tested.
-    #[serde(default)]
     pub name: String,
     pub url: String,
-    /// `sqlite`, `postgres` or `mysql`.
-    pub backend: String,
+    pub backend: Backend,
     pub target: String,
     pub timeout_ms: f64,
     pub ok: bool,
@@ -308,8 +257,7 @@ pub struct ConnectionReport {
     pub server_product: Option<String>,
     pub server_version: Option<String>,
     pub server_description: Option<String>,
-    /// `on`, `off`, `not_applicable` or `unknown`.
-    pub tls: String,
+    pub tls: TlsState,
     pub tls_version: Option<String>,
     pub tls_cipher: Option<String>,
     pub database: Option<String>,
@@ -324,12 +272,11 @@ pub struct ConnectionReport {
     pub warnings: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct VersionTableCheck {
     pub table: String,
-    /// `no_table`, `up_to_date`, `behind`, `unknown_revision`, `not_on_heads`, `unreadable`.
-    pub status: String,
+    pub status: VersionStatus,
     pub rows: Vec<String>,
     pub heads: Vec<String>,
     pub behind_by: Option<f64>,
@@ -338,7 +285,7 @@ pub struct VersionTableCheck {
     pub detail: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct LockHolder {
     pub pid: Option<f64>,
@@ -348,7 +295,7 @@ pub struct LockHolder {
     pub since: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct DumpToolCheck {
     pub name: String,
@@ -359,13 +306,11 @@ pub struct DumpToolCheck {
     pub detail: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct ConnectionFailure {
-    /// `host_unreachable`, `timeout`, `authentication_failed`, `database_missing`, …
-    pub kind: String,
+    pub kind: FailureKind,
     /// A few words for the kind.
-    #[serde(default)]
     pub label: String,
     pub message: String,
     pub code: Option<String>,
@@ -373,7 +318,7 @@ pub struct ConnectionFailure {
 }
 
 /// Where a bound connection's database is on the graph.
-#[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct ConnectionPosition {
     pub name: String,
@@ -389,7 +334,7 @@ pub struct ConnectionPosition {
     pub password_needed: bool,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct PickedPath {
     /// `None`: cancelled, or (when `native` is false) no dialog here: ask for the path.
@@ -398,7 +343,7 @@ pub struct PickedPath {
 }
 
 /// The database an operation works on, as the safety gate shows it.
-#[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct TargetView {
     /// The saved connection; `None`: the project's own URL.
@@ -431,7 +376,7 @@ pub struct RunPreview {
 }
 
 /// A run as the UI asks for it.
-#[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct RunRequest {
     /// The UI's id for this run: progress events carry it, `cancel_run` takes it.
@@ -465,7 +410,7 @@ pub struct RunResult {
 }
 
 /// Something long under way.
-#[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct ActiveRunView {
     pub run_id: String,
@@ -496,7 +441,7 @@ pub struct BackupList {
 }
 
 /// A new revision or merge as the form asks for it.
-#[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct RevisionInput {
     pub message: String,
@@ -516,7 +461,7 @@ pub struct RevisionPreview {
     pub written: bool,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct JournalQuery {
     pub connection: Option<String>,
@@ -528,7 +473,7 @@ pub struct JournalQuery {
 }
 
 /// Where a bound connection stands, in a word the board can colour.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub enum Standing {
     UpToDate,
@@ -556,7 +501,7 @@ pub struct StatusRow {
 }
 
 /// A file revealed in the file manager (`opened` false: shown only as a path).
-#[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct Revealed {
     pub path: String,

@@ -522,6 +522,7 @@ mod tests {
             reader
         });
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (first_commit, committed) = std::sync::mpsc::channel();
         let writer = {
             let (src, stop) = (src.clone(), stop.clone());
             std::thread::spawn(move || {
@@ -534,12 +535,16 @@ mod tests {
                         "BEGIN IMMEDIATE; INSERT INTO pairs (half) VALUES ({n}), ({n}); COMMIT;"
                     ))
                     .unwrap();
+                    if n == 0 {
+                        first_commit.send(()).unwrap();
+                    }
                     n += 1;
                 }
                 n
             })
         };
-        std::thread::sleep(Duration::from_millis(50));
+        // The copy starts once the writer is writing, however slowly the machine runs.
+        committed.recv().unwrap();
         let copy = dir.path().join("copy.sqlite");
         let frozen = copy_frozen_file(&src, &copy, &CancelToken::default(), &|_| {}).unwrap();
         if !frozen {

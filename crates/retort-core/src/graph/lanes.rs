@@ -102,8 +102,10 @@ pub fn layout(map: &RevisionMap, order: &[Idx]) -> Vec<LaneRow> {
 }
 
 /// Which part of a row a [`Segment`] crosses: the row is cut at its revision's dot.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "specta", serde(rename = "SegmentPart"))]
 pub enum Part {
     /// From the top of the row to the dot's height.
     Top,

@@ -177,6 +177,16 @@ pub enum RevisionError {
     },
     #[error("{message}")]
     Resolution { message: String, argument: String },
+    /// A `down_revision` or `depends_on` naming a revision (or, for `depends_on`, a branch
+    /// label) the project lacks: the first one found, as Alembic reports only that.
+    #[error("{message}")]
+    MissingParent {
+        revision: String,
+        parent: String,
+        /// `true`: named by `depends_on`; `false`: by `down_revision`.
+        dependency: bool,
+        message: String,
+    },
     #[error("{kind} is detected in revisions ({})", .revisions.join(", "))]
     Cycle {
         kind: CycleKind,
@@ -432,12 +442,17 @@ impl RevisionMap {
                 match index.get(dep) {
                     Some(&d) => resolved.push(revs[d].revision.clone()),
                     None => {
-                        return Err(other(format!(
-                            "Dependency {} of revision {} is not present{}",
-                            dep,
-                            revs[i].revision,
-                            path_suffix(&revs[i])
-                        )));
+                        return Err(RevisionError::MissingParent {
+                            revision: revs[i].revision.clone(),
+                            parent: dep.clone(),
+                            dependency: true,
+                            message: format!(
+                                "Dependency {} of revision {} is not present{}",
+                                dep,
+                                revs[i].revision,
+                                path_suffix(&revs[i])
+                            ),
+                        });
                     }
                 }
             }
@@ -454,12 +469,18 @@ impl RevisionMap {
                 Vec::with_capacity(rev.down_revision.len() + rev.resolved_dependencies.len());
             for down_id in rev.down_revision.iter().chain(&rev.resolved_dependencies) {
                 let Some(&d) = index.get(down_id.as_str()) else {
-                    return Err(other(format!(
-                        "Revision {} referenced from {} is not present{}",
-                        down_id,
-                        script_str(rev),
-                        path_suffix(rev)
-                    )));
+                    return Err(RevisionError::MissingParent {
+                        revision: rev.revision.clone(),
+                        parent: down_id.clone(),
+                        // Resolved dependencies are all present by now.
+                        dependency: false,
+                        message: format!(
+                            "Revision {} referenced from {} is not present{}",
+                            down_id,
+                            script_str(rev),
+                            path_suffix(rev)
+                        ),
+                    });
                 };
                 if revs[d].revision != *down_id {
                     // A down_revision naming a branch label: Alembic fails on traversal.

@@ -23,6 +23,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 /// Which kind of project this is; decides how revision files are read and, later, executed.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ProjectKind {
@@ -74,6 +75,19 @@ pub struct RevisionFile {
     pub path: PathBuf,
     /// The SQL bodies of a native revision; `None` for Python revisions.
     pub sql: Option<SqlBody>,
+}
+
+impl RevisionFile {
+    /// The 1-based line of this file that declares `name` (`down_revision`, `depends_on`, …),
+    /// read again from disk with the file's own reader: for pointing at a value found wrong
+    /// after reading (a parent the project lacks, a cycle).
+    pub fn declaration_line(&self, name: &str) -> Option<usize> {
+        let text = std::fs::read_to_string(&self.path).ok()?;
+        match self.sql {
+            Some(_) => sql_revision::header_line(&text, name),
+            None => python_revision::binding_line(&text, name),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

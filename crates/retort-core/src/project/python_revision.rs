@@ -194,6 +194,23 @@ fn precheck<'s>(
     Ok(Checked::Parse { lines, nesting })
 }
 
+/// The 1-based line where the module binds `name` (one of the four values Alembic reads), for
+/// pointing at a value found wrong later (a `down_revision` naming a missing revision). Reads
+/// the file again with the parser: called on the error path only, so the fast paths that
+/// read thousands of files need not keep lines for every value.
+pub fn binding_line(source: &str, name: &str) -> Option<usize> {
+    let index = name_index(name)?;
+    let lines = LineIndex::new(source);
+    let module = function_section(source)
+        .and_then(|cut| parse_module(source.get(..cut)?).ok())
+        .or_else(|| parse_module(source).ok())?;
+    let bindings = collect_bindings(&module.syntax().body, &lines);
+    match bindings.get(index)?.as_ref()? {
+        Binding::Literal(expr) => Some(lines.line(expr.start())),
+        Binding::Dynamic { line, .. } => Some(*line),
+    }
+}
+
 /// Parses a file that passed [`precheck`] and reads its values.
 fn read_parsed(path: &Path, source: &str, lines: &LineIndex<'_>) -> Result<StaticRead, Diagnostic> {
     // Usually only the part before the functions needs the parser (see `function_section`);

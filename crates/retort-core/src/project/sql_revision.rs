@@ -89,6 +89,23 @@ fn marker_text(line: &str) -> Option<&str> {
         .strip_prefix("migrate:")
 }
 
+/// The 1-based line of the header's `-- key:` line, for pointing at a value found wrong later
+/// (a `down_revision` naming a missing revision).
+pub fn header_line(text: &str, key: &str) -> Option<usize> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    text.split('\n')
+        .map(|l| l.strip_suffix('\r').unwrap_or(l))
+        .enumerate()
+        .skip_while(|(_, l)| classify(l) == Kind::Blank)
+        .take_while(|(_, l)| classify(l) == Kind::KeyValue)
+        .find(|(_, l)| {
+            l.get(2..)
+                .and_then(|body| body.split_once(':'))
+                .is_some_and(|(k, _)| k.trim() == key)
+        })
+        .map(|(i, _)| i + 1)
+}
+
 /// Parses a native revision file. `path` is recorded in the result and in errors.
 pub fn parse_sql_revision(path: &Path, text: &str) -> Result<RevisionFile, Diagnostic> {
     let err = |line: usize, message: String| Diagnostic::error(path, Some(line), message);

@@ -9,23 +9,19 @@
 //! where that differs, Retort must equal alembic's output for some seed in 0..8 up to the
 //! order of those hash-ordered lists (the spec's §8 harness rule).
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
+use support::{retort, root};
 
 fn alembic_python() -> Option<PathBuf> {
     let candidate = std::env::var_os("RETORT_ALEMBIC_PYTHON")
         .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join(".venv/bin/python"));
+        .unwrap_or_else(|| root().join(".venv/bin/python"));
     let ok = Command::new(&candidate)
         .args([
             "-c",
@@ -184,7 +180,7 @@ struct Project {
     ini_extra: String,
 }
 
-fn write_project(base: &Path, p: &Project) -> PathBuf {
+fn alembic_project(base: &Path, p: &Project) -> PathBuf {
     let dir = base.join(&p.name);
     let versions = dir.join("migrations/versions");
     fs::create_dir_all(&versions).unwrap();
@@ -465,7 +461,7 @@ fn run_alembic(
         })
         .collect();
     let mut child = Command::new(python)
-        .arg(repo_root().join("tests/support/alembic_driver.py"))
+        .arg(root().join("tests/support/alembic_driver.py"))
         .current_dir(ini.parent().unwrap())
         .env("PYTHONHASHSEED", hash_seed.to_string())
         .env("PYTHONDONTWRITEBYTECODE", "1")
@@ -503,7 +499,7 @@ fn run_alembic(
 }
 
 fn run_retort(ini: &Path, command: &[String]) -> Outcome {
-    let out = Command::new(env!("CARGO_BIN_EXE_retort"))
+    let out = Command::new(retort())
         .arg("-c")
         .arg(ini)
         .args(command)
@@ -601,7 +597,7 @@ fn retort_output_equals_alembic() {
     let (mut both_failed, mut exact, mut other_seed, mut up_to_order) = (0, 0, 0, 0);
     let mut failures = Vec::new();
     for p in &projects {
-        let ini = write_project(&base, p);
+        let ini = alembic_project(&base, p);
         let commands = commands_for(p);
         let seed0 = run_alembic(&python, &ini, &commands, 0);
         let mut other_seeds: Option<BTreeMap<u32, Vec<Outcome>>> = None;

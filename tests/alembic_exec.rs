@@ -2,15 +2,14 @@
 //! project's own alembic (the test venv's), on SQLite, PostgreSQL and MariaDB, and leave the
 //! database exactly as plain `alembic` does.
 
-#[path = "support/databases.rs"]
-mod databases;
+mod support;
 
-use databases::{ScratchDb, Server, retort, venv_bin};
 use serde_json::Value;
 use std::fs;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use support::{ScratchDb, Server, retort, text, venv_bin};
 
 /// env.py as `alembic init` writes it: the URL comes from `sqlalchemy.url`.
 const ENV_CONFIG: &str = r#"from logging.config import fileConfig
@@ -156,7 +155,7 @@ fn unlog(rev: &str) -> String {
 
 /// Writes the project: alembic.ini (with `url` as sqlalchemy.url, if given), env.py, and
 /// revisions 1000 → 2000 → (3000cccc0001 | 3000cccc0002) → 4000 (merge) → 5000.
-fn write_project(dir: &Path, url: Option<&str>, extras: Extras) {
+fn alembic_project(dir: &Path, url: Option<&str>, extras: Extras) {
     let versions = dir.join("migrations").join("versions");
     fs::create_dir_all(&versions).unwrap();
     let url_line = url.map_or(String::new(), |u| format!("sqlalchemy.url = {u}"));
@@ -292,10 +291,6 @@ fn run_alembic(dir: &Path, args: &[&str], database_url: Option<&str>) -> Output 
     command.output().expect("run alembic")
 }
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
 fn ok(out: &Output, what: &str) -> String {
     assert!(
         out.status.success(),
@@ -376,8 +371,8 @@ fn same_as_alembic(server: Option<Server>) {
     let Some(dbs) = pair(server, retort_dir.path(), alembic_dir.path()) else {
         return;
     };
-    write_project(retort_dir.path(), Some(&dbs.retort_url), Extras::default());
-    write_project(
+    alembic_project(retort_dir.path(), Some(&dbs.retort_url), Extras::default());
+    alembic_project(
         alembic_dir.path(),
         Some(&dbs.alembic_url),
         Extras::default(),
@@ -497,7 +492,7 @@ fn database_url_env_py_gets_the_url_and_the_password_stays_hidden() {
     };
     let dir = tempfile::tempdir().unwrap();
     // No sqlalchemy.url at all: only $DATABASE_URL, which Retort sets from --url.
-    write_project(
+    alembic_project(
         dir.path(),
         None,
         Extras {
@@ -605,7 +600,7 @@ fn failing_revision(server: Option<Server>) {
             format!("sqlite:///{}", dir.path().join("app.db").display()),
         ),
     };
-    write_project(
+    alembic_project(
         dir.path(),
         Some(&url),
         Extras {
@@ -717,7 +712,7 @@ fn failing_revision_on_mariadb() {
 fn missing_alembic_is_named() {
     let Some(py) = python() else { return };
     let dir = tempfile::tempdir().unwrap();
-    write_project(dir.path(), Some("sqlite:///app.db"), Extras::default());
+    alembic_project(dir.path(), Some("sqlite:///app.db"), Extras::default());
     // A Python without alembic: a bare venv made from the test venv's interpreter.
     let bare = tempfile::tempdir().unwrap();
     ok(
@@ -767,7 +762,7 @@ fn missing_alembic_is_named() {
 fn sql_prints_the_script_without_touching_the_database() {
     let Some(py) = python() else { return };
     let dir = tempfile::tempdir().unwrap();
-    write_project(
+    alembic_project(
         dir.path(),
         Some("postgresql+psycopg2://nobody@127.0.0.1:1/none"),
         Extras::default(),
@@ -802,7 +797,7 @@ fn sql_prints_the_script_without_touching_the_database() {
     );
 
     let sqlite = tempfile::tempdir().unwrap();
-    write_project(sqlite.path(), Some("sqlite:///app.db"), Extras::default());
+    alembic_project(sqlite.path(), Some("sqlite:///app.db"), Extras::default());
     let out = run_retort(
         sqlite.path(),
         &py,
@@ -866,7 +861,7 @@ fn cancel_between_steps(server: Option<Server>) {
             format!("sqlite:///{}", dir.path().join("app.db").display()),
         ),
     };
-    write_project(
+    alembic_project(
         dir.path(),
         Some(&url),
         Extras {
@@ -917,7 +912,7 @@ fn cancel_stops_between_steps_on_postgres() {
 fn retort_holds_its_lock_around_the_alembic_run() {
     let Some(py) = python() else { return };
     let dir = tempfile::tempdir().unwrap();
-    write_project(
+    alembic_project(
         dir.path(),
         Some("sqlite:///app.db"),
         Extras {
@@ -950,7 +945,7 @@ fn retort_holds_its_lock_around_the_alembic_run() {
 fn pyproject_only_projects_run_too() {
     let Some(py) = python() else { return };
     let dir = tempfile::tempdir().unwrap();
-    write_project(dir.path(), None, Extras::default());
+    alembic_project(dir.path(), None, Extras::default());
     fs::remove_file(dir.path().join("alembic.ini")).unwrap();
     fs::write(
         dir.path().join("pyproject.toml"),

@@ -9,14 +9,13 @@
 //! Needs the alembic venv (`RETORT_ALEMBIC_PYTHON` or `.venv/bin/python`); with
 //! `RETORT_REQUIRE_ALEMBIC=1` a missing venv fails instead of skipping.
 
-#[path = "support/databases.rs"]
-mod databases;
+mod support;
 
-use databases::{retort, venv_bin};
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use support::{native_layout, retort_in, venv_bin};
 
 struct Run {
     ok: bool,
@@ -25,7 +24,8 @@ struct Run {
     stderr: String,
 }
 
-fn run(cmd: &mut Command) -> Run {
+/// Runs `cmd` to its end; its exit and decoded output.
+fn capture(cmd: &mut Command) -> Run {
     let out: Output = cmd.output().expect("the program starts");
     Run {
         ok: out.status.success(),
@@ -37,17 +37,16 @@ fn run(cmd: &mut Command) -> Run {
 
 fn alembic(alembic: &Path, dir: &Path, args: &[&str]) -> Run {
     // A fixed hash seed: alembic lists a branch point's children in set order.
-    run(Command::new(alembic)
-        .args(args)
-        .current_dir(dir)
-        .env("PYTHONHASHSEED", "0"))
+    capture(
+        Command::new(alembic)
+            .args(args)
+            .current_dir(dir)
+            .env("PYTHONHASHSEED", "0"),
+    )
 }
 
-fn retort_in(dir: &Path, home: &Path, args: &[&str]) -> Run {
-    run(Command::new(retort())
-        .args(args)
-        .current_dir(dir)
-        .env("RETORT_HOME", home))
+fn retort_captured(dir: &Path, home: &Path, args: &[&str]) -> Run {
+    capture(retort_in(dir, home).args(args))
 }
 
 /// Every file under `dir`, relative path → text.
@@ -202,7 +201,7 @@ fn every_standard_template_gives_alembics_files() {
         for args in SCENARIO {
             let x = alembic(&alembic_bin, &a, args);
             assert!(x.ok, "{template}: alembic {args:?}: {}", x.stderr);
-            let y = retort_in(&r, &home, args);
+            let y = retort_captured(&r, &home, args);
             assert!(y.ok, "{template}: retort {args:?}: {}", y.stderr);
             // The same status line, path aside.
             assert_eq!(
@@ -251,7 +250,7 @@ fn every_standard_template_gives_alembics_files() {
         );
         // And Retort reads them as alembic does.
         assert_eq!(
-            retort_in(&r, &home, &["history"]).stdout,
+            retort_captured(&r, &home, &["history"]).stdout,
             alembic(&alembic_bin, &a, &["history"]).stdout,
             "{template}"
         );
@@ -314,7 +313,7 @@ fn errors_are_alembics_and_nothing_is_written() {
     for args in cases {
         let before = files(&r.join("migrations/versions"));
         let x = alembic(&alembic_bin, &a, args);
-        let y = retort_in(&r, &home, args);
+        let y = retort_captured(&r, &home, args);
         assert!(!x.ok && !y.ok, "{args:?}");
         assert_eq!(y.code, Some(255), "{args:?}");
         // alembic prints FAILED on stdout, and so does Retort.
@@ -322,14 +321,14 @@ fn errors_are_alembics_and_nothing_is_written() {
         assert_eq!(files(&r.join("migrations/versions")), before, "{args:?}");
     }
     // Where alembic only says "Can't locate", Retort gives the reason.
-    let y = retort_in(&r, &home, &["revision", "-m", "x", "--head", "nop"]);
+    let y = retort_captured(&r, &home, &["revision", "-m", "x", "--head", "nop"]);
     assert_eq!(
         y.stdout,
         "FAILED: No such revision or branch 'nop'; please ensure at least four characters are present for partial revision identifier matches\n"
     );
     // An existing id: alembic writes a file that breaks the project; Retort refuses.
     let before = files(&r.join("migrations/versions"));
-    let y = retort_in(
+    let y = retort_captured(
         &r,
         &home,
         &[
@@ -349,7 +348,7 @@ fn errors_are_alembics_and_nothing_is_written() {
         y.stdout
     );
     // A label that is already taken: alembic fails after writing; Retort before.
-    let y = retort_in(
+    let y = retort_captured(
         &r,
         &home,
         &[
@@ -370,7 +369,7 @@ fn errors_are_alembics_and_nothing_is_written() {
     assert_eq!(files(&r.join("migrations/versions")), before);
     // A message that would end the docstring early: alembic writes a file Python cannot
     // read; Retort reads the text back first and refuses.
-    let y = retort_in(
+    let y = retort_captured(
         &r,
         &home,
         &["revision", "-m", "say \"\"\"hi", "--head", "bbbb00000002"],
@@ -383,7 +382,7 @@ fn errors_are_alembics_and_nothing_is_written() {
     );
     assert_eq!(files(&r.join("migrations/versions")), before);
     // JSON errors.
-    let y = retort_in(&r, &home, &["--json", "revision", "-m", "x"]);
+    let y = retort_captured(&r, &home, &["--json", "revision", "-m", "x"]);
     assert!(
         y.stderr.contains("\"error\":\"Multiple heads are present"),
         "{}",
@@ -412,7 +411,7 @@ fn a_template_retort_cannot_render_is_reported_not_written() {
         let mut lines: Vec<&str> = original.split('\n').collect();
         lines.insert(line - 1, needle);
         fs::write(&mako, lines.join("\n")).unwrap();
-        let y = retort_in(
+        let y = retort_captured(
             dir,
             &home,
             &["revision", "-m", "x", "--rev-id", "aaaa00000001"],
@@ -439,7 +438,7 @@ fn a_template_retort_cannot_render_is_reported_not_written() {
         ),
     )
     .unwrap();
-    let y = retort_in(dir, &home, &["revision", "-m", "x", "--branch-label", "l"]);
+    let y = retort_captured(dir, &home, &["revision", "-m", "x", "--branch-label", "l"]);
     assert!(
         y.stdout.contains("script.py.mako") && y.stdout.contains("branch_labels"),
         "{}",
@@ -449,12 +448,10 @@ fn a_template_retort_cannot_render_is_reported_not_written() {
 }
 
 fn native_project(dir: &Path, extra: &str) {
-    fs::write(
-        dir.join("retort.toml"),
-        format!("url = \"sqlite:///app.db\"\ntruncate_slug_length = 12\n{extra}"),
-    )
-    .unwrap();
-    fs::create_dir_all(dir.join("versions")).unwrap();
+    native_layout(
+        dir,
+        &format!("url = \"sqlite:///app.db\"\ntruncate_slug_length = 12\n{extra}"),
+    );
 }
 
 fn write_sql(
@@ -481,7 +478,7 @@ fn native_revisions_and_merges_are_sql_files_the_loader_reads() {
     let dir = tmp.path();
     let home = dir.join("home");
     native_project(dir, "");
-    let y = retort_in(
+    let y = retort_captured(
         dir,
         &home,
         &["revision", "-m", "Create the users table", "--rev-id", "a1"],
@@ -501,9 +498,9 @@ fn native_revisions_and_merges_are_sql_files_the_loader_reads() {
         text.ends_with("\n-- migrate:up\n\n-- migrate:down\n"),
         "{text}"
     );
-    assert!(retort_in(dir, &home, &["revision", "-m", "b", "--rev-id", "b2"]).ok);
+    assert!(retort_captured(dir, &home, &["revision", "-m", "b", "--rev-id", "b2"]).ok);
     assert!(
-        retort_in(
+        retort_captured(
             dir,
             &home,
             &[
@@ -521,7 +518,7 @@ fn native_revisions_and_merges_are_sql_files_the_loader_reads() {
         )
         .ok
     );
-    let y = retort_in(
+    let y = retort_captured(
         dir,
         &home,
         &["--json", "merge", "heads", "-m", "join", "--rev-id", "d4"],
@@ -538,17 +535,17 @@ fn native_revisions_and_merges_are_sql_files_the_loader_reads() {
     );
     // The loader reads them all back: one head, the merge.
     assert_eq!(
-        retort_in(dir, &home, &["heads"]).stdout,
+        retort_captured(dir, &home, &["heads"]).stdout,
         "d4 (side) (head)\n"
     );
-    let history = retort_in(dir, &home, &["history"]).stdout;
+    let history = retort_captured(dir, &home, &["history"]).stdout;
     assert_eq!(
         history,
         "b2, c3 -> d4 (side) (head) (mergepoint), join\na1 -> b2, b\na1 -> c3 (side), c\n<base> -> a1 (branchpoint), Create the users table\n"
     );
-    assert_eq!(retort_in(dir, &home, &["check"]).code, Some(0));
+    assert_eq!(retort_captured(dir, &home, &["check"]).code, Some(0));
     // Dependencies: a label stays a label, a prefix becomes the id.
-    let y = retort_in(
+    let y = retort_captured(
         dir,
         &home,
         &[
@@ -570,7 +567,7 @@ fn native_revisions_and_merges_are_sql_files_the_loader_reads() {
         "{e}"
     );
     assert_eq!(
-        retort_in(dir, &home, &["heads"]).stdout,
+        retort_captured(dir, &home, &["heads"]).stdout,
         "e5 (side) (head)\n"
     );
 }
@@ -617,7 +614,7 @@ fn guided_merge_names_tables_both_branches_touch() {
         "ALTER TABLE \"users\" ADD COLUMN name TEXT;\nINSERT INTO audit VALUES (1);",
         "SELECT 1;",
     );
-    let y = retort_in(
+    let y = retort_captured(
         dir,
         &home,
         &["--json", "merge", "heads", "--explain", "--rev-id", "m9"],
@@ -655,7 +652,7 @@ fn guided_merge_names_tables_both_branches_touch() {
     );
     // Nothing written; the text form says the same.
     assert!(!dir.join("versions/m9_.sql").exists());
-    let text = retort_in(
+    let text = retort_captured(
         dir,
         &home,
         &["merge", "heads", "--explain", "--rev-id", "m9"],
@@ -667,8 +664,8 @@ fn guided_merge_names_tables_both_branches_touch() {
     );
     assert!(text.contains("  b2  add email  [alter users]\n"), "{text}");
     // The merge's upgrade order is the one `upgrade` then runs.
-    assert!(retort_in(dir, &home, &["merge", "heads", "--rev-id", "m9", "-m", "m"]).ok);
-    let plan = retort_in(
+    assert!(retort_captured(dir, &home, &["merge", "heads", "--rev-id", "m9", "-m", "m"]).ok);
+    let plan = retort_captured(
         dir,
         &home,
         &[
@@ -740,7 +737,7 @@ fn guided_merge_reads_alembic_ops_statically() {
         "cccc",
         "    op.create_index('ix', 'users', ['name'])\n    with op.batch_alter_table('orders') as b:\n        b.drop_column('x')",
     );
-    let y = retort_in(dir, &home, &["--json", "merge", "heads", "--explain"]);
+    let y = retort_captured(dir, &home, &["--json", "merge", "heads", "--explain"]);
     assert!(y.ok, "{}", y.stderr);
     let e: serde_json::Value = serde_json::from_str(&y.stdout).unwrap();
     assert_eq!(
@@ -795,7 +792,7 @@ fn check_reports_heads_empty_downgrades_and_names() {
         "CREATE INDEX ix ON users (id);",
         "DROP INDEX ix;",
     );
-    let y = retort_in(dir, &home, &["--json", "check"]);
+    let y = retort_captured(dir, &home, &["--json", "check"]);
     assert_eq!(y.code, Some(1), "{}", y.stderr);
     let report: serde_json::Value = serde_json::from_str(&y.stdout).unwrap();
     let found: Vec<(String, String, Option<String>)> = report["findings"]
@@ -830,17 +827,17 @@ fn check_reports_heads_empty_downgrades_and_names() {
     );
     assert_eq!(report["findings"][1]["line"], 8);
     // --no-naming drops the hint; merging fixes the error; hints and warnings do not fail.
-    let text = retort_in(dir, &home, &["check", "--no-naming"]).stdout;
+    let text = retort_captured(dir, &home, &["check", "--no-naming"]).stdout;
     assert!(!text.contains("hint["), "{text}");
     assert!(
-        retort_in(
+        retort_captured(
             dir,
             &home,
             &["merge", "heads", "-m", "merge heads", "--rev-id", "m4"]
         )
         .ok
     );
-    let y = retort_in(dir, &home, &["check"]);
+    let y = retort_captured(dir, &home, &["check"]);
     assert_eq!(y.code, Some(0), "{}", y.stdout);
     assert!(
         y.stdout.ends_with("0 error(s), 1 warning(s), 1 hint(s)\n"),
@@ -849,7 +846,7 @@ fn check_reports_heads_empty_downgrades_and_names() {
     );
     // A bad setting is an error that names the file.
     native_project(dir, "[checks]\nnaming_conventions = \"yes\"\n");
-    let y = retort_in(dir, &home, &["check"]);
+    let y = retort_captured(dir, &home, &["check"]);
     assert_eq!(y.code, Some(1));
     assert!(
         y.stdout
@@ -943,7 +940,7 @@ fn version_locations_and_folders_follow_alembic() {
     ];
     for args in steps {
         let x = alembic(&alembic_bin, &a, args);
-        let y = retort_in(&r, &home, args);
+        let y = retort_captured(&r, &home, args);
         assert_eq!(y.ok, x.ok, "{args:?}: {} / {}", x.stdout, y.stderr);
         let said_a = format!("{}{}", x.stdout, x.stderr).replace(a.to_str().unwrap(), "<dir>");
         let said_r = format!("{}{}", y.stdout, y.stderr).replace(r.to_str().unwrap(), "<dir>");
@@ -980,10 +977,10 @@ fn check_on_an_alembic_project_reads_its_settings() {
         &["revision", "-m", "add users", "--rev-id", "aaaa00000001"][..],
         &["revision", "-m", "fix stuff", "--rev-id", "bbbb00000002"],
     ] {
-        assert!(retort_in(dir, &home, args).ok);
+        assert!(retort_captured(dir, &home, args).ok);
     }
     // Off by default: nothing to say about names, and `pass` on both sides is no warning.
-    let y = retort_in(dir, &home, &["check"]);
+    let y = retort_captured(dir, &home, &["check"]);
     assert_eq!(y.code, Some(0), "{}", y.stdout);
     assert!(
         y.stdout
@@ -1005,7 +1002,7 @@ fn check_on_an_alembic_project_reads_its_settings() {
         1,
     );
     fs::write(&file, text).unwrap();
-    let y = retort_in(dir, &home, &["--json", "check"]);
+    let y = retort_captured(dir, &home, &["--json", "check"]);
     assert_eq!(y.code, Some(0), "{}", y.stdout);
     let report: serde_json::Value = serde_json::from_str(&y.stdout).unwrap();
     assert_eq!(report["naming_conventions"], true);
@@ -1045,7 +1042,7 @@ fn check_with_round_trip_reports_a_downgrade_that_leaves_a_table_behind() {
         "CREATE TABLE users (id INTEGER PRIMARY KEY);",
         "DROP TABLE users;",
     );
-    let good = retort_in(dir, home.path(), &["check", "--no-naming", "--round-trip"]);
+    let good = retort_captured(dir, home.path(), &["check", "--no-naming", "--round-trip"]);
     assert_eq!(good.code, Some(0), "{}{}", good.stdout, good.stderr);
     write_sql(
         dir,
@@ -1056,7 +1053,7 @@ fn check_with_round_trip_reports_a_downgrade_that_leaves_a_table_behind() {
         "CREATE TABLE orders (id INTEGER PRIMARY KEY);",
         "SELECT 1;",
     );
-    let bad = retort_in(dir, home.path(), &["check", "--no-naming", "--round-trip"]);
+    let bad = retort_captured(dir, home.path(), &["check", "--no-naming", "--round-trip"]);
     assert_eq!(bad.code, Some(1), "{}{}", bad.stdout, bad.stderr);
     assert!(
         bad.stdout.contains("error[round_trip]: b2 ")

@@ -8,15 +8,14 @@
 //! Then: a backup killed midway leaves nothing complete-looking and nothing in the catalog;
 //! restoring into another database; retention; and no password anywhere.
 
-#[path = "support/databases.rs"]
-mod databases;
+mod support;
 
-use databases::{ScratchDb, Server, required, retort};
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
+use support::{ScratchDb, Server, native_layout, required, retort};
 
 const R1: &str = "1000aaaa0001";
 const R2: &str = "2000bbbb0002";
@@ -29,17 +28,15 @@ enum Kind {
 }
 
 /// A native SQL project: R1 creates `items` and `people`, R2 changes them and adds `later`.
-fn project(dir: &Path, kind: Kind) -> PathBuf {
-    let root = dir.join("proj");
-    fs::create_dir_all(root.join("versions")).unwrap();
-    fs::write(root.join("retort.toml"), "versions = [\"versions\"]\n").unwrap();
+fn native_project(dir: &Path, kind: Kind) {
+    let versions = native_layout(dir, "versions = [\"versions\"]\n");
     let (blob, text, charset) = match kind {
         Kind::Sqlite => ("BLOB", "TEXT", ""),
         Kind::Postgres => ("BYTEA", "TEXT", ""),
         Kind::MariaDb => ("LONGBLOB", "TEXT", " DEFAULT CHARSET=utf8mb4"),
     };
     fs::write(
-        root.join("versions").join(format!("{R1}_tables.sql")),
+        versions.join(format!("{R1}_tables.sql")),
         format!(
             "-- revision: {R1}\n-- down_revision:\n-- message: tables\n\n-- migrate:up\n\
              CREATE TABLE items (id INTEGER PRIMARY KEY, name {text}, data {blob}, note VARCHAR(100)){charset};\n\
@@ -49,7 +46,7 @@ fn project(dir: &Path, kind: Kind) -> PathBuf {
     )
     .unwrap();
     fs::write(
-        root.join("versions").join(format!("{R2}_changes.sql")),
+        versions.join(format!("{R2}_changes.sql")),
         format!(
             "-- revision: {R2}\n-- down_revision: {R1}\n-- message: changes\n\n-- migrate:up\n\
              ALTER TABLE items ADD COLUMN extra INTEGER;\n\
@@ -61,7 +58,6 @@ fn project(dir: &Path, kind: Kind) -> PathBuf {
         ),
     )
     .unwrap();
-    root
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -298,7 +294,8 @@ fn version_rows(db: &Db) -> Vec<String> {
 /// The whole round trip on one database.
 fn round_trip(db: Db) {
     let dir = tempfile::tempdir().unwrap();
-    let proj = project(dir.path(), db.kind());
+    let proj = dir.path().join("proj");
+    native_project(&proj, db.kind());
     let r = Retort {
         home: dir.path().join("home"),
     };
@@ -420,7 +417,8 @@ fn into_another(server: Server) {
     };
     let (a, b) = (Db::Server(a), Db::Server(b));
     let dir = tempfile::tempdir().unwrap();
-    let proj = project(dir.path(), kind);
+    let proj = dir.path().join("proj");
+    native_project(&proj, kind);
     let r = Retort {
         home: dir.path().join("home"),
     };
@@ -826,7 +824,8 @@ fn restore_matrix(kind: Kind, content: Content) {
     ) else {
         return;
     };
-    let proj = project(dir.path(), kind);
+    let proj = dir.path().join("proj");
+    native_project(&proj, kind);
     let cfg = proj.to_str().unwrap();
     let r = Retort {
         home: dir.path().join("home"),

@@ -5,48 +5,35 @@
 //!
 //! A server that is down skips its tests (`RETORT_REQUIRE_ALEMBIC=1` fails them instead).
 
-#[path = "support/databases.rs"]
-mod databases;
+mod support;
 
-use databases::{ScratchDb, Server, retort};
 use serde_json::Value;
 use std::fs;
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
+use support::{ScratchDb, Server, native_layout, retort, run};
 
 const REVS: [&str; 3] = ["c0ffee000001", "c0ffee000002", "c0ffee000003"];
 
 /// A native project of three revisions in a row (`url` in retort.toml when given).
-fn project(url: Option<&str>) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
+fn native_project(dir: &Path, url: Option<&str>) {
     let config = match url {
         Some(u) => format!("versions = [\"versions\"]\nurl = \"{u}\"\n"),
         None => "versions = [\"versions\"]\n".to_string(),
     };
-    fs::write(dir.path().join("retort.toml"), config).unwrap();
-    fs::create_dir(dir.path().join("versions")).unwrap();
+    let versions = native_layout(dir, &config);
     for (i, rev) in REVS.iter().enumerate() {
         let down = if i == 0 { "" } else { REVS[i - 1] };
         fs::write(
-            dir.path().join(format!("versions/{rev}_step_{i}.sql")),
+            versions.join(format!("{rev}_step_{i}.sql")),
             format!(
                 "-- revision: {rev}\n-- down_revision: {down}\n-- message: step {i}\n\n-- migrate:up\nCREATE TABLE check_t{i} (id INTEGER PRIMARY KEY);\n\n-- migrate:down\nDROP TABLE check_t{i};\n"
             ),
         )
         .unwrap();
     }
-    dir
-}
-
-fn run(dir: &Path, args: &[&str]) -> Output {
-    Command::new(retort())
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
 }
 
 struct Checked {
@@ -61,7 +48,7 @@ fn check(dir: &Path, url: &str, extra: &[&str]) -> Checked {
     let mut args = vec!["check-connection", "--url", url];
     args.extend_from_slice(extra);
     let json_args: Vec<&str> = args.iter().copied().chain(["--json"]).collect();
-    let out = run(dir, &json_args);
+    let out = run(retort(), dir, &json_args);
     let json: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
             "not JSON ({e}): {}\n{}",
@@ -69,7 +56,7 @@ fn check(dir: &Path, url: &str, extra: &[&str]) -> Checked {
             String::from_utf8_lossy(&out.stderr)
         )
     });
-    let text_out = run(dir, &args);
+    let text_out = run(retort(), dir, &args);
     assert_eq!(
         out.status.code(),
         text_out.status.code(),
@@ -97,7 +84,8 @@ fn postgres_fresh_database() {
     let Some(db) = ScratchDb::create(Server::Postgres, "chk") else {
         return;
     };
-    let dir = project(None);
+    let dir = tempfile::tempdir().unwrap();
+    native_project(dir.path(), None);
     let c = check(dir.path(), &db.url(), &[]);
     assert_eq!(c.code, Some(0), "{}", c.text);
     let j = &c.json;
@@ -161,8 +149,9 @@ fn postgres_behind_up_to_date_and_unknown_revision() {
     let Some(db) = ScratchDb::create(Server::Postgres, "chk") else {
         return;
     };
-    let dir = project(Some(&db.url()));
-    let up = run(dir.path(), &["upgrade", REVS[0]]);
+    let dir = tempfile::tempdir().unwrap();
+    native_project(dir.path(), Some(&db.url()));
+    let up = run(retort(), dir.path(), &["upgrade", REVS[0]]);
     assert!(
         up.status.success(),
         "{}",
@@ -184,7 +173,7 @@ fn postgres_behind_up_to_date_and_unknown_revision() {
         c.text
     );
 
-    let up = run(dir.path(), &["upgrade", "head"]);
+    let up = run(retort(), dir.path(), &["upgrade", "head"]);
     assert!(
         up.status.success(),
         "{}",
@@ -210,7 +199,8 @@ fn postgres_missing_database_and_the_password_stays_hidden() {
     if ScratchDb::create(Server::Postgres, "chk").is_none() {
         return;
     }
-    let dir = project(None);
+    let dir = tempfile::tempdir().unwrap();
+    native_project(dir.path(), None);
     let url = format!(
         "postgresql://postgres:Sekr3tPw@127.0.0.1:5432/retort_missing_{}",
         std::process::id()
@@ -239,7 +229,8 @@ fn mariadb_fresh_and_missing_database() {
     let Some(db) = ScratchDb::create(Server::MariaDb, "chk") else {
         return;
     };
-    let dir = project(None);
+    let dir = tempfile::tempdir().unwrap();
+    native_project(dir.path(), None);
     let c = check(dir.path(), &db.url(), &[]);
     assert_eq!(c.code, Some(0), "{}", c.text);
     let j = &c.json;
@@ -292,7 +283,8 @@ fn mariadb_wrong_password_is_an_authentication_failure() {
         "CREATE USER '{name}'@'%' IDENTIFIED BY 'Right-Pw-4'"
     ));
     let user = MariaUser { db, name };
-    let dir = project(None);
+    let dir = tempfile::tempdir().unwrap();
+    native_project(dir.path(), None);
     let wrong = format!(
         "mysql://{}:Wr0ngSecretPw@127.0.0.1:3306/{}",
         user.name, user.db.name
@@ -368,7 +360,8 @@ fn postgres_user_without_connect_or_create_privilege() {
         }
     }
     let _guard = DropRole(&db, role.clone());
-    let dir = project(None);
+    let dir = tempfile::tempdir().unwrap();
+    native_project(dir.path(), None);
     let url = format!("postgresql://{role}@127.0.0.1:5432/{}", db.name);
 
     // PostgreSQL 15 gives PUBLIC no CREATE on schema public: in, but no tables.
@@ -408,7 +401,8 @@ fn postgres_user_without_connect_or_create_privilege() {
 
 #[test]
 fn closed_port_is_host_unreachable() {
-    let dir = project(None);
+    let dir = tempfile::tempdir().unwrap();
+    native_project(dir.path(), None);
     for url in [
         "postgresql://postgres:Pw0rd-x@127.0.0.1:1/app",
         "mysql://root:Pw0rd-x@127.0.0.1:1/app",
@@ -432,7 +426,8 @@ fn closed_port_is_host_unreachable() {
 fn silent_server_times_out() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let dir = project(None);
+    let dir = tempfile::tempdir().unwrap();
+    native_project(dir.path(), None);
     for scheme in ["postgresql", "mysql"] {
         let url = format!("{scheme}://u:Pw0rd-y@127.0.0.1:{port}/app");
         let started = Instant::now();
@@ -456,7 +451,8 @@ fn postgres_sslmode_require_follows_the_server() {
         return;
     };
     let ssl_on = db.query("SHOW ssl").trim() == "on";
-    let dir = project(None);
+    let dir = tempfile::tempdir().unwrap();
+    native_project(dir.path(), None);
     let url = format!("{}?sslmode=require", db.url());
     let c = check(dir.path(), &url, &[]);
     if ssl_on {
@@ -497,7 +493,8 @@ fn mariadb_ssl_mode_required_follows_the_server() {
         return;
     };
     let have_ssl = db.query("SELECT @@have_ssl").trim() == "YES";
-    let dir = project(None);
+    let dir = tempfile::tempdir().unwrap();
+    native_project(dir.path(), None);
     let c = check(dir.path(), &format!("{}?ssl_mode=REQUIRED", db.url()), &[]);
     if have_ssl {
         assert_eq!(c.code, Some(0), "{}", c.text);
@@ -515,7 +512,8 @@ fn mariadb_ssl_mode_required_follows_the_server() {
 
 #[test]
 fn sqlite_file_present_and_missing() {
-    let dir = project(Some("sqlite:///app.db"));
+    let dir = tempfile::tempdir().unwrap();
+    native_project(dir.path(), Some("sqlite:///app.db"));
     let file = dir.path().join("app.db");
 
     let c = check(dir.path(), "sqlite:///app.db", &[]);
@@ -525,7 +523,7 @@ fn sqlite_file_present_and_missing() {
     assert!(c.text.contains("✗ database missing"), "{}", c.text);
     assert!(!file.exists(), "the check must not create the file");
 
-    let up = run(dir.path(), &["upgrade", REVS[1]]);
+    let up = run(retort(), dir.path(), &["upgrade", REVS[1]]);
     assert!(
         up.status.success(),
         "{}",
@@ -612,7 +610,9 @@ fn postgres_lock_holder_is_named() {
         std::thread::sleep(Duration::from_millis(50));
     }
 
-    let dir = project(None);
+    let dir = tempfile::tempdir().unwrap();
+
+    native_project(dir.path(), None);
     let c = check(dir.path(), &db.url(), &[]);
     drop(stdin);
     let _ = holder.kill();

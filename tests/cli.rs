@@ -1,18 +1,19 @@
 //! End-to-end tests of the `retort` binary on the bundled demo project and on broken ones.
 
+mod support;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use support::{native_layout, root};
 
 fn demo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../demo")
-        .canonicalize()
-        .unwrap()
+    root().join("demo")
 }
 
+/// `retort args…` in the test's own folder.
 fn retort(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_retort"))
+    Command::new(support::retort())
         .args(args)
         .output()
         .expect("run retort")
@@ -185,56 +186,67 @@ fn errors_are_detailed_and_exit_255() {
     assert_eq!(parsed["error"], "No such revision or branch 'zzzz'");
 }
 
-fn native_project(files: &[(&str, &str)]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    fs::write(dir.path().join("retort.toml"), "").unwrap();
-    fs::create_dir(dir.path().join("versions")).unwrap();
+fn native_project(dir: &Path, files: &[(&str, &str)]) {
+    let versions = native_layout(dir, "");
     for (name, text) in files {
-        fs::write(dir.path().join("versions").join(name), text).unwrap();
+        fs::write(versions.join(name), text).unwrap();
     }
-    dir
 }
 
 #[test]
 fn broken_projects_name_the_file_and_line() {
-    let dir = native_project(&[
-        (
-            "a.sql",
-            "-- revision: aaaa0001\n-- down_revision:\n\n-- migrate:up\nSELECT 1;\n",
-        ),
-        (
-            "b.sql",
-            "-- revision: bbbb0002\n-- down_revision: aaaa0001\n-- colour: blue\n\n-- migrate:up\nSELECT 1;\n",
-        ),
-    ]);
+    let dir = tempfile::tempdir().unwrap();
+    native_project(
+        dir.path(),
+        &[
+            (
+                "a.sql",
+                "-- revision: aaaa0001\n-- down_revision:\n\n-- migrate:up\nSELECT 1;\n",
+            ),
+            (
+                "b.sql",
+                "-- revision: bbbb0002\n-- down_revision: aaaa0001\n-- colour: blue\n\n-- migrate:up\nSELECT 1;\n",
+            ),
+        ],
+    );
     let err = failure(&retort(&["-c", dir.path().to_str().unwrap(), "heads"]));
     assert!(err.contains("b.sql:3"), "{err}");
     assert!(err.contains("colour"), "{err}");
 
-    let dir = native_project(&[
-        (
-            "a.sql",
-            "-- revision: aaaa0001\n-- down_revision: cccc0003\n\n-- migrate:up\nSELECT 1;\n",
-        ),
-        (
-            "b.sql",
-            "-- revision: bbbb0002\n-- down_revision: aaaa0001\n\n-- migrate:up\nSELECT 1;\n",
-        ),
-        (
-            "c.sql",
-            "-- revision: cccc0003\n-- down_revision: bbbb0002\n\n-- migrate:up\nSELECT 1;\n",
-        ),
-    ]);
+    let dir = tempfile::tempdir().unwrap();
+
+    native_project(
+        dir.path(),
+        &[
+            (
+                "a.sql",
+                "-- revision: aaaa0001\n-- down_revision: cccc0003\n\n-- migrate:up\nSELECT 1;\n",
+            ),
+            (
+                "b.sql",
+                "-- revision: bbbb0002\n-- down_revision: aaaa0001\n\n-- migrate:up\nSELECT 1;\n",
+            ),
+            (
+                "c.sql",
+                "-- revision: cccc0003\n-- down_revision: bbbb0002\n\n-- migrate:up\nSELECT 1;\n",
+            ),
+        ],
+    );
     let err = failure(&retort(&["-c", dir.path().to_str().unwrap(), "heads"]));
     assert_eq!(
         err,
         "FAILED: Cycle is detected in revisions (aaaa0001, bbbb0002, cccc0003)\n"
     );
 
-    let dir = native_project(&[(
-        "a.sql",
-        "-- revision: aaaa0001\n-- down_revision: missing1\n\n-- migrate:up\nSELECT 1;\n",
-    )]);
+    let dir = tempfile::tempdir().unwrap();
+
+    native_project(
+        dir.path(),
+        &[(
+            "a.sql",
+            "-- revision: aaaa0001\n-- down_revision: missing1\n\n-- migrate:up\nSELECT 1;\n",
+        )],
+    );
     let err = failure(&retort(&["-c", dir.path().to_str().unwrap(), "history"]));
     assert!(
         err.contains(
@@ -248,7 +260,7 @@ fn broken_projects_name_the_file_and_line() {
 /// Runs retort in `dir` with `envs`; a run still going after a generous bound (a hang, not
 /// slowness) is killed and reported as hung. The bound is a safety net, never an assertion.
 fn run_bounded(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_retort"));
+    let mut command = Command::new(support::retort());
     command
         .args(args)
         .current_dir(dir)
@@ -291,7 +303,8 @@ const CHAIN: &[(&str, &str)] = &[
 
 #[test]
 fn refused_runs_leave_no_sqlite_file_behind() {
-    let dir = native_project(CHAIN);
+    let dir = tempfile::tempdir().unwrap();
+    native_project(dir.path(), CHAIN);
     let d = dir.path();
     fs::write(d.join("retort.toml"), "url = \"sqlite:///app.db\"\n").unwrap();
     let db = d.join("app.db");
@@ -330,7 +343,8 @@ fn refused_runs_leave_no_sqlite_file_behind() {
 #[cfg(unix)]
 #[test]
 fn a_fifo_or_socket_in_versions_is_skipped_with_a_warning() {
-    let dir = native_project(CHAIN);
+    let dir = tempfile::tempdir().unwrap();
+    native_project(dir.path(), CHAIN);
     let d = dir.path();
     let fifo = d.join("versions/c.sql");
     let name = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
@@ -414,7 +428,8 @@ fn a_python_revision_that_never_returns_times_out_naming_the_file() {
 
 #[test]
 fn a_bad_url_error_names_where_the_url_came_from() {
-    let dir = native_project(CHAIN);
+    let dir = tempfile::tempdir().unwrap();
+    native_project(dir.path(), CHAIN);
     let d = dir.path();
     let out = run_bounded(d, &["current"], &[("DATABASE_URL", "bogus://x/y")]);
     let err = failure(&out);
@@ -525,7 +540,8 @@ fn history_ranges_starting_with_a_dash_are_ranges() {
         .iter()
         .map(|(a, b)| (a.as_str(), b.as_str()))
         .collect();
-    let dir = native_project(&files);
+    let dir = tempfile::tempdir().unwrap();
+    native_project(dir.path(), &files);
     let d = dir.path();
     let forms = [
         vec!["history", "-r", "-3:"],

@@ -3,14 +3,13 @@
 //! `--connection`, and check the password appears nowhere — not in the store file (nor its
 //! -wal/-shm), not on stdout/stderr of any command.
 
-#[path = "support/databases.rs"]
-mod databases;
+mod support;
 
-use databases::{ScratchDb, Server, required, retort, venv_bin};
 use std::fs;
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
+use support::{ScratchDb, Server, native_layout, required, retort, venv_bin, which};
 
 /// Joins a fresh anonymous session keyring for this thread and the retort processes it
 /// starts: what `keyctl session -` does. The inherited session keyring of a headless root
@@ -42,11 +41,10 @@ fn join_session_keyring() -> bool {
     true
 }
 
-fn project(dir: &Path) {
-    fs::write(dir.join("retort.toml"), "versions = [\"versions\"]\n").unwrap();
-    fs::create_dir(dir.join("versions")).unwrap();
+fn native_project(dir: &Path) {
+    let versions = native_layout(dir, "versions = [\"versions\"]\n");
     fs::write(
-        dir.join("versions/a1b2c3d4e5f6_first.sql"),
+        versions.join("a1b2c3d4e5f6_first.sql"),
         "-- revision: a1b2c3d4e5f6\n-- down_revision:\n-- message: first\n\n-- migrate:up\nCREATE TABLE conn_t (id INTEGER PRIMARY KEY);\n\n-- migrate:down\nDROP TABLE conn_t;\n",
     )
     .unwrap();
@@ -125,7 +123,7 @@ fn a_saved_connection_migrates_and_its_password_is_nowhere() {
         outputs: Vec::new(),
         path_prefix: None,
     };
-    project(s.project.path());
+    native_project(s.project.path());
 
     // Without a keychain, saving a password says so and offers the alternatives.
     let out = s.run(
@@ -346,7 +344,7 @@ fn imports_and_plain_errors_without_a_password() {
         outputs: Vec::new(),
         path_prefix: None,
     };
-    project(s.project.path());
+    native_project(s.project.path());
     fs::write(
         s.project.path().join(".env"),
         "# local\nexport DATABASE_URL='sqlite:///local.db'\n",
@@ -414,7 +412,7 @@ fn passwords_in_query_options_and_broken_urls_are_never_shown() {
         outputs: Vec::new(),
         path_prefix: None,
     };
-    project(s.project.path());
+    native_project(s.project.path());
     // Trust authentication: the server ignores the password, so every command connects.
     let url = format!(
         "postgresql://postgres@127.0.0.1:5432/{}?sslmode=disable&password={password}",
@@ -525,12 +523,6 @@ fn passwords_in_query_options_and_broken_urls_are_never_shown() {
         "the password was printed: {}",
         String::from_utf8_lossy(&s.outputs)
     );
-}
-
-fn which(program: &str) -> Option<std::path::PathBuf> {
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|d| d.join(program))
-        .find(|p| p.is_file())
 }
 
 /// The smallest Alembic project: one revision creating a table.

@@ -4,13 +4,12 @@
 //! Needs the `.venv` from `scripts/test.sh` (alembic, psycopg2, pymysql) and the loopback
 //! servers; `RETORT_REQUIRE_ALEMBIC=1` turns a missing piece into a failure.
 
-#[path = "support/databases.rs"]
-mod databases;
+mod support;
 
-use databases::{ScratchDb, Server, venv_bin};
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
+use support::{ENV_PY, ScratchDb, Server, alembic_layout, retort, run, venv_bin};
 
 const REVISIONS: &[(&str, &str, &str)] = &[
     ("1000aaaaaaaa", "None", "create a"),
@@ -24,18 +23,8 @@ const REVISIONS: &[(&str, &str, &str)] = &[
     ),
 ];
 
-const ENV_PY: &str = "from alembic import context\nfrom sqlalchemy import engine_from_config, pool\n\nconfig = context.config\nengine = engine_from_config(config.get_section(config.config_ini_section), prefix='sqlalchemy.', poolclass=pool.NullPool)\nwith engine.connect() as connection:\n    context.configure(connection=connection)\n    with context.begin_transaction():\n        context.run_migrations()\n";
-
-fn project(url: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let versions = dir.path().join("migrations/versions");
-    fs::create_dir_all(&versions).unwrap();
-    fs::write(
-        dir.path().join("alembic.ini"),
-        format!("[alembic]\nscript_location = %(here)s/migrations\npath_separator = os\nsqlalchemy.url = {url}\n"),
-    )
-    .unwrap();
-    fs::write(dir.path().join("migrations/env.py"), ENV_PY).unwrap();
+fn alembic_project(dir: &Path, url: &str) {
+    let versions = alembic_layout(dir, url, ENV_PY);
     for (id, down, msg) in REVISIONS {
         fs::write(
             versions.join(format!("{id}_{}.py", msg.replace(' ', "_"))),
@@ -43,16 +32,6 @@ fn project(url: &str) -> tempfile::TempDir {
         )
         .unwrap();
     }
-    dir
-}
-
-fn run(program: &Path, dir: &Path, args: &[&str]) -> Output {
-    Command::new(program)
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
 }
 
 fn lines_sorted(text: &[u8]) -> Vec<String> {
@@ -67,8 +46,9 @@ fn lines_sorted(text: &[u8]) -> Vec<String> {
 /// Moves the database with alembic through a few states and compares after each.
 fn compare_on(url: &str) {
     let alembic = venv_bin("alembic").expect("alembic in the venv");
-    let retort = Path::new(env!("CARGO_BIN_EXE_retort"));
-    let dir = project(url);
+    let retort = retort();
+    let dir = tempfile::tempdir().unwrap();
+    alembic_project(dir.path(), url);
     let d = dir.path();
     for target in [
         None,
@@ -153,12 +133,12 @@ fn mariadb_current_matches_alembic() {
 
 #[test]
 fn unreachable_database_fails_without_leaking_the_password() {
-    let dir = project("postgresql://someone:s3cret-pw@127.0.0.1:1/nowhere");
-    let out = run(
-        Path::new(env!("CARGO_BIN_EXE_retort")),
+    let dir = tempfile::tempdir().unwrap();
+    alembic_project(
         dir.path(),
-        &["current"],
+        "postgresql://someone:s3cret-pw@127.0.0.1:1/nowhere",
     );
+    let out = run(retort(), dir.path(), &["current"]);
     assert_eq!(out.status.code(), Some(255));
     // The error (`FAILED: ...`) is on stdout, as alembic's `util.err` prints it; the password
     // is on neither stream.
@@ -184,7 +164,7 @@ fn postgresql_errors_keep_detail_and_code_but_not_the_servers_source_line() {
     let Some(db) = ScratchDb::create(Server::Postgres, "pgerr") else {
         return;
     };
-    let retort = Path::new(env!("CARGO_BIN_EXE_retort"));
+    let retort = retort();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     fs::write(d.join("retort.toml"), "versions = [\"versions\"]\n").unwrap();

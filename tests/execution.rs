@@ -6,14 +6,13 @@
 //! databases must hold the same log (the order the migrations ran) and the same version rows.
 //! Failures, kills, cancels and concurrent runs are checked on their own databases.
 
-#[path = "support/databases.rs"]
-mod databases;
+mod support;
 
-use databases::{ScratchDb, Server, retort, venv_bin};
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
+use support::{ScratchDb, Server, alembic_layout, native_layout, retort, run, text, venv_bin};
 
 /// (id, down_revision, branch_labels, depends_on, message)
 const GRAPH: &[(&str, &[&str], &[&str], &[&str], &str)] = &[
@@ -152,14 +151,7 @@ fn python_list(items: &[&str]) -> String {
 const ENV_PY: &str = "import logging\nlogging.basicConfig(level=logging.INFO, format='%(levelname)-5.5s [%(name)s] %(message)s')\nfrom alembic import context\nfrom sqlalchemy import engine_from_config, pool\n\nconfig = context.config\nengine = engine_from_config(config.get_section(config.config_ini_section), prefix='sqlalchemy.', poolclass=pool.NullPool)\nwith engine.connect() as connection:\n    context.configure(connection=connection)\n    with context.begin_transaction():\n        context.run_migrations()\n";
 
 fn alembic_project(dir: &Path, url: &str) {
-    let versions = dir.join("migrations/versions");
-    fs::create_dir_all(&versions).unwrap();
-    fs::write(
-        dir.join("alembic.ini"),
-        format!("[alembic]\nscript_location = %(here)s/migrations\npath_separator = os\nsqlalchemy.url = {url}\n"),
-    )
-    .unwrap();
-    fs::write(dir.join("migrations/env.py"), ENV_PY).unwrap();
+    let versions = alembic_layout(dir, url, ENV_PY);
     for (id, down, labels, deps, msg) in GRAPH {
         fs::write(
             versions.join(format!("{id}.py")),
@@ -175,9 +167,7 @@ fn alembic_project(dir: &Path, url: &str) {
 }
 
 fn native_project(dir: &Path, url: &str) {
-    let versions = dir.join("versions");
-    fs::create_dir_all(&versions).unwrap();
-    fs::write(dir.join("retort.toml"), format!("url = \"{url}\"\n")).unwrap();
+    let versions = native_layout(dir, &format!("url = \"{url}\"\n"));
     for (id, down, labels, deps, msg) in GRAPH {
         fs::write(
             versions.join(format!("{id}.sql")),
@@ -190,19 +180,6 @@ fn native_project(dir: &Path, url: &str) {
         )
         .unwrap();
     }
-}
-
-fn run(program: &Path, dir: &Path, args: &[&str]) -> Output {
-    Command::new(program)
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// Reads a database the way both tools left it.
@@ -369,9 +346,7 @@ fn mariadb_runs_like_alembic() {
 /// A linear project: revision i creates table t{i}; `bad` makes revision `bad` fail on its
 /// second statement, after a first one that creates a table.
 fn linear_project(dir: &Path, url: &str, count: usize, bad: Option<usize>, extra: &str) {
-    let versions = dir.join("versions");
-    fs::create_dir_all(&versions).unwrap();
-    fs::write(dir.join("retort.toml"), format!("url = \"{url}\"\n")).unwrap();
+    let versions = native_layout(dir, &format!("url = \"{url}\"\n"));
     for i in 1..=count {
         let down = if i == 1 {
             String::new()
@@ -500,8 +475,7 @@ fn mariadb_failure_reports_the_committed_statements() {
 
 /// A native MySQL revision with non-ASCII text in a comment, a string and a name.
 fn non_ascii_project(dir: &Path, url: &str) {
-    fs::create_dir_all(dir.join("versions")).unwrap();
-    fs::write(dir.join("retort.toml"), format!("url = \"{url}\"\n")).unwrap();
+    native_layout(dir, &format!("url = \"{url}\"\n"));
     fs::write(
         dir.join("versions/0000000000e1.sql"),
         "-- revision: 0000000000e1\n-- down_revision:\n-- message: Größe\n\n-- migrate:up\n\

@@ -3,15 +3,14 @@
 //! killed run shown as interrupted; saved connections recorded by name and environment; and
 //! no password in the journal.
 
-#[path = "support/databases.rs"]
-mod databases;
+mod support;
 
-use databases::{ScratchDb, Server, retort};
 use serde_json::Value;
 use std::fs;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
+use support::{ScratchDb, Server, retort};
 
 struct Env {
     home: tempfile::TempDir,

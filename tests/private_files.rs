@@ -3,14 +3,13 @@
 //! every backup (0600), on SQLite, PostgreSQL and MariaDB. Each command runs under the
 //! usual umask 022, which would make them 0755/0644.
 
-#[path = "support/databases.rs"]
-mod databases;
+mod support;
 
-use databases::{ScratchDb, Server, retort};
 use std::fs;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use support::{ScratchDb, Server, mode, retort};
 
 struct Home {
     root: tempfile::TempDir,
@@ -93,10 +92,6 @@ impl Home {
             assert_eq!(mode(&path) & 0o077, 0, "{}", path.display());
         }
     }
-}
-
-fn mode(path: &Path) -> u32 {
-    fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
 
 #[test]

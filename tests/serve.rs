@@ -2,20 +2,15 @@
 //! (which every local user can read): the browser gets a file only the user can read,
 //! which redirects with the token, and the file goes when the server stops.
 
-#[path = "support/databases.rs"]
-mod databases;
+mod support;
 
-use databases::retort;
 use std::fs;
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn mode(path: &Path) -> u32 {
-    fs::metadata(path).unwrap().permissions().mode() & 0o777
-}
+use support::{mode, retort};
 
 #[test]
 fn the_browser_gets_a_private_page_never_the_token() {

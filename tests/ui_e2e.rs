@@ -4,16 +4,13 @@
 //! /usr/bin/chromium; scripts/test.sh installs them and sets RETORT_REQUIRE_ALEMBIC=1, which
 //! turns a missing piece into a failure instead of a skip.
 
-#[path = "support/databases.rs"]
-mod databases;
-#[path = "support/ui.rs"]
-mod ui;
+mod support;
 
-use databases::{ScratchDb, Server};
-use ui::{
+use support::ui::{
     assert_browser_passed, assert_screenshots, browser_script, copy_demo,
     run_retort_default_home as run_retort, screenshots, tools,
 };
+use support::{ScratchDb, Server};
 
 struct MariaUser<'a> {
     db: &'a ScratchDb,

@@ -6,17 +6,14 @@
 //! target/screenshots/manage-*.png. RETORT_REQUIRE_ALEMBIC=1 turns a missing piece (chromium,
 //! node, a database server) into a failure instead of a skip.
 
-#[path = "support/databases.rs"]
-mod databases;
-#[path = "support/ui.rs"]
-mod ui;
+mod support;
 
-use databases::{ScratchDb, Server, retort};
 use std::process::Command;
-use ui::{
+use support::ui::{
     assert_browser_passed, assert_screenshots, browser_script, copy_demo, run_retort, screenshots,
     tools,
 };
+use support::{ScratchDb, Server, retort};
 
 #[test]
 fn merge_revision_checks_backups_and_journal_in_chromium() {

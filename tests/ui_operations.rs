@@ -6,17 +6,14 @@
 //! target/screenshots/ops-*.png. Needs node, ui/node_modules and /usr/bin/chromium;
 //! RETORT_REQUIRE_ALEMBIC=1 turns a missing piece into a failure instead of a skip.
 
-#[path = "support/databases.rs"]
-mod databases;
-#[path = "support/ui.rs"]
-mod ui;
+mod support;
 
-use databases::{ScratchDb, Server};
 use std::path::Path;
-use ui::{
+use support::ui::{
     assert_browser_passed, assert_screenshots, browser_script, copy_demo, run_retort, screenshots,
     tools,
 };
+use support::{ScratchDb, Server};
 
 const FAILING: &str = "f00dbad00001";
 

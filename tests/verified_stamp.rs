@@ -8,14 +8,15 @@
 //! are reported at the right revision; a correct project with a branch and a merge passes.
 //! Every test checks that its scratch database is gone afterwards.
 
-#[path = "support/databases.rs"]
-mod databases;
+mod support;
 
-use databases::{ScratchDb, Server, retort, venv_bin};
 use serde_json::Value;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use support::{
+    ENV_PY, ScratchDb, Server, alembic_layout, native_layout, retort_in, text, venv_bin,
+};
 
 /// A database a test works on, with a way to run SQL on it outside Retort.
 enum Target {
@@ -69,17 +70,11 @@ impl Target {
     }
 }
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
 /// Runs retort in `dir` with a journal of its own under `home`; returns the output and the
 /// process id (scratch databases are named after it).
-fn retort_in(dir: &Path, home: &Path, args: &[&str]) -> (Output, u32) {
-    let child = Command::new(retort())
+fn retort_with_pid(dir: &Path, home: &Path, args: &[&str]) -> (Output, u32) {
+    let child = retort_in(dir, home)
         .args(args)
-        .current_dir(dir)
-        .env("RETORT_HOME", home)
         .env_remove("DATABASE_URL")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -120,10 +115,8 @@ fn assert_scratch_gone(target: &Target, pid: u32) {
 type Rev<'a> = (&'a str, &'a [&'a str], &'a str, &'a str, &'a str);
 
 fn native_project(dir: &Path, url: &str, revisions: &[Rev<'_>]) {
-    let versions = dir.join("versions");
-    let _ = fs::remove_dir_all(&versions);
-    fs::create_dir_all(&versions).unwrap();
-    fs::write(dir.join("retort.toml"), format!("url = \"{url}\"\n")).unwrap();
+    let _ = fs::remove_dir_all(dir.join("versions"));
+    let versions = native_layout(dir, &format!("url = \"{url}\"\n"));
     for (id, down, message, up, down_sql) in revisions {
         fs::write(
             versions.join(format!("{id}.sql")),
@@ -173,7 +166,7 @@ fn verified_stamp(mismatched: Target, matching: Target) {
     let count = if mariadb { 4 } else { 3 };
 
     // Refused, with the differences named; nothing written.
-    let (out, pid) = retort_in(dir.path(), home.path(), &["stamp", "heads", "--verify"]);
+    let (out, pid) = retort_with_pid(dir.path(), home.path(), &["stamp", "heads", "--verify"]);
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert_eq!(out.status.code(), Some(255), "{label}: {stdout}{stderr}");
     if mariadb {
@@ -199,11 +192,11 @@ fn verified_stamp(mismatched: Target, matching: Target) {
         "{label}: {stdout}{stderr}"
     );
     assert_scratch_gone(&mismatched, pid);
-    let (current, _) = retort_in(dir.path(), home.path(), &["current"]);
+    let (current, _) = retort_with_pid(dir.path(), home.path(), &["current"]);
     assert_eq!(text(&current.stdout), "", "{label}: the stamp wrote");
 
     // The same as JSON, for the UI.
-    let (out, _) = retort_in(
+    let (out, _) = retort_with_pid(
         dir.path(),
         home.path(),
         &["stamp", "heads", "--verify", "--json"],
@@ -228,7 +221,7 @@ fn verified_stamp(mismatched: Target, matching: Target) {
     );
 
     // Accepted explicitly: stamped, and the journal says so.
-    let (out, pid) = retort_in(
+    let (out, pid) = retort_with_pid(
         dir.path(),
         home.path(),
         &["stamp", "heads", "--verify", "--accept-mismatch"],
@@ -243,9 +236,9 @@ fn verified_stamp(mismatched: Target, matching: Target) {
         "Stamping anyway (--accept-mismatch): {count} difference(s) accepted"
     )));
     assert_scratch_gone(&mismatched, pid);
-    let (current, _) = retort_in(dir.path(), home.path(), &["current"]);
+    let (current, _) = retort_with_pid(dir.path(), home.path(), &["current"]);
     assert!(text(&current.stdout).contains("2000bbbbbbbb"), "{label}");
-    let (log, _) = retort_in(dir.path(), home.path(), &["log", "--json"]);
+    let (log, _) = retort_with_pid(dir.path(), home.path(), &["log", "--json"]);
     assert!(
         text(&log.stdout).contains(&format!(
             "{count} schema difference(s) accepted with --accept-mismatch"
@@ -258,7 +251,7 @@ fn verified_stamp(mismatched: Target, matching: Target) {
     native_project(dir.path(), &matching.url(), SHOP);
     matching.execute(CUSTOMERS);
     matching.execute(ORDERS);
-    let (out, pid) = retort_in(dir.path(), home.path(), &["stamp", "heads", "--verify"]);
+    let (out, pid) = retort_with_pid(dir.path(), home.path(), &["stamp", "heads", "--verify"]);
     let stdout = text(&out.stdout);
     assert!(
         out.status.success(),
@@ -270,9 +263,9 @@ fn verified_stamp(mismatched: Target, matching: Target) {
         "{stdout}"
     );
     assert_scratch_gone(&matching, pid);
-    let (current, _) = retort_in(dir.path(), home.path(), &["current"]);
+    let (current, _) = retort_with_pid(dir.path(), home.path(), &["current"]);
     assert!(text(&current.stdout).contains("2000bbbbbbbb"));
-    let (log, _) = retort_in(dir.path(), home.path(), &["log", "--json"]);
+    let (log, _) = retort_with_pid(dir.path(), home.path(), &["log", "--json"]);
     assert!(
         text(&log.stdout).contains("verified: the schema matches"),
         "{}",
@@ -281,7 +274,7 @@ fn verified_stamp(mismatched: Target, matching: Target) {
 
     // Stamping back to the first revision compares with that revision's schema: orders is
     // then a table the revisions do not know.
-    let (out, _) = retort_in(
+    let (out, _) = retort_with_pid(
         dir.path(),
         home.path(),
         &["stamp", "1000aaaaaaaa", "--verify"],
@@ -336,9 +329,9 @@ fn schema_reads_types_keys_and_indexes() {
     targets.extend(Target::server(Server::MariaDb, "schema"));
     for target in targets {
         native_project(dir.path(), &target.url(), SHOP);
-        let (out, _) = retort_in(dir.path(), home.path(), &["upgrade", "heads"]);
+        let (out, _) = retort_with_pid(dir.path(), home.path(), &["upgrade", "heads"]);
         assert!(out.status.success(), "{}", text(&out.stderr));
-        let (out, _) = retort_in(dir.path(), home.path(), &["schema"]);
+        let (out, _) = retort_with_pid(dir.path(), home.path(), &["schema"]);
         let shown = text(&out.stdout);
         let (name_type, fk) = match target.server_kind() {
             None => (
@@ -439,7 +432,7 @@ fn round_trip(target: Target) {
     };
 
     native_project(dir.path(), &url, &fix(round_trip_project(None)));
-    let (out, pid) = retort_in(dir.path(), home.path(), &["round-trip"]);
+    let (out, pid) = retort_with_pid(dir.path(), home.path(), &["round-trip"]);
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{url}: {stdout}{}", text(&out.stderr));
     assert!(
@@ -454,7 +447,7 @@ fn round_trip(target: Target) {
         &url,
         &fix(round_trip_project(Some("leaves a column"))),
     );
-    let (out, pid) = retort_in(dir.path(), home.path(), &["round-trip", "--json"]);
+    let (out, pid) = retort_with_pid(dir.path(), home.path(), &["round-trip", "--json"]);
     assert_eq!(out.status.code(), Some(255), "{url}: {}", text(&out.stderr));
     let last = text(&out.stdout);
     let report: Value = serde_json::from_str(last.lines().last().unwrap()).unwrap();
@@ -467,7 +460,7 @@ fn round_trip(target: Target) {
     assert_eq!(difference["column"]["name"], "discount");
     assert_eq!(report["report"]["passed"].as_array().unwrap().len(), 5);
     assert_scratch_gone(&target, pid);
-    let (out, _) = retort_in(dir.path(), home.path(), &["round-trip"]);
+    let (out, _) = retort_with_pid(dir.path(), home.path(), &["round-trip"]);
     let stdout = text(&out.stdout);
     assert!(
         stdout.contains("revision 5000eeeeeeee")
@@ -477,7 +470,7 @@ fn round_trip(target: Target) {
     );
 
     native_project(dir.path(), &url, &fix(round_trip_project(Some("fails"))));
-    let (out, pid) = retort_in(dir.path(), home.path(), &["round-trip"]);
+    let (out, pid) = retort_with_pid(dir.path(), home.path(), &["round-trip"]);
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(255), "{url}: {stdout}");
     assert!(
@@ -522,17 +515,8 @@ fn mariadb_round_trip() {
 // ---------------------------------------------------------------------------------------------
 // Alembic projects
 
-const ENV_PY: &str = "from alembic import context\nfrom sqlalchemy import engine_from_config, pool\n\nconfig = context.config\nengine = engine_from_config(config.get_section(config.config_ini_section), prefix='sqlalchemy.', poolclass=pool.NullPool)\nwith engine.connect() as connection:\n    context.configure(connection=connection)\n    with context.begin_transaction():\n        context.run_migrations()\n";
-
 fn alembic_project(dir: &Path, url: &str, broken_downgrade: bool) {
-    let versions = dir.join("migrations/versions");
-    fs::create_dir_all(&versions).unwrap();
-    fs::write(
-        dir.join("alembic.ini"),
-        format!("[alembic]\nscript_location = %(here)s/migrations\npath_separator = os\nsqlalchemy.url = {url}\n"),
-    )
-    .unwrap();
-    fs::write(dir.join("migrations/env.py"), ENV_PY).unwrap();
+    let versions = alembic_layout(dir, url, ENV_PY);
     fs::write(
         versions.join("1000aaaaaaaa.py"),
         "\"\"\"customers\"\"\"\nfrom alembic import op\nimport sqlalchemy as sa\n\nrevision = '1000aaaaaaaa'\ndown_revision = None\nbranch_labels = None\ndepends_on = None\n\ndef upgrade():\n    op.create_table('customers', sa.Column('id', sa.Integer, primary_key=True), sa.Column('name', sa.String(40), nullable=False), sa.Column('email', sa.String(80), unique=True))\n\ndef downgrade():\n    op.drop_table('customers')\n",
@@ -565,7 +549,7 @@ fn alembic_project_verified_stamp_and_round_trip_on_sqlite() {
         &format!("sqlite:///{}", by_alembic.display()),
         false,
     );
-    let (out, _) = retort_in(
+    let (out, _) = retort_with_pid(
         dir.path(),
         home.path(),
         &["--python", &python, "upgrade", "head"],
@@ -576,7 +560,7 @@ fn alembic_project_verified_stamp_and_round_trip_on_sqlite() {
     hand.execute(CUSTOMERS);
     hand.execute(ORDERS_BY_HAND);
     let url = hand.url();
-    let (out, pid) = retort_in(
+    let (out, pid) = retort_with_pid(
         dir.path(),
         home.path(),
         &[
@@ -602,7 +586,7 @@ fn alembic_project_verified_stamp_and_round_trip_on_sqlite() {
     let copy = Target::sqlite(dir.path(), "copy.db");
     fs::copy(&by_alembic, dir.path().join("copy.db")).unwrap();
     copy.execute("DROP TABLE alembic_version;");
-    let (out, _) = retort_in(
+    let (out, _) = retort_with_pid(
         dir.path(),
         home.path(),
         &[
@@ -624,7 +608,7 @@ fn alembic_project_verified_stamp_and_round_trip_on_sqlite() {
     assert!(text(&out.stdout).contains("matches the schema of 2000bbbbbbbb"));
 
     // The round trip through alembic: the correct project passes, a `pass` downgrade fails.
-    let (out, _) = retort_in(
+    let (out, _) = retort_with_pid(
         dir.path(),
         home.path(),
         &["--python", &python, "round-trip"],
@@ -640,7 +624,7 @@ fn alembic_project_verified_stamp_and_round_trip_on_sqlite() {
         &format!("sqlite:///{}", by_alembic.display()),
         true,
     );
-    let (out, _) = retort_in(
+    let (out, _) = retort_with_pid(
         dir.path(),
         home.path(),
         &["--python", &python, "round-trip"],

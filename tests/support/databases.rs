@@ -1,7 +1,6 @@
-//! Scratch databases on the loopback servers and the alembic venv, shared by the end-to-end
-//! tests (`#[path = "support/databases.rs"] mod databases;`). Each scratch database is
-//! created for one test and dropped when its guard goes.
-#![allow(dead_code)]
+//! Scratch databases on the loopback servers and the alembic venv (`support::databases`,
+//! re-exported by `support`). Each scratch database is created for one test and dropped when
+//! its guard goes.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -1,15 +1,9 @@
-//! The harness shared by the browser end-to-end tests (`#[path = "support/ui.rs"] mod ui;`,
-//! next to `mod databases;`): the repository root, the tools they need or why they are
-//! skipped, a copy of the demo, the CLI, and the node script in Chromium.
-#![allow(dead_code)]
+//! The harness shared by the browser end-to-end tests (`support::ui`): the tools they need
+//! or why they are skipped, a copy of the demo, the CLI, and the node script in Chromium.
 
-use crate::databases::{required, retort};
+use super::{required, retort, root};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 /// What the browser test needs (the Chromium to use), or why it is skipped.
 pub fn tools() -> Option<PathBuf> {

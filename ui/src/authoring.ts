@@ -21,7 +21,7 @@ function fileCard(p: RevisionPreview, testid: string): HTMLElement {
     "div",
     { class: `card${p.written ? " report ok" : ""}`, "data-testid": testid },
     h("p", null, p.written ? h("strong", { class: "good" }, "✓ Written: ") : h("strong", null, "Will write: "), h("code", { "data-testid": "revision-path" }, r.path)),
-    h("p", { class: "small muted" }, `revision ${r.revision}, parent ${r.down_revision.join(", ") || "none (base)"}`),
+    h("p", { class: "small muted" }, `revision ${r.revision}, parent ${r.downRevision.join(", ") || "none (base)"}`),
     r.warnings.map((w) => h("p", { class: "banner warn small" }, w)),
     p.written ? renderSource({ path: r.path, language: language(r.path), text: r.text }) : null,
   );
@@ -231,7 +231,7 @@ export class AuthoringScreen implements Screen {
       h(
         "p",
         { "data-testid": "merge-ancestor" },
-        x.common_ancestors.length ? x.common_ancestors.map((a, i) => [i ? ", " : "", rev(a.revision, a.doc)]) : h("em", null, "none: the branches share no history"),
+        x.commonAncestors.length ? x.commonAncestors.map((a, i) => [i ? ", " : "", rev(a.revision, a.doc)]) : h("em", null, "none: the branches share no history"),
       ),
       h("h3", null, "Branches"),
       h(
@@ -253,16 +253,16 @@ export class AuthoringScreen implements Screen {
         ),
       ),
       h("h3", null, "Tables touched on both sides"),
-      x.shared_tables.length
-        ? h("ul", { "data-testid": "merge-shared" }, x.shared_tables.map((t) => h("li", { class: "banner warn small" }, h("code", null, t.table), ` — ${t.message}`)))
+      x.sharedTables.length
+        ? h("ul", { "data-testid": "merge-shared" }, x.sharedTables.map((t) => h("li", { class: "banner warn small" }, h("code", null, t.table), ` — ${t.message}`)))
         : h("p", { class: "small good", "data-testid": "merge-shared" }, "✓ No table is touched on both sides."),
       // The shared tables are listed above; the other warnings here.
-      x.warnings.filter((w) => !x.shared_tables.some((t) => t.message === w)).map((w) => h("p", { class: "banner warn small" }, w)),
+      x.warnings.filter((w) => !x.sharedTables.some((t) => t.message === w)).map((w) => h("p", { class: "banner warn small" }, w)),
       h("h3", null, "Resulting order (upgrade from empty)"),
       h(
         "ol",
         { class: "order mono small", "data-testid": "merge-order" },
-        x.upgrade_order.map((id) => h("li", { class: id === x.merge_revision ? "merge-step" : "" }, id === x.merge_revision ? `${id} (the merge)` : id)),
+        x.upgradeOrder.map((id) => h("li", { class: id === x.mergeRevision ? "merge-step" : "" }, id === x.mergeRevision ? `${id} (the merge)` : id)),
       ),
     );
   }
@@ -381,7 +381,7 @@ export class ChecksScreen implements Screen {
       .filter(Boolean);
     clear(
       this.findings,
-      h("p", { class: "small muted" }, `Heads: ${report.heads.join(", ") || "none"}${report.naming_conventions ? " · naming conventions configured" : ""}`),
+      h("p", { class: "small muted" }, `Heads: ${report.heads.join(", ") || "none"}${report.namingConventions ? " · naming conventions configured" : ""}`),
       groups.length ? groups : h("p", { class: "good", "data-testid": "no-findings" }, "✓ No findings."),
     );
   }

@@ -95,7 +95,7 @@ export class ConnectionPicker {
 
 /** What a restore was checked against: the core compared the database with the backup. */
 export function verificationText(v: RestoreVerification): string {
-  const counts = v.row_counts === null ? "" : `, the row counts of ${v.row_counts} tables`;
+  const counts = v.rowCounts === null ? "" : `, the row counts of ${v.rowCounts} tables`;
   const rows = v.revisions.length ? v.revisions.join(", ") : "none";
   return `${v.objects} objects${counts} and the version rows (${rows}) match the backup (${v.source}).`;
 }
@@ -103,10 +103,10 @@ export function verificationText(v: RestoreVerification): string {
 export function progressText(p: BackupProgress): string {
   switch (p.event) {
     case "started":
-      return `started with ${p.tool}${p.estimated_bytes ? ` (about ${bytes(p.estimated_bytes)})` : ""} → ${p.path}`;
+      return `started with ${p.tool}${p.estimatedBytes ? ` (about ${bytes(p.estimatedBytes)})` : ""} → ${p.path}`;
     case "copying": {
-      const items = p.items_done !== null ? ` ${p.items_done}${p.items_total ? ` / ${p.items_total}` : ""}` : "";
-      const b = p.bytes_done !== null ? ` ${bytes(p.bytes_done)}${p.bytes_total ? ` of ${bytes(p.bytes_total)}` : ""}` : "";
+      const items = p.itemsDone !== null ? ` ${p.itemsDone}${p.itemsTotal ? ` / ${p.itemsTotal}` : ""}` : "";
+      const b = p.bytesDone !== null ? ` ${bytes(p.bytesDone)}${p.bytesTotal ? ` of ${bytes(p.bytesTotal)}` : ""}` : "";
       return `copying${b}${items}${p.item ? ` (${p.item})` : ""}`;
     }
     case "verifying":
@@ -116,14 +116,14 @@ export function progressText(p: BackupProgress): string {
     case "restoring":
       return `restoring into ${p.target}`;
     case "finished":
-      return `finished (${bytes(p.size_bytes)})`;
+      return `finished (${bytes(p.sizeBytes)})`;
   }
 }
 
 function fraction(p: BackupProgress): number | null {
   if (p.event === "copying") {
-    if (p.bytes_done !== null && p.bytes_total) return Math.min(1, p.bytes_done / p.bytes_total);
-    if (p.items_done !== null && p.items_total) return Math.min(1, p.items_done / p.items_total);
+    if (p.bytesDone !== null && p.bytesTotal) return Math.min(1, p.bytesDone / p.bytesTotal);
+    if (p.itemsDone !== null && p.itemsTotal) return Math.min(1, p.itemsDone / p.itemsTotal);
     return null;
   }
   if (p.event === "finished") return 1;
@@ -229,7 +229,7 @@ export class BackupsScreen implements Screen {
     try {
       const list = await call(commands.listBackups(choice === "*" || choice === "" ? null : choice));
       if (mine !== this.refreshes) return;
-      this.backups = choice === "" ? list.backups.filter((b) => b.connection_name === null) : list.backups;
+      this.backups = choice === "" ? list.backups.filter((b) => b.connectionName === null) : list.backups;
       this.dirNote.textContent = `New backups go to ${list.backupDir}`;
     } catch (e) {
       this.app.error(e);
@@ -247,18 +247,18 @@ export class BackupsScreen implements Screen {
     const rows = this.backups.map((b) => {
       const tr = h(
         "tr",
-        { "data-backup": String(b.id), "data-connection": b.connection_name ?? "", class: b.id === this.focusId ? "focused" : "" },
+        { "data-backup": String(b.id), "data-connection": b.connectionName ?? "", class: b.id === this.focusId ? "focused" : "" },
         h("td", { class: "mono" }, `#${b.id}`),
-        h("td", null, when(b.created_at)),
-        h("td", null, b.connection_name ?? h("span", { class: "muted" }, b.url)),
+        h("td", null, when(b.createdAt)),
+        h("td", null, b.connectionName ?? h("span", { class: "muted" }, b.url)),
         h("td", { class: "mono small" }, b.revisions.length ? b.revisions.join(", ") : h("span", { class: "muted" }, "no version table")),
-        h("td", null, bytes(b.size_bytes)),
+        h("td", null, bytes(b.sizeBytes)),
         h(
           "td",
           { class: "small", "data-testid": "verification" },
           h("span", { class: "good" }, "✓ "),
           b.verification,
-          b.restore_tested ? h("span", { class: "tag" }, "restore tested") : null,
+          b.restoreTested ? h("span", { class: "tag" }, "restore tested") : null,
         ),
         h("td", { class: "small muted" }, `${b.tool}`),
         h(
@@ -301,8 +301,8 @@ export class BackupsScreen implements Screen {
     });
     try {
       const record = await call(commands.createBackup(id, this.picker.value, this.picker.pass, this.restoreTest.checked));
-      this.progress.done(`backup #${record.id} done: ${bytes(record.size_bytes)}, ${record.verification}`);
-      this.app.say(`Backup #${record.id} of ${this.picker.label} created (${bytes(record.size_bytes)}).${record.warnings.map((w) => ` Warning: ${w}`).join("")}`);
+      this.progress.done(`backup #${record.id} done: ${bytes(record.sizeBytes)}, ${record.verification}`);
+      this.app.say(`Backup #${record.id} of ${this.picker.label} created (${bytes(record.sizeBytes)}).${record.warnings.map((w) => ` Warning: ${w}`).join("")}`);
     } catch (e) {
       this.progress.done(`failed: ${errorText(e)}`);
       this.app.error(e);
@@ -349,7 +349,7 @@ export class BackupsScreen implements Screen {
   }
 
   private async remove(b: BackupRecord): Promise<void> {
-    if (!window.confirm(`Delete backup #${b.id} of ${b.connection_name ?? b.url} (${when(b.created_at)})? Its file is removed.`)) return;
+    if (!window.confirm(`Delete backup #${b.id} of ${b.connectionName ?? b.url} (${when(b.createdAt)})? Its file is removed.`)) return;
     try {
       await call(commands.deleteBackup(b.id!));
       clear(this.panel);
@@ -366,7 +366,7 @@ export class BackupsScreen implements Screen {
     const target = new ConnectionPicker(this.app);
     await target.load();
     // Default: where the backup came from.
-    if (b.connection_name && [...target.select.options].some((o) => o.value === b.connection_name)) target.value = b.connection_name;
+    if (b.connectionName && [...target.select.options].some((o) => o.value === b.connectionName)) target.value = b.connectionName;
     const expected = () => databaseName(target.view, this.app.workspace?.projectUrl ?? null);
     const name = h("code", { "data-testid": "confirm-name" });
     const typed = h("input", { name: "confirm", autocomplete: "off", spellcheck: "false", "aria-label": "Type the database's name to confirm", "data-testid": "confirm-input" });
@@ -385,7 +385,7 @@ export class BackupsScreen implements Screen {
       "form",
       { class: "card restore-form", "data-testid": "restore-form", "data-for": String(b.id), onsubmit: (e: Event) => e.preventDefault() },
       h("h2", null, `Restore backup #${b.id}`),
-      h("p", null, `Taken ${when(b.created_at)} from ${b.connection_name ?? b.url}, at ${b.revisions.join(", ") || "no version table"}.`),
+      h("p", null, `Taken ${when(b.createdAt)} from ${b.connectionName ?? b.url}, at ${b.revisions.join(", ") || "no version table"}.`),
       h("div", { class: "field-row" }, h("label", { class: "inline-label" }, "Into ", target.root)),
       h(
         "p",
@@ -408,7 +408,7 @@ export class BackupsScreen implements Screen {
       });
       try {
         const report = await call(commands.restoreBackup(id, b.id!, target.value, target.pass, typed.value));
-        progress.done(`restored in ${ms(report.duration_ms)}`);
+        progress.done(`restored in ${ms(report.durationMs)}`);
         clear(
           result,
           h(
@@ -417,7 +417,7 @@ export class BackupsScreen implements Screen {
             h("strong", { class: "good" }, "✓ Restored and verified "),
             `into ${report.target}: now at ${report.revisions.join(", ") || "no revision"}`,
             h("div", { class: "small muted", "data-testid": "restore-verification" }, verificationText(report.verification)),
-            report.dropped_tables.length ? h("div", { class: "small muted" }, `Dropped (created after the backup): ${report.dropped_tables.join(", ")}`) : null,
+            report.droppedTables.length ? h("div", { class: "small muted" }, `Dropped (created after the backup): ${report.droppedTables.join(", ")}`) : null,
           ),
         );
         this.app.say(`Backup #${b.id} restored into ${target.label}.`);

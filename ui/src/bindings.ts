@@ -97,10 +97,10 @@ export type AppMode = "desktop" | "browser";
 /**  A revision applied through Retort, and the checksum of its file at that time. */
 export type AppliedFile = {
 	revision: string,
-	file_path: string | null,
+	filePath: string | null,
 	sha256: string,
-	applied_at: string,
-	entry_id: number | null,
+	appliedAt: string,
+	entryId: number | null,
 };
 
 export type Backend = "sqlite" | "postgres" | "mysql";
@@ -120,16 +120,16 @@ export type BackupList = {
 	backupDir: string,
 };
 
-/**  Progress of a backup or a restore, as the CLI prints it and the UI shows it. */
+/**  Progress of a backup or a restore. */
 export type BackupProgress = 
 /**  The tool is chosen and the copy starts. */
 { event: "started"; tool: string; path: string; 
 /**  The expected size (SQLite: exact; dumps: the data's size on the server). */
-estimated_bytes: number | null } | 
+estimatedBytes: number | null } | 
 /**  Part of the copy is done. */
-{ event: "copying"; bytes_done: number | null; bytes_total: number | null; 
+{ event: "copying"; bytesDone: number | null; bytesTotal: number | null; 
 /**  Tables (dumps) or pages (SQLite) done, and how many there are. */
-items_done: number | null; items_total: number | null; 
+itemsDone: number | null; itemsTotal: number | null; 
 /**  The table being dumped, where the tool says. */
 item: string | null } | 
 /**  The copy is complete; it is being checked. */
@@ -137,14 +137,14 @@ item: string | null } |
 /**  The backup is restored into a scratch database as a test. */
 { event: "restore_testing"; into: string } | 
 /**  Restores: the backup is being written into the target. */
-{ event: "restoring"; target: string } | { event: "finished"; size_bytes: number | null };
+{ event: "restoring"; target: string } | { event: "finished"; sizeBytes: number | null };
 
 /**
- *  One backup: where it is, what it holds, and how it was checked. This is what the
- *  catalog stores (no password anywhere in it).
+ *  One backup: where it is, what it holds, and how it was checked (no password anywhere in
+ *  it).
  */
 export type BackupRecord = {
-	/**  The catalog id; `None` until [`Store::record_backup`](crate::store::Store::record_backup). */
+	/**  The catalog id; `None` until the backup is catalogued. */
 	id: number | null,
 	/**
 	 *  What retention groups by: the saved connection's name, else the redacted URL (for
@@ -152,7 +152,7 @@ export type BackupRecord = {
 	 */
 	connection: string,
 	/**  The saved connection the backup came from, if any. */
-	connection_name: string | null,
+	connectionName: string | null,
 	/**  The database's URL with the password shown as `***`. */
 	url: string,
 	backend: Backend,
@@ -161,15 +161,15 @@ export type BackupRecord = {
 	path: string,
 	format: BackupFormat,
 	/**  `PostgreSQL 15.20`, `MariaDB 10.11.19`, `SQLite 3.50.4`. */
-	server_version: string | null,
+	serverVersion: string | null,
 	/**  `pg_dump`, `mariadb-dump`, `mysqldump`, or `sqlite backup API`. */
 	tool: string,
-	tool_version: string | null,
+	toolVersion: string | null,
 	/**  The version table's rows at backup time (empty: no version table). */
 	revisions: string[],
-	version_table: string,
-	version_table_schema: string | null,
-	size_bytes: number | null,
+	versionTable: string,
+	versionTableSchema: string | null,
+	sizeBytes: number | null,
 	/**  SHA-256 of the file, lower-case hex. */
 	sha256: string,
 	/**
@@ -178,15 +178,12 @@ export type BackupRecord = {
 	 */
 	verification: string,
 	/**  A full restore into a scratch database succeeded. */
-	restore_tested: boolean,
+	restoreTested: boolean,
 	/**  UTC, `2026-11-24T19:47:03.512Z`. */
-	created_at: string,
+	createdAt: string,
 	/**  Milliseconds the backup took (copy, verification and, if asked, the restore test). */
-	duration_ms: number | null,
-	/**
-	 *  Said when the backup was taken (its folder is readable by other users); not kept in
-	 *  the catalog.
-	 */
+	durationMs: number | null,
+	/**  Said when the backup was taken (its folder is readable by other users). */
 	warnings: string[],
 };
 
@@ -212,19 +209,19 @@ export type ChangedFile = {
 	path: string | null,
 	applied: AppliedFile,
 	/**  The file's checksum now; `None` when the file is gone. */
-	sha256_now: string | null,
+	sha256Now: string | null,
 };
 
 export type CheckReport = {
 	heads: string[],
-	naming_conventions: boolean,
+	namingConventions: boolean,
 	findings: Finding[],
 };
 
 export type Column = {
 	name: string,
 	/**  The engine's normalised spelling of the type. */
-	data_type: string,
+	dataType: string,
 	nullable: boolean,
 };
 
@@ -234,7 +231,7 @@ export type CompletedStep = {
 	revision: string | null,
 	/**  Its file, for the journal's checksum. */
 	path: string | null,
-	duration_ms: number | null,
+	durationMs: number | null,
 };
 
 export type ConnectionFailure = {
@@ -346,13 +343,17 @@ export type ConnectionReport = {
 	warnings: string[],
 };
 
+/**
+ *  Where a database stands: its version table against the project's heads, and which
+ *  applied revisions' files changed since Retort applied them.
+ */
 export type ConnectionStatus = {
 	connection: ConnectionRef,
 	/**  `false` when the database could not be read; `error` says why. */
 	reachable: boolean,
 	error: string | null,
 	/**  Rows, heads, pending revisions in upgrade order, unknown rows, and one sentence. */
-	version: VersionCheck | null,
+	version: VersionTableCheck | null,
 	/**  Applied revisions whose file is not the one Retort applied. */
 	changed: ChangedFile[],
 	/**
@@ -382,21 +383,10 @@ export type ConnectionView = {
 	bound: boolean,
 };
 
-/**  Who holds the migration lock, as far as the database tells. */
-export type DatabaseLockHolder = {
-	/**  Backend process id (PostgreSQL) or connection id (MySQL). */
-	pid: number | null,
-	application: string | null,
-	user: string | null,
-	client: string | null,
-	/**  When the holder's session started (PostgreSQL) or how long its current command has run (MySQL). */
-	since: string | null,
-};
-
 /**  One way an actual schema differs from the expected one. */
 export type Difference = { kind: "missing_table"; table: string } | { kind: "extra_table"; table: string } | { kind: "missing_column"; table: string; column: Column } | { kind: "extra_column"; table: string; column: Column } | { kind: "column_type"; table: string; column: string; expected: string; actual: string } | { kind: "column_nullable"; table: string; column: string; expected: boolean; actual: boolean } | { kind: "primary_key"; table: string; expected: string[]; actual: string[] } | { kind: "missing_index"; table: string; index: Index } | { kind: "extra_index"; table: string; index: Index } | 
 /**  An index of the expected name whose definition differs. */
-{ kind: "index_definition"; table: string; expected: Index; actual: Index } | { kind: "missing_unique"; table: string; constraint: UniqueConstraint } | { kind: "extra_unique"; table: string; constraint: UniqueConstraint } | { kind: "missing_foreign_key"; table: string; foreign_key: ForeignKey } | { kind: "extra_foreign_key"; table: string; foreign_key: ForeignKey };
+{ kind: "index_definition"; table: string; expected: Index; actual: Index } | { kind: "missing_unique"; table: string; constraint: UniqueConstraint } | { kind: "extra_unique"; table: string; constraint: UniqueConstraint } | { kind: "missing_foreign_key"; table: string; foreignKey: ForeignKey } | { kind: "extra_foreign_key"; table: string; foreignKey: ForeignKey };
 
 export type Driver = "sqlite" | "postgresql" | "mysql";
 
@@ -486,12 +476,12 @@ export type ForeignKey = {
 	/**  `None` on SQLite, which does not keep the constraint's name. */
 	name: string | null,
 	columns: string[],
-	referred_table: string,
+	referredTable: string,
 	/**  Empty when SQLite's `REFERENCES t` names no column (the referred primary key). */
-	referred_columns: string[],
+	referredColumns: string[],
 	/**  `NO ACTION`, `RESTRICT`, `CASCADE`, `SET NULL` or `SET DEFAULT`. */
-	on_update: string,
-	on_delete: string,
+	onUpdate: string,
+	onDelete: string,
 };
 
 /**  The revision graph laid out in lanes by the core, newest first. */
@@ -535,22 +525,23 @@ export type Index = {
 export type JournalEntry = {
 	id: number | null,
 	kind: EntryKind,
-	started_at: string,
-	finished_at: string | null,
-	os_user: string,
+	startedAt: string,
+	finishedAt: string | null,
+	osUser: string,
 	hostname: string,
 	pid: number,
-	workspace_dir: string | null,
+	workspaceDir: string | null,
 	connection: ConnectionRef | null,
 	target: string | null,
-	from_revisions: string[],
-	to_revisions: string[],
+	fromRevisions: string[],
+	toRevisions: string[],
 	outcome: EntryOutcome,
 	/**  A `running` entry whose process is gone from this machine: it was killed or crashed. */
 	interrupted: boolean,
-	failed_step: number | null,
+	/**  The position of the step that failed in `steps`. */
+	failedStep: number | null,
 	error: string | null,
-	backup_id: number | null,
+	backupId: number | null,
 	note: string | null,
 	steps: StepRecord[],
 };
@@ -577,6 +568,7 @@ export type Level =
 /**  Fails `retort check`. */
 "error" | "warning" | "hint";
 
+/**  Who holds the migration lock, as far as the database tells. */
 export type LockHolder = {
 	pid: number | null,
 	application: string | null,
@@ -589,26 +581,26 @@ export type MergeExplanation = {
 	/**  The revisions being merged, in the order the merge will list them. */
 	heads: RevisionSummary[],
 	/**  The nearest revisions every head descends from (empty: the branches share no history). */
-	common_ancestors: RevisionSummary[],
+	commonAncestors: RevisionSummary[],
 	branches: Branch[],
-	shared_tables: SharedTable[],
+	sharedTables: SharedTable[],
 	warnings: string[],
 	/**
 	 *  `upgrade` from an empty database once merged: revision ids in run order, the merge
-	 *  itself last (as `merge_revision`).
+	 *  itself last (as `mergeRevision`).
 	 */
-	upgrade_order: string[],
-	merge_revision: string,
+	upgradeOrder: string[],
+	mergeRevision: string,
 };
 
 /**  A rendered revision, ready to write (or written). */
 export type NewRevision = {
 	revision: string,
-	down_revision: string[],
-	branch_labels: string[],
-	depends_on: string[],
+	downRevision: string[],
+	branchLabels: string[],
+	dependsOn: string[],
 	message: string,
-	create_date: string,
+	createDate: string,
 	path: string,
 	/**  The file's full text. */
 	text: string,
@@ -616,9 +608,9 @@ export type NewRevision = {
 	template: string | null,
 	warnings: string[],
 	/**  The version folder the file goes into (a `file_template` may add subfolders). */
-	version_path: string,
-	/**  Folders [`write_revision`] created, in order (alembic prints "Creating directory"). */
-	created_folders: string[],
+	versionPath: string,
+	/**  Folders created for it, in order (alembic prints "Creating directory"). */
+	createdFolders: string[],
 };
 
 /**  What a run is asked to do, with the targets as the user wrote them. */
@@ -677,12 +669,12 @@ export type Plan = {
 	/**  The version table's rows before the run (empty when there is no table). */
 	current: string[],
 	/**  The run starts by creating the version table. */
-	creates_version_table: boolean,
+	createsVersionTable: boolean,
 	/**  `stamp --purge`: every row is deleted first. */
 	purge: boolean,
 	steps: Step[],
 	/**  The version table's rows after the run. */
-	resulting_heads: string[],
+	resultingHeads: string[],
 };
 
 export type PlanWarning = {
@@ -727,21 +719,20 @@ export type ProblemKind =
 /**  Not an error: something worth a look. */
 "warning";
 
-/**  Progress of a run, as the CLI prints it and the UI shows it. */
+/**  Progress of a run. */
 export type ProgressEvent = 
 /**  Another run holds the lock; this one waits up to the lock timeout. */
-{ event: "lock_waiting"; holder: DatabaseLockHolder | null } | 
+{ event: "lock_waiting"; holder: LockHolder | null } | 
 /**  The lock is held and the plan is known. */
-{ event: "planned"; total: number | null; creates_version_table: boolean } | { event: "step_started"; index: number | null; total: number | null; description: string } | 
+{ event: "planned"; total: number; createsVersionTable: boolean } | { event: "step_started"; index: number; total: number; description: string } | 
 /**
  *  The step about to start runs its statements outside a transaction
  *  (`transaction:false`, or MySQL/MariaDB, whose DDL commits as it goes).
  */
-{ event: "outside_transaction"; index: number | null; reason: string } | { event: "step_finished"; index: number | null; total: number | null; description: string; duration_ms: number | null } | { event: "step_failed"; index: number | null; total: number | null; description: string; duration_ms: number | null; error: string } | 
+{ event: "outside_transaction"; index: number; reason: string } | { event: "step_finished"; index: number; total: number; description: string; durationMs: number | null } | { event: "step_failed"; index: number; total: number; description: string; durationMs: number | null; error: string } | 
 /**
- *  A line alembic (or env.py) printed, or a warning alembic would print. `stderr`: it
- *  belongs on standard error, as alembic's log lines and warnings do (so that `--sql`'s
- *  standard output is the script alone).
+ *  A line alembic (or env.py) printed, or a warning alembic would print (`stderr`: as
+ *  alembic's log lines and warnings are).
  */
 { event: "output"; line: string; stderr: boolean };
 
@@ -758,7 +749,7 @@ export type RecentWorkspace = {
 
 /**  What a restore did. */
 export type RestoreReport = {
-	backup_id: number | null,
+	backupId: number | null,
 	/**  The target, redacted. */
 	target: string,
 	/**  The target's version-table rows after the restore, sorted. */
@@ -767,13 +758,10 @@ export type RestoreReport = {
 	 *  Objects the target had that the backup does not (created after the backup): dropped,
 	 *  so that the target is as the backup was.
 	 */
-	dropped_tables: string[],
-	/**
-	 *  What the restored database was compared with, and found to match. A restore that
-	 *  does not match is [`BackupError::NotAsBackedUp`], never a report.
-	 */
+	droppedTables: string[],
+	/**  What the restored database was compared with, and found to match. */
 	verification: RestoreVerification,
-	duration_ms: number | null,
+	durationMs: number | null,
 };
 
 /**  What a restore was checked against, when it matched. */
@@ -781,7 +769,7 @@ export type RestoreVerification = {
 	/**  Objects of the backup found in the database, as they are in the backup. */
 	objects: number | null,
 	/**  Tables whose row counts were compared (`None`: the format records no counts). */
-	row_counts: number | null,
+	rowCounts: number | null,
 	/**  The version rows, the same in both. */
 	revisions: string[],
 	/**  `SQLite copy`, `pg_restore --list`, `dump's CREATE statements`. */
@@ -877,7 +865,7 @@ export type RoundTripReport = {
 	/**  `completed`: every revision passed; `failed`: see `failure`; `cancelled`. */
 	outcome: Outcome,
 	/**  Revisions in the project. */
-	total: number | null,
+	total: number,
 	/**  Revisions that passed, in the order they were checked. */
 	passed: string[],
 	failure: RoundTripFailure | null,
@@ -904,13 +892,13 @@ export type RunReport = {
 	operation: Operation,
 	url: string,
 	outcome: Outcome,
-	heads_before: string[],
-	heads_after: string[],
-	created_version_table: boolean,
+	headsBefore: string[],
+	headsAfter: string[],
+	createdVersionTable: boolean,
 	/**  Steps that finished, in order. */
 	completed: CompletedStep[],
 	/**  Steps that were planned but did not run (after a failure or a cancel). */
-	not_run: string[],
+	notRun: string[],
 	failure: StepFailure | null,
 };
 
@@ -998,17 +986,17 @@ export type StampCheck = {
 	differences: string[],
 };
 
-/**  What a verified stamp found, for the CLI and the UI to show before anything is written. */
+/**  What a verified stamp found, shown before anything is written. */
 export type StampVerification = {
 	/**  The stamp's targets as given. */
 	targets: string[],
 	/**  The version table's rows now. */
 	current: string[],
 	/**  The version table's rows the stamp would leave. */
-	resulting_heads: string[],
+	resultingHeads: string[],
 	/**  The scratch database the implied schema was built in (already removed). */
 	scratch: string,
-	/**  The schema the revisions build up to `resulting_heads`. */
+	/**  The schema the revisions build up to `resultingHeads`. */
 	implied: Schema,
 	/**  The database's schema now. */
 	live: Schema,
@@ -1056,7 +1044,7 @@ export type Step = {
 	/**  The SQL of a native revision's section; `None` for a Python revision or a stamp. */
 	sql: StepSql | null,
 	/**  What the step does to the version table. */
-	version_changes: RowChange[],
+	versionChanges: RowChange[],
 };
 
 /**  An honest account of a failed step: what ran, what was kept, what the version table says. */
@@ -1069,14 +1057,14 @@ export type StepFailure = {
 	statement: string | null,
 	error: string,
 	/**  The step's changes were rolled back completely. */
-	rolled_back: boolean,
+	rolledBack: boolean,
 	/**
 	 *  Statements of the failing step that had already committed (MySQL DDL, or a
-	 *  `transaction:false` section), with their lines.
+	 *  `transaction:false` section), as `(line, statement)`.
 	 */
-	committed_statements: ([number | null, string])[],
+	committedStatements: ([number, string])[],
 	/**  The version table's rows after the failure. */
-	version_rows: string[],
+	versionRows: string[],
 	advice: string[],
 };
 
@@ -1085,10 +1073,10 @@ export type StepKind = "upgrade" | "downgrade" | "stamp";
 export type StepRecord = {
 	revision: string | null,
 	description: string,
-	file_path: string | null,
-	/**  SHA-256 of the file as applied, line endings normalised ([`file_checksum`]). */
-	file_sha256: string | null,
-	duration_ms: number | null,
+	filePath: string | null,
+	/**  SHA-256 of the file as applied, line endings normalised. */
+	fileSha256: string | null,
+	durationMs: number | null,
 	ok: boolean,
 };
 
@@ -1104,13 +1092,13 @@ export type Table = {
 	/**  In the table's column order. */
 	columns: Column[],
 	/**  The primary key's columns in key order; empty when the table has none. */
-	primary_key: string[],
+	primaryKey: string[],
 	/**  Indexes that do not back a primary key or unique constraint, sorted by name. */
 	indexes: Index[],
 	/**  Sorted by columns. */
-	unique_constraints: UniqueConstraint[],
+	uniqueConstraints: UniqueConstraint[],
 	/**  Sorted by columns. */
-	foreign_keys: ForeignKey[],
+	foreignKeys: ForeignKey[],
 };
 
 /**  What a statement or call does to a table. */
@@ -1163,25 +1151,6 @@ export type UniqueConstraint = {
 export type Unknown = {
 	line: number | null,
 	what: string,
-};
-
-/**  The version table's rows against the project's heads. */
-export type VersionCheck = {
-	/**  The table as SQL (`alembic_version`, `app.alembic_version`). */
-	table: string,
-	status: VersionStatus,
-	/**  The table's rows (empty when there is no table). */
-	rows: string[],
-	/**  The project's heads. */
-	heads: string[],
-	/**  Upgrade steps to the heads; `None` when the rows name revisions the project lacks. */
-	behind_by: number | null,
-	/**  Those steps, in the order an upgrade runs them. */
-	pending: string[],
-	/**  Rows naming revisions this project does not have. */
-	unknown: string[],
-	/**  One sentence for people. */
-	detail: string,
 };
 
 export type VersionStatus = 

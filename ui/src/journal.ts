@@ -13,8 +13,8 @@ const KINDS = ["upgrade", "downgrade", "stamp", "merge", "revision", "backup", "
 const OUTCOMES = ["ok", "failed", "cancelled", "running"];
 
 function duration(e: JournalEntry): string {
-  if (!e.finished_at) return "—";
-  return ms(new Date(e.finished_at).getTime() - new Date(e.started_at).getTime());
+  if (!e.finishedAt) return "—";
+  return ms(new Date(e.finishedAt).getTime() - new Date(e.startedAt).getTime());
 }
 
 function outcomeTag(e: JournalEntry): HTMLElement {
@@ -97,13 +97,13 @@ export class JournalScreen implements Screen {
         "tr",
         { "data-entry": String(e.id), "data-kind": e.kind, class: e.id === this.selected ? "selected" : "", tabindex: "0", onclick: () => this.select(e), onkeydown: (k: KeyboardEvent) => k.key === "Enter" && this.select(e) },
         h("td", { class: "mono" }, `#${e.id}`),
-        h("td", null, when(e.started_at)),
+        h("td", null, when(e.startedAt)),
         h("td", null, h("strong", null, e.kind)),
         h("td", null, e.connection ? e.connection.name ?? h("span", { class: "muted small" }, e.connection.location) : h("span", { class: "muted" }, "—")),
-        h("td", { class: "mono small" }, e.from_revisions.join(", ") || "∅", " → ", e.to_revisions.join(", ") || (e.target ?? "∅")),
+        h("td", { class: "mono small" }, e.fromRevisions.join(", ") || "∅", " → ", e.toRevisions.join(", ") || (e.target ?? "∅")),
         h("td", null, outcomeTag(e)),
         h("td", { class: "small" }, duration(e)),
-        h("td", { class: "small muted" }, `${e.os_user}@${e.hostname}`),
+        h("td", { class: "small muted" }, `${e.osUser}@${e.hostname}`),
       ),
     );
     clear(
@@ -137,24 +137,24 @@ export class JournalScreen implements Screen {
         h("dt", null, "Target"),
         h("dd", { class: "mono" }, e.target ?? "—"),
         h("dt", null, "From"),
-        h("dd", { class: "mono" }, e.from_revisions.join(", ") || "∅"),
+        h("dd", { class: "mono" }, e.fromRevisions.join(", ") || "∅"),
         h("dt", null, "To"),
-        h("dd", { class: "mono" }, e.to_revisions.join(", ") || "∅"),
+        h("dd", { class: "mono" }, e.toRevisions.join(", ") || "∅"),
         h("dt", null, "Started"),
-        h("dd", null, when(e.started_at)),
+        h("dd", null, when(e.startedAt)),
         h("dt", null, "Finished"),
-        h("dd", null, when(e.finished_at), e.finished_at ? ` (${duration(e)})` : ""),
+        h("dd", null, when(e.finishedAt), e.finishedAt ? ` (${duration(e)})` : ""),
         h("dt", null, "By"),
-        h("dd", null, `${e.os_user}@${e.hostname} (pid ${e.pid})`),
-        e.workspace_dir ? [h("dt", null, "Project"), h("dd", { class: "mono small" }, e.workspace_dir)] : null,
-        e.backup_id !== null
+        h("dd", null, `${e.osUser}@${e.hostname} (pid ${e.pid})`),
+        e.workspaceDir ? [h("dt", null, "Project"), h("dd", { class: "mono small" }, e.workspaceDir)] : null,
+        e.backupId !== null
           ? [
               h("dt", null, "Backup"),
-              h("dd", null, h("button", { class: "link", "data-testid": "journal-backup-link", onclick: () => void this.backups().showBackup(e.backup_id!) }, `backup #${e.backup_id}`)),
+              h("dd", null, h("button", { class: "link", "data-testid": "journal-backup-link", onclick: () => void this.backups().showBackup(e.backupId!) }, `backup #${e.backupId}`)),
             ]
           : null,
       ),
-      e.error ? h("div", { class: "report failed card", "data-testid": "journal-error" }, h("strong", { class: "bad" }, e.failed_step !== null ? `Step ${e.failed_step + 1} failed: ` : "Error: "), e.error) : null,
+      e.error ? h("div", { class: "report failed card", "data-testid": "journal-error" }, h("strong", { class: "bad" }, e.failedStep !== null ? `Step ${e.failedStep + 1} failed: ` : "Error: "), e.error) : null,
       e.note ? h("p", { class: "banner", "data-testid": "journal-note" }, h("strong", null, "Note: "), e.note) : null,
       h("h3", null, `Steps (${e.steps.length})`),
       e.steps.length
@@ -169,16 +169,16 @@ export class JournalScreen implements Screen {
                 h(
                   "tr",
                   { class: s.ok ? "" : "failed" },
-                  h("td", { class: s.ok ? "good" : "bad" }, s.ok ? "✓" : i === e.failed_step ? "✗" : "·"),
+                  h("td", { class: s.ok ? "good" : "bad" }, s.ok ? "✓" : i === e.failedStep ? "✗" : "·"),
                   h("td", { class: "mono" }, s.revision ?? "—"),
                   h("td", { class: "small" }, s.description),
                   h(
                     "td",
                     { class: "small" },
-                    s.file_path ? h("button", { class: "link mono", onclick: () => void this.app.source.open(s.file_path!, null) }, s.file_path.split(/[\\/]/).pop()) : "—",
+                    s.filePath ? h("button", { class: "link mono", onclick: () => void this.app.source.open(s.filePath!, null) }, s.filePath.split(/[\\/]/).pop()) : "—",
                   ),
-                  h("td", { class: "mono small", title: s.file_sha256 ?? "" }, s.file_sha256 ? `${s.file_sha256.slice(0, 12)}…` : "—"),
-                  h("td", { class: "small" }, ms(s.duration_ms)),
+                  h("td", { class: "mono small", title: s.fileSha256 ?? "" }, s.fileSha256 ? `${s.fileSha256.slice(0, 12)}…` : "—"),
+                  h("td", { class: "small" }, ms(s.durationMs)),
                 ),
               ),
             ),

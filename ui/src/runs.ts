@@ -43,11 +43,11 @@ export const connectionArg = (p: ConnectionPosition | undefined): string | null 
 export function backupProgressText(p: BackupProgress): string {
   switch (p.event) {
     case "started":
-      return `Backing up with ${p.tool} to ${p.path}${p.estimated_bytes ? ` (about ${bytes(p.estimated_bytes)})` : ""}…`;
+      return `Backing up with ${p.tool} to ${p.path}${p.estimatedBytes ? ` (about ${bytes(p.estimatedBytes)})` : ""}…`;
     case "copying": {
       const parts = [];
-      if (p.bytes_done !== null) parts.push(`${bytes(p.bytes_done)}${p.bytes_total ? ` of ${bytes(p.bytes_total)}` : ""}`);
-      if (p.items_done !== null) parts.push(`${p.items_done}${p.items_total ? ` / ${p.items_total}` : ""} items`);
+      if (p.bytesDone !== null) parts.push(`${bytes(p.bytesDone)}${p.bytesTotal ? ` of ${bytes(p.bytesTotal)}` : ""}`);
+      if (p.itemsDone !== null) parts.push(`${p.itemsDone}${p.itemsTotal ? ` / ${p.itemsTotal}` : ""} items`);
       return `Copying: ${parts.join(", ") || "…"}${p.item ? ` (${p.item})` : ""}`;
     }
     case "verifying":
@@ -57,12 +57,12 @@ export function backupProgressText(p: BackupProgress): string {
     case "restoring":
       return `Restoring into ${p.target}…`;
     case "finished":
-      return `Backup finished (${bytes(p.size_bytes)}).`;
+      return `Backup finished (${bytes(p.sizeBytes)}).`;
   }
 }
 
 export function backupSummary(b: BackupRecord): string {
-  return `Backup #${b.id ?? "?"} (${b.tool}, ${bytes(b.size_bytes)}) — verified: ${b.verification}${b.restore_tested ? "; restore tested" : ""}`;
+  return `Backup #${b.id ?? "?"} (${b.tool}, ${bytes(b.sizeBytes)}) — verified: ${b.verification}${b.restoreTested ? "; restore tested" : ""}`;
 }
 
 /** A typed confirmation: the button is enabled only when the input says `expected`. */
@@ -300,8 +300,8 @@ export class RunDialog {
         h("span", { class: "muted" }, "Now at "),
         h("code", { "data-testid": "plan-current" }, plan.current.join(", ") || "base (nothing applied)"),
         h("span", { class: "muted" }, " → after the run "),
-        h("code", { "data-testid": "plan-result" }, plan.resulting_heads.join(", ") || "base"),
-        plan.creates_version_table ? h("span", { class: "tag" }, "creates the version table") : null,
+        h("code", { "data-testid": "plan-result" }, plan.resultingHeads.join(", ") || "base"),
+        plan.createsVersionTable ? h("span", { class: "tag" }, "creates the version table") : null,
         h("span", { class: "muted" }, ` · ${p.target.backend}: ${p.target.url}`),
       ),
       steps.length === 0
@@ -427,7 +427,7 @@ export class RunDialog {
           }
           case "planned":
             lockLine.hidden = true;
-            this.logLine(log, `Lock held; ${pr.total ?? "?"} step(s)${pr.creates_version_table ? ", creating the version table" : ""}.`);
+            this.logLine(log, `Lock held; ${pr.total ?? "?"} step(s)${pr.createsVersionTable ? ", creating the version table" : ""}.`);
             break;
           case "step_started":
             setState(find(pr.index, pr.description), "running", "◐");
@@ -437,11 +437,11 @@ export class RunDialog {
             this.logLine(log, `  (outside a transaction: ${pr.reason})`);
             break;
           case "step_finished":
-            setState(find(pr.index, pr.description), "done", "✓", ms(pr.duration_ms));
-            this.logLine(log, `✓ ${pr.description} ${ms(pr.duration_ms)}`);
+            setState(find(pr.index, pr.description), "done", "✓", ms(pr.durationMs));
+            this.logLine(log, `✓ ${pr.description} ${ms(pr.durationMs)}`);
             break;
           case "step_failed":
-            setState(find(pr.index, pr.description), "failed", "✗", ms(pr.duration_ms));
+            setState(find(pr.index, pr.description), "failed", "✗", ms(pr.durationMs));
             this.logLine(log, `✗ ${pr.description}: ${pr.error}`);
             break;
           case "output":
@@ -486,7 +486,7 @@ export class RunDialog {
     if (result.backup) backupLine.textContent = backupSummary(result.backup);
     for (const c of result.report.completed) {
       const li = items.find((x) => x.dataset.state !== "done" && x.textContent?.includes(c.description));
-      setState(li ?? null, "done", "✓", ms(c.duration_ms));
+      setState(li ?? null, "done", "✓", ms(c.durationMs));
     }
     this.renderResult(resultArea, result);
     void this.app.refreshWorkspace().catch(() => undefined);
@@ -500,14 +500,14 @@ export class RunDialog {
   private renderResult(area: HTMLElement, r: RunResult): void {
     const rep = r.report;
     const f = rep.failure;
-    const total = rep.completed.reduce((a, c) => a + (c.duration_ms ?? 0), 0);
+    const total = rep.completed.reduce((a, c) => a + (c.durationMs ?? 0), 0);
     const heads = (x: string[]) => x.join(", ") || "base";
     const summary =
       rep.outcome === "completed"
-        ? h("p", { class: "good", "data-testid": "run-outcome", "data-outcome": "completed" }, `✓ Completed: ${count(rep.completed.length, "step")} in ${ms(total)}. The version table is now at ${heads(rep.heads_after)}.`)
+        ? h("p", { class: "good", "data-testid": "run-outcome", "data-outcome": "completed" }, `✓ Completed: ${count(rep.completed.length, "step")} in ${ms(total)}. The version table is now at ${heads(rep.headsAfter)}.`)
         : rep.outcome === "cancelled"
-          ? h("p", { class: "warn-text", "data-testid": "run-outcome", "data-outcome": "cancelled" }, `Cancelled after ${rep.completed.length} step(s). The version table is at ${heads(rep.heads_after)}.`)
-          : h("p", { class: "bad", "data-testid": "run-outcome", "data-outcome": "failed" }, `✗ Failed. The version table is at ${heads(rep.heads_after)}.`);
+          ? h("p", { class: "warn-text", "data-testid": "run-outcome", "data-outcome": "cancelled" }, `Cancelled after ${rep.completed.length} step(s). The version table is at ${heads(rep.headsAfter)}.`)
+          : h("p", { class: "bad", "data-testid": "run-outcome", "data-outcome": "failed" }, `✗ Failed. The version table is at ${heads(rep.headsAfter)}.`);
     const recovery = h("div", { class: "buttons", "data-testid": "recovery" });
     const restoreArea = h("div", { "data-testid": "restore-area" });
     if (rep.outcome !== "completed") {
@@ -531,7 +531,7 @@ export class RunDialog {
             "data-testid": "recover-stamp",
             onclick: () => {
               this.root.close();
-              stampOpener?.(this.app, { targets: f?.revision ? [f.revision] : rep.heads_after.length ? rep.heads_after : ["base"], connection: this.connSelect.value || null });
+              stampOpener?.(this.app, { targets: f?.revision ? [f.revision] : rep.headsAfter.length ? rep.headsAfter : ["base"], connection: this.connSelect.value || null });
             },
           },
           "Stamp…",
@@ -545,7 +545,7 @@ export class RunDialog {
         summary,
         r.backup ? h("p", { class: "small", "data-testid": "run-backup-summary" }, backupSummary(r.backup), h("br"), h("span", { class: "muted mono" }, r.backup.path)) : null,
         rep.completed.length
-          ? [h("h3", null, "Committed"), h("ul", { "data-testid": "result-completed" }, rep.completed.map((c) => h("li", null, "✓ ", h("span", { class: "mono" }, c.description), h("span", { class: "small muted" }, ` ${ms(c.duration_ms)}`))))]
+          ? [h("h3", null, "Committed"), h("ul", { "data-testid": "result-completed" }, rep.completed.map((c) => h("li", null, "✓ ", h("span", { class: "mono" }, c.description), h("span", { class: "small muted" }, ` ${ms(c.durationMs)}`))))]
           : null,
         f
           ? h(
@@ -555,15 +555,15 @@ export class RunDialog {
               h("p", null, h("span", { class: "mono" }, f.description), f.path ? h("span", { class: "small muted" }, ` — ${f.path}${f.line !== null ? `:${f.line}` : ""}`) : null),
               f.statement ? h("pre", { class: "sql", "data-testid": "failure-statement" }, f.statement) : null,
               h("p", { class: "bad", "data-testid": "failure-error" }, f.error),
-              h("p", null, f.rolled_back ? "The step's changes were rolled back completely." : h("strong", { class: "bad" }, "The step was not rolled back completely.")),
-              f.committed_statements.length
-                ? [h("p", null, "Statements of the failing step that had already committed:"), h("pre", { class: "sql", "data-testid": "failure-committed" }, f.committed_statements.map(([line, sql]) => `${line !== null ? `-- line ${line}\n` : ""}${sql};`).join("\n"))]
+              h("p", null, f.rolledBack ? "The step's changes were rolled back completely." : h("strong", { class: "bad" }, "The step was not rolled back completely.")),
+              f.committedStatements.length
+                ? [h("p", null, "Statements of the failing step that had already committed:"), h("pre", { class: "sql", "data-testid": "failure-committed" }, f.committedStatements.map(([line, sql]) => `${line !== null ? `-- line ${line}\n` : ""}${sql};`).join("\n"))]
                 : null,
-              h("p", { class: "small" }, "Version table after the failure: ", h("code", null, heads(f.version_rows))),
+              h("p", { class: "small" }, "Version table after the failure: ", h("code", null, heads(f.versionRows))),
               f.advice.length ? h("ul", { class: "advice" }, f.advice.map((a) => h("li", null, a))) : null,
             )
           : null,
-        rep.not_run.length ? [h("h3", null, "Not run"), h("ul", { "data-testid": "result-not-run" }, rep.not_run.map((d) => h("li", { class: "muted mono" }, d)))] : null,
+        rep.notRun.length ? [h("h3", null, "Not run"), h("ul", { "data-testid": "result-not-run" }, rep.notRun.map((d) => h("li", { class: "muted mono" }, d)))] : null,
         r.journalEntry !== null ? h("p", { class: "small muted" }, `Journal entry #${r.journalEntry}.`) : null,
         r.journalError ? h("p", { class: "small bad" }, `The journal could not be written: ${r.journalError}`) : null,
         recovery,
@@ -592,8 +592,8 @@ export class RunDialog {
           h(
             "p",
             { class: "good", "data-testid": "restore-result" },
-            `✓ Restored backup #${id} in ${ms(rep.duration_ms)}: the version table is at ${rep.revisions.join(", ") || "base (nothing applied)"}.`,
-            rep.dropped_tables.length ? ` Dropped the tables created after the backup: ${rep.dropped_tables.join(", ")}.` : "",
+            `✓ Restored backup #${id} in ${ms(rep.durationMs)}: the version table is at ${rep.revisions.join(", ") || "base (nothing applied)"}.`,
+            rep.droppedTables.length ? ` Dropped the tables created after the backup: ${rep.droppedTables.join(", ")}.` : "",
           ),
         );
         void this.app.refreshWorkspace().catch(() => undefined);

@@ -166,7 +166,7 @@ export class StampDialog {
         h("span", { class: "muted" }, "Version table now "),
         h("code", null, v.current.join(", ") || "empty"),
         h("span", { class: "muted" }, " → after the stamp "),
-        h("code", { "data-testid": "stamp-resulting" }, v.resulting_heads.join(", ") || "empty"),
+        h("code", { "data-testid": "stamp-resulting" }, v.resultingHeads.join(", ") || "empty"),
       ),
       check.matches
         ? h("p", { class: "good", "data-testid": "stamp-verdict", "data-matches": "true" }, "✓ The database's schema matches what these revisions build.")
@@ -230,7 +230,7 @@ export class StampDialog {
       clear(
         this.resultArea,
         rep.outcome === "completed"
-          ? h("p", { class: "good", "data-testid": "stamp-outcome", "data-outcome": "completed" }, `✓ Stamped: the version table is now at ${rep.heads_after.join(", ") || "base"}.`)
+          ? h("p", { class: "good", "data-testid": "stamp-outcome", "data-outcome": "completed" }, `✓ Stamped: the version table is now at ${rep.headsAfter.join(", ") || "base"}.`)
           : h("p", { class: "bad", "data-testid": "stamp-outcome", "data-outcome": rep.outcome }, `✗ ${rep.outcome}: ${rep.failure?.error ?? ""}`),
       );
       void this.app.refreshWorkspace().catch(() => undefined);

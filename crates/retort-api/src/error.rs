@@ -168,9 +168,7 @@ impl From<retort_core::guard::GuardError> for ApiError {
         match e {
             E::BackupRequired { database, .. } => Self::new(
                 ErrorKind::Confirmation,
-                format!(
-                    "this production database needs a verified backup before the run; nothing was run"
-                ),
+                "this production database needs a verified backup before the run; nothing was run",
             )
             .with_hint(format!(
                 "keep \"take a backup\" checked, or skip it by typing the database's name ({database})"

@@ -41,26 +41,26 @@ macro_rules! with_commands {
             test_connection(name: String, password: Option<String>) -> $crate::types::ConnectionReport;
             connection_positions() -> Vec<$crate::types::ConnectionPosition>;
             pick_path(kind: $crate::dialog::PathKind) -> $crate::types::PickedPath;
-            plan_operation(connection: Option<String>, password: Option<String>, operation: retort_core::execution::Operation) -> $crate::types::RunPreview;
-            offline_sql(connection: Option<String>, password: Option<String>, operation: retort_core::execution::Operation) -> String;
+            plan_operation(connection: Option<String>, password: Option<String>, operation: $crate::types::Operation) -> $crate::types::RunPreview;
+            offline_sql(connection: Option<String>, password: Option<String>, operation: $crate::types::Operation) -> String;
             run_operation(request: $crate::types::RunRequest) -> $crate::types::RunResult;
             cancel_run(run_id: String) -> bool;
             active_runs() -> Vec<$crate::types::ActiveRunView>;
             check_stamp(connection: Option<String>, password: Option<String>, targets: Vec<String>, purge: bool) -> $crate::types::StampCheck;
             list_backups(connection: Option<String>) -> $crate::types::BackupList;
-            create_backup(run_id: String, connection: Option<String>, password: Option<String>, verify_restore: bool) -> retort_core::backup::BackupRecord;
+            create_backup(run_id: String, connection: Option<String>, password: Option<String>, verify_restore: bool) -> $crate::types::BackupRecord;
             verify_backup(id: u32) -> String;
-            restore_backup(run_id: String, id: u32, connection: Option<String>, password: Option<String>, confirm_database: String) -> retort_core::backup::RestoreReport;
+            restore_backup(run_id: String, id: u32, connection: Option<String>, password: Option<String>, confirm_database: String) -> $crate::types::RestoreReport;
             delete_backup(id: u32) -> ();
             reveal_backup(id: u32) -> $crate::types::Revealed;
-            journal_entries(query: $crate::types::JournalQuery) -> Vec<retort_core::journal::JournalEntry>;
+            journal_entries(query: $crate::types::JournalQuery) -> Vec<$crate::types::JournalEntry>;
             status_board() -> Vec<$crate::types::StatusRow>;
             preview_revision(input: $crate::types::RevisionInput) -> $crate::types::RevisionPreview;
             create_revision(input: $crate::types::RevisionInput) -> $crate::types::RevisionPreview;
-            explain_merge(revisions: Vec<String>) -> retort_core::authoring::merge::MergeExplanation;
+            explain_merge(revisions: Vec<String>) -> $crate::types::MergeExplanation;
             create_merge(revisions: Vec<String>, message: String) -> $crate::types::RevisionPreview;
-            project_checks(connection: Option<String>, password: Option<String>) -> retort_core::authoring::checks::CheckReport;
-            round_trip_test(run_id: String, connection: Option<String>, password: Option<String>) -> retort_core::execution::round_trip::RoundTripReport;
+            project_checks(connection: Option<String>, password: Option<String>) -> $crate::types::CheckReport;
+            round_trip_test(run_id: String, connection: Option<String>, password: Option<String>) -> $crate::types::RoundTripReport;
         }
     };
 }

@@ -304,7 +304,7 @@ fn a_production_run_is_gated_backed_up_journaled_and_recoverable() {
         .await
         .unwrap();
         assert_eq!(failed.as_array().unwrap().len(), 1);
-        assert_eq!(failed[0]["backup_id"], before_run);
+        assert_eq!(failed[0]["backupId"], before_run);
         let e = call(
             &core,
             "journal_entries",
@@ -441,7 +441,7 @@ fn merging_two_heads_writes_the_file_and_reloads_the_graph() {
         )
         .await
         .unwrap();
-        assert_eq!(written["revision"]["down_revision"], json!([id]));
+        assert_eq!(written["revision"]["downRevision"], json!([id]));
         let journal = call(&core, "journal_entries", json!({"query": {}}))
             .await
             .unwrap();

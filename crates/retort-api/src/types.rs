@@ -12,6 +12,10 @@ pub use retort_core::project::ProjectKind;
 pub use retort_core::store::{Driver, PasswordStorage};
 pub use retort_core::workspace::ProblemKind;
 
+// The core's reports and events as camelCase copies (and the core's single-word types).
+mod reports;
+pub use reports::*;
+
 #[derive(Debug, Clone, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct AppInfo {
@@ -285,7 +289,8 @@ pub struct VersionTableCheck {
     pub detail: String,
 }
 
-#[derive(Debug, Clone, Serialize, specta::Type)]
+/// Who holds the migration lock, as far as the database tells.
+#[derive(Debug, Clone, PartialEq, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct LockHolder {
     pub pid: Option<f64>,
@@ -365,8 +370,8 @@ pub struct TargetView {
 #[serde(rename_all = "camelCase")]
 pub struct RunPreview {
     pub target: TargetView,
-    pub plan: retort_core::execution::Plan,
-    pub warnings: Vec<retort_core::preflight::PlanWarning>,
+    pub plan: Plan,
+    pub warnings: Vec<PlanWarning>,
     /// A backup is required (production upgrades and downgrades).
     pub backup_required: bool,
     /// Where a backup would go.
@@ -384,7 +389,7 @@ pub struct RunRequest {
     pub connection: Option<String>,
     /// For a connection that asks for its password on every use.
     pub password: Option<String>,
-    pub operation: retort_core::execution::Operation,
+    pub operation: Operation,
     /// Take a verified backup first (production: required unless skipped by name).
     pub backup: bool,
     /// Also restore the backup into a scratch database as a test.
@@ -402,10 +407,10 @@ pub struct RunRequest {
 #[derive(Debug, Clone, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct RunResult {
-    pub report: retort_core::execution::RunReport,
+    pub report: RunReport,
     pub journal_entry: f64,
     pub journal_error: Option<String>,
-    pub backup: Option<retort_core::backup::BackupRecord>,
+    pub backup: Option<BackupRecord>,
     pub target: TargetView,
 }
 
@@ -426,7 +431,7 @@ pub struct ActiveRunView {
 #[serde(rename_all = "camelCase")]
 pub struct StampCheck {
     pub target: TargetView,
-    pub verification: retort_core::execution::verify::StampVerification,
+    pub verification: StampVerification,
     pub matches: bool,
     /// The differences in words, one per line.
     pub differences: Vec<String>,
@@ -435,7 +440,7 @@ pub struct StampCheck {
 #[derive(Debug, Clone, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct BackupList {
-    pub backups: Vec<retort_core::backup::BackupRecord>,
+    pub backups: Vec<BackupRecord>,
     /// Where new backups go.
     pub backup_dir: String,
 }
@@ -455,7 +460,7 @@ pub struct RevisionInput {
 #[derive(Debug, Clone, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct RevisionPreview {
-    pub revision: retort_core::authoring::NewRevision,
+    pub revision: NewRevision,
     /// Naming advice for the message (the project's conventions).
     pub naming: Vec<String>,
     pub written: bool,
@@ -497,7 +502,7 @@ pub struct StatusRow {
     pub behind_by: u32,
     /// One sentence.
     pub summary: String,
-    pub status: Option<retort_core::journal::status::ConnectionStatus>,
+    pub status: Option<ConnectionStatus>,
 }
 
 /// A file revealed in the file manager (`opened` false: shown only as a path).
@@ -526,19 +531,19 @@ pub enum ApiEvent {
     #[serde(rename_all = "camelCase")]
     RunProgress {
         run_id: String,
-        progress: retort_core::execution::ProgressEvent,
+        progress: ProgressEvent,
     },
     /// Progress of a backup or restore, alone or before a run.
     #[serde(rename_all = "camelCase")]
     BackupProgress {
         run_id: String,
-        progress: retort_core::backup::BackupProgress,
+        progress: BackupProgress,
     },
     /// Progress of a round-trip test.
     #[serde(rename_all = "camelCase")]
     RoundTripProgress {
         run_id: String,
-        progress: retort_core::execution::round_trip::RoundTripEvent,
+        progress: RoundTripEvent,
     },
     /// Something started or ended: see `active_runs`.
     RunsChanged,

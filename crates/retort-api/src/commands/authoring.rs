@@ -6,11 +6,11 @@ use super::runs::{execution_error, target};
 use crate::core::AppCore;
 use crate::error::{ApiError, ErrorKind};
 use crate::types::*;
-use retort_core::authoring::checks::{self, CheckOptions, CheckReport};
-use retort_core::authoring::merge::{MergeExplanation, explain_merge as explain};
-use retort_core::authoring::{self, AuthoringError, NewRevision, RevisionRequest, naming};
+use retort_core::authoring::checks::{self, CheckOptions};
+use retort_core::authoring::merge::explain_merge as explain;
+use retort_core::authoring::{self, AuthoringError, RevisionRequest, naming};
 use retort_core::execution::RunOptions;
-use retort_core::execution::round_trip::{self, RoundTripReport};
+use retort_core::execution::round_trip;
 use retort_core::journal::{Context, EntryKind, status};
 
 fn authoring_error(e: AuthoringError) -> ApiError {
@@ -77,14 +77,14 @@ pub async fn preview_revision(
         authoring::plan_revision(project, map, &request, &opened.dir).map_err(authoring_error)?;
     Ok(RevisionPreview {
         naming: naming_advice(project, &input.message),
-        revision: new,
+        revision: new.into(),
         written: false,
     })
 }
 
 async fn written(
     core: &AppCore,
-    new: NewRevision,
+    new: authoring::NewRevision,
     kind: EntryKind,
     naming: Vec<String>,
 ) -> Result<RevisionPreview, ApiError> {
@@ -96,7 +96,7 @@ async fn written(
     core.emit(ApiEvent::JournalChanged);
     reopen(core, &opened.dir).await?;
     let mut preview = RevisionPreview {
-        revision: new,
+        revision: new.into(),
         naming,
         written: true,
     };
@@ -131,7 +131,9 @@ pub async fn explain_merge(
 ) -> Result<MergeExplanation, ApiError> {
     let opened = core.require_graph()?;
     let (project, map) = opened.graph().expect("require_graph checked it");
-    explain(project, map, &revisions, None).map_err(authoring_error)
+    explain(project, map, &revisions, None)
+        .map(MergeExplanation::from)
+        .map_err(authoring_error)
 }
 
 /// Writes a merge revision of `revisions` (none: every head) and reloads the workspace.
@@ -183,7 +185,7 @@ pub async fn project_checks(
             .findings
             .extend(checks::applied_file_findings(&status));
     }
-    Ok(report)
+    Ok(report.into())
 }
 
 /// Upgrades, downgrades and upgrades again every revision in a scratch database on the
@@ -214,5 +216,6 @@ pub async fn round_trip_test(
         },
     )
     .await
+    .map(RoundTripReport::from)
     .map_err(|e| execution_error(e, &target.url))
 }

@@ -5,7 +5,7 @@ use super::runs::{backup_dir, target};
 use crate::core::AppCore;
 use crate::error::ApiError;
 use crate::types::*;
-use retort_core::backup::{self, BackupRecord, BackupRequest, RestoreReport, RestoreRequest};
+use retort_core::backup::{self, BackupRequest, RestoreRequest};
 use retort_core::database::VersionTable;
 use retort_core::guard;
 use std::path::Path;
@@ -20,7 +20,7 @@ pub async fn list_backups(
         .list_backups(connection.as_deref().filter(|c| !c.trim().is_empty()))
         .await?;
     Ok(BackupList {
-        backups,
+        backups: backups.into_iter().map(BackupRecord::from).collect(),
         backup_dir: backup_dir(core).display().to_string(),
     })
 }
@@ -50,10 +50,10 @@ pub async fn create_backup(
         &target.connection_ref(),
         &target.url,
         &request,
-        &mut |progress| {
+        &mut |progress: backup::BackupProgress| {
             core.emit(ApiEvent::BackupProgress {
                 run_id: run_id.clone(),
-                progress,
+                progress: progress.into(),
             })
         },
         &cancel,
@@ -62,10 +62,11 @@ pub async fn create_backup(
     core.emit(ApiEvent::JournalChanged);
     Ok(recorded?
         .result
-        .map_err(|e| ApiError::from(e).scrubbed(&target.url))?)
+        .map_err(|e| ApiError::from(e).scrubbed(&target.url))?
+        .into())
 }
 
-async fn record(core: &AppCore, id: u32) -> Result<BackupRecord, ApiError> {
+async fn record(core: &AppCore, id: u32) -> Result<backup::BackupRecord, ApiError> {
     Ok(core.store().await?.backup(i64::from(id)).await?)
 }
 
@@ -99,10 +100,10 @@ pub async fn restore_backup(
         &RestoreRequest {
             connect_timeout: core.timeout,
         },
-        &mut |progress| {
+        &mut |progress: backup::BackupProgress| {
             core.emit(ApiEvent::BackupProgress {
                 run_id: run_id.clone(),
-                progress,
+                progress: progress.into(),
             })
         },
     )
@@ -110,7 +111,8 @@ pub async fn restore_backup(
     core.emit(ApiEvent::JournalChanged);
     Ok(recorded?
         .result
-        .map_err(|e| ApiError::from(e).scrubbed(&target.url))?)
+        .map_err(|e| ApiError::from(e).scrubbed(&target.url))?
+        .into())
 }
 
 /// Deletes a backup: its file and its catalog entry.

@@ -5,7 +5,7 @@ use crate::core::AppCore;
 use crate::error::{ApiError, ErrorKind};
 use crate::types::*;
 use retort_core::database::check::VersionStatus;
-use retort_core::journal::{EntryKind, EntryOutcome, JournalEntry, JournalFilter, status};
+use retort_core::journal::{JournalFilter, status};
 
 /// Journal entries, newest first, filtered by connection, kind and outcome.
 pub async fn journal_entries(
@@ -31,7 +31,8 @@ pub async fn journal_entries(
         outcome,
         limit: Some(query.limit.unwrap_or(200)),
     };
-    Ok(core.store().await?.journal(&filter).await?)
+    let entries = core.store().await?.journal(&filter).await?;
+    Ok(entries.into_iter().map(JournalEntry::from).collect())
 }
 
 /// Where every bound connection stands against the project's heads, read now.
@@ -86,7 +87,7 @@ pub async fn status_board(core: &AppCore) -> Result<Vec<StatusRow>, ApiError> {
             (None, Some(e)) => row.summary = e.clone(),
             (None, None) => row.summary = "not reachable".into(),
         }
-        row.status = Some(found);
+        row.status = Some(found.into());
         rows.push(row);
     }
     Ok(rows)

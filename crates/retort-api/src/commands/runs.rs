@@ -6,7 +6,7 @@ use crate::core::{AppCore, Opened, RunGuard};
 use crate::error::{ApiError, ErrorKind};
 use crate::types::*;
 use retort_core::database::{Backend, DatabaseUrl};
-use retort_core::execution::{self, Operation, Plan, RunOptions, offline, verify};
+use retort_core::execution::{self, RunOptions, offline, verify};
 use retort_core::graph::RevisionMap;
 use retort_core::guard::{self, BackupChoice, Guarded};
 use retort_core::journal::{ConnectionRef, Context, status};
@@ -58,7 +58,11 @@ impl Target {
     }
 
     /// The plan of `operation` from the database's real rows.
-    pub async fn plan(&self, core: &AppCore, operation: &Operation) -> Result<Plan, ApiError> {
+    pub async fn plan(
+        &self,
+        core: &AppCore,
+        operation: &Operation,
+    ) -> Result<execution::Plan, ApiError> {
         execution::plan(
             self.project(),
             self.map(),
@@ -172,7 +176,7 @@ pub async fn plan_operation(
         backup_required: policy.required,
         backup_dir: backup_dir(core).display().to_string(),
         target: target.view,
-        plan,
+        plan: plan.into(),
         warnings,
     })
 }
@@ -281,10 +285,10 @@ pub async fn run_operation(core: &AppCore, request: RunRequest) -> Result<RunRes
         offline: false,
     };
     let run_id = request.run_id.clone();
-    let sink = |progress| {
+    let sink = |progress: execution::ProgressEvent| {
         core.emit(ApiEvent::RunProgress {
             run_id: run_id.clone(),
-            progress,
+            progress: progress.into(),
         })
     };
     let note = match &request.operation {
@@ -326,10 +330,10 @@ pub async fn run_operation(core: &AppCore, request: RunRequest) -> Result<RunRes
         }
     };
     let store = core.store().await?;
-    let mut on_backup = |progress| {
+    let mut on_backup = |progress: retort_core::backup::BackupProgress| {
         core.emit(ApiEvent::BackupProgress {
             run_id: run_id.clone(),
-            progress,
+            progress: progress.into(),
         })
     };
     let guarded = guard::guarded_run(
@@ -356,10 +360,10 @@ pub async fn run_operation(core: &AppCore, request: RunRequest) -> Result<RunRes
         .result
         .map_err(|e| execution_error(e, &target.url))?;
     Ok(RunResult {
-        report,
+        report: report.into(),
         journal_entry: recorded.entry_id as f64,
         journal_error: recorded.journal_error.map(|e| e.to_string()),
-        backup: guarded.backup,
+        backup: guarded.backup.map(BackupRecord::from),
         target: target.view,
     })
 }
@@ -412,6 +416,6 @@ pub async fn check_stamp(
             .map(|d| d.to_string())
             .collect(),
         target: target.view,
-        verification,
+        verification: verification.into(),
     })
 }

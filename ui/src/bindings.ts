@@ -144,7 +144,10 @@ item: string | null } |
  *  it).
  */
 export type BackupRecord = {
-	/**  The catalog id; `None` until the backup is catalogued. */
+	/**
+	 *  The catalog id, as `verify_backup`, `restore_backup` and `delete_backup` take it;
+	 *  `None` until the backup is catalogued.
+	 */
 	id: number | null,
 	/**
 	 *  What retention groups by: the saved connection's name, else the redacted URL (for
@@ -541,6 +544,7 @@ export type JournalEntry = {
 	/**  The position of the step that failed in `steps`. */
 	failedStep: number | null,
 	error: string | null,
+	/**  The backup taken before the run, as the backup commands take its id. */
 	backupId: number | null,
 	note: string | null,
 	steps: StepRecord[],

@@ -22,6 +22,11 @@ fn text_of(p: &Path) -> String {
     p.display().to_string()
 }
 
+/// A catalog id as the backup commands take it (`u32`; the catalog counts from 1).
+fn backup_id(id: Option<i64>) -> Option<u32> {
+    id.and_then(|n| u32::try_from(n).ok())
+}
+
 /// A count or an index as a JavaScript number (saturating: no run has 4 billion steps).
 fn count(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
@@ -180,7 +185,7 @@ impl From<check::ConnectionFailure> for ConnectionFailure {
 impl From<backup::BackupRecord> for BackupRecord {
     fn from(b: backup::BackupRecord) -> Self {
         BackupRecord {
-            id: b.id.map(|n| n as f64),
+            id: backup_id(b.id),
             connection: b.connection,
             connection_name: b.connection_name,
             url: b.url,
@@ -244,7 +249,7 @@ impl From<backup::BackupProgress> for BackupProgress {
 impl From<backup::RestoreReport> for RestoreReport {
     fn from(r: backup::RestoreReport) -> Self {
         RestoreReport {
-            backup_id: r.backup_id.map(|n| n as f64),
+            backup_id: backup_id(r.backup_id),
             target: r.target,
             revisions: r.revisions,
             dropped_tables: r.dropped_tables,
@@ -287,7 +292,7 @@ impl From<journal::JournalEntry> for JournalEntry {
             interrupted: e.interrupted,
             failed_step: e.failed_step.map(count),
             error: e.error,
-            backup_id: e.backup_id.map(|n| n as f64),
+            backup_id: backup_id(e.backup_id),
             note: e.note,
             steps: each(e.steps),
         }

@@ -27,8 +27,9 @@ pub use retort_core::preflight::PlanWarning;
 #[derive(Debug, Clone, PartialEq, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct BackupRecord {
-    /// The catalog id; `None` until the backup is catalogued.
-    pub id: Option<f64>,
+    /// The catalog id, as `verify_backup`, `restore_backup` and `delete_backup` take it;
+    /// `None` until the backup is catalogued.
+    pub id: Option<u32>,
     /// What retention groups by: the saved connection's name, else the redacted URL (for
     /// SQLite, with the file's absolute path).
     pub connection: String,
@@ -103,7 +104,7 @@ pub enum BackupProgress {
 #[derive(Debug, Clone, PartialEq, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct RestoreReport {
-    pub backup_id: Option<f64>,
+    pub backup_id: Option<u32>,
     /// The target, redacted.
     pub target: String,
     /// The target's version-table rows after the restore, sorted.
@@ -155,7 +156,8 @@ pub struct JournalEntry {
     /// The position of the step that failed in `steps`.
     pub failed_step: Option<u32>,
     pub error: Option<String>,
-    pub backup_id: Option<f64>,
+    /// The backup taken before the run, as the backup commands take its id.
+    pub backup_id: Option<u32>,
     pub note: Option<String>,
     pub steps: Vec<StepRecord>,
 }

@@ -8,7 +8,7 @@ import { call, commands } from "./api";
 import { h, clear } from "./dom";
 import { renderSource } from "./source";
 import { ConnectionPicker } from "./backups";
-import { newRunId, on } from "./events";
+import { newRunId, RunProgress } from "./events";
 import { errorText } from "./format";
 import type { CheckReport, MergeExplanation, RevisionInput, RevisionPreview, RoundTripEvent, RoundTripReport } from "./bindings";
 
@@ -294,6 +294,7 @@ export class AuthoringScreen implements Screen {
 export class ChecksScreen implements Screen {
   readonly root = h("section", { class: "screen manage checks-screen", "aria-label": "Checks" });
   private readonly picker: ConnectionPicker;
+  private readonly runProgress = new RunProgress();
   private readonly findings = h("div", { "data-testid": "findings" });
   private readonly rtButton = h("button", { class: "primary", "data-testid": "round-trip", onclick: () => void this.roundTrip() }, "Run the round trip");
   private readonly rtCancel = h("button", { hidden: true, onclick: () => void this.cancel() }, "Cancel");
@@ -412,10 +413,8 @@ export class ChecksScreen implements Screen {
   private async roundTrip(): Promise<void> {
     const id = newRunId();
     this.running = id;
-    // For the whole run, even while another screen is shown: the log is there on coming back.
-    const off = on("roundTripProgress", (event) => {
-      if (event.runId === id) this.progress(event.progress);
-    });
+    // For the whole run and after it, even while another screen is shown.
+    this.runProgress.follow("roundTripProgress", id, (event) => this.progress(event.progress));
     this.rtButton.disabled = true;
     this.rtCancel.hidden = false;
     this.rtBar.removeAttribute("value");
@@ -428,7 +427,6 @@ export class ChecksScreen implements Screen {
     } catch (e) {
       clear(this.rtResult, h("div", { class: "report failed card bad", "data-testid": "round-trip-result" }, `✗ ${errorText(e)}`));
     } finally {
-      off();
       this.running = null;
       this.rtButton.disabled = false;
       this.rtCancel.hidden = true;

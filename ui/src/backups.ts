@@ -4,7 +4,7 @@
 // field for connections that ask every time) and the backup progress card.
 import type { App, Screen } from "./main";
 import { call, commands } from "./api";
-import { newRunId, on, Subscriptions } from "./events";
+import { newRunId, RunProgress, Subscriptions } from "./events";
 import { bytes, errorText, ms, when } from "./format";
 import { h, clear } from "./dom";
 import type { BackupProgress, BackupRecord, ConnectionView, RestoreVerification } from "./bindings";
@@ -177,6 +177,8 @@ export class BackupsScreen implements Screen {
   private running: string | null = null;
   private focusId: number | null = null;
   private readonly events = new Subscriptions();
+  private readonly backupRun = new RunProgress();
+  private readonly restoreRun = new RunProgress();
 
   constructor(private readonly app: App) {
     this.picker = new ConnectionPicker(app, "every connection", () => void this.refresh());
@@ -295,10 +297,8 @@ export class BackupsScreen implements Screen {
     this.cancelButton.hidden = false;
     this.progress.root.hidden = false;
     this.progress.reset(`backing up ${this.picker.label}…`);
-    // For the whole run, even while another screen is shown: the card is there on coming back.
-    const off = on("backupProgress", (event) => {
-      if (event.runId === id) this.progress.backup(event.progress as BackupProgress);
-    });
+    // For the whole run and after it, even while another screen is shown.
+    this.backupRun.follow("backupProgress", id, (event) => this.progress.backup(event.progress as BackupProgress));
     try {
       const record = await call(commands.createBackup(id, this.picker.value, this.picker.pass, this.restoreTest.checked));
       this.progress.done(`backup #${record.id} done: ${bytes(record.sizeBytes)}, ${record.verification}`);
@@ -307,7 +307,6 @@ export class BackupsScreen implements Screen {
       this.progress.done(`failed: ${errorText(e)}`);
       this.app.error(e);
     } finally {
-      off();
       this.running = null;
       this.cancelButton.hidden = true;
       await this.refresh();
@@ -403,9 +402,7 @@ export class BackupsScreen implements Screen {
       go.disabled = true;
       progress.root.hidden = false;
       progress.reset(`restoring #${b.id} into ${target.label}…`);
-      const off = on("backupProgress", (event) => {
-        if (event.runId === id) progress.backup(event.progress as BackupProgress);
-      });
+      this.restoreRun.follow("backupProgress", id, (event) => progress.backup(event.progress as BackupProgress));
       try {
         const report = await call(commands.restoreBackup(id, b.id!, target.value, target.pass, typed.value));
         progress.done(`restored in ${ms(report.durationMs)}`);
@@ -425,7 +422,6 @@ export class BackupsScreen implements Screen {
         progress.done("not restored");
         clear(result, h("div", { class: "report failed bad", style: "white-space: pre-wrap", "data-testid": "restore-result" }, `✗ ${errorText(e)}`));
       } finally {
-        off();
         sync();
       }
     });

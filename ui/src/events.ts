@@ -58,6 +58,27 @@ export class Subscriptions {
   }
 }
 
+/**
+ * The progress of one run at a time, for a screen or dialog that starts runs. Events may
+ * arrive after the command's answer (they travel on their own stream), so a run's handler
+ * stays until the next run replaces it, not until the command returns; the run id keeps a
+ * late event of an earlier run out of the next one's log.
+ */
+export class RunProgress {
+  private off: (() => void) | null = null;
+
+  follow<K extends "runProgress" | "backupProgress" | "roundTripProgress">(
+    kind: K,
+    runId: string,
+    handler: (event: EventOf<K>) => void,
+  ): void {
+    this.off?.();
+    this.off = on(kind, (event) => {
+      if ((event as { runId: string }).runId === runId) handler(event);
+    });
+  }
+}
+
 /** The id the UI gives a run, so that the run's progress events can be told from others'. */
 export const newRunId = (): string =>
   typeof crypto.randomUUID === "function" ? crypto.randomUUID() : `run-${Date.now()}-${Math.random().toString(16).slice(2)}`;

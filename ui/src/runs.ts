@@ -4,7 +4,7 @@
 // and the result, with one-click recovery (restore the backup taken first, stamp, retry).
 import type { App } from "./main";
 import { call, commands, CommandError } from "./api";
-import { newRunId, on, Subscriptions } from "./events";
+import { newRunId, RunProgress, Subscriptions } from "./events";
 import { bytes, count, errorText, ms } from "./format";
 import { h, clear } from "./dom";
 import type {
@@ -99,6 +99,7 @@ export function openRunDialog(app: App, opts: RunOptions = {}): RunDialog {
 export class RunDialog {
   readonly root = h("dialog", { class: "op-dialog", "data-testid": "run-dialog", "aria-label": "Upgrade or downgrade" });
   private readonly head = h("header", null);
+  private readonly restoreRun = new RunProgress();
   private readonly body = h("div", { class: "op-body" });
   private readonly connSelect = h("select", { "aria-label": "Connection", "data-testid": "run-connection" });
   private readonly cmdSelect = h(
@@ -581,9 +582,7 @@ export class RunDialog {
       activeRuns.add(runId);
       this.running = runId;
       go.disabled = true;
-      const off = on("backupProgress", (ev) => {
-        if (ev.runId === runId) line.textContent = backupProgressText(ev.progress);
-      });
+      this.restoreRun.follow("backupProgress", runId, (ev) => (line.textContent = backupProgressText(ev.progress)));
       try {
         const typed = (confirm.querySelector("input") as HTMLInputElement).value;
         const rep = await call(commands.restoreBackup(runId, id, this.connection, this.password, typed));
@@ -601,7 +600,6 @@ export class RunDialog {
         go.disabled = false;
         area.append(errorBox(e));
       } finally {
-        off();
         activeRuns.delete(runId);
         this.running = null;
       }

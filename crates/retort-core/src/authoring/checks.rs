@@ -523,56 +523,6 @@ fn naming_hints(map: &RevisionMap, patterns: &[String], report: &mut CheckReport
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn patterns() {
-        let p: Vec<String> = DEFAULT_NAMING_PATTERNS
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        for ok in [
-            "add_users",
-            "alter_orders",
-            "remove_sessions",
-            "add_email_to_users",
-            "rename_name_in_users",
-            "create_index_on_users",
-            "add_user_roles",
-        ] {
-            assert!(follows_conventions(ok, &p), "{ok}");
-        }
-        for bad in [
-            "users",
-            "create_users",
-            "add_",
-            "fix_stuff",
-            "",
-            "rename_x_users",
-        ] {
-            assert!(!follows_conventions(bad, &p), "{bad}");
-        }
-        assert!(parse_pattern("<a><b>").is_err());
-        assert!(parse_pattern("add_<").is_err());
-    }
-
-    #[test]
-    fn python_downgrades() {
-        let empty = "def upgrade():\n    op.create_table('t')\n\n\ndef downgrade():\n    \"\"\"Downgrade.\"\"\"\n    pass\n";
-        assert_eq!(python_empty_downgrade(empty), Some(Some(5)));
-        let both_empty = "def upgrade():\n    pass\n\ndef downgrade():\n    pass\n";
-        assert_eq!(python_empty_downgrade(both_empty), None);
-        let fine = "def upgrade():\n    op.create_table('t')\n\ndef downgrade():\n    op.drop_table('t')\n";
-        assert_eq!(python_empty_downgrade(fine), None);
-        let missing = "def upgrade():\n    op.create_table('t')\n";
-        assert_eq!(python_empty_downgrade(missing), Some(None));
-        let multidb = "def upgrade(engine_name):\n    globals()['upgrade_%s' % engine_name]()\n\ndef downgrade(engine_name):\n    globals()['downgrade_%s' % engine_name]()\n\ndef upgrade_a():\n    op.create_table('t')\n\ndef downgrade_a():\n    pass\n";
-        assert_eq!(python_empty_downgrade(multidb), Some(Some(10)));
-    }
-}
-
 /// Findings from a database's status: applied revisions whose file changed since Retort
 /// applied it there (from the journal's checksums).
 pub fn applied_file_findings(status: &crate::journal::status::ConnectionStatus) -> Vec<Finding> {
@@ -621,4 +571,54 @@ pub fn round_trip_findings(report: &crate::execution::round_trip::RoundTripRepor
             report.scratch
         )),
     }]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns() {
+        let p: Vec<String> = DEFAULT_NAMING_PATTERNS
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        for ok in [
+            "add_users",
+            "alter_orders",
+            "remove_sessions",
+            "add_email_to_users",
+            "rename_name_in_users",
+            "create_index_on_users",
+            "add_user_roles",
+        ] {
+            assert!(follows_conventions(ok, &p), "{ok}");
+        }
+        for bad in [
+            "users",
+            "create_users",
+            "add_",
+            "fix_stuff",
+            "",
+            "rename_x_users",
+        ] {
+            assert!(!follows_conventions(bad, &p), "{bad}");
+        }
+        assert!(parse_pattern("<a><b>").is_err());
+        assert!(parse_pattern("add_<").is_err());
+    }
+
+    #[test]
+    fn python_downgrades() {
+        let empty = "def upgrade():\n    op.create_table('t')\n\n\ndef downgrade():\n    \"\"\"Downgrade.\"\"\"\n    pass\n";
+        assert_eq!(python_empty_downgrade(empty), Some(Some(5)));
+        let both_empty = "def upgrade():\n    pass\n\ndef downgrade():\n    pass\n";
+        assert_eq!(python_empty_downgrade(both_empty), None);
+        let fine = "def upgrade():\n    op.create_table('t')\n\ndef downgrade():\n    op.drop_table('t')\n";
+        assert_eq!(python_empty_downgrade(fine), None);
+        let missing = "def upgrade():\n    op.create_table('t')\n";
+        assert_eq!(python_empty_downgrade(missing), Some(None));
+        let multidb = "def upgrade(engine_name):\n    globals()['upgrade_%s' % engine_name]()\n\ndef downgrade(engine_name):\n    globals()['downgrade_%s' % engine_name]()\n\ndef upgrade_a():\n    op.create_table('t')\n\ndef downgrade_a():\n    pass\n";
+        assert_eq!(python_empty_downgrade(multidb), Some(Some(10)));
+    }
 }

@@ -222,7 +222,7 @@ mod tests {
             size_bytes: 1,
             sha256: "0".repeat(64),
             verification: "PRAGMA integrity_check: ok".into(),
-            restore_tested: n % 2 == 0,
+            restore_tested: n.is_multiple_of(2),
             created_at: format!("2026-11-24T19:47:0{n}.000Z"),
             duration_ms: 12,
             warnings: Vec::new(),

@@ -12,6 +12,7 @@ ensure_gui_deps
 ensure_chromium
 ensure_ui
 ensure_dump_tools
+ensure_sshd
 # The comparison with alembic must run here, not skip.
 export RETORT_REQUIRE_ALEMBIC=1
 # Runs the tests make are journaled in a store of their own, not in the user's.

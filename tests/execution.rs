@@ -12,7 +12,8 @@ use std::fs;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
-use support::{ScratchDb, Server, alembic_layout, native_layout, retort, run, text, venv_bin};
+use support::{
+    Announcements, ScratchDb, Server, alembic_layout, native_layout, retort, run, text, venv_bin};
 
 /// (id, down_revision, branch_labels, depends_on, message)
 const GRAPH: &[(&str, &[&str], &[&str], &[&str], &str)] = &[
@@ -198,6 +199,7 @@ trait Inspect {
         let mut rows: Vec<String> = self
             .query("SELECT version_num FROM alembic_version")
             .lines()
+            .filter(|l| !l.is_empty())
             .map(str::to_string)
             .collect();
         rows.sort();
@@ -621,6 +623,10 @@ fn wait_for_the_killed_session(db: &dyn Inspect, server: Option<Server>) {
     }
 }
 
+/// Kills `retort upgrade head` at random points of a 30-step run, each kill once the run has
+/// announced a randomly chosen step of its first half (its stdout, line-buffered, says
+/// "Running …" as a step starts), plus a random pause of up to 1 ms: the kill lands mid-run
+/// whatever the machine's speed or load, at a different point of a step each time.
 fn kill_repeatedly(db: &dyn Inspect, server: Option<Server>, url: &str, slow: &str) {
     const COUNT: usize = 30;
     let dir = tempfile::tempdir().unwrap();
@@ -632,16 +638,20 @@ fn kill_repeatedly(db: &dyn Inspect, server: Option<Server>, url: &str, slow: &s
             .args(["upgrade", "head"])
             .current_dir(dir.path())
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(50 + rng.below(400)));
+        let step = 1 + rng.below(COUNT as u64 / 2) as usize;
+        let mut stdout = Announcements::follow(&mut child);
+        stdout.wait_for("Running ", step);
+        std::thread::sleep(Duration::from_micros(rng.below(1000)));
         child.kill().unwrap(); // SIGKILL
         let status = child.wait().unwrap();
+        drop(stdout);
         wait_for_the_killed_session(db, server);
         let applied = assert_consistent(db, server, COUNT);
-        eprintln!("round {round}: killed ({status}) with {applied} applied");
+        eprintln!("round {round}: killed at step {step} ({status}) with {applied} applied");
         if applied < COUNT && status.code().is_none() {
             kills_mid_run += 1;
         }
@@ -654,10 +664,8 @@ fn kill_repeatedly(db: &dyn Inspect, server: Option<Server>, url: &str, slow: &s
             );
         }
     }
-    assert!(
-        kills_mid_run > 0,
-        "no kill landed during a run; slow the revisions down"
-    );
+    // Each kill follows a step's start with at least fifteen steps to go.
+    assert!(kills_mid_run > 0, "no kill landed during a run");
     let out = run(retort(), dir.path(), &["upgrade", "head"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(assert_consistent(db, server, COUNT), COUNT);
@@ -671,7 +679,7 @@ fn sqlite_survives_kills() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("k.db");
     // Some work per revision so that a kill often lands inside a transaction.
-    let slow = "\nCREATE TABLE IF NOT EXISTS filler (n INTEGER);\nWITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 20000) INSERT INTO filler SELECT n FROM c;";
+    let slow = "\nCREATE TABLE IF NOT EXISTS filler (n INTEGER);\nWITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 100000) INSERT INTO filler SELECT n FROM c;";
     kill_repeatedly(
         &Sqlite(path.clone()),
         None,
@@ -700,7 +708,7 @@ fn ctrl_c_stops_between_steps() {
     };
     let dir = tempfile::tempdir().unwrap();
     linear_project(dir.path(), &db.url(), 20, None, "\nSELECT pg_sleep(0.1);");
-    let child = Command::new(retort())
+    let mut child = Command::new(retort())
         .args(["upgrade", "head"])
         .current_dir(dir.path())
         .stdin(Stdio::null())
@@ -708,7 +716,9 @@ fn ctrl_c_stops_between_steps() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(700));
+    // Mid-run: the fourth step has started, so three have committed and sixteen are to go.
+    let mut stdout = Announcements::follow(&mut child);
+    assert!(stdout.wait_for("Running ", 4), "{}", stdout.all());
     assert!(
         Command::new("kill")
             .args(["-INT", &child.id().to_string()])
@@ -718,6 +728,7 @@ fn ctrl_c_stops_between_steps() {
     );
     let out = child.wait_with_output().unwrap();
     let err = text(&out.stderr);
+    stdout.all().lines().for_each(|l| eprintln!("stdout: {l}"));
     assert_eq!(out.status.code(), Some(130), "{err}");
     assert!(err.contains("Cancelled after"), "{err}");
     let applied = assert_consistent(&db, Some(Server::Postgres), 20);
@@ -751,25 +762,24 @@ fn two_at_once(db: &dyn Inspect, url: &str, slow: &str) {
             .spawn()
             .unwrap()
     };
-    // A waiting second run: it gets the lock after the first and finds nothing to do.
-    let first = start("30");
-    std::thread::sleep(Duration::from_millis(150));
+    // A waiting second run: it gets the lock after the first and finds nothing to do. The
+    // first holds the lock once it has announced a step.
+    let mut first = start("30");
+    let mut first_stdout = Announcements::follow(&mut first);
+    assert!(first_stdout.wait_for("Running ", 1));
     let second = start("30");
     let (a, b) = (
         first.wait_with_output().unwrap(),
         second.wait_with_output().unwrap(),
     );
+    let a_stdout = first_stdout.all();
     assert!(
         a.status.success() && b.status.success(),
         "{}{}",
         text(&a.stderr),
         text(&b.stderr)
     );
-    assert!(
-        text(&a.stdout).contains("Done: 10 step(s)"),
-        "{}",
-        text(&a.stdout)
-    );
+    assert!(a_stdout.contains("Done: 10 step(s)"), "{a_stdout}");
     assert!(
         text(&b.stdout).contains("Nothing to do"),
         "{}",
@@ -788,11 +798,13 @@ fn two_at_once(db: &dyn Inspect, url: &str, slow: &str) {
             .status
             .success()
     );
-    let first = start("30");
-    std::thread::sleep(Duration::from_millis(150));
+    let mut first = start("30");
+    let mut first_stdout = Announcements::follow(&mut first);
+    assert!(first_stdout.wait_for("Running ", 1));
     let second = start("0");
     let b = second.wait_with_output().unwrap();
     let a = first.wait_with_output().unwrap();
+    drop(first_stdout.all());
     assert!(a.status.success(), "{}", text(&a.stderr));
     assert_eq!(b.status.code(), Some(255));
     // A command error: `FAILED: ...` on stdout, as alembic's `util.err` prints it.

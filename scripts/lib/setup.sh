@@ -94,3 +94,36 @@ ensure_gui_deps() {
 ensure_chromium() {
   apt_install chromium
 }
+
+# OpenSSH's server and client for the SSH-tunnel tests (tests/support/sshd.rs), which start
+# an sshd of their own on a loopback port. The package's own sshd must neither start nor stay
+# enabled: a policy-rc.d that refuses every start is put in place for the install when there
+# is none (Docker images have one) and taken away again, and the service that the package's
+# postinst enabled is disabled (only when this function installed it). sshd refuses to run
+# without its privilege-separation folder /run/sshd, which the unstarted service never made.
+ensure_sshd() {
+  local pkgs=()
+  [ -x /usr/sbin/sshd ] || pkgs+=(openssh-server)
+  { command -v ssh && command -v ssh-keygen && command -v ssh-agent && command -v ssh-add; } >/dev/null 2>&1 || pkgs+=(openssh-client)
+  if [ ${#pkgs[@]} -gt 0 ]; then
+    local policy=/usr/sbin/policy-rc.d ours="" status=0
+    if [ ! -e "$policy" ]; then
+      printf '#!/bin/sh\n# ensure_sshd (scripts/lib/setup.sh): no service starts during its install\nexit 101\n' | as_root tee "$policy" >/dev/null
+      as_root chmod 0755 "$policy"
+      ours=1
+    fi
+    apt_install "${pkgs[@]}" || status=$?
+    [ -z "$ours" ] || as_root rm -f "$policy"
+    [ "$status" = 0 ] || return "$status"
+    if [[ " ${pkgs[*]} " == *" openssh-server "* ]]; then
+      if command -v systemctl >/dev/null 2>&1; then
+        as_root systemctl disable --quiet ssh.service >/dev/null 2>&1 || true
+      elif command -v update-rc.d >/dev/null 2>&1; then
+        as_root update-rc.d ssh disable >/dev/null 2>&1 || true
+      fi
+    fi
+  fi
+  if [ ! -d /run/sshd ]; then
+    as_root install -d -m 0755 -o root -g root /run/sshd
+  fi
+}

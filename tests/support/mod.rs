@@ -14,6 +14,7 @@
 #![allow(dead_code)]
 
 pub mod databases;
+pub mod sshd;
 pub mod ui;
 
 // Re-exported so that a test imports from `support` alone; not every binary uses each.
@@ -92,4 +93,53 @@ pub fn retort_in(dir: &Path, home: &Path) -> Command {
     let mut cmd = Command::new(retort());
     cmd.current_dir(dir).env("RETORT_HOME", home);
     cmd
+}
+
+/// A child's stdout read line by line on a thread of its own, so that a test waits for what
+/// the child has announced (a step's start, line-buffered on Rust's stdout) instead of
+/// sleeping for a guessed time, and still gets the whole output at the end.
+pub struct Announcements {
+    lines: std::sync::mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Announcements {
+    /// Takes over `child`'s stdout, which must be piped.
+    pub fn follow(child: &mut std::process::Child) -> Self {
+        use std::io::BufRead as _;
+        let stdout = child.stdout.take().expect("the child's stdout is piped");
+        let (send, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if send.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Self {
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits until `count` lines starting with `prefix` have been printed in all; false when
+    /// stdout closed first (the child ended).
+    pub fn wait_for(&mut self, prefix: &str, count: usize) -> bool {
+        loop {
+            if self.seen.iter().filter(|l| l.starts_with(prefix)).count() >= count {
+                return true;
+            }
+            match self.lines.recv() {
+                Ok(line) => self.seen.push(line),
+                Err(_) => return false,
+            }
+        }
+    }
+
+    /// Everything the child printed, once its stdout has closed.
+    pub fn all(mut self) -> String {
+        self.seen.extend(self.lines.iter());
+        self.seen.iter().map(|l| format!("{l}\n")).collect()
+    }
 }

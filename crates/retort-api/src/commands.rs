@@ -21,6 +21,7 @@ use retort_core::database::{self, DatabaseUrl, Secret, VersionTable};
 use retort_core::graph::{RevisionMap, lanes};
 use retort_core::project;
 use retort_core::store::ConnectionProfile;
+use retort_core::tunnel::SshRoute;
 use retort_core::store::profiles::{self, default_color};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -403,7 +404,23 @@ pub async fn save_connection(
             keeper: Keeper::Session,
             secret: password,
         },
+        PasswordChoice::Command => PasswordPlan::Command {
+            command: non_empty(input.password_command).ok_or_else(|| {
+                ApiError::invalid("enter the command that prints the password")
+            })?,
+            lifetime: input.password_lifetime,
+        },
     };
+    let hops: Vec<String> = input
+        .ssh_hops
+        .iter()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .collect();
+    profile.ssh = (!hops.is_empty()).then(|| SshRoute {
+        hops,
+        identity: non_empty(input.ssh_identity).map(PathBuf::from),
+    });
     let saved = connections::save(store, &core.credentials, old, profile, plan)
         .await?
         .profile;
@@ -414,6 +431,20 @@ pub async fn save_connection(
     }
     core.emit(ApiEvent::ConnectionsChanged);
     Ok(ConnectionView::of(&saved, &bound_names(core).await?))
+}
+
+/// Trusts an SSH hop's host key once the user has compared its fingerprint: added to the
+/// known_hosts file OpenSSH uses, if the hop still shows that key.
+pub async fn trust_host_key(core: &AppCore, request: TrustHostKey) -> Result<String, ApiError> {
+    let store = core.store().await?;
+    let file = connections::trust_host_key(
+        store,
+        &request.connection,
+        &request.host,
+        &request.fingerprint,
+    )
+    .await?;
+    Ok(file.display().to_string())
 }
 
 /// Deletes a connection and its kept password.
@@ -432,12 +463,13 @@ pub async fn bind_connection(core: &AppCore, name: String) -> Result<WorkspaceVi
     view_of(core, &opened).await
 }
 
-/// A saved connection as a URL with its password: `password` if given, else the kept one.
+/// A saved connection reached: its URL with its password (`password` if given, else the kept
+/// one or its command's), through its SSH tunnel if it has one (open while this lives).
 pub(crate) async fn resolve(
     core: &AppCore,
     name: &str,
     password: Option<String>,
-) -> Result<(ConnectionProfile, DatabaseUrl), ApiError> {
+) -> Result<connections::Reached, ApiError> {
     let store = core.store().await?;
     let given = non_empty(password).map(Secret::new);
     Ok(connections::resolve(store, &core.credentials, name, given).await?)
@@ -464,7 +496,8 @@ pub async fn test_connection(
     name: String,
     password: Option<String>,
 ) -> Result<ConnectionReport, ApiError> {
-    let (_, url) = resolve(core, &name, password).await?;
+    let reached = resolve(core, &name, password).await?;
+    let url = &reached.url;
     let (table, opened) = version_table(core);
     let empty;
     let map = match opened.as_ref().and_then(|o| o.map.as_ref()) {
@@ -480,7 +513,8 @@ pub async fn test_connection(
         finished: false,
         ok: None,
     });
-    let report = check_connection(&url, &table, map, core.timeout).await;
+    let mut report = check_connection(url, &table, map, core.timeout).await;
+    report.ssh = reached.tunnel.as_ref().map(|t| t.report.clone());
     core.emit(ApiEvent::ConnectionTest {
         name: name.clone(),
         finished: true,
@@ -497,6 +531,8 @@ pub async fn connection_positions(core: &AppCore) -> Result<Vec<ConnectionPositi
     let store = core.store().await?;
     let bound = store.workspace(&opened.dir).await?.connections;
     let mut targets: Vec<(ConnectionPosition, Result<DatabaseUrl, ApiError>)> = Vec::new();
+    // Open until every position is read.
+    let mut tunnels = Vec::new();
     if let Some(url) = opened.project.as_ref().and_then(project_url) {
         targets.push((
             ConnectionPosition {
@@ -524,7 +560,10 @@ pub async fn connection_positions(core: &AppCore) -> Result<Vec<ConnectionPositi
                 error: None,
                 password_needed: false,
             },
-            resolved.map(|(_, url)| url),
+            resolved.map(|reached| {
+                tunnels.extend(reached.tunnel);
+                reached.url
+            }),
         ));
     }
     let mut tasks = tokio::task::JoinSet::new();
@@ -554,6 +593,7 @@ pub async fn connection_positions(core: &AppCore) -> Result<Vec<ConnectionPositi
         let (n, position) = done.map_err(|e| ApiError::internal(e.to_string()))?;
         out.insert(n, position);
     }
+    drop(tunnels);
     Ok((0..count).filter_map(|n| out.remove(&n)).collect())
 }
 

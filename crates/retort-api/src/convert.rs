@@ -69,6 +69,10 @@ impl ConnectionView {
             environment: p.environment.clone(),
             color: p.color.clone(),
             password_storage: p.password_storage,
+            password_command: p.password_command.clone(),
+            password_lifetime: p.password_lifetime,
+            ssh_hops: p.ssh.as_ref().map(|r| r.hops.clone()).unwrap_or_default(),
+            ssh_identity: p.ssh.as_ref().and_then(|r| path_text(&r.identity)),
             url: p.display_url(),
             bound: bound.contains(&p.name),
         }
@@ -100,6 +104,12 @@ impl ConnectionReport {
             url: r.url,
             backend: r.backend,
             target: r.target,
+            ssh: r.ssh.map(|s| SshReport {
+                route: s.route,
+                authenticated: s.authenticated,
+                host_key: s.host_key,
+                setup_ms: s.setup_ms as f64,
+            }),
             timeout_ms: r.timeout_ms as f64,
             ok: r.ok,
             reachable: r.reachable,

@@ -36,6 +36,11 @@ pub enum ErrorKind {
     Execution,
     /// A backup or restore failed; nothing else was done.
     Backup,
+    /// The SSH route to the database failed (unreachable, refused, no permission, a host key
+    /// that is unknown or changed: then `hostKey` says which).
+    Ssh,
+    /// The connection's password command failed.
+    PasswordCommand,
     /// Anything else (a bug): the message says what.
     Internal,
 }
@@ -44,10 +49,26 @@ pub enum ErrorKind {
 /// on what to do about it where there is one. Never carries a password.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type, thiserror::Error)]
 #[error("{message}")]
+#[serde(rename_all = "camelCase")]
 pub struct ApiError {
     pub kind: ErrorKind,
     pub message: String,
     pub hint: Option<String>,
+    /// An SSH host key the user is asked about: unknown (to trust once they have checked
+    /// the fingerprint) or changed (refused).
+    pub host_key: Option<HostKeyQuestion>,
+}
+
+/// An SSH hop's host key that is not the known one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct HostKeyQuestion {
+    /// As known_hosts names it (`bastion.example`, `[10.0.0.5]:2222`).
+    pub host: String,
+    /// `ED25519 SHA256:…`
+    pub fingerprint: String,
+    /// The key differs from the known one (refused; not to be trusted from here).
+    pub changed: bool,
 }
 
 impl ApiError {
@@ -56,6 +77,7 @@ impl ApiError {
             kind,
             message: message.into(),
             hint: None,
+            host_key: None,
         }
     }
 
@@ -158,6 +180,32 @@ impl From<retort_core::connections::ConnectionError> for ApiError {
             )
             .with_hint("enter the password"),
             E::Worker(message) => Self::new(ErrorKind::Internal, message),
+            E::PasswordCommand { .. } => Self::new(ErrorKind::PasswordCommand, e.to_string())
+                .with_hint("run the command in a terminal to see why it fails; its output is never shown here"),
+            E::Tunnel { ref error, .. } => {
+                use retort_core::tunnel::TunnelError as T;
+                let host_key = match error {
+                    T::HostKeyUnknown {
+                        host, fingerprint, ..
+                    } => Some(HostKeyQuestion {
+                        host: host.clone(),
+                        fingerprint: fingerprint.clone(),
+                        changed: false,
+                    }),
+                    T::HostKeyChanged {
+                        host, fingerprint, ..
+                    } => Some(HostKeyQuestion {
+                        host: host.clone(),
+                        fingerprint: fingerprint.clone(),
+                        changed: true,
+                    }),
+                    _ => None,
+                };
+                let hint = error.advice();
+                let mut out = Self::new(ErrorKind::Ssh, e.to_string()).with_hint(hint);
+                out.host_key = host_key;
+                out
+            }
         }
     }
 }

@@ -172,6 +172,13 @@ pub struct ConnectionView {
     pub environment: String,
     pub color: String,
     pub password_storage: PasswordStorage,
+    /// [`PasswordStorage::Command`]: the command that prints the password (no secret).
+    pub password_command: Option<String>,
+    /// Seconds a password from the command is used before it is fetched again.
+    pub password_lifetime: Option<u32>,
+    /// The SSH hops from the first one connected to; empty: reached directly.
+    pub ssh_hops: Vec<String>,
+    pub ssh_identity: Option<String>,
     /// The URL with the password as `***`.
     pub url: String,
     /// Bound to the open workspace.
@@ -215,6 +222,8 @@ pub enum PasswordChoice {
     Session,
     /// Keep nothing: ask on every use.
     Ask,
+    /// Run `passwordCommand` when the password is needed; keep nothing.
+    Command,
 }
 
 /// The add/edit form.
@@ -238,8 +247,36 @@ pub struct ConnectionInput {
     pub password_choice: PasswordChoice,
     /// The password for the keychain or the session keyring.
     pub password: Option<String>,
+    /// [`PasswordChoice::Command`]: the command whose first line of output is the password.
+    pub password_command: Option<String>,
+    /// Seconds before a password from the command is fetched again (`None`: 600).
+    pub password_lifetime: Option<u32>,
+    /// SSH hops (`[user@]host[:port]` or ssh config aliases), from the first one connected
+    /// to; empty: the database is reached directly.
+    pub ssh_hops: Vec<String>,
+    /// A private key file to offer (absolute path).
+    pub ssh_identity: Option<String>,
     /// Bind the connection to the open workspace.
     pub bind: bool,
+}
+
+/// What an SSH route's check found: who authenticated how, the bastion's host key.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct SshReport {
+    pub route: String,
+    pub authenticated: Vec<String>,
+    pub host_key: Option<String>,
+    pub setup_ms: f64,
+}
+
+/// Trusting an SSH hop's host key after the user compared its fingerprint.
+#[derive(Debug, Clone, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct TrustHostKey {
+    pub connection: String,
+    pub host: String,
+    pub fingerprint: String,
 }
 
 /// The connection check's report (the core's `ConnectionReport`, as the UI reads it).
@@ -251,6 +288,8 @@ pub struct ConnectionReport {
     pub url: String,
     pub backend: Backend,
     pub target: String,
+    /// The SSH route it was reached through.
+    pub ssh: Option<SshReport>,
     pub timeout_ms: f64,
     pub ok: bool,
     pub reachable: Option<bool>,

@@ -25,7 +25,7 @@ pub fn main_for(cli: &Cli, connection: Option<&str>) -> ExitCode {
 
 fn run(cli: &Cli, connection: Option<&str>) -> Result<ExitCode, String> {
     let timeout = Duration::from_secs(cli.connect_timeout);
-    let report = match crate::connections::project_for_test(cli, connection)? {
+    let mut report = match crate::connections::project_for_test(cli, connection)? {
         Some((project, map)) => {
             let url = crate::database_url(cli, connection, &project)?;
             crate::runtime()?.block_on(check_connection(
@@ -42,6 +42,9 @@ fn run(cli: &Cli, connection: Option<&str>) -> Result<ExitCode, String> {
             crate::runtime()?.block_on(check_connection_without_project(&url, timeout))
         }
     };
+    if connection.is_some() {
+        report.ssh = crate::connections::ssh_report();
+    }
     let output = if cli.json {
         crate::json(&report)?
     } else {
@@ -94,6 +97,21 @@ pub fn render(r: &ConnectionReport) -> String {
         r.timeout_ms as f64 / 1000.0
     );
     let sqlite = r.tls == TlsState::NotApplicable;
+    if let Some(ssh) = &r.ssh {
+        let key = ssh
+            .host_key
+            .as_deref()
+            .map_or_else(String::new, |k| format!(", host key {k}"));
+        line(
+            &mut out,
+            OK,
+            "ssh",
+            &format!("{} up in {}{key}", ssh.route, ms(ssh.setup_ms as f64)),
+        );
+        for hop in &ssh.authenticated {
+            line(&mut out, OK, "ssh login", hop);
+        }
+    }
     if r.reachable == Some(true) {
         let how = match r.connect_ms {
             Some(t) if sqlite => format!("{}, opened in {}", r.target, ms(t)),

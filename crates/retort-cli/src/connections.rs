@@ -50,13 +50,22 @@ pub enum ConnectionsCommand {
         #[command(flatten)]
         password: PasswordArgs,
         /// Forget the password: the connection needs none.
-        #[arg(long, conflicts_with_all = ["password_stdin", "ask_password", "ask_every_time", "session_only"])]
+        #[arg(long, conflicts_with_all = ["password_stdin", "ask_password", "ask_every_time", "session_only", "password_command"])]
         no_password: bool,
     },
     /// Delete a connection and its password.
     Remove { name: String },
     /// Run the connection check (as check-connection) against a saved connection.
     Test { name: String },
+    /// Trust an SSH hop's host key, once you have compared its fingerprint with the one the
+    /// server's administrator gives (`connections test` prints both when the key is unknown).
+    TrustHost {
+        name: String,
+        /// The hop as known_hosts names it (`bastion.example`, `[10.0.0.5]:2222`).
+        host: String,
+        /// The fingerprint you checked (`SHA256:…`).
+        fingerprint: String,
+    },
 }
 
 #[derive(clap::Args)]
@@ -101,6 +110,16 @@ pub struct Fields {
     /// A hex colour (#d73a49); default: by environment.
     #[arg(long, value_name = "HEX")]
     color: Option<String>,
+    /// Reach the database through this SSH host ([user@]host[:port] or an ~/.ssh/config
+    /// alias). Repeat for jump hosts, first hop first: the last one connects to the database.
+    #[arg(long = "ssh", value_name = "HOST")]
+    ssh: Vec<String>,
+    /// A private key file for the SSH hops (besides the agent's and the ssh config's).
+    #[arg(long, value_name = "FILE")]
+    ssh_identity: Option<PathBuf>,
+    /// Reach the database directly again (forget the SSH hops).
+    #[arg(long, conflicts_with_all = ["ssh", "ssh_identity"])]
+    no_ssh: bool,
 }
 
 #[derive(clap::Args)]
@@ -118,11 +137,33 @@ pub struct PasswordArgs {
     /// Keep no password: ask for it on every use.
     #[arg(long)]
     ask_every_time: bool,
+    /// Take the password from this command's first line of output, run when needed (e.g.
+    /// 'vault kv get -field=password secret/db'); the command is saved, its output never.
+    #[arg(long, value_name = "COMMAND", conflicts_with_all = ["password_stdin", "ask_password", "session_only", "ask_every_time"])]
+    password_command: Option<String>,
+    /// Seconds a password from the command is used before it is fetched again (default 600:
+    /// short-lived tokens such as AWS RDS IAM ones last 15 minutes).
+    #[arg(long, value_name = "SECONDS", requires = "password_command")]
+    password_lifetime: Option<u32>,
 }
 
 pub fn main(cli: &Cli, command: &ConnectionsCommand) -> ExitCode {
     if let ConnectionsCommand::Test { name } = command {
         return crate::check::main_for(cli, Some(name));
+    }
+    if let ConnectionsCommand::TrustHost {
+        name,
+        host,
+        fingerprint,
+    } = command
+    {
+        return match trust_host(name, host, fingerprint) {
+            Ok(file) => {
+                println!("Trusted the host key of {host} ({fingerprint}): added to {file}");
+                ExitCode::SUCCESS
+            }
+            Err(message) => crate::fail(cli, &message),
+        };
     }
     match run(cli, command) {
         Ok(output) => {
@@ -169,9 +210,13 @@ fn open(rt: &tokio::runtime::Runtime) -> Result<Store, String> {
         .map_err(|e| e.to_string())
 }
 
-/// `--connection NAME`: the saved profile and the URL to connect with. The keychain is read
-/// outside any async runtime (its stores block).
+/// `--connection NAME`: the saved profile and the URL to connect with (password from the
+/// keychain, the command, or asked for; through the SSH route if it has one). The keychain
+/// and the command run outside any async runtime (they block). A tunnel stays open until the
+/// process ends: a CLI command is one operation.
 pub fn resolve_profile(name: &str) -> Result<(ConnectionProfile, DatabaseUrl), String> {
+    static TUNNELS: std::sync::Mutex<Vec<retort_core::tunnel::Tunnel>> =
+        std::sync::Mutex::new(Vec::new());
     let rt = crate::runtime()?;
     let store = open(&rt)?;
     let profile = rt
@@ -186,10 +231,39 @@ pub fn resolve_profile(name: &str) -> Result<(ConnectionProfile, DatabaseUrl), S
         ))?),
         _ => None,
     };
-    let password =
-        connections::password(&Credentials::system(), &profile, given).map_err(connection_error)?;
-    let url = profile.to_url(password).map_err(|e| e.to_string())?;
-    Ok((profile, url))
+    let reached =
+        connections::reach(&Credentials::system(), profile, given).map_err(connection_error)?;
+    if let Some(tunnel) = reached.tunnel {
+        tunnel_note(&tunnel.report);
+        TUNNELS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(tunnel);
+    }
+    Ok((reached.profile, reached.url))
+}
+
+/// What the check says about the SSH route, kept for `connections test` to print.
+static SSH_REPORT: std::sync::Mutex<Option<retort_core::tunnel::SshReport>> =
+    std::sync::Mutex::new(None);
+
+fn tunnel_note(report: &retort_core::tunnel::SshReport) {
+    *SSH_REPORT.lock().unwrap_or_else(|e| e.into_inner()) = Some(report.clone());
+}
+
+/// The SSH route's report of the last connection resolved here, if it had one.
+pub fn ssh_report() -> Option<retort_core::tunnel::SshReport> {
+    SSH_REPORT.lock().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
+fn trust_host(name: &str, host: &str, fingerprint: &str) -> Result<String, String> {
+    let rt = crate::runtime()?;
+    let store = open(&rt)?;
+    let trusted = rt.block_on(connections::trust_host_key(&store, name, host, fingerprint));
+    rt.block_on(store.close());
+    trusted
+        .map(|file| file.display().to_string())
+        .map_err(connection_error)
 }
 
 fn prompt(text: &str) -> Result<Secret, String> {
@@ -249,7 +323,31 @@ fn apply(profile: &mut ConnectionProfile, f: &Fields) -> Result<(), String> {
     if let Some(c) = &f.color {
         profile.color = profiles::normalize_color(c).map_err(|e| e.to_string())?;
     }
+    if f.no_ssh {
+        profile.ssh = None;
+    }
+    if !f.ssh.is_empty() {
+        profile.ssh = Some(retort_core::tunnel::SshRoute {
+            hops: f.ssh.clone(),
+            identity: profile.ssh.as_ref().and_then(|r| r.identity.clone()),
+        });
+    }
+    if let Some(identity) = &f.ssh_identity {
+        let identity = std::path::absolute(identity).unwrap_or(identity.clone());
+        match profile.ssh.as_mut() {
+            Some(route) => route.identity = Some(identity),
+            None => return Err("--ssh-identity is for the SSH hops: give them with --ssh".into()),
+        }
+    }
     Ok(())
+}
+
+/// `--password-command`: the plan that takes the password from it.
+fn command_plan(p: &PasswordArgs) -> Option<PasswordPlan> {
+    p.password_command.as_ref().map(|command| PasswordPlan::Command {
+        command: command.clone(),
+        lifetime: p.password_lifetime,
+    })
 }
 
 /// The password given on this command line (stdin or prompt), if any.
@@ -277,6 +375,22 @@ fn connection_error(e: ConnectionError) -> String {
         ConnectionError::NoPasswordToKeep { .. } => {
             "--session-only keeps a password: give it with --password-stdin or --ask-password"
                 .into()
+        }
+        ConnectionError::Tunnel {
+            ref connection,
+            ref error,
+        } => {
+            let mut text = format!("{e}\n  {}", error.advice());
+            if let retort_core::tunnel::TunnelError::HostKeyUnknown {
+                host, fingerprint, ..
+            } = error
+            {
+                let fp = fingerprint.split_whitespace().last().unwrap_or(fingerprint);
+                text.push_str(&format!(
+                    "\n  Once checked: retort connections trust-host {connection} '{host}' {fp}"
+                ));
+            }
+            text
         }
         e => e.to_string(),
     }
@@ -356,7 +470,12 @@ fn run(cli: &Cli, command: &ConnectionsCommand) -> Result<String, String> {
                 None => url_password,
             };
             let mut note = String::new();
-            let plan = if password.ask_every_time {
+            let plan = if let Some(plan) = command_plan(password) {
+                if secret.is_some() {
+                    note = "note: the URL's password was not kept (--password-command)\n".into();
+                }
+                plan
+            } else if password.ask_every_time {
                 if secret.is_some() {
                     note = "note: the URL's password was not kept (--ask-every-time)\n".into();
                 }
@@ -457,6 +576,23 @@ fn run(cli: &Cli, command: &ConnectionsCommand) -> Result<String, String> {
                     line("tls ca", path(&p.tls_ca_file));
                 }
                 line("password", p.password_storage.describe().into());
+                if let Some(command) = &p.password_command {
+                    line("command", command.clone());
+                    line(
+                        "lifetime",
+                        format!(
+                            "{} s",
+                            p.password_lifetime.map_or(
+                                retort_core::credentials::command::DEFAULT_LIFETIME.as_secs(),
+                                u64::from
+                            )
+                        ),
+                    );
+                }
+                if let Some(route) = &p.ssh {
+                    line("ssh", route.hops.join(" → "));
+                    line("ssh key", path(&route.identity));
+                }
                 if !v.workspaces.is_empty() {
                     line("workspaces", v.workspaces.join(", "));
                 }
@@ -480,6 +616,8 @@ fn run(cli: &Cli, command: &ConnectionsCommand) -> Result<String, String> {
             apply(&mut profile, fields)?;
             let plan = if *no_password {
                 PasswordPlan::None
+            } else if let Some(plan) = command_plan(password) {
+                plan
             } else if password.ask_every_time {
                 PasswordPlan::Ask
             } else if let Some(s) = given_password(password, &profile.name)? {
@@ -525,7 +663,9 @@ fn run(cli: &Cli, command: &ConnectionsCommand) -> Result<String, String> {
                 out
             }
         }
-        ConnectionsCommand::Test { .. } => unreachable!("handled in main"),
+        ConnectionsCommand::Test { .. } | ConnectionsCommand::TrustHost { .. } => {
+            unreachable!("handled in main")
+        }
     };
     rt.block_on(store.close());
     Ok(out)

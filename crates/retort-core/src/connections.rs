@@ -6,10 +6,13 @@
 //! The keepers block (a D-Bus call, a kernel keyring), so every call to them runs on a
 //! blocking thread.
 
+use crate::credentials::command::{self, CommandError};
 use crate::credentials::{CredentialError, Credentials, Keeper};
-use crate::database::{DatabaseUrl, Secret};
-use crate::store::{ConnectionProfile, PasswordStorage, Store, StoreError};
+use crate::database::{DatabaseUrl, Refresh, Secret, Via};
+use crate::store::{ConnectionProfile, Driver, PasswordStorage, Store, StoreError};
+use crate::tunnel::{self, Tunnel, TunnelError};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Where a saved connection's password goes.
 #[derive(Debug)]
@@ -20,6 +23,12 @@ pub enum PasswordPlan {
     None,
     /// Asked for on every use; a kept one is deleted.
     Ask,
+    /// Printed by `command` when needed (fetched again after `lifetime` seconds); a kept one
+    /// is deleted.
+    Command {
+        command: String,
+        lifetime: Option<u32>,
+    },
     /// Kept by `keeper`: `secret`, or without one the password already kept (moved from the
     /// other keeper when it was kept there).
     Kept {
@@ -40,6 +49,16 @@ pub enum ConnectionError {
     /// The profile asks for its password on every use, and none was given.
     #[error("connection '{connection}' asks for its password on every use")]
     PasswordNeeded { connection: String },
+    #[error("connection '{connection}': {error}")]
+    PasswordCommand {
+        connection: String,
+        error: CommandError,
+    },
+    #[error("connection '{connection}': {error}")]
+    Tunnel {
+        connection: String,
+        error: TunnelError,
+    },
     #[error("a worker thread failed: {0}")]
     Worker(String),
 }
@@ -80,9 +99,18 @@ pub async fn save(
             profile.password_storage = old
                 .as_ref()
                 .map_or(PasswordStorage::None, |o| o.password_storage);
+            if let Some(old) = &old {
+                profile.password_command = old.password_command.clone();
+                profile.password_lifetime = old.password_lifetime;
+            }
         }
         PasswordPlan::None => profile.password_storage = PasswordStorage::None,
         PasswordPlan::Ask => profile.password_storage = PasswordStorage::Ask,
+        PasswordPlan::Command { command, lifetime } => {
+            profile.password_storage = PasswordStorage::Command;
+            profile.password_command = Some(command);
+            profile.password_lifetime = lifetime;
+        }
         PasswordPlan::Kept { keeper, secret } => {
             if keeper == Keeper::Keychain {
                 blocking(credentials, |c| c.keychain_status()).await??;
@@ -158,9 +186,10 @@ pub async fn remove(
     Ok((removed, warning))
 }
 
-/// The password to connect with: `given` if any, else the kept one; `None` when the profile
-/// needs none; [`ConnectionError::PasswordNeeded`] when it is asked for on every use and none
-/// was given. Blocks (the keeper): call it off the async runtime, or use [`resolve`].
+/// The password to connect with: `given` if any, else the kept one, or the one the profile's
+/// command prints; `None` when the profile needs none; [`ConnectionError::PasswordNeeded`]
+/// when it is asked for on every use and none was given. Blocks (the keeper, the command):
+/// call it off the async runtime, or use [`resolve`].
 pub fn password(
     credentials: &Credentials,
     profile: &ConnectionProfile,
@@ -174,6 +203,15 @@ pub fn password(
         PasswordStorage::Ask => Err(ConnectionError::PasswordNeeded {
             connection: profile.name.clone(),
         }),
+        PasswordStorage::Command => {
+            let text = profile.password_command.clone().unwrap_or_default();
+            command::fetch(&text, command::TIMEOUT)
+                .map(Some)
+                .map_err(|error| ConnectionError::PasswordCommand {
+                    connection: profile.name.clone(),
+                    error,
+                })
+        }
         PasswordStorage::Keychain | PasswordStorage::Session => {
             let keeper = Keeper::of(profile.password_storage).expect("a kept password");
             Ok(Some(credentials.get(keeper, profile)?))
@@ -181,25 +219,111 @@ pub fn password(
     }
 }
 
-/// The saved connection `name` and the URL to connect with, its password from `given` or
-/// its keeper ([`password`]).
+/// A saved connection ready to connect to: the URL carries its password (one from a command
+/// is fetched again when it expires) and, behind a bastion, the tunnel's local end; the
+/// tunnel stays open while this lives, so keep it for the whole operation.
+#[derive(Debug)]
+pub struct Reached {
+    pub profile: ConnectionProfile,
+    pub url: DatabaseUrl,
+    pub tunnel: Option<Tunnel>,
+}
+
+/// How long each SSH connection of a tunnel may take to answer.
+pub const SSH_CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// [`password`], then the profile's URL, then its tunnel if it has an SSH route. A password
+/// given for this use is not fetched again. Blocks: call it off the async runtime, or use
+/// [`resolve`].
+pub fn reach(
+    credentials: &Credentials,
+    profile: ConnectionProfile,
+    given: Option<Secret>,
+) -> Result<Reached, ConnectionError> {
+    let was_given = given.is_some();
+    let secret = password(credentials, &profile, given)?;
+    let mut url = profile.to_url(secret.clone())?;
+    if let (PasswordStorage::Command, Some(first), false) =
+        (profile.password_storage, secret, was_given)
+    {
+        let text = profile.password_command.clone().unwrap_or_default();
+        let lifetime = profile
+            .password_lifetime
+            .map_or(command::DEFAULT_LIFETIME, |s| Duration::from_secs(s.into()));
+        url.refresh = Some(Refresh::new(first, lifetime, move || {
+            command::fetch(&text, command::TIMEOUT).map_err(|e| e.to_string())
+        }));
+    }
+    let tunnel = match &profile.ssh {
+        None => None,
+        Some(route) => {
+            let host = profile.host.clone().unwrap_or_else(|| "localhost".into());
+            let port = url.port.unwrap_or(match profile.driver {
+                Driver::Mysql => 3306,
+                _ => 5432,
+            });
+            let tunnel = tunnel::open(route, &host, port, SSH_CONNECT_TIMEOUT).map_err(|error| {
+                ConnectionError::Tunnel {
+                    connection: profile.name.clone(),
+                    error,
+                }
+            })?;
+            url.via = Some(Via::new(tunnel.local, route.describe(), tunnel.diagnosis()));
+            Some(tunnel)
+        }
+    };
+    Ok(Reached {
+        profile,
+        url,
+        tunnel,
+    })
+}
+
+/// The saved connection `name`, reached ([`reach`]): its password from `given`, its keeper
+/// or its command, through its SSH route if it has one.
 pub async fn resolve(
     store: &Store,
     credentials: &Arc<Credentials>,
     name: &str,
     given: Option<Secret>,
-) -> Result<(ConnectionProfile, DatabaseUrl), ConnectionError> {
+) -> Result<Reached, ConnectionError> {
     let profile = store.connection(name).await?;
-    let target = profile.clone();
-    let secret = blocking(credentials, move |c| password(c, &target, given)).await??;
-    let url = profile.to_url(secret)?;
-    Ok((profile, url))
+    blocking(credentials, move |c| reach(c, profile, given)).await?
+}
+
+/// Trusts the host key `fingerprint` of the hop `host` of the saved connection `name`'s SSH
+/// route ([`tunnel::trust_host_key`]); gives the known_hosts file it was added to.
+pub async fn trust_host_key(
+    store: &Store,
+    name: &str,
+    host: &str,
+    fingerprint: &str,
+) -> Result<std::path::PathBuf, ConnectionError> {
+    let profile = store.connection(name).await?;
+    let Some(route) = profile.ssh.clone() else {
+        return Err(ConnectionError::Tunnel {
+            connection: profile.name,
+            error: TunnelError::Failed {
+                route: String::new(),
+                detail: "the connection has no SSH route".into(),
+            },
+        });
+    };
+    let (host, fingerprint) = (host.to_string(), fingerprint.to_string());
+    tokio::task::spawn_blocking(move || {
+        tunnel::trust_host_key(&route, &host, &fingerprint, SSH_CONNECT_TIMEOUT)
+    })
+    .await
+    .map_err(|e| ConnectionError::Worker(e.to_string()))?
+    .map_err(|error| ConnectionError::Tunnel {
+        connection: profile.name,
+        error,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::Driver;
     use keyring_core::mock;
 
     fn credentials(keychain: bool) -> Arc<Credentials> {
@@ -245,14 +369,14 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(saved.profile.password_storage, PasswordStorage::Keychain);
-        let (_, url) = resolve(&store, &creds, "shop", None).await.unwrap();
+        let url = resolve(&store, &creds, "shop", None).await.unwrap().url;
         assert_eq!(
             url.password.as_ref().map(|p| p.expose().to_string()),
             Some("s3".into())
         );
         // A password given for this use wins over the kept one.
         let given = Some(Secret::new("other".to_string()));
-        let (_, url) = resolve(&store, &creds, "shop", given).await.unwrap();
+        let url = resolve(&store, &creds, "shop", given).await.unwrap().url;
         assert_eq!(
             url.password.as_ref().map(|p| p.expose().to_string()),
             Some("other".into())

@@ -14,6 +14,8 @@
 //! The stores block (the Secret Service one runs its own async runtime): call these from
 //! synchronous code, or `spawn_blocking` from async code.
 
+pub mod command;
+
 use crate::database::Secret;
 use crate::store::{ConnectionProfile, PasswordStorage};
 use keyring_core::{CredentialStore, Entry, Error as KeyringError};

@@ -15,6 +15,7 @@ pub mod preflight;
 pub mod private;
 pub mod project;
 pub mod store;
+pub mod tunnel;
 pub mod workspace;
 
 #[cfg(test)]

@@ -22,6 +22,8 @@ pub(crate) struct Target {
     pub url: DatabaseUrl,
     pub profile: Option<ConnectionProfile>,
     pub view: TargetView,
+    /// The SSH tunnel `url` goes through, open while the operation holds the target.
+    pub _tunnel: Option<retort_core::tunnel::Tunnel>,
 }
 
 impl Target {
@@ -91,17 +93,17 @@ pub(crate) async fn target(
 ) -> Result<Target, ApiError> {
     let opened = core.require_graph()?;
     let (project, _) = opened.graph().expect("require_graph checked it");
-    let (url, profile) = match non_empty(connection) {
+    let (url, profile, tunnel) = match non_empty(connection) {
         Some(name) => {
-            let (profile, url) = resolve(core, &name, password).await?;
-            (url, Some(profile))
+            let reached = resolve(core, &name, password).await?;
+            (reached.url, Some(reached.profile), reached.tunnel)
         }
         None => {
             let url = project_url(project).ok_or_else(|| {
                 ApiError::invalid("the project names no database URL")
                     .with_hint("choose a saved connection")
             })?;
-            (url, None)
+            (url, None, None)
         }
     };
     let environment = profile
@@ -123,6 +125,7 @@ pub(crate) async fn target(
         url,
         profile,
         view,
+        _tunnel: tunnel,
     })
 }
 

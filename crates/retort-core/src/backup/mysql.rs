@@ -63,15 +63,15 @@ impl OptionFile {
         if let Some(u) = &url.user {
             put("user", u);
         }
-        if let Some(p) = &url.password {
+        if let Some(p) = url.current_password()? {
             put("password", p.expose());
         }
-        if let Some(h) = &url.host {
-            put("host", h);
+        if let Some(h) = url.connect_host() {
+            put("host", &h);
             // `localhost` would otherwise mean the Unix socket.
             put("protocol", "tcp");
         }
-        if let Some(p) = url.port {
+        if let Some(p) = url.connect_port() {
             put("port", &p.to_string());
         }
         if let Some(ca) = url.query_value("ssl_ca") {

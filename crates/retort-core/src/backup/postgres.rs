@@ -19,7 +19,7 @@ use tokio::process::Command;
 
 /// The `PG*` environment for a URL (libpq reads these; `PGPASSWORD` keeps the password out
 /// of argv and `ps`).
-fn environment(cmd: &mut Command, url: &DatabaseUrl) {
+fn environment(cmd: &mut Command, url: &DatabaseUrl) -> Result<(), BackupError> {
     for var in [
         "PGHOST",
         "PGPORT",
@@ -33,16 +33,16 @@ fn environment(cmd: &mut Command, url: &DatabaseUrl) {
     ] {
         cmd.env_remove(var);
     }
-    if let Some(h) = &url.host {
+    if let Some(h) = url.connect_host() {
         cmd.env("PGHOST", h);
     }
-    if let Some(p) = url.port {
+    if let Some(p) = url.connect_port() {
         cmd.env("PGPORT", p.to_string());
     }
     if let Some(u) = &url.user {
         cmd.env("PGUSER", u);
     }
-    if let Some(p) = &url.password {
+    if let Some(p) = url.current_password()? {
         cmd.env("PGPASSWORD", p.expose());
     }
     if let Some(d) = &url.database {
@@ -56,6 +56,7 @@ fn environment(cmd: &mut Command, url: &DatabaseUrl) {
     }
     cmd.env("PGAPPNAME", format!("retort (pid {})", std::process::id()));
     cmd.env("PGCONNECT_TIMEOUT", "10");
+    Ok(())
 }
 
 fn tool_path(tool: &DumpToolCheck) -> PathBuf {
@@ -94,7 +95,7 @@ pub(super) async fn dump(
 ) -> Result<Copied, BackupError> {
     let tables = table_count(url).await;
     let mut cmd = Command::new(tool_path(tool));
-    environment(&mut cmd, url);
+    environment(&mut cmd, url)?;
     cmd.arg("--format=custom")
         .arg("--verbose")
         .arg("--no-password")
@@ -593,7 +594,7 @@ pub(super) async fn restore_into(
         message: e.to_string(),
     })?;
     let mut cmd = Command::new(&psql);
-    environment(&mut cmd, target);
+    environment(&mut cmd, target)?;
     cmd.env("PGOPTIONS", "-c client_min_messages=warning")
         .args([
             "--no-psqlrc",
@@ -759,7 +760,7 @@ mod tests {
         )
         .unwrap();
         let mut cmd = Command::new("pg_dump");
-        environment(&mut cmd, &url);
+        environment(&mut cmd, &url).unwrap();
         let std = cmd.as_std();
         assert!(
             std.get_args()

@@ -28,6 +28,9 @@ pub struct ConnectionReport {
     pub backend: Backend,
     /// `host:port`, the SQLite file, or `:memory:`.
     pub target: String,
+    /// The SSH route it was reached through, when it has one (set by the caller, who opened
+    /// the tunnel).
+    pub ssh: Option<crate::tunnel::SshReport>,
     #[cfg_attr(feature = "specta", specta(type = f64))]
     pub timeout_ms: u64,
     /// Connected and logged in: the checks below ran.
@@ -393,6 +396,7 @@ impl ConnectionReport {
             url: url.redacted(),
             backend: url.backend,
             target,
+            ssh: None,
             timeout_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
             ok: false,
             reachable: None,

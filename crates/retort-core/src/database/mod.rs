@@ -48,7 +48,7 @@ pub mod version_rows;
 
 pub use lock::{LockHolder, MigrationLock};
 pub use sqlite::SqliteBatches;
-pub use url::{Backend, DatabaseUrl, Secret};
+pub use url::{Backend, DatabaseUrl, Refresh, Secret, Via};
 
 use crate::project::Project;
 use engine::{ConnectError, Engine};
@@ -79,6 +79,9 @@ pub enum DatabaseError {
     },
     #[error("{0}")]
     Lock(String),
+    /// A password from a command could not be fetched (the command's words, never its output).
+    #[error("{0}")]
+    Password(String),
 }
 
 /// A statement the database refused, with the driver's words (password scrubbed).
@@ -373,6 +376,18 @@ pub(crate) fn on_this_thread<R>(work: impl FnOnce() -> R) -> R {
     }
 }
 
+/// A connection error through an SSH tunnel, with what the tunnel saw (the bastion refused the
+/// forward, the tunnel is gone).
+pub fn through_the_tunnel(url: &DatabaseUrl, message: String) -> String {
+    match &url.via {
+        Some(via) => match via.diagnosis() {
+            Some(why) => format!("{message} (through {}: {why})", via.route),
+            None => format!("{message} (through {})", via.route),
+        },
+        None => message,
+    }
+}
+
 /// One open connection to a project's database.
 pub struct Database {
     url: DatabaseUrl,
@@ -405,7 +420,7 @@ impl Database {
                 ConnectError::Url(e) => e,
                 ConnectError::Driver(e) => DatabaseError::Connect {
                     url: url.redacted(),
-                    message: url.scrub(&error_text(&e)),
+                    message: through_the_tunnel(url, url.scrub(&error_text(&e))),
                 },
             })?;
         Ok(Self {

@@ -294,16 +294,16 @@ fn lock_name(table: &VersionTable, database: Option<&str>) -> String {
 
 fn options(url: &DatabaseUrl) -> Result<MySqlConnectOptions, DatabaseError> {
     let mut o = MySqlConnectOptions::new();
-    if let Some(h) = &url.host {
-        o = o.host(h);
+    if let Some(h) = url.connect_host() {
+        o = o.host(&h);
     }
-    if let Some(p) = url.port {
+    if let Some(p) = url.connect_port() {
         o = o.port(p);
     }
     if let Some(u) = &url.user {
         o = o.username(u);
     }
-    if let Some(p) = &url.password {
+    if let Some(p) = url.current_password()? {
         o = o.password(p.expose());
     }
     if let Some(d) = &url.database {

@@ -211,16 +211,16 @@ fn options(url: &DatabaseUrl) -> Result<PgConnectOptions, DatabaseError> {
     // The process id lets a waiting run name who holds the migration lock.
     let mut o =
         PgConnectOptions::new().application_name(&format!("retort (pid {})", std::process::id()));
-    if let Some(h) = &url.host {
-        o = o.host(h);
+    if let Some(h) = url.connect_host() {
+        o = o.host(&h);
     }
-    if let Some(p) = url.port {
+    if let Some(p) = url.connect_port() {
         o = o.port(p);
     }
     if let Some(u) = &url.user {
         o = o.username(u);
     }
-    if let Some(p) = &url.password {
+    if let Some(p) = url.current_password()? {
         o = o.password(p.expose());
     }
     if let Some(d) = &url.database {

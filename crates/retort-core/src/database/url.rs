@@ -68,7 +68,108 @@ pub struct DatabaseUrl {
     /// The options from here on came after a secret one: they may be the rest of a password
     /// typed with a raw `&`, so they are shown as `***`.
     doubtful_from: Option<usize>,
+    /// Where `host:port` is reached when not directly: the local end of an SSH tunnel. The
+    /// URL still names the real server (shown, journaled, matched on); connections go here.
+    pub via: Option<Via>,
+    /// A password that expires (a token from a command), fetched again when it is older than
+    /// its lifetime; [`Self::password`] is the first one fetched.
+    pub refresh: Option<Refresh>,
 }
+
+/// The local end of a tunnel to a URL's server, and what the tunnel knows when a connection
+/// through it fails (the SSH hop's own words: a refused forward, a lost bastion).
+#[derive(Clone)]
+pub struct Via {
+    pub local: std::net::SocketAddr,
+    /// How the route reads ("SSH via bastion").
+    pub route: String,
+    diagnosis: std::sync::Arc<dyn Fn() -> Option<String> + Send + Sync>,
+}
+
+impl Via {
+    pub fn new(
+        local: std::net::SocketAddr,
+        route: String,
+        diagnosis: impl Fn() -> Option<String> + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            local,
+            route,
+            diagnosis: std::sync::Arc::new(diagnosis),
+        }
+    }
+
+    /// What went wrong on the tunnel's side, if it knows.
+    pub fn diagnosis(&self) -> Option<String> {
+        (self.diagnosis)()
+    }
+}
+
+/// A password fetched again once it is older than `lifetime` (short-lived tokens: an IAM
+/// token lives 15 minutes, a run may last longer). Every password it gave is kept for
+/// [`DatabaseUrl::scrub`].
+#[derive(Clone)]
+pub struct Refresh {
+    lifetime: std::time::Duration,
+    fetch: std::sync::Arc<dyn Fn() -> Result<Secret, String> + Send + Sync>,
+    state: std::sync::Arc<std::sync::Mutex<Fetched>>,
+}
+
+struct Fetched {
+    current: Secret,
+    at: std::time::Instant,
+    every: Vec<Secret>,
+}
+
+impl Refresh {
+    /// `first` was fetched just now by `fetch`.
+    pub fn new(
+        first: Secret,
+        lifetime: std::time::Duration,
+        fetch: impl Fn() -> Result<Secret, String> + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            lifetime,
+            fetch: std::sync::Arc::new(fetch),
+            state: std::sync::Arc::new(std::sync::Mutex::new(Fetched {
+                current: first.clone(),
+                at: std::time::Instant::now(),
+                every: vec![first],
+            })),
+        }
+    }
+
+    /// The password to connect with now: the last one, or a new one when it has expired.
+    /// Blocks while the command runs.
+    fn now(&self) -> Result<Secret, String> {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if state.at.elapsed() >= self.lifetime {
+            let fresh = (self.fetch)()?;
+            state.current = fresh.clone();
+            state.at = std::time::Instant::now();
+            state.every.push(fresh);
+        }
+        Ok(state.current.clone())
+    }
+
+    fn every(&self) -> Vec<Secret> {
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.every.clone()
+    }
+}
+
+impl PartialEq for Via {
+    fn eq(&self, other: &Self) -> bool {
+        self.local == other.local
+    }
+}
+impl Eq for Via {}
+impl PartialEq for Refresh {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.state, &other.state)
+    }
+}
+impl Eq for Refresh {}
 
 /// The parts of a server URL after `scheme://`, split as SQLAlchemy's `make_url` does.
 struct Parts<'a> {
@@ -222,6 +323,8 @@ impl DatabaseUrl {
                 query: query_pairs(parts.query),
                 secrets,
                 doubtful_from: None,
+                via: None,
+                refresh: None,
             }
         };
         url.take_query_secrets();
@@ -274,6 +377,33 @@ impl DatabaseUrl {
             query: query_pairs(query),
             secrets: Vec::new(),
             doubtful_from: None,
+            via: None,
+            refresh: None,
+        }
+    }
+
+    /// The host to open a connection to: the tunnel's local end, or the URL's own host.
+    pub fn connect_host(&self) -> Option<String> {
+        match &self.via {
+            Some(via) => Some(via.local.ip().to_string()),
+            None => self.host.clone(),
+        }
+    }
+
+    /// The port to open a connection to (see [`Self::connect_host`]).
+    pub fn connect_port(&self) -> Option<u16> {
+        match &self.via {
+            Some(via) => Some(via.local.port()),
+            None => self.port,
+        }
+    }
+
+    /// The password to connect with now: a token fetched again once expired
+    /// ([`Refresh`]), else [`Self::password`]. Blocks while a command runs.
+    pub fn current_password(&self) -> Result<Option<Secret>, DatabaseError> {
+        match &self.refresh {
+            Some(refresh) => refresh.now().map(Some).map_err(DatabaseError::Password),
+            None => Ok(self.password.clone()),
         }
     }
 
@@ -362,7 +492,8 @@ impl DatabaseUrl {
     /// written and percent-encoded.
     pub fn scrub(&self, text: &str) -> String {
         let mut text = text.to_string();
-        for secret in self.password.iter().chain(&self.secrets) {
+        let refreshed = self.refresh.as_ref().map(Refresh::every).unwrap_or_default();
+        for secret in self.password.iter().chain(&self.secrets).chain(&refreshed) {
             let secret = secret.expose();
             if secret.is_empty() {
                 continue;

@@ -634,7 +634,14 @@ fn failure_report(
 
 /// The URL as SQLAlchemy parses it, password included: only ever handed to the child's
 /// environment.
+#[cfg(test)]
 fn sqlalchemy_url(url: &DatabaseUrl) -> String {
+    sqlalchemy_url_with(url, url.password.as_ref())
+}
+
+/// [`sqlalchemy_url`] with `password` (a token fetched again for this child), reaching the
+/// server where connections go ([`DatabaseUrl::connect_host`]: an SSH tunnel's local end).
+fn sqlalchemy_url_with(url: &DatabaseUrl, password: Option<&crate::database::Secret>) -> String {
     let mut pairs: Vec<String> = url
         .query
         .iter()
@@ -643,7 +650,7 @@ fn sqlalchemy_url(url: &DatabaseUrl) -> String {
     // A password with no user (`?password=` in the URL) stays a query option: the drivers
     // take `password` as a keyword.
     if url.user.is_none()
-        && let Some(password) = &url.password
+        && let Some(password) = password
     {
         pairs.push(format!("password={}", quote(password.expose())));
     }
@@ -661,20 +668,20 @@ fn sqlalchemy_url(url: &DatabaseUrl) -> String {
     let mut out = format!("{}://", url.scheme);
     if let Some(user) = &url.user {
         out.push_str(&quote(user));
-        if let Some(password) = &url.password {
+        if let Some(password) = password {
             out.push(':');
             out.push_str(&quote(password.expose()));
         }
         out.push('@');
     }
-    if let Some(host) = &url.host {
+    if let Some(host) = &url.connect_host() {
         if host.contains(':') {
             out.push_str(&format!("[{host}]"));
         } else {
             out.push_str(host);
         }
     }
-    if let Some(port) = url.port {
+    if let Some(port) = url.connect_port() {
         out.push_str(&format!(":{port}"));
     }
     if let Some(db) = &url.database {
@@ -824,6 +831,7 @@ async fn drive(
     let marker = format!("\u{1e}{nonce} ");
     let cancel_file = std::env::temp_dir().join(format!("{}-cancel", nonce.to_lowercase()));
 
+    let password = spec.url.current_password()?;
     let mut child = tokio::process::Command::new(&spec.python)
         .arg("-c")
         .arg(SHIM)
@@ -833,7 +841,10 @@ async fn drive(
         .arg(target)
         .arg(if spec.offline { "1" } else { "0" })
         .current_dir(&spec.dir)
-        .env("RETORT_DATABASE_URL", sqlalchemy_url(spec.url))
+        .env(
+            "RETORT_DATABASE_URL",
+            sqlalchemy_url_with(spec.url, password.as_ref()),
+        )
         .env("RETORT_MARKER", &nonce)
         .env("RETORT_CANCEL_FILE", &cancel_file)
         .env("PYTHONUNBUFFERED", "1")

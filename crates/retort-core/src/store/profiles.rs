@@ -2,6 +2,7 @@
 
 use super::{Store, StoreError};
 use crate::database::{Backend, DatabaseUrl, Secret};
+use crate::tunnel::SshRoute;
 use serde::{Deserialize, Serialize};
 use sqlx::Row as _;
 use std::path::{Path, PathBuf};
@@ -57,6 +58,8 @@ pub enum PasswordStorage {
     Session,
     /// Not kept: asked for on every use.
     Ask,
+    /// Printed by the profile's `password_command` when needed, never kept.
+    Command,
 }
 
 impl PasswordStorage {
@@ -66,6 +69,7 @@ impl PasswordStorage {
             PasswordStorage::Keychain => "keychain",
             PasswordStorage::Session => "session",
             PasswordStorage::Ask => "ask",
+            PasswordStorage::Command => "command",
         }
     }
 
@@ -74,6 +78,7 @@ impl PasswordStorage {
             "keychain" => PasswordStorage::Keychain,
             "session" => PasswordStorage::Session,
             "ask" => PasswordStorage::Ask,
+            "command" => PasswordStorage::Command,
             _ => PasswordStorage::None,
         }
     }
@@ -85,6 +90,7 @@ impl PasswordStorage {
             PasswordStorage::Keychain => "*** (OS keychain)",
             PasswordStorage::Session => "*** (this login session only)",
             PasswordStorage::Ask => "asked on every use",
+            PasswordStorage::Command => "*** (from a command)",
         }
     }
 }
@@ -110,6 +116,13 @@ pub struct ConnectionProfile {
     /// `#rrggbb`.
     pub color: String,
     pub password_storage: PasswordStorage,
+    /// [`PasswordStorage::Command`]: the command whose first line of output is the password.
+    pub password_command: Option<String>,
+    /// Seconds a password from the command is used before it is fetched again (`None`: the
+    /// default, [`crate::credentials::command::DEFAULT_LIFETIME`]).
+    pub password_lifetime: Option<u32>,
+    /// The SSH hops to the server, when it is not reached directly.
+    pub ssh: Option<SshRoute>,
     /// The name of the profile's entry in the keychain (random, so renames keep it).
     #[serde(skip)]
     pub credential_key: String,
@@ -200,6 +213,9 @@ impl ConnectionProfile {
             environment: "development".to_string(),
             color: default_color("development").to_string(),
             password_storage: PasswordStorage::None,
+            password_command: None,
+            password_lifetime: None,
+            ssh: None,
             credential_key: String::new(),
         }
     }
@@ -305,7 +321,39 @@ impl ConnectionProfile {
             )));
         }
         self.validate_tls_mode()?;
+        self.validate_reach()?;
         self.to_url(None).map(|_| ())
+    }
+
+    /// The SSH route and the password command hold together with the rest.
+    fn validate_reach(&mut self) -> Result<(), StoreError> {
+        let invalid = |why: String| Err(StoreError::Invalid(format!("connection '{}': {why}", self.name)));
+        if let Some(route) = &self.ssh {
+            if self.driver == Driver::Sqlite {
+                return invalid("an SSH route is for PostgreSQL and MySQL; a SQLite file is opened where Retort runs".into());
+            }
+            if let Err(e) = route.validate() {
+                return invalid(e.to_string());
+            }
+        }
+        match (self.password_storage, &self.password_command) {
+            (PasswordStorage::Command, None) => {
+                return invalid("the password comes from a command, but no command is given".into());
+            }
+            (PasswordStorage::Command, Some(command)) if command.trim().is_empty() => {
+                return invalid("the password command is empty".into());
+            }
+            (PasswordStorage::Command, Some(command)) if command.contains(['\n', '\r', '\0']) => {
+                return invalid("the password command must be one line".into());
+            }
+            (PasswordStorage::Command, _) => {}
+            // The command is kept only while it is the password's source.
+            (_, _) => self.password_command = None,
+        }
+        if self.password_lifetime == Some(0) {
+            return invalid("the password lifetime must be at least one second".into());
+        }
+        Ok(())
     }
 
     /// `tls_mode` is one the driver knows (sqlx's spellings, case aside), or none for SQLite.
@@ -437,7 +485,7 @@ pub struct Workspace {
     pub connections: Vec<String>,
 }
 
-const COLUMNS: &str = "id, name, driver, host, port, database, username, tls_mode, tls_ca_file, sqlite_path, environment, color, password_storage, credential_key";
+const COLUMNS: &str = "id, name, driver, host, port, database, username, tls_mode, tls_ca_file, sqlite_path, environment, color, password_storage, credential_key, ssh_hops, ssh_identity, password_command, password_lifetime";
 
 fn profile_of(row: &sqlx::sqlite::SqliteRow) -> Result<ConnectionProfile, sqlx::Error> {
     let driver: String = row.try_get("driver")?;
@@ -445,6 +493,21 @@ fn profile_of(row: &sqlx::sqlite::SqliteRow) -> Result<ConnectionProfile, sqlx::
     let environment: String = row.try_get("environment")?;
     let color: Option<String> = row.try_get("color")?;
     let storage: String = row.try_get("password_storage")?;
+    let hops: Option<String> = row.try_get("ssh_hops")?;
+    let hops: Vec<String> = hops
+        .map(|text| serde_json::from_str(&text))
+        .transpose()
+        .map_err(|e| sqlx::Error::ColumnDecode {
+            index: "ssh_hops".into(),
+            source: Box::new(e),
+        })?
+        .unwrap_or_default();
+    let identity: Option<String> = row.try_get("ssh_identity")?;
+    let ssh = (!hops.is_empty()).then(|| SshRoute {
+        hops,
+        identity: identity.map(PathBuf::from),
+    });
+    let lifetime: Option<i64> = row.try_get("password_lifetime")?;
     Ok(ConnectionProfile {
         id: row.try_get("id")?,
         name: row.try_get("name")?,
@@ -463,6 +526,9 @@ fn profile_of(row: &sqlx::sqlite::SqliteRow) -> Result<ConnectionProfile, sqlx::
         color: color.unwrap_or_else(|| default_color(&environment).to_string()),
         environment,
         password_storage: PasswordStorage::parse(&storage),
+        password_command: row.try_get("password_command")?,
+        password_lifetime: lifetime.and_then(|l| u32::try_from(l).ok()),
+        ssh,
         credential_key: row.try_get("credential_key")?,
     })
 }
@@ -489,6 +555,20 @@ fn bind_fields<'q>(
         .bind(profile.environment.clone())
         .bind(profile.color.clone())
         .bind(profile.password_storage.as_str())
+        .bind(
+            profile
+                .ssh
+                .as_ref()
+                .map(|r| serde_json::to_string(&r.hops).unwrap_or_default()),
+        )
+        .bind(
+            profile
+                .ssh
+                .as_ref()
+                .and_then(|r| path_text(&r.identity)),
+        )
+        .bind(profile.password_command.clone())
+        .bind(profile.password_lifetime.map(i64::from))
 }
 
 impl Store {
@@ -500,7 +580,7 @@ impl Store {
         profile.validate()?;
         let result = bind_fields(
             sqlx::query(
-                "INSERT INTO connections (name, driver, host, port, database, username, tls_mode, tls_ca_file, sqlite_path, environment, color, password_storage) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO connections (name, driver, host, port, database, username, tls_mode, tls_ca_file, sqlite_path, environment, color, password_storage, ssh_hops, ssh_identity, password_command, password_lifetime) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             ),
             &profile,
         )
@@ -523,7 +603,7 @@ impl Store {
         profile.validate()?;
         let result = bind_fields(
             sqlx::query(
-                "UPDATE connections SET name = ?, driver = ?, host = ?, port = ?, database = ?, username = ?, tls_mode = ?, tls_ca_file = ?, sqlite_path = ?, environment = ?, color = ?, password_storage = ?, updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = ?",
+                "UPDATE connections SET name = ?, driver = ?, host = ?, port = ?, database = ?, username = ?, tls_mode = ?, tls_ca_file = ?, sqlite_path = ?, environment = ?, color = ?, password_storage = ?, ssh_hops = ?, ssh_identity = ?, password_command = ?, password_lifetime = ?, updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = ?",
             ),
             &profile,
         )

@@ -1,5 +1,7 @@
 -- Reaching production where it is: an SSH route to the database's server, and a password
--- from a command (password_storage = 'command').
+-- from a command. A profile whose password comes from a command has password_command set and
+-- password_storage 'none' (no password is kept anywhere): widening password_storage's CHECK
+-- would mean rebuilding the table that workspace_connections references.
 
 -- The hops from the first one connected to, as a JSON list of "[user@]host[:port]" or ssh
 -- config aliases; NULL: the database is reached directly.

@@ -248,13 +248,17 @@ pub struct ConnectionInput {
     /// The password for the keychain or the session keyring.
     pub password: Option<String>,
     /// [`PasswordChoice::Command`]: the command whose first line of output is the password.
+    #[serde(default)]
     pub password_command: Option<String>,
     /// Seconds before a password from the command is fetched again (`None`: 600).
+    #[serde(default)]
     pub password_lifetime: Option<u32>,
     /// SSH hops (`[user@]host[:port]` or ssh config aliases), from the first one connected
     /// to; empty: the database is reached directly.
+    #[serde(default)]
     pub ssh_hops: Vec<String>,
     /// A private key file to offer (absolute path).
+    #[serde(default)]
     pub ssh_identity: Option<String>,
     /// Bind the connection to the open workspace.
     pub bind: bool,

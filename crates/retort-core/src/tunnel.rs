@@ -201,7 +201,7 @@ impl TunnelError {
             TunnelError::Dns { .. } => "Check the host name, or the alias's HostName in ~/.ssh/config.",
             TunnelError::Refused { .. } => "Check the SSH port and that the SSH server runs; a firewall may reject it.",
             TunnelError::Timeout { .. } => "A firewall may drop the connection, or the network (VPN?) is not there.",
-            TunnelError::HostKeyUnknown { .. } => "Compare the fingerprint with the one the server's administrator gives, then trust it (the app's Trust button, or `retort connections trust-host NAME FINGERPRINT`).",
+            TunnelError::HostKeyUnknown { .. } => "Compare the fingerprint with the one the server's administrator gives, then trust it (the app's Trust button, or `retort connections trust-host NAME HOST FINGERPRINT`).",
             TunnelError::HostKeyChanged { .. } => "The server's key is not the one known: it may have been reinstalled, or someone is in between. Ask its administrator before removing the old key from known_hosts.",
             TunnelError::PermissionDenied { .. } => "Add the key to the agent (ssh-add), name it as the identity file, or check the SSH user.",
             TunnelError::ForwardRefused { .. } => "The bastion does not allow forwarding to the database (AllowTcpForwarding / PermitOpen), or cannot reach it.",
@@ -349,10 +349,8 @@ pub fn open(
             route: route.describe(),
             detail: format!("no free loopback port: {e}"),
         })?;
-        let mut cmd = ssh_command(route, connect_timeout);
+        let mut cmd = ssh_command(route, connect_timeout, &["ExitOnForwardFailure=yes".into()]);
         cmd.arg("-N")
-            .arg("-o")
-            .arg("ExitOnForwardFailure=yes")
             .arg("-L")
             .arg(format!("127.0.0.1:{}:{target}", local.port()))
             .arg("--")
@@ -375,11 +373,15 @@ fn free_loopback_port() -> std::io::Result<SocketAddr> {
 }
 
 /// `ssh` with what every use here shares: strict, silent to the user, verbose to us.
-fn ssh_command(route: &SshRoute, connect_timeout: Duration) -> Command {
+/// `first`: options that override these (ssh keeps the first value it is given).
+fn ssh_command(route: &SshRoute, connect_timeout: Duration, first: &[String]) -> Command {
     let mut cmd = Command::new("ssh");
     cmd.arg("-v");
     if let Some(config) = std::env::var_os("RETORT_SSH_CONFIG") {
         cmd.arg("-F").arg(config);
+    }
+    for option in first {
+        cmd.arg("-o").arg(option);
     }
     for option in [
         "BatchMode=yes".to_string(),
@@ -479,7 +481,7 @@ fn start(
     let started = Instant::now();
     let mut child = spawn_long_lived(cmd).map_err(|e| TunnelError::NoSsh(e.to_string()))?;
     let log: Shared = Arc::default();
-    follow(child.stderr.take(), &log, local.port());
+    follow(child.stderr.take(), &log);
     let deadline = started + SETUP_TIMEOUT;
     let (lock, ready) = &*log;
     let mut state = lock.lock().unwrap_or_else(|e| e.into_inner());
@@ -522,9 +524,11 @@ fn start(
 }
 
 /// Reads `ssh`'s stderr into `log` on a thread of its own until the pipe closes.
-fn follow(stderr: Option<std::process::ChildStderr>, log: &Shared, port: u16) {
+fn follow(stderr: Option<std::process::ChildStderr>, log: &Shared) {
     let log = Arc::clone(log);
-    let listening = format!("Local forwarding listening on 127.0.0.1 port {port}");
+    // Printed once every forward listens (with ExitOnForwardFailure, or ssh has ended).
+    // Not "Local forwarding listening on …": OpenSSH 9.2 prints that before bind(2).
+    let listening = "debug1: Entering interactive session.";
     let spawned = std::thread::Builder::new()
         .name("retort-ssh-log".into())
         .spawn({
@@ -540,7 +544,7 @@ fn follow(stderr: Option<std::process::ChildStderr>, log: &Shared, port: u16) {
                         bytes.clear();
                         let (lock, changed) = &*log;
                         let mut state = lock.lock().unwrap_or_else(|e| e.into_inner());
-                        if line.contains(&listening) {
+                        if line.contains(listening) {
                             state.ready = true;
                             changed.notify_all();
                         }
@@ -753,21 +757,23 @@ pub fn trust_host_key(
         hops: route.hops[..=index].to_vec(),
         identity: route.identity.clone(),
     };
-    let mut cmd = ssh_command(&leading, connect_timeout);
+    let mut cmd = ssh_command(
+        &leading,
+        connect_timeout,
+        &[
+            "StrictHostKeyChecking=accept-new".into(),
+            format!("UserKnownHostsFile={}", scratch_file.display()),
+            "GlobalKnownHostsFile=/dev/null".into(),
+        ],
+    );
     cmd.arg("-N")
-        .arg("-o")
-        .arg("StrictHostKeyChecking=accept-new")
-        .arg("-o")
-        .arg(format!("UserKnownHostsFile={}", scratch_file.display()))
-        .arg("-o")
-        .arg("GlobalKnownHostsFile=/dev/null")
         .arg("--")
         .arg(destination(&leading.hops[index]));
     let mut child = spawn_long_lived(cmd).map_err(|e| TunnelError::NoSsh(e.to_string()))?;
     // ssh writes the key once it has checked it, before authenticating: wait for that (or
     // for ssh to end), then stop it.
     let log: Shared = Arc::default();
-    follow(child.stderr.take(), &log, 0);
+    follow(child.stderr.take(), &log);
     let deadline = Instant::now() + SETUP_TIMEOUT;
     let (lock, changed) = &*log;
     let mut state = lock.lock().unwrap_or_else(|e| e.into_inner());

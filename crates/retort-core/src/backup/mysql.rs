@@ -753,6 +753,16 @@ mod tests {
         assert!(!file.argument().contains("p\"a"));
         drop(file);
         assert!(!path.exists());
+        // Through an SSH tunnel the tools connect to its local end.
+        let mut url = url;
+        url.via = Some(crate::database::Via::new(
+            "127.0.0.1:40124".parse().unwrap(),
+            "SSH via b".into(),
+            || None,
+        ));
+        let file = OptionFile::new(&url).unwrap();
+        let text = std::fs::read_to_string(&file.0).unwrap();
+        assert!(text.contains("host=\"127.0.0.1\"") && text.contains("port=\"40124\""), "{text}");
     }
 
     #[test]

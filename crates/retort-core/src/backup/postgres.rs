@@ -778,5 +778,27 @@ mod tests {
         assert!(envs.contains(&("PGPASSWORD".into(), "s3cret".into())));
         assert!(envs.contains(&("PGPORT".into(), "5433".into())));
         assert!(envs.contains(&("PGSSLMODE".into(), "require".into())));
+        assert!(envs.contains(&("PGHOST".into(), "h".into())));
+        // Through an SSH tunnel the tools connect to its local end.
+        let mut url = url;
+        url.via = Some(crate::database::Via::new(
+            "127.0.0.1:40123".parse().unwrap(),
+            "SSH via b".into(),
+            || None,
+        ));
+        let mut cmd = Command::new("pg_dump");
+        environment(&mut cmd, &url).unwrap();
+        let envs: Vec<(String, String)> = cmd
+            .as_std()
+            .get_envs()
+            .filter_map(|(k, v)| {
+                Some((
+                    k.to_string_lossy().into_owned(),
+                    v?.to_string_lossy().into_owned(),
+                ))
+            })
+            .collect();
+        assert!(envs.contains(&("PGHOST".into(), "127.0.0.1".into())), "{envs:?}");
+        assert!(envs.contains(&("PGPORT".into(), "40123".into())), "{envs:?}");
     }
 }

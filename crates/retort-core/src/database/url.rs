@@ -581,6 +581,54 @@ mod tests {
     }
 
     #[test]
+    fn an_expired_password_is_fetched_again_and_every_one_is_scrubbed() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let calls = std::sync::Arc::new(AtomicUsize::new(0));
+        let counter = std::sync::Arc::clone(&calls);
+        let fetch = move || {
+            let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
+            Ok(Secret::new(format!("token-{n}")))
+        };
+        let mut url = parse("postgresql://u@db.example/app");
+        url.password = Some(Secret::new("token-0"));
+        // Still fresh: the first password, no call.
+        url.refresh = Some(Refresh::new(
+            Secret::new("token-0"),
+            std::time::Duration::from_secs(3600),
+            fetch.clone(),
+        ));
+        assert_eq!(url.current_password().unwrap().unwrap().expose(), "token-0");
+        assert_eq!(calls.load(Ordering::SeqCst), 0);
+        // Expired at once: each connection fetches a new one.
+        url.refresh = Some(Refresh::new(Secret::new("token-0"), std::time::Duration::ZERO, fetch));
+        assert_eq!(url.current_password().unwrap().unwrap().expose(), "token-1");
+        assert_eq!(url.current_password().unwrap().unwrap().expose(), "token-2");
+        assert_eq!(
+            url.scrub("saw token-0, token-1 and token-2"),
+            "saw ***, *** and ***"
+        );
+        // A failing command is the connection's error.
+        url.refresh = Some(Refresh::new(Secret::new("x"), std::time::Duration::ZERO, || {
+            Err("the password command `vault` failed".to_string())
+        }));
+        assert!(matches!(url.current_password(), Err(DatabaseError::Password(_))));
+    }
+
+    #[test]
+    fn a_tunnel_changes_where_connections_go_not_what_the_url_names() {
+        let mut url = parse("postgresql://u@db.internal:6543/app");
+        url.via = Some(Via::new(
+            "127.0.0.1:40001".parse().unwrap(),
+            "SSH via bastion".into(),
+            || None,
+        ));
+        assert_eq!(url.connect_host().as_deref(), Some("127.0.0.1"));
+        assert_eq!(url.connect_port(), Some(40001));
+        assert_eq!(url.location(), "postgresql://db.internal:6543/app");
+        assert_eq!(url.redacted(), "postgresql://u@db.internal:6543/app");
+    }
+
+    #[test]
     fn location_names_the_database_not_the_spelling() {
         assert_eq!(
             parse("postgresql+psycopg2://scott:tiger@127.0.0.1/app?sslmode=require").location(),

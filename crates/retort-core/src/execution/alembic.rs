@@ -1073,6 +1073,18 @@ mod tests {
             sqlalchemy_url(&parse("postgresql://u@[::1]:5432/d")),
             "postgresql://u@[::1]:5432/d"
         );
+        // Through an SSH tunnel alembic connects to its local end, with the token of now.
+        let mut url = parse("postgresql://u@db.internal:6543/d");
+        url.via = Some(crate::database::Via::new(
+            "127.0.0.1:40125".parse().unwrap(),
+            "SSH via b".into(),
+            || None,
+        ));
+        let token = crate::database::Secret::new("tok");
+        assert_eq!(
+            sqlalchemy_url_with(&url, Some(&token)),
+            "postgresql://u:tok@127.0.0.1:40125/d"
+        );
     }
 
     #[test]

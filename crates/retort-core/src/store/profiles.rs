@@ -508,6 +508,8 @@ fn profile_of(row: &sqlx::sqlite::SqliteRow) -> Result<ConnectionProfile, sqlx::
         identity: identity.map(PathBuf::from),
     });
     let lifetime: Option<i64> = row.try_get("password_lifetime")?;
+    // See migrations/0006: a command's profile is stored as keeping no password.
+    let command: Option<String> = row.try_get("password_command")?;
     Ok(ConnectionProfile {
         id: row.try_get("id")?,
         name: row.try_get("name")?,
@@ -525,8 +527,11 @@ fn profile_of(row: &sqlx::sqlite::SqliteRow) -> Result<ConnectionProfile, sqlx::
             .map(PathBuf::from),
         color: color.unwrap_or_else(|| default_color(&environment).to_string()),
         environment,
-        password_storage: PasswordStorage::parse(&storage),
-        password_command: row.try_get("password_command")?,
+        password_storage: match &command {
+            Some(_) => PasswordStorage::Command,
+            None => PasswordStorage::parse(&storage),
+        },
+        password_command: command,
         password_lifetime: lifetime.and_then(|l| u32::try_from(l).ok()),
         ssh,
         credential_key: row.try_get("credential_key")?,
@@ -554,7 +559,10 @@ fn bind_fields<'q>(
         .bind(path_text(&profile.sqlite_path))
         .bind(profile.environment.clone())
         .bind(profile.color.clone())
-        .bind(profile.password_storage.as_str())
+        .bind(match profile.password_storage {
+            PasswordStorage::Command => PasswordStorage::None.as_str(),
+            kept => kept.as_str(),
+        })
         .bind(
             profile
                 .ssh

@@ -44,8 +44,8 @@ struct Cli {
     /// url, then $DATABASE_URL).
     #[arg(long, global = true, value_name = "URL")]
     url: Option<String>,
-    /// The database, as a connection saved with `retort connections add` (its password comes
-    /// from the keychain).
+    /// The database, as a connection saved with `retort connections add` (its password from
+    /// the keychain or its command, through its SSH hops if it has them).
     #[arg(long, global = true, value_name = "NAME")]
     connection: Option<String>,
     /// Seconds to wait for the database to answer.

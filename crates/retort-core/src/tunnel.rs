@@ -283,25 +283,40 @@ impl Tunnel {
     }
 }
 
+/// How long a failed connection waits for `ssh` to say why: it writes the reason before it
+/// closes the local end, but its words reach us through a pipe and a thread.
+const DIAGNOSIS_WAIT: Duration = Duration::from_secs(2);
+
 fn diagnose(log: &Shared, target: &str) -> Option<String> {
-    let state = log.0.lock().unwrap_or_else(|e| e.into_inner());
-    let refused = state
-        .lines
-        .iter()
-        .rev()
-        .find(|l| l.contains("open failed:"))
-        .map(|l| strip_channel(l));
-    if let Some(line) = refused {
-        return Some(format!("the SSH server could not open {target}: {line}"));
+    let (lock, changed) = &**log;
+    let deadline = Instant::now() + DIAGNOSIS_WAIT;
+    let mut state = lock.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        let refused = state
+            .lines
+            .iter()
+            .rev()
+            .find(|l| l.contains("open failed:"))
+            .map(|l| strip_channel(l));
+        if let Some(line) = refused {
+            return Some(format!("the SSH server could not open {target}: {line}"));
+        }
+        if state.closed {
+            let last = meaningful(&state.lines).last().cloned();
+            return Some(match last {
+                Some(line) => format!("the SSH tunnel has ended: {line}"),
+                None => "the SSH tunnel has ended".to_string(),
+            });
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return None;
+        }
+        state = changed
+            .wait_timeout(state, left)
+            .unwrap_or_else(|e| e.into_inner())
+            .0;
     }
-    if state.closed {
-        let last = meaningful(&state.lines).last().cloned();
-        return Some(match last {
-            Some(line) => format!("the SSH tunnel has ended: {line}"),
-            None => "the SSH tunnel has ended".to_string(),
-        });
-    }
-    None
 }
 
 /// `channel 2: open failed: administratively prohibited: open failed` → the part after
@@ -481,7 +496,7 @@ fn start(
     let started = Instant::now();
     let mut child = spawn_long_lived(cmd).map_err(|e| TunnelError::NoSsh(e.to_string()))?;
     let log: Shared = Arc::default();
-    follow(child.stderr.take(), &log);
+    follow(child.stderr.take(), &log, Some(local.port()));
     let deadline = started + SETUP_TIMEOUT;
     let (lock, ready) = &*log;
     let mut state = lock.lock().unwrap_or_else(|e| e.into_inner());
@@ -524,11 +539,13 @@ fn start(
 }
 
 /// Reads `ssh`'s stderr into `log` on a thread of its own until the pipe closes.
-fn follow(stderr: Option<std::process::ChildStderr>, log: &Shared) {
+/// `port`: the forward whose listening makes the tunnel ready. OpenSSH prints "Local
+/// forwarding listening on … port N." before bind(2), and the "[port listener]" channel
+/// after listen(2); a jump host's `ssh -W` writes to the same stderr but opens no listener.
+fn follow(stderr: Option<std::process::ChildStderr>, log: &Shared, port: Option<u16>) {
     let log = Arc::clone(log);
-    // Printed once every forward listens (with ExitOnForwardFailure, or ssh has ended).
-    // Not "Local forwarding listening on …": OpenSSH 9.2 prints that before bind(2).
-    let listening = "debug1: Entering interactive session.";
+    let announced = port.map(|p| format!("Local forwarding listening on 127.0.0.1 port {p}."));
+    let mut seen = false;
     let spawned = std::thread::Builder::new()
         .name("retort-ssh-log".into())
         .spawn({
@@ -544,14 +561,16 @@ fn follow(stderr: Option<std::process::ChildStderr>, log: &Shared) {
                         bytes.clear();
                         let (lock, changed) = &*log;
                         let mut state = lock.lock().unwrap_or_else(|e| e.into_inner());
-                        if line.contains(listening) {
+                        if announced.as_ref().is_some_and(|a| line.contains(a.as_str())) {
+                            seen = true;
+                        } else if seen && line.contains("port listener]") {
                             state.ready = true;
-                            changed.notify_all();
                         }
                         state.lines.push_back(line);
                         if state.lines.len() > KEPT_LINES {
                             state.lines.pop_front();
                         }
+                        changed.notify_all();
                     }
                 }
                 let (lock, changed) = &*log;
@@ -773,7 +792,7 @@ pub fn trust_host_key(
     // ssh writes the key once it has checked it, before authenticating: wait for that (or
     // for ssh to end), then stop it.
     let log: Shared = Arc::default();
-    follow(child.stderr.take(), &log);
+    follow(child.stderr.take(), &log, None);
     let deadline = Instant::now() + SETUP_TIMEOUT;
     let (lock, changed) = &*log;
     let mut state = lock.lock().unwrap_or_else(|e| e.into_inner());

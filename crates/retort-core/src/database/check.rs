@@ -501,7 +501,7 @@ impl ConnectionReport {
         };
         self.failure = Some(ConnectionFailure {
             kind,
-            message: url.scrub(&facts.message),
+            message: super::through_the_tunnel(url, url.scrub(&facts.message)),
             code,
             advice: advice(kind, url.backend, &facts.message, timeout),
         });

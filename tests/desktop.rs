@@ -466,6 +466,10 @@ fn the_desktop_window_shows_the_demo_graph_and_tests_a_connection_over_ipc() {
                 color: None,
                 password_choice: PasswordChoice::None,
                 password: None,
+                password_command: None,
+                password_lifetime: None,
+                ssh_hops: Vec::new(),
+                ssh_identity: None,
                 bind: true,
             },
         )

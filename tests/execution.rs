@@ -13,7 +13,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 use support::{
-    Announcements, ScratchDb, Server, alembic_layout, native_layout, retort, run, text, venv_bin};
+    Announcements, ScratchDb, Server, alembic_layout, native_layout, retort, run, text, venv_bin,
+};
 
 /// (id, down_revision, branch_labels, depends_on, message)
 const GRAPH: &[(&str, &[&str], &[&str], &[&str], &str)] = &[

@@ -81,7 +81,11 @@ fn ssh(client: &SshClient) -> Command {
 
 /// `ssh … alias true`: one login and nothing else.
 fn login(client: &SshClient, alias: &str, extra: &[&str]) -> Output {
-    let out = ssh(client).args(extra).args([alias, "true"]).output().unwrap();
+    let out = ssh(client)
+        .args(extra)
+        .args([alias, "true"])
+        .output()
+        .unwrap();
     eprintln!(
         "ssh {alias} true: {}\n{}",
         out.status,
@@ -230,16 +234,29 @@ fn the_test_sshd_forwards_to_postgresql() {
         }),
         "the tunnel's ssh outlived its sshd"
     );
-    // ssh -N without -v prints, once its server is gone:
+    // ssh -N without -v prints one of three lines once its server is gone, depending on
+    // whether it reads the connection's end (FIN) first, writes into the dead connection
+    // first (the psql just above makes it write), or gets a reset. In 120 runs alone, as root
+    // and as another user: 115, 5 and 0 times; the reset was seen once in parallel runs:
     //   Connection to 127.0.0.1 closed by remote host.
+    //   client_loop: send disconnect: Broken pipe
+    //   Connection reset by 127.0.0.1 port PORT
     let stderr = tunnel.stderr();
     eprintln!("ssh -N after sshd.kill(): {status:?}\n{stderr}");
     assert_eq!(status.unwrap().code(), Some(255));
     assert!(
-        stderr.contains("Connection to 127.0.0.1 closed by remote host."),
+        stderr.contains("Connection to 127.0.0.1 closed by remote host.")
+            || stderr.contains("client_loop: send disconnect: Broken pipe")
+            || stderr.contains(&format!(
+                "Connection reset by 127.0.0.1 port {}",
+                sshd.port()
+            )),
         "{stderr}"
     );
-    assert!(!accepts(tunnel.port), "the tunnel's local port is still open");
+    assert!(
+        !accepts(tunnel.port),
+        "the tunnel's local port is still open"
+    );
 }
 
 #[test]
@@ -265,7 +282,10 @@ fn verbose_ssh_names_the_host_key_and_the_login() {
             sshd.port()
         ),
     ] {
-        assert!(stderr.lines().any(|l| l == line), "no {line:?} in:\n{stderr}");
+        assert!(
+            stderr.lines().any(|l| l == line),
+            "no {line:?} in:\n{stderr}"
+        );
     }
 }
 
@@ -309,7 +329,12 @@ fn a_changed_host_key_is_refused() {
     let client = bastion_client(&sshd, Some(&key));
     let before = sshd.host_fingerprint();
     let out = login(&client, "bastion", &[]);
-    assert!(out.status.success(), "{}\nsshd: {}", text(&out.stderr), sshd.log());
+    assert!(
+        out.status.success(),
+        "{}\nsshd: {}",
+        text(&out.stderr),
+        sshd.log()
+    );
 
     let port = sshd.port();
     sshd.restart_with_new_host_key();
@@ -374,7 +399,10 @@ fn a_passphrase_key_works_through_the_agent() {
     // No IdentityFile: ssh offers what the agent holds.
     let mut client = bastion_client(&sshd, None);
     let out = login(&client, "bastion", &[]);
-    assert!(!out.status.success(), "logged in before the agent had the key");
+    assert!(
+        !out.status.success(),
+        "logged in before the agent had the key"
+    );
 
     client.start_agent_with(&key, "correct horse");
     assert!(client.env().iter().any(|(k, _)| k == "SSH_AUTH_SOCK"));
@@ -419,7 +447,11 @@ fn two_hops_through_proxy_jump() {
     // The inner sshd was reached through the jump host: the jump forwarded a channel to it
     // (ssh -W), and the inner one saw its client come from there (loopback either way).
     assert!(jump.log().contains("Accepted publickey"), "{}", jump.log());
-    assert!(inner.log().contains("Accepted publickey"), "{}", inner.log());
+    assert!(
+        inner.log().contains("Accepted publickey"),
+        "{}",
+        inner.log()
+    );
 }
 
 #[test]
@@ -439,7 +471,11 @@ fn forwarding_refused() {
     // refused by the server when ssh asks for the channel.
     let tunnel = Tunnel::open(&client, "bastion");
     let out = psql(tunnel.port);
-    assert!(!out.status.success(), "psql got through: {}", text(&out.stdout));
+    assert!(
+        !out.status.success(),
+        "psql got through: {}",
+        text(&out.stdout)
+    );
     // ssh's stderr, verbatim, once per connection (N counts ssh's channels):
     //   channel 1: open failed: administratively prohibited: open failed
     // and sshd's log: "refused local port forward: originator 127.0.0.1 port …, target
@@ -452,9 +488,16 @@ fn forwarding_refused() {
     );
     eprintln!("ssh -N -L with AllowTcpForwarding no:\n{}", tunnel.stderr());
     assert!(
-        tunnel.stderr().lines().all(|l| l.starts_with("channel ") && l.ends_with(refused)),
+        tunnel
+            .stderr()
+            .lines()
+            .all(|l| l.starts_with("channel ") && l.ends_with(refused)),
         "{}",
         tunnel.stderr()
     );
-    assert!(sshd.log().contains("refused local port forward"), "{}", sshd.log());
+    assert!(
+        sshd.log().contains("refused local port forward"),
+        "{}",
+        sshd.log()
+    );
 }

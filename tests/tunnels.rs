@@ -175,24 +175,43 @@ fn production_behind_a_bastion_with_a_password_command_is_trusted_tested_backed_
         "prod",
         &db,
         &["bastion"],
-        &["--environment", "production", "--password-command", &command],
+        &[
+            "--environment",
+            "production",
+            "--password-command",
+            &command,
+        ],
     );
     let shown = site.ok(&["connections", "show", "prod"]);
     assert!(shown.contains("ssh          bastion"), "{shown}");
-    assert!(shown.contains(&format!("command      {command}")), "{shown}");
+    assert!(
+        shown.contains(&format!("command      {command}")),
+        "{shown}"
+    );
 
     // An unknown host key: refused, with its fingerprint and the command that trusts it.
     let fingerprint = sshd.host_fingerprint();
     let host = format!("[127.0.0.1]:{}", sshd.port());
     let refused = site.fails(&["connections", "test", "prod"]);
-    assert!(refused.contains(&format!("the host key of {host} is not known")), "{refused}");
+    assert!(
+        refused.contains(&format!("the host key of {host} is not known")),
+        "{refused}"
+    );
     assert!(refused.contains(&fingerprint), "{refused}");
     assert!(
-        refused.contains(&format!("retort connections trust-host prod '{host}' {fingerprint}")),
+        refused.contains(&format!(
+            "retort connections trust-host prod '{host}' {fingerprint}"
+        )),
         "{refused}"
     );
     // A fingerprint that is not the key's trusts nothing.
-    let wrong = site.fails(&["connections", "trust-host", "prod", &host, "SHA256:not-this-one"]);
+    let wrong = site.fails(&[
+        "connections",
+        "trust-host",
+        "prod",
+        &host,
+        "SHA256:not-this-one",
+    ]);
     assert!(wrong.contains("nothing was trusted"), "{wrong}");
     assert_eq!(fs::read_to_string(&site.client.known_hosts).unwrap(), "");
     let trusted = site.ok(&["connections", "trust-host", "prod", &host, &fingerprint]);
@@ -205,17 +224,36 @@ fn production_behind_a_bastion_with_a_password_command_is_trusted_tested_backed_
     );
 
     // The check reports the hop and the login through it.
+    // "Test SSH only": the route and the server behind it, without the password command.
     let calls = site.calls();
+    let route = site.ok(&["connections", "test", "prod", "--ssh-only"]);
+    assert!(route.contains("SSH via bastion up in"), "{route}");
+    assert!(route.contains("by publickey, key"), "{route}");
+    assert!(
+        route.contains("The database server at 127.0.0.1:5432 answers through the tunnel"),
+        "{route}"
+    );
+    assert_eq!(
+        site.calls(),
+        calls,
+        "no password is fetched to test SSH only"
+    );
     let report = site.ok(&["connections", "test", "prod"]);
     assert!(report.contains("SSH via bastion up in"), "{report}");
-    assert!(report.contains(&format!("host key ED25519 {fingerprint}")), "{report}");
+    assert!(
+        report.contains(&format!("host key ED25519 {fingerprint}")),
+        "{report}"
+    );
     assert!(report.contains("by publickey, key"), "{report}");
     assert!(report.contains("authenticated    as postgres"), "{report}");
     assert_eq!(site.calls(), calls + 1, "the command runs once per use");
 
     // A production upgrade: backed up first (pg_dump through the tunnel), then run.
     site.ok(&["upgrade", "head", "--connection", "prod"]);
-    assert_eq!(db.query("SELECT version_num FROM alembic_version").trim(), "000000000003");
+    assert_eq!(
+        db.query("SELECT version_num FROM alembic_version").trim(),
+        "000000000003"
+    );
     let log: serde_json::Value =
         serde_json::from_str(&site.ok(&["log", "--json", "-n", "2"])).unwrap();
     assert_eq!(log[0]["kind"], "upgrade", "{log:#}");
@@ -223,13 +261,20 @@ fn production_behind_a_bastion_with_a_password_command_is_trusted_tested_backed_
     assert_eq!(log[1]["kind"], "backup", "{log:#}");
     // The journal names the real server, not the tunnel's local end.
     let entry = log[0].to_string();
-    assert!(entry.contains(&format!("127.0.0.1:5432/{}", db.name)), "{log:#}");
+    assert!(
+        entry.contains(&format!("127.0.0.1:5432/{}", db.name)),
+        "{log:#}"
+    );
 
     // The restore (pg_restore and psql through the tunnel) takes it back to before the run.
     let restored = site.ok(&["restore", "1", "--to", "prod", "--yes"]);
-    assert!(restored.contains("Restored and verified backup 1"), "{restored}");
+    assert!(
+        restored.contains("Restored and verified backup 1"),
+        "{restored}"
+    );
     assert_eq!(
-        db.query("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").trim(),
+        db.query("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
+            .trim(),
         "0"
     );
 
@@ -239,7 +284,9 @@ fn production_behind_a_bastion_with_a_password_command_is_trusted_tested_backed_
     for file in files {
         let bytes = fs::read(&file).unwrap();
         assert!(
-            !bytes.windows(password.len()).any(|w| w == password.as_bytes()),
+            !bytes
+                .windows(password.len())
+                .any(|w| w == password.as_bytes()),
             "the password is in {}",
             file.display()
         );
@@ -269,7 +316,10 @@ fn mariadb_is_backed_up_and_restored_through_a_jump_host_and_a_bastion_with_an_a
     ) else {
         return;
     };
-    let mut site = Site::new(&["CREATE TABLE t1 (id INTEGER);", "CREATE TABLE t2 (id INTEGER);"]);
+    let mut site = Site::new(&[
+        "CREATE TABLE t1 (id INTEGER);",
+        "CREATE TABLE t2 (id INTEGER);",
+    ]);
     site.client.alias("jump", &jump, None, None);
     site.client.alias("bastion", &bastion, None, None);
     site.client.trust(&jump);
@@ -282,10 +332,19 @@ fn mariadb_is_backed_up_and_restored_through_a_jump_host_and_a_bastion_with_an_a
     let logins: Vec<&str> = report.lines().filter(|l| l.contains("ssh login")).collect();
     assert_eq!(logins.len(), 2, "one login per hop:\n{report}");
     assert!(logins.iter().all(|l| l.contains("(agent)")), "{report}");
+    // MariaDB greets first: its greeting through both hops is the proof.
+    let route = site.ok(&["connections", "test", "shop", "--ssh-only"]);
+    assert!(
+        route.contains("The database server at 127.0.0.1:3306 answers through the tunnel"),
+        "{route}"
+    );
 
     site.ok(&["upgrade", "head", "--connection", "shop"]);
     let backup = site.ok(&["backup", "--connection", "shop"]);
-    assert!(backup.contains("mariadb-dump") || backup.contains("Backup"), "{backup}");
+    assert!(
+        backup.contains("mariadb-dump") || backup.contains("Backup"),
+        "{backup}"
+    );
     site.ok(&["downgrade", "base", "--connection", "shop"]);
     assert_eq!(db.query("SELECT count(*) FROM alembic_version").trim(), "0");
     site.ok(&["restore", "1", "--to", "shop", "--yes"]);
@@ -315,11 +374,17 @@ fn a_changed_host_key_is_refused_with_openssh_s_warning() {
 
     sshd.restart_with_new_host_key();
     let refused = site.fails(&["connections", "test", "prod"]);
-    assert!(refused.contains("REMOTE HOST IDENTIFICATION HAS CHANGED"), "{refused}");
+    assert!(
+        refused.contains("REMOTE HOST IDENTIFICATION HAS CHANGED"),
+        "{refused}"
+    );
     assert!(refused.contains(&sshd.host_fingerprint()), "{refused}");
     // Nothing ran: the upgrade stops at the same place.
     site.fails(&["upgrade", "head", "--connection", "prod"]);
-    assert!(!db.query("SELECT tablename FROM pg_tables WHERE schemaname = 'public'").contains("t1"));
+    assert!(
+        !db.query("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+            .contains("t1")
+    );
 }
 
 #[test]
@@ -345,7 +410,15 @@ fn a_bastion_that_refuses_to_forward_is_named() {
     site.add("prod", &db, &["bastion"], &[]);
     let refused = site.fails(&["connections", "test", "prod"]);
     assert!(
-        refused.contains("the SSH server could not open 127.0.0.1:5432: administratively prohibited"),
+        refused
+            .contains("the SSH server could not open 127.0.0.1:5432: administratively prohibited"),
+        "{refused}"
+    );
+    let refused = site.fails(&["connections", "test", "prod", "--ssh-only"]);
+    assert!(
+        refused.contains(
+            "the SSH server refused to forward to 127.0.0.1:5432 (administratively prohibited)"
+        ),
         "{refused}"
     );
 }
@@ -405,10 +478,15 @@ fn a_password_command_that_fails_is_named_and_its_output_never_shown() {
     site.add("prod", &db, &[], &["--password-command", command]);
     let failed = site.fails(&["connections", "test", "prod"]);
     assert!(
-        failed.contains(&format!("the password command `{command}` failed (exit status: 4)")),
+        failed.contains(&format!(
+            "the password command `{command}` failed (exit status: 4)"
+        )),
         "{failed}"
     );
-    assert!(!failed.contains("leak-7") && !failed.contains("err-8"), "{failed}");
+    assert!(
+        !failed.contains("leak-7") && !failed.contains("err-8"),
+        "{failed}"
+    );
     // A command that is not one line is refused when saved, and nothing is saved.
     let refused = site.fails(&[
         "connections",
@@ -421,6 +499,9 @@ fn a_password_command_that_fails_is_named_and_its_output_never_shown() {
         "--password-command",
         "a\nb",
     ]);
-    assert!(refused.contains("the password command must be one line"), "{refused}");
+    assert!(
+        refused.contains("the password command must be one line"),
+        "{refused}"
+    );
     assert!(!site.ok(&["connections", "list"]).contains("other"));
 }

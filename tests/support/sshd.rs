@@ -145,7 +145,10 @@ fn public_line(pub_file: &Path) -> String {
 /// double quotes).
 fn quoted(path: &Path) -> String {
     let path = path.to_str().expect("temporary paths are UTF-8");
-    assert!(!path.contains('"'), "{path}: a double quote cannot be quoted");
+    assert!(
+        !path.contains('"'),
+        "{path}: a double quote cannot be quoted"
+    );
     format!("\"{path}\"")
 }
 
@@ -272,7 +275,11 @@ impl Sshd {
             .arg(self.host_key.with_extension("pub"))
             .output()
             .unwrap();
-        assert!(out.status.success(), "ssh-keygen -lf: {}", super::text(&out.stderr));
+        assert!(
+            out.status.success(),
+            "ssh-keygen -lf: {}",
+            super::text(&out.stderr)
+        );
         // "256 SHA256:… comment (ED25519)"
         super::text(&out.stdout)
             .split_whitespace()
@@ -349,7 +356,11 @@ impl Sshd {
                 false
             }
         });
-        assert!(port_back, "sshd could not bind port {} again: {last}", self.port);
+        assert!(
+            port_back,
+            "sshd could not bind port {} again: {last}",
+            self.port
+        );
     }
 
     /// What the daemon has logged so far (its stderr with `-e`, LogLevel VERBOSE, across
@@ -519,7 +530,12 @@ fn descendants(root: libc::pid_t) -> Vec<libc::pid_t> {
     let mut i = 0;
     while i < found.len() {
         let parent = found[i];
-        found.extend(parents.iter().filter(|(_, p)| *p == parent).map(|(c, _)| *c));
+        found.extend(
+            parents
+                .iter()
+                .filter(|(_, p)| *p == parent)
+                .map(|(c, _)| *c),
+        );
         i += 1;
     }
     found.remove(0);
@@ -529,9 +545,15 @@ fn descendants(root: libc::pid_t) -> Vec<libc::pid_t> {
 /// Waits until `pid` is stopped (state T), a zombie, or gone: a stopped process cannot fork.
 fn wait_stopped(pid: libc::pid_t) {
     let stopped = wait_until(DEADLINE, || {
-        matches!(proc_stat(pid), None | Some(('T' | 't' | 'Z' | 'X' | 'x', _)))
+        matches!(
+            proc_stat(pid),
+            None | Some(('T' | 't' | 'Z' | 'X' | 'x', _))
+        )
     });
-    assert!(stopped, "process {pid} of the test sshd did not stop on SIGSTOP");
+    assert!(
+        stopped,
+        "process {pid} of the test sshd did not stop on SIGSTOP"
+    );
 }
 
 /// The client side a test gives Retort: an `ssh_config` of its own (Retort reads the file
@@ -642,10 +664,12 @@ impl SshClient {
             .stderr(Stdio::null())
             .spawn()
             .expect("ssh-agent starts");
+        // The socket file appears at bind(), before the agent listens: wait for a connection
+        // it accepts, not for the file.
         let mut ended = None;
         let up = wait_until(DEADLINE, || {
             ended = agent.try_wait().unwrap();
-            ended.is_some() || socket.exists()
+            ended.is_some() || std::os::unix::net::UnixStream::connect(&socket).is_ok()
         });
         assert!(
             up && ended.is_none(),
@@ -656,10 +680,17 @@ impl SshClient {
 
         let secret = self.dir.path().join("passphrase");
         write_private(&secret, passphrase, 0o600);
+        // It answers once: after a wrong passphrase ssh-add asks again, and a script that
+        // always answered would keep it asking for ever; an empty answer makes it give up.
         let askpass = self.dir.path().join("askpass");
+        let asked = self.dir.path().join("askpass.asked");
         write_private(
             &askpass,
-            &format!("#!/bin/sh\ncat {}\n", quoted(&secret)),
+            &format!(
+                "#!/bin/sh\n[ -e {asked} ] && exit 1\n: > {asked}\ncat {secret}\n",
+                asked = quoted(&asked),
+                secret = quoted(&secret)
+            ),
             0o700,
         );
         let out = Command::new("ssh-add")

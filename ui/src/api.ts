@@ -18,7 +18,7 @@ export class CommandError extends Error {
 
 function asApiError(e: unknown): ApiError {
   if (e && typeof e === "object" && "kind" in e && "message" in e) return e as ApiError;
-  return { kind: "internal", message: String((e as any)?.message ?? e), hint: null };
+  return { kind: "internal", message: String((e as any)?.message ?? e), hint: null, hostKey: null };
 }
 
 export async function call<T>(result: Promise<Result<T, ApiError>>): Promise<T> {

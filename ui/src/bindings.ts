@@ -16,6 +16,8 @@ export const commands = {
 	parseConnectionUrl: (url: string) => typedError<ConnectionFields, ApiError>(__TAURI_INVOKE("parse_connection_url", { url })),
 	saveConnection: (input: ConnectionInput) => typedError<ConnectionView, ApiError>(__TAURI_INVOKE("save_connection", { input })),
 	deleteConnection: (name: string) => typedError<null, ApiError>(__TAURI_INVOKE("delete_connection", { name })),
+	testSsh: (input: ConnectionInput) => typedError<SshCheck, ApiError>(__TAURI_INVOKE("test_ssh", { input })),
+	trustHostKey: (request: TrustHostKey) => typedError<string, ApiError>(__TAURI_INVOKE("trust_host_key", { request })),
 	bindConnection: (name: string) => typedError<WorkspaceView, ApiError>(__TAURI_INVOKE("bind_connection", { name })),
 	testConnection: (name: string, password: string | null) => typedError<ConnectionReport, ApiError>(__TAURI_INVOKE("test_connection", { name, password })),
 	connectionPositions: () => typedError<ConnectionPosition[], ApiError>(__TAURI_INVOKE("connection_positions")),
@@ -61,6 +63,11 @@ export type ApiError = {
 	kind: ErrorKind,
 	message: string,
 	hint: string | null,
+	/**
+	 *  An SSH host key the user is asked about: unknown (to trust once they have checked
+	 *  the fingerprint) or changed (refused).
+	 */
+	hostKey: HostKeyQuestion | null,
 };
 
 /**  Pushed to the UI: Tauri events in the app, server-sent events in `retort serve`. */
@@ -279,6 +286,17 @@ export type ConnectionInput = {
 	passwordChoice: PasswordChoice,
 	/**  The password for the keychain or the session keyring. */
 	password: string | null,
+	/**  [`PasswordChoice::Command`]: the command whose first line of output is the password. */
+	passwordCommand?: string | null,
+	/**  Seconds before a password from the command is fetched again (`None`: 600). */
+	passwordLifetime?: number | null,
+	/**
+	 *  SSH hops (`[user@]host[:port]` or ssh config aliases), from the first one connected
+	 *  to; empty: the database is reached directly.
+	 */
+	sshHops?: string[],
+	/**  A private key file to offer (absolute path). */
+	sshIdentity?: string | null,
 	/**  Bind the connection to the open workspace. */
 	bind: boolean,
 };
@@ -321,6 +339,8 @@ export type ConnectionReport = {
 	url: string,
 	backend: Backend,
 	target: string,
+	/**  The SSH route it was reached through. */
+	ssh: SshReport | null,
 	timeoutMs: number | null,
 	ok: boolean,
 	reachable: boolean | null,
@@ -380,6 +400,13 @@ export type ConnectionView = {
 	environment: string,
 	color: string,
 	passwordStorage: PasswordStorage,
+	/**  [`PasswordStorage::Command`]: the command that prints the password (no secret). */
+	passwordCommand: string | null,
+	/**  Seconds a password from the command is used before it is fetched again. */
+	passwordLifetime: number | null,
+	/**  The SSH hops from the first one connected to; empty: reached directly. */
+	sshHops: string[],
+	sshIdentity: string | null,
 	/**  The URL with the password as `***`. */
 	url: string,
 	/**  Bound to the open workspace. */
@@ -443,6 +470,13 @@ export type ErrorKind =
 "execution" | 
 /**  A backup or restore failed; nothing else was done. */
 "backup" | 
+/**
+ *  The SSH route to the database failed (unreachable, refused, no permission, a host key
+ *  that is unknown or changed: then `hostKey` says which).
+ */
+"ssh" | 
+/**  The connection's password command failed. */
+"passwordCommand" | 
 /**  Anything else (a bug): the message says what. */
 "internal";
 
@@ -513,6 +547,16 @@ export type GraphNode = {
 	parents: number[],
 	/**  `depends_on` revisions, as row numbers. */
 	dependencies: number[],
+};
+
+/**  An SSH hop's host key that is not the known one. */
+export type HostKeyQuestion = {
+	/**  As known_hosts names it (`bastion.example`, `[10.0.0.5]:2222`). */
+	host: string,
+	/**  `ED25519 SHA256:…` */
+	fingerprint: string,
+	/**  The key differs from the known one (refused; not to be trusted from here). */
+	changed: boolean,
 };
 
 export type Index = {
@@ -633,7 +677,9 @@ export type PasswordChoice =
 /**  The kernel's session keyring (this login session only). */
 "session" | 
 /**  Keep nothing: ask on every use. */
-"ask";
+"ask" | 
+/**  Run `passwordCommand` when the password is needed; keep nothing. */
+"command";
 
 /**  Where a profile's password lives. The store records only this, never the password. */
 export type PasswordStorage = 
@@ -644,7 +690,9 @@ export type PasswordStorage =
 /**  The kernel's session keyring: kept for this login session only. */
 "session" | 
 /**  Not kept: asked for on every use. */
-"ask";
+"ask" | 
+/**  Printed by the profile's `password_command` when needed, never kept. */
+"command";
 
 /**  What the path is for; decides the dialog's kind (folder, open file, save file) and filter. */
 export type PathKind = 
@@ -981,6 +1029,23 @@ export type SourceFile = {
 	text: string,
 };
 
+/**
+ *  What "Test SSH only" found: the route's report, and the database's `host:port` that
+ *  answered through it.
+ */
+export type SshCheck = {
+	ssh: SshReport,
+	target: string,
+};
+
+/**  What an SSH route's check found: who authenticated how, the bastion's host key. */
+export type SshReport = {
+	route: string,
+	authenticated: string[],
+	hostKey: string | null,
+	setupMs: number | null,
+};
+
 /**  A verified stamp's comparison, with the target it was made against. */
 export type StampCheck = {
 	target: TargetView,
@@ -1144,6 +1209,19 @@ export type TargetView = {
 export type TlsState = "on" | "off" | 
 /**  SQLite: no network. */
 "not_applicable" | "unknown";
+
+/**  Trusting an SSH hop's host key after the user compared its fingerprint. */
+export type TrustHostKey = {
+	connection: string,
+	host: string,
+	fingerprint: string,
+	/**
+	 *  The route as the form has it, before it is saved ("Test SSH only"); empty: the saved
+	 *  connection's.
+	 */
+	sshHops?: string[],
+	sshIdentity?: string | null,
+};
 
 export type UniqueConstraint = {
 	/**  `None` on SQLite, whose unique constraints have no name of their own. */

@@ -3,7 +3,8 @@
 import type { App, Screen } from "./main";
 import { call, commands, CommandError } from "./api";
 import { h, clear } from "./dom";
-import type { ConnectionInput, ConnectionList, ConnectionReport, ConnectionView, Driver, PasswordChoice } from "./bindings";
+import { errorText, ms } from "./format";
+import type { ConnectionInput, ConnectionList, ConnectionReport, ConnectionView, Driver, HostKeyQuestion, PasswordChoice, SshCheck, SshReport } from "./bindings";
 
 const ENVIRONMENTS = ["development", "staging", "production"];
 const PG_TLS = ["", "disable", "allow", "prefer", "require", "verify-ca", "verify-full"];
@@ -51,7 +52,7 @@ export class ConnectionsScreen implements Screen {
         h("td", null, h("span", { class: "swatch", style: { background: c.color }, title: c.color })),
         h("td", null, h("strong", null, c.name), c.bound ? h("span", { class: "tag", title: "bound to this workspace" }, "bound") : null),
         h("td", null, h("span", { class: "env-tag", style: { borderColor: c.color, color: c.color } }, c.environment)),
-        h("td", { class: "mono url" }, c.url),
+        h("td", { class: "mono url" }, c.url, c.sshHops.length ? h("div", { class: "small muted via", "data-testid": "ssh-route" }, `via SSH ${c.sshHops.join(" → ")}`) : null),
         h("td", { class: "small muted" }, storageText(c.passwordStorage)),
         h(
           "td",
@@ -137,8 +138,37 @@ export class ConnectionsScreen implements Screen {
       h("option", { value: "ask" }, "ask every time"),
       h("option", { value: "none" }, "no password"),
     );
-    storage.value = existing ? "keep" : keychain ? "keychain" : "ask";
+    storage.append(h("option", { value: "command" }, "from a command (run when needed, nothing kept)"));
+    const isCommand = existing?.passwordStorage === "command";
+    // A command connection is edited as "from a command": its command is in the form to change.
+    storage.value = isCommand ? "command" : existing ? "keep" : keychain ? "keychain" : "ask";
     const password = input("password", "", { type: "password", autocomplete: "new-password" });
+    const passwordCommand = input("passwordCommand", existing?.passwordCommand, {
+      class: "mono",
+      placeholder: "vault kv get -field=password secret/db",
+      "aria-label": "Password command",
+    });
+    const passwordLifetime = input("passwordLifetime", existing?.passwordLifetime, {
+      type: "number",
+      min: 1,
+      step: 1,
+      placeholder: "600",
+      "aria-label": "Password lifetime in seconds",
+    });
+
+    // SSH: the last hop is the bastion (it opens the connection to the database), the others
+    // are jump hosts in order from this computer.
+    const hops = existing?.sshHops ?? [];
+    const sshOn = h("input", { type: "checkbox", name: "ssh", checked: hops.length > 0, "data-testid": "ssh-toggle" });
+    const sshBastion = input("sshBastion", hops[hops.length - 1], { class: "mono", placeholder: "me@bastion.example:22 or a ~/.ssh/config alias", "aria-label": "SSH bastion" });
+    const sshJumps = h(
+      "textarea",
+      { name: "sshJumps", class: "mono", rows: 2, spellcheck: "false", autocomplete: "off", placeholder: "optional: jump hosts before the bastion, comma- or line-separated", "aria-label": "SSH jump hosts" },
+      hops.slice(0, -1).join("\n"),
+    );
+    const sshTest = h("button", { type: "button", "data-testid": "test-ssh" }, "Test SSH only");
+    const sshCheck = h("div", { class: "ssh-check", "data-testid": "ssh-check", role: "status", hidden: true });
+    const sshIdentity = input("sshIdentity", existing?.sshIdentity, { class: "mono", placeholder: "optional: /home/me/.ssh/id_ed25519", "aria-label": "SSH identity file" });
     const bind = h("input", { type: "checkbox", name: "bind", checked: !existing && !!this.app.workspace });
 
     const fillTls = () => {
@@ -162,17 +192,50 @@ export class ConnectionsScreen implements Screen {
       { class: "group" },
       field("Database file", sqlitePath, h("button", { type: "button", onclick: () => this.pick("sqliteFile", sqlitePath) }, "Choose…")),
     );
-    const passwordRows = h("div", { class: "group" }, field("Password kept in", storage), field("Password", password));
+    const sshFields = h(
+      "div",
+      { class: "group ssh-fields", "data-testid": "ssh-fields" },
+      field("Bastion", sshBastion),
+      field("Jump hosts", sshJumps),
+      field("Identity file", sshIdentity),
+      h("p", { class: "small muted field-note" }, "Host and port above are the database as the bastion reaches it. Keys come from ssh-agent, the identity file or ~/.ssh/config; host keys must be known."),
+      h("div", { class: "buttons ssh-buttons" }, sshTest),
+      sshCheck,
+    );
+    const sshRows = h(
+      "fieldset",
+      { class: "group ssh", "data-testid": "ssh-section" },
+      h("legend", null, h("label", { class: "inline-label" }, sshOn, "Reach through SSH")),
+      sshFields,
+    );
+    const passwordField = field("Password", password);
+    const commandFields = h(
+      "div",
+      { class: "group", "data-testid": "password-command-fields" },
+      field("Command", passwordCommand),
+      field("Lifetime", passwordLifetime, h("span", { class: "unit muted" }, "seconds")),
+      h("p", { class: "small muted field-note" }, "Run when the password is needed; its first line of output is the password. It is run again after the lifetime (600 s if empty)."),
+    );
+    const passwordRows = h("div", { class: "group" }, field("Password kept in", storage), passwordField, commandFields);
     const sync = () => {
       const sqlite = driver.value === "sqlite";
       networkRows.hidden = sqlite;
       sqliteRows.hidden = !sqlite;
       passwordRows.hidden = sqlite;
-      password.disabled = storage.value === "ask" || storage.value === "none";
+      sshRows.hidden = sqlite;
+      sshFields.hidden = !sshOn.checked;
+      const command = storage.value === "command";
+      commandFields.hidden = !command;
+      passwordField.hidden = command;
+      password.disabled = command || storage.value === "ask" || storage.value === "none";
       fillTls();
     };
     driver.addEventListener("change", sync);
     storage.addEventListener("change", sync);
+    sshOn.addEventListener("change", () => {
+      sync();
+      if (sshOn.checked) sshBastion.focus();
+    });
     environment.addEventListener("change", () => {
       if (colorTouched) return;
       const defaults: Record<string, string> = { production: "#d73a49", prod: "#d73a49", staging: "#e3b341", stage: "#e3b341", development: "#2da44e", dev: "#2da44e" };
@@ -194,7 +257,7 @@ export class ConnectionsScreen implements Screen {
         tlsMode.value = f.tlsMode ?? "";
         if (f.password) {
           password.value = f.password;
-          if (storage.value === "ask" || storage.value === "none" || storage.value === "keep") storage.value = keychain ? "keychain" : "session";
+          if (["ask", "none", "keep", "command"].includes(storage.value)) storage.value = keychain ? "keychain" : "session";
           sync();
         }
         urlInput.value = "";
@@ -204,6 +267,13 @@ export class ConnectionsScreen implements Screen {
       }
     };
 
+    // Why the last save failed, next to the form (and on the status line).
+    const formError = h("p", { class: "bad form-error", role: "alert", "data-testid": "form-error", hidden: true });
+    const failed = (e: unknown) => {
+      formError.textContent = errorText(e);
+      formError.hidden = false;
+      this.app.error(e);
+    };
     const form = h(
       "form",
       { class: "card conn-form", "data-testid": "connection-form", "aria-label": existing ? `Edit ${existing.name}` : "Add a connection" },
@@ -212,11 +282,13 @@ export class ConnectionsScreen implements Screen {
       field("Name", name),
       field("Driver", driver),
       networkRows,
+      sshRows,
       sqliteRows,
       field("Environment", environment, h("datalist", { id: "environments" }, ENVIRONMENTS.map((e) => h("option", { value: e })))),
       field("Colour", color),
       passwordRows,
       this.app.workspace ? h("label", { class: "check" }, bind, ` Bind to ${this.app.workspace.name} (show it on the graph)`) : null,
+      formError,
       h(
         "div",
         { class: "buttons" },
@@ -224,11 +296,23 @@ export class ConnectionsScreen implements Screen {
         h("button", { type: "button", onclick: () => clear(this.side) }, "Cancel"),
       ),
     );
-    form.addEventListener("submit", async (e) => {
-      e.preventDefault();
+    /** The form as the core takes it; an error text instead when a field the form checks is missing. */
+    const inputOf = (): ConnectionInput | Error => {
       const sqlite = driver.value === "sqlite";
       const choice = (sqlite ? (existing ? "keep" : "none") : storage.value) as PasswordChoice;
-      const body: ConnectionInput = {
+      const command = choice === "command";
+      if (command && !passwordCommand.value.trim()) {
+        passwordCommand.focus();
+        return new Error("enter the command that prints the password");
+      }
+      const ssh = !sqlite && sshOn.checked;
+      const jumps = sshJumps.value.split(/[,\n]/).map((j) => j.trim()).filter(Boolean);
+      const bastion = sshBastion.value.trim();
+      if (ssh && !bastion) {
+        sshBastion.focus();
+        return new Error("enter the SSH bastion, or uncheck \"Reach through SSH\"");
+      }
+      return {
         originalName: existing?.name ?? null,
         name: name.value,
         driver: driver.value as Driver,
@@ -243,8 +327,53 @@ export class ConnectionsScreen implements Screen {
         color: colorTouched || existing ? color.value : null,
         passwordChoice: choice,
         password: password.disabled ? null : password.value || null,
+        passwordCommand: command ? passwordCommand.value.trim() : null,
+        passwordLifetime: command && passwordLifetime.value.trim() ? Number(passwordLifetime.value) : null,
+        // The core checks each hop (and says which is wrong).
+        sshHops: ssh ? [...jumps, bastion] : [],
+        sshIdentity: ssh ? sshIdentity.value.trim() || null : null,
         bind: bind.checked,
       };
+    };
+
+    // "Test SSH only": the route as typed, before saving; no password is fetched.
+    const testSsh = async () => {
+      const body = inputOf();
+      sshCheck.hidden = false;
+      if (body instanceof Error) {
+        clear(sshCheck, h("p", { class: "bad" }, body.message));
+        return;
+      }
+      sshTest.disabled = true;
+      sshCheck.setAttribute("aria-busy", "true");
+      clear(sshCheck, h("p", { class: "muted" }, `Opening the SSH route to ${body.host ?? "localhost"}…`));
+      try {
+        const checked = await call(commands.testSsh(body));
+        clear(sshCheck, ...sshCheckRows(checked));
+        sshCheck.dataset.ok = "true";
+      } catch (e) {
+        sshCheck.dataset.ok = "false";
+        if (e instanceof CommandError && e.kind === "ssh") {
+          const route = { sshHops: body.sshHops ?? [], sshIdentity: body.sshIdentity ?? null };
+          clear(sshCheck, ...this.routeFailure(body.name.trim() || "new", e, route, testSsh));
+        } else {
+          clear(sshCheck, h("p", { class: "bad" }, errorText(e)));
+        }
+      } finally {
+        sshTest.disabled = false;
+        sshCheck.removeAttribute("aria-busy");
+      }
+    };
+    sshTest.addEventListener("click", () => void testSsh());
+
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      formError.hidden = true;
+      const body = inputOf();
+      if (body instanceof Error) {
+        failed(body);
+        return;
+      }
       try {
         const saved = await call(commands.saveConnection(body));
         password.value = "";
@@ -253,7 +382,7 @@ export class ConnectionsScreen implements Screen {
         await this.reload();
         await this.test(saved);
       } catch (err) {
-        this.app.error(err);
+        failed(err);
       }
     });
     clear(this.side, form);
@@ -298,6 +427,11 @@ export class ConnectionsScreen implements Screen {
         });
         clear(card, f);
         pw.focus();
+      } else if (e instanceof CommandError && (e.kind === "ssh" || e.kind === "passwordCommand")) {
+        clear(card, ...this.routeFailure(c.name, e, null, () => this.test(c, password)));
+        card.classList.add("failed");
+        // The card has the whole message and the advice; the status line only says where.
+        this.app.error(new Error(`${c.name}: ${e.kind === "ssh" ? "the SSH route failed" : "the password command failed"} (see the test card)`));
       } else {
         clear(card, h("p", { class: "bad" }, (e as Error).message));
         this.app.error(e);
@@ -306,10 +440,73 @@ export class ConnectionsScreen implements Screen {
       card.removeAttribute("aria-busy");
     }
   }
+
+  /**
+   * Why a test did not reach the database: the SSH route or the password command failed. An
+   * unknown host key can be trusted from here (on `route`, the form's unsaved one, else the
+   * saved connection's), then `retry` runs the test again.
+   */
+  private routeFailure(name: string, e: CommandError, route: { sshHops: string[]; sshIdentity: string | null } | null, retry: () => Promise<void>): HTMLElement[] {
+    const key = e.error.hostKey ?? null;
+    const what = e.kind === "passwordCommand" ? "the password command failed" : key?.changed ? "the SSH host key has changed" : key ? "unknown SSH host key" : "SSH failed";
+    const head = h("h2", { class: "bad", "data-testid": "test-verdict" }, `${name}: ${what}`);
+    const facts = (q: HostKeyQuestion) =>
+      h(
+        "dl",
+        { class: "facts host-key", "data-testid": "host-key" },
+        h("dt", null, "Host"),
+        h("dd", { class: "mono", "data-testid": "host-key-host" }, q.host),
+        h("dt", null, q.changed ? "Fingerprint now" : "Fingerprint"),
+        h("dd", { class: "mono", "data-testid": "host-key-fingerprint" }, q.fingerprint),
+      );
+    const advice = e.hint ? h("p", { class: "advice", "data-testid": "test-advice" }, e.hint) : null;
+    if (key?.changed) {
+      // Refused: OpenSSH's warning, and nothing to click.
+      return [
+        head,
+        h("div", { class: "failure", "data-testid": "test-failure", "data-kind": e.kind }, h("pre", { class: "banner bad-banner host-key-warning", "data-testid": "host-key-warning" }, e.message), facts(key), advice),
+      ];
+    }
+    if (key) {
+      const error = h("p", { class: "bad", role: "alert", "data-testid": "trust-error", hidden: true });
+      const trust = h("button", { type: "button", class: "primary", "data-testid": "trust-host-key" }, "Trust this host key");
+      trust.addEventListener("click", async () => {
+        trust.disabled = true;
+        error.hidden = true;
+        try {
+          const file = await call(commands.trustHostKey({ connection: name, host: key.host, fingerprint: key.fingerprint, sshHops: route?.sshHops ?? [], sshIdentity: route?.sshIdentity ?? null }));
+          this.app.say(`Trusted the host key of ${key.host}: added to ${file}.`);
+        } catch (err) {
+          error.textContent = errorText(err);
+          error.hidden = false;
+          trust.disabled = false;
+          this.app.error(err);
+          return;
+        }
+        await retry();
+      });
+      return [
+        head,
+        h(
+          "div",
+          { class: "failure", "data-testid": "test-failure", "data-kind": e.kind },
+          h("p", null, `The SSH server ${key.host} shows a host key that is not in known_hosts yet:`),
+          facts(key),
+          advice,
+          h("div", { class: "buttons" }, trust),
+          error,
+        ),
+      ];
+    }
+    return [
+      head,
+      h("div", { class: "failure", "data-testid": "test-failure", "data-kind": e.kind }, h("p", { class: "message" }, e.message), advice),
+    ];
+  }
 }
 
 function storageText(s: string): string {
-  return { none: "none", keychain: "OS keychain", session: "this session only", ask: "asked every time" }[s] ?? s;
+  return { none: "none", keychain: "OS keychain", session: "this session only", ask: "asked every time", command: "from a command" }[s] ?? s;
 }
 
 function latency(v: number | null): string {
@@ -317,10 +514,32 @@ function latency(v: number | null): string {
   return v >= 100 ? `${v.toFixed(0)} ms` : v >= 10 ? `${v.toFixed(1)} ms` : `${v.toFixed(2)} ms`;
 }
 
+/** The SSH route's rows of a report: the tunnel, its host key, each hop's login. */
+function sshRows(ssh: SshReport, row: (mark: "ok", label: string, text: string | HTMLElement) => HTMLElement): HTMLElement[] {
+  const up = ssh.setupMs === null ? "" : ` up in ${ms(Math.round(ssh.setupMs))}`;
+  const route = row("ok", "Tunnel", `${ssh.route}${up}`);
+  route.dataset.testid = "ssh-report";
+  const rows = [route];
+  if (ssh.hostKey) rows.push(row("ok", "Host key", h("span", { class: "mono" }, ssh.hostKey)));
+  for (const a of ssh.authenticated) rows.push(row("ok", "Logged in", a));
+  return rows;
+}
+
+function checkRow(mark: "ok" | "warn" | "bad" | "none", label: string, text: string | HTMLElement): HTMLElement {
+  return h("tr", { class: `check ${mark}` }, h("td", { class: "mark" }, { ok: "✓", warn: "!", bad: "✗", none: "–" }[mark]), h("th", null, label), h("td", null, text));
+}
+
+/** "Test SSH only"'s answer, under the SSH fields. */
+function sshCheckRows(c: SshCheck): HTMLElement[] {
+  return [
+    h("p", { class: "good", "data-testid": "ssh-check-verdict" }, `SSH works: ${c.target} answers through the tunnel`),
+    h("table", { class: "checks" }, h("tbody", null, ...sshRows(c.ssh, checkRow))),
+  ];
+}
+
 /** The report as rows: a verdict, then one line per check. */
 export function reportCard(r: ConnectionReport): HTMLElement[] {
-  const row = (mark: "ok" | "warn" | "bad" | "none", label: string, text: string) =>
-    h("tr", { class: `check ${mark}` }, h("td", { class: "mark" }, { ok: "✓", warn: "!", bad: "✗", none: "–" }[mark]), h("th", null, label), h("td", null, text));
+  const row = checkRow;
   const head = h(
     "h2",
     { class: r.ok ? "good" : "bad", "data-testid": "test-verdict" },
@@ -339,6 +558,7 @@ export function reportCard(r: ConnectionReport): HTMLElement[] {
     return out;
   }
   const rows: HTMLElement[] = [];
+  if (r.ssh) rows.push(...sshRows(r.ssh, row));
   rows.push(row("ok", "Latency", `${latency(r.latencyMs ?? null)} round trip · connected in ${latency(r.connectMs ?? null)}`));
   rows.push(row("ok", "Server", [r.serverProduct, r.serverVersion].filter(Boolean).join(" ") || "—"));
   const tls = r.tls === "on" ? row("ok", "TLS", [r.tlsVersion, r.tlsCipher].filter(Boolean).join(" ") || "on") : r.tls === "not_applicable" ? row("none", "TLS", "not applicable (SQLite)") : row(r.target.startsWith("127.") || r.target.startsWith("localhost") ? "none" : "warn", "TLS", r.tls === "off" ? "off (plain text)" : "unknown");

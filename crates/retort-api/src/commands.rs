@@ -21,8 +21,8 @@ use retort_core::database::{self, DatabaseUrl, Secret, VersionTable};
 use retort_core::graph::{RevisionMap, lanes};
 use retort_core::project;
 use retort_core::store::ConnectionProfile;
-use retort_core::tunnel::SshRoute;
 use retort_core::store::profiles::{self, default_color};
+use retort_core::tunnel::SshRoute;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -405,22 +405,12 @@ pub async fn save_connection(
             secret: password,
         },
         PasswordChoice::Command => PasswordPlan::Command {
-            command: non_empty(input.password_command).ok_or_else(|| {
-                ApiError::invalid("enter the command that prints the password")
-            })?,
+            command: non_empty(input.password_command)
+                .ok_or_else(|| ApiError::invalid("enter the command that prints the password"))?,
             lifetime: input.password_lifetime,
         },
     };
-    let hops: Vec<String> = input
-        .ssh_hops
-        .iter()
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
-        .collect();
-    profile.ssh = (!hops.is_empty()).then(|| SshRoute {
-        hops,
-        identity: non_empty(input.ssh_identity).map(PathBuf::from),
-    });
+    profile.ssh = ssh_route(&input.ssh_hops, input.ssh_identity);
     let saved = connections::save(store, &core.credentials, old, profile, plan)
         .await?
         .profile;
@@ -433,17 +423,64 @@ pub async fn save_connection(
     Ok(ConnectionView::of(&saved, &bound_names(core).await?))
 }
 
+/// The form's SSH hops (blank ones left out) and identity file; `None` without hops.
+fn ssh_route(hops: &[String], identity: Option<String>) -> Option<SshRoute> {
+    let hops: Vec<String> = hops
+        .iter()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .collect();
+    (!hops.is_empty()).then(|| SshRoute {
+        hops,
+        identity: non_empty(identity).map(PathBuf::from),
+    })
+}
+
+/// A connection as the form has it, not saved, for what only needs its route and address.
+fn unsaved(name: &str, driver: retort_core::store::Driver) -> ConnectionProfile {
+    let name = name.trim();
+    ConnectionProfile::new(if name.is_empty() { "new" } else { name }, driver)
+}
+
+/// "Test SSH only": the form's SSH route opened to its database's host and port, and the
+/// server there answering through it; no password is fetched and nothing is saved.
+pub async fn test_ssh(_core: &AppCore, input: ConnectionInput) -> Result<SshCheck, ApiError> {
+    let mut profile = unsaved(&input.name, input.driver);
+    profile.host = non_empty(input.host);
+    profile.port = input.port;
+    profile.database = non_empty(input.database);
+    profile.ssh = Some(
+        ssh_route(&input.ssh_hops, input.ssh_identity)
+            .ok_or_else(|| ApiError::invalid("enter the SSH bastion"))?,
+    );
+    profile.validate()?;
+    let checked = connections::test_route(profile).await?;
+    Ok(SshCheck {
+        ssh: checked.ssh.into(),
+        target: checked.target,
+    })
+}
+
 /// Trusts an SSH hop's host key once the user has compared its fingerprint: added to the
 /// known_hosts file OpenSSH uses, if the hop still shows that key.
 pub async fn trust_host_key(core: &AppCore, request: TrustHostKey) -> Result<String, ApiError> {
-    let store = core.store().await?;
-    let file = connections::trust_host_key(
-        store,
-        &request.connection,
-        &request.host,
-        &request.fingerprint,
-    )
-    .await?;
+    let file = match ssh_route(&request.ssh_hops, request.ssh_identity) {
+        Some(route) => {
+            let mut profile = unsaved(&request.connection, retort_core::store::Driver::Postgresql);
+            profile.ssh = Some(route);
+            connections::trust_route_host_key(profile, &request.host, &request.fingerprint).await?
+        }
+        None => {
+            let store = core.store().await?;
+            connections::trust_host_key(
+                store,
+                &request.connection,
+                &request.host,
+                &request.fingerprint,
+            )
+            .await?
+        }
+    };
     Ok(file.display().to_string())
 }
 

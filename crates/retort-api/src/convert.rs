@@ -96,6 +96,17 @@ impl ConnectionFields {
     }
 }
 
+impl From<retort_core::tunnel::SshReport> for SshReport {
+    fn from(s: retort_core::tunnel::SshReport) -> Self {
+        SshReport {
+            route: s.route,
+            authenticated: s.authenticated,
+            host_key: s.host_key,
+            setup_ms: s.setup_ms as f64,
+        }
+    }
+}
+
 impl ConnectionReport {
     /// The check's report on the saved connection `name`.
     pub(crate) fn of(name: String, r: check::ConnectionReport) -> Self {
@@ -104,12 +115,7 @@ impl ConnectionReport {
             url: r.url,
             backend: r.backend,
             target: r.target,
-            ssh: r.ssh.map(|s| SshReport {
-                route: s.route,
-                authenticated: s.authenticated,
-                host_key: s.host_key,
-                setup_ms: s.setup_ms as f64,
-            }),
+            ssh: r.ssh.map(SshReport::from),
             timeout_ms: r.timeout_ms as f64,
             ok: r.ok,
             reachable: r.reachable,

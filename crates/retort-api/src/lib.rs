@@ -37,6 +37,7 @@ macro_rules! with_commands {
             parse_connection_url(url: String) -> $crate::types::ConnectionFields;
             save_connection(input: $crate::types::ConnectionInput) -> $crate::types::ConnectionView;
             delete_connection(name: String) -> ();
+            test_ssh(input: $crate::types::ConnectionInput) -> $crate::types::SshCheck;
             trust_host_key(request: $crate::types::TrustHostKey) -> String;
             bind_connection(name: String) -> $crate::types::WorkspaceView;
             test_connection(name: String, password: Option<String>) -> $crate::types::ConnectionReport;

@@ -264,6 +264,15 @@ pub struct ConnectionInput {
     pub bind: bool,
 }
 
+/// What "Test SSH only" found: the route's report, and the database's `host:port` that
+/// answered through it.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct SshCheck {
+    pub ssh: SshReport,
+    pub target: String,
+}
+
 /// What an SSH route's check found: who authenticated how, the bastion's host key.
 #[derive(Debug, Clone, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
@@ -281,6 +290,12 @@ pub struct TrustHostKey {
     pub connection: String,
     pub host: String,
     pub fingerprint: String,
+    /// The route as the form has it, before it is saved ("Test SSH only"); empty: the saved
+    /// connection's.
+    #[serde(default)]
+    pub ssh_hops: Vec<String>,
+    #[serde(default)]
+    pub ssh_identity: Option<String>,
 }
 
 /// The connection check's report (the core's `ConnectionReport`, as the UI reads it).

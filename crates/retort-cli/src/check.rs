@@ -89,6 +89,23 @@ fn local(target: &str) -> bool {
     host == "localhost" || host.starts_with("127.") || host == "::1" || host.starts_with('/')
 }
 
+/// The SSH route's lines of a report: the tunnel, its host key, each hop's login.
+pub fn render_ssh(out: &mut String, ssh: &retort_core::tunnel::SshReport) {
+    let key = ssh
+        .host_key
+        .as_deref()
+        .map_or_else(String::new, |k| format!(", host key {k}"));
+    line(
+        out,
+        OK,
+        "ssh",
+        &format!("{} up in {}{key}", ssh.route, ms(ssh.setup_ms as f64)),
+    );
+    for hop in &ssh.authenticated {
+        line(out, OK, "ssh login", hop);
+    }
+}
+
 /// The report as people read it.
 pub fn render(r: &ConnectionReport) -> String {
     let mut out = format!(
@@ -98,19 +115,7 @@ pub fn render(r: &ConnectionReport) -> String {
     );
     let sqlite = r.tls == TlsState::NotApplicable;
     if let Some(ssh) = &r.ssh {
-        let key = ssh
-            .host_key
-            .as_deref()
-            .map_or_else(String::new, |k| format!(", host key {k}"));
-        line(
-            &mut out,
-            OK,
-            "ssh",
-            &format!("{} up in {}{key}", ssh.route, ms(ssh.setup_ms as f64)),
-        );
-        for hop in &ssh.authenticated {
-            line(&mut out, OK, "ssh login", hop);
-        }
+        render_ssh(&mut out, ssh);
     }
     if r.reachable == Some(true) {
         let how = match r.connect_ms {

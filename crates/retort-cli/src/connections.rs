@@ -56,7 +56,13 @@ pub enum ConnectionsCommand {
     /// Delete a connection and its password.
     Remove { name: String },
     /// Run the connection check (as check-connection) against a saved connection.
-    Test { name: String },
+    Test {
+        name: String,
+        /// Check only the SSH route: the tunnel, the logins, and that the database server
+        /// answers through it (no password is fetched, no login to the database).
+        #[arg(long)]
+        ssh_only: bool,
+    },
     /// Trust an SSH hop's host key, once you have compared its fingerprint with the one the
     /// server's administrator gives (`connections test` prints both when the key is unknown).
     TrustHost {
@@ -148,8 +154,25 @@ pub struct PasswordArgs {
 }
 
 pub fn main(cli: &Cli, command: &ConnectionsCommand) -> ExitCode {
-    if let ConnectionsCommand::Test { name } = command {
+    if let ConnectionsCommand::Test {
+        name,
+        ssh_only: false,
+    } = command
+    {
         return crate::check::main_for(cli, Some(name));
+    }
+    if let ConnectionsCommand::Test {
+        name,
+        ssh_only: true,
+    } = command
+    {
+        return match test_route(name) {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(message) => crate::fail(cli, &message),
+        };
     }
     if let ConnectionsCommand::TrustHost {
         name,
@@ -256,6 +279,25 @@ pub fn ssh_report() -> Option<retort_core::tunnel::SshReport> {
     SSH_REPORT.lock().unwrap_or_else(|e| e.into_inner()).clone()
 }
 
+/// `connections test NAME --ssh-only`.
+fn test_route(name: &str) -> Result<String, String> {
+    let rt = crate::runtime()?;
+    let store = open(&rt)?;
+    let profile = rt.block_on(store.connection(name));
+    rt.block_on(store.close());
+    let profile = profile.map_err(|e| e.to_string())?;
+    let checked = rt
+        .block_on(connections::test_route(profile))
+        .map_err(connection_error)?;
+    let mut out = format!("Checking the SSH route of {name}\n");
+    crate::check::render_ssh(&mut out, &checked.ssh);
+    out.push_str(&format!(
+        "The database server at {} answers through the tunnel (no login tried).\n",
+        checked.target
+    ));
+    Ok(out)
+}
+
 fn trust_host(name: &str, host: &str, fingerprint: &str) -> Result<String, String> {
     let rt = crate::runtime()?;
     let store = open(&rt)?;
@@ -344,10 +386,12 @@ fn apply(profile: &mut ConnectionProfile, f: &Fields) -> Result<(), String> {
 
 /// `--password-command`: the plan that takes the password from it.
 fn command_plan(p: &PasswordArgs) -> Option<PasswordPlan> {
-    p.password_command.as_ref().map(|command| PasswordPlan::Command {
-        command: command.clone(),
-        lifetime: p.password_lifetime,
-    })
+    p.password_command
+        .as_ref()
+        .map(|command| PasswordPlan::Command {
+            command: command.clone(),
+            lifetime: p.password_lifetime,
+        })
 }
 
 /// The password given on this command line (stdin or prompt), if any.

@@ -257,17 +257,7 @@ pub fn reach(
     let tunnel = match &profile.ssh {
         None => None,
         Some(route) => {
-            let host = profile.host.clone().unwrap_or_else(|| "localhost".into());
-            let port = url.port.unwrap_or(match profile.driver {
-                Driver::Mysql => 3306,
-                _ => 5432,
-            });
-            let tunnel = tunnel::open(route, &host, port, SSH_CONNECT_TIMEOUT).map_err(|error| {
-                ConnectionError::Tunnel {
-                    connection: profile.name.clone(),
-                    error,
-                }
-            })?;
+            let tunnel = open_tunnel(&profile, route, url.port)?;
             url.via = Some(Via::new(tunnel.local, route.describe(), tunnel.diagnosis()));
             Some(tunnel)
         }
@@ -291,6 +281,71 @@ pub async fn resolve(
     blocking(credentials, move |c| reach(c, profile, given)).await?
 }
 
+/// `profile`'s tunnel to its database's host and port as the bastion sees them (`port`, else
+/// the driver's default).
+fn open_tunnel(
+    profile: &ConnectionProfile,
+    route: &tunnel::SshRoute,
+    port: Option<u16>,
+) -> Result<Tunnel, ConnectionError> {
+    let host = profile.host.clone().unwrap_or_else(|| "localhost".into());
+    let port = port.unwrap_or(match profile.driver {
+        Driver::Mysql => 3306,
+        _ => 5432,
+    });
+    tunnel::open(route, &host, port, SSH_CONNECT_TIMEOUT).map_err(|error| ConnectionError::Tunnel {
+        connection: profile.name.clone(),
+        error,
+    })
+}
+
+fn route_of(profile: &ConnectionProfile) -> Result<tunnel::SshRoute, ConnectionError> {
+    profile.ssh.clone().ok_or_else(|| ConnectionError::Tunnel {
+        connection: profile.name.clone(),
+        error: TunnelError::Failed {
+            route: String::new(),
+            detail: "the connection has no SSH route".into(),
+        },
+    })
+}
+
+/// PostgreSQL's SSLRequest: a server answers it with one byte ('S' or 'N') before any login.
+const POSTGRES_SSL_REQUEST: [u8; 8] = [0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f];
+
+/// What "Test SSH only" found: what the hops said, and where the database server answered.
+#[derive(Debug, Clone)]
+pub struct RouteCheck {
+    pub ssh: tunnel::SshReport,
+    /// The database's `host:port` as the bastion reaches it.
+    pub target: String,
+}
+
+/// "Test SSH only": `profile`'s SSH route opened and one exchange with its database server
+/// through it (PostgreSQL answers an SSLRequest, MySQL greets first), without a password or
+/// a login.
+pub async fn test_route(profile: ConnectionProfile) -> Result<RouteCheck, ConnectionError> {
+    let route = route_of(&profile)?;
+    tokio::task::spawn_blocking(move || {
+        let tunnel = open_tunnel(&profile, &route, profile.port)?;
+        let hello: &[u8] = match profile.driver {
+            Driver::Postgresql => &POSTGRES_SSL_REQUEST,
+            _ => &[],
+        };
+        tunnel
+            .probe(hello, SSH_CONNECT_TIMEOUT)
+            .map_err(|error| ConnectionError::Tunnel {
+                connection: profile.name.clone(),
+                error,
+            })?;
+        Ok(RouteCheck {
+            ssh: tunnel.report.clone(),
+            target: tunnel.target().to_string(),
+        })
+    })
+    .await
+    .map_err(|e| ConnectionError::Worker(e.to_string()))?
+}
+
 /// Trusts the host key `fingerprint` of the hop `host` of the saved connection `name`'s SSH
 /// route ([`tunnel::trust_host_key`]); gives the known_hosts file it was added to.
 pub async fn trust_host_key(
@@ -299,16 +354,16 @@ pub async fn trust_host_key(
     host: &str,
     fingerprint: &str,
 ) -> Result<std::path::PathBuf, ConnectionError> {
-    let profile = store.connection(name).await?;
-    let Some(route) = profile.ssh.clone() else {
-        return Err(ConnectionError::Tunnel {
-            connection: profile.name,
-            error: TunnelError::Failed {
-                route: String::new(),
-                detail: "the connection has no SSH route".into(),
-            },
-        });
-    };
+    trust_route_host_key(store.connection(name).await?, host, fingerprint).await
+}
+
+/// [`trust_host_key`] for a connection not saved yet (the form's "Test SSH only").
+pub async fn trust_route_host_key(
+    profile: ConnectionProfile,
+    host: &str,
+    fingerprint: &str,
+) -> Result<std::path::PathBuf, ConnectionError> {
+    let route = route_of(&profile)?;
     let (host, fingerprint) = (host.to_string(), fingerprint.to_string());
     tokio::task::spawn_blocking(move || {
         tunnel::trust_host_key(&route, &host, &fingerprint, SSH_CONNECT_TIMEOUT)

@@ -91,7 +91,10 @@ pub fn check_hop(hop: &str) -> Result<(), TunnelError> {
     if hop.starts_with('-') {
         return refuse("an SSH host cannot start with '-'");
     }
-    if hop.chars().any(|c| c.is_whitespace() || c.is_control() || c == ',') {
+    if hop
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || c == ',')
+    {
         return refuse("an SSH host cannot hold spaces, commas or control characters");
     }
     let host_port = hop.rsplit_once('@').map_or(hop, |(_, rest)| rest);
@@ -109,7 +112,9 @@ pub fn check_hop(hop: &str) -> Result<(), TunnelError> {
 /// The `:port` of `host:port` or `[v6]:port`, as text; `None` when there is none.
 fn port_of(host_port: &str) -> Option<&str> {
     if let Some(rest) = host_port.strip_prefix('[') {
-        return rest.split_once(']').and_then(|(_, after)| after.strip_prefix(':'));
+        return rest
+            .split_once(']')
+            .and_then(|(_, after)| after.strip_prefix(':'));
     }
     match host_port.matches(':').count() {
         1 => host_port.split_once(':').map(|(_, port)| port),
@@ -157,7 +162,9 @@ pub enum TunnelError {
         /// OpenSSH's own warning, as it printed it.
         warning: String,
     },
-    #[error("{route}: permission denied ({detail}); is the key in the agent or named as the identity file?")]
+    #[error(
+        "{route}: permission denied ({detail}); is the key in the agent or named as the identity file?"
+    )]
     PermissionDenied { route: String, detail: String },
     #[error("{route}: the SSH server refused to forward to {target} ({detail})")]
     ForwardRefused {
@@ -196,17 +203,39 @@ impl TunnelError {
     /// What to do about it.
     pub fn advice(&self) -> &'static str {
         match self {
-            TunnelError::InvalidHop { .. } => "Write each SSH host as user@host[:port] or an alias of ~/.ssh/config.",
-            TunnelError::NoSsh(_) => "Install the OpenSSH client (Debian: apt install openssh-client).",
-            TunnelError::Dns { .. } => "Check the host name, or the alias's HostName in ~/.ssh/config.",
-            TunnelError::Refused { .. } => "Check the SSH port and that the SSH server runs; a firewall may reject it.",
-            TunnelError::Timeout { .. } => "A firewall may drop the connection, or the network (VPN?) is not there.",
-            TunnelError::HostKeyUnknown { .. } => "Compare the fingerprint with the one the server's administrator gives, then trust it (the app's Trust button, or `retort connections trust-host NAME HOST FINGERPRINT`).",
-            TunnelError::HostKeyChanged { .. } => "The server's key is not the one known: it may have been reinstalled, or someone is in between. Ask its administrator before removing the old key from known_hosts.",
-            TunnelError::PermissionDenied { .. } => "Add the key to the agent (ssh-add), name it as the identity file, or check the SSH user.",
-            TunnelError::ForwardRefused { .. } => "The bastion does not allow forwarding to the database (AllowTcpForwarding / PermitOpen), or cannot reach it.",
-            TunnelError::FingerprintMismatch { .. } => "The key changed between showing and trusting it: check it again before trusting.",
-            TunnelError::Failed { .. } => "Try `ssh -v` with the same host in a terminal to see more.",
+            TunnelError::InvalidHop { .. } => {
+                "Write each SSH host as user@host[:port] or an alias of ~/.ssh/config."
+            }
+            TunnelError::NoSsh(_) => {
+                "Install the OpenSSH client (Debian: apt install openssh-client)."
+            }
+            TunnelError::Dns { .. } => {
+                "Check the host name, or the alias's HostName in ~/.ssh/config."
+            }
+            TunnelError::Refused { .. } => {
+                "Check the SSH port and that the SSH server runs; a firewall may reject it."
+            }
+            TunnelError::Timeout { .. } => {
+                "A firewall may drop the connection, or the network (VPN?) is not there."
+            }
+            TunnelError::HostKeyUnknown { .. } => {
+                "Compare the fingerprint with the one the server's administrator gives, then trust it (the app's Trust button, or `retort connections trust-host NAME HOST FINGERPRINT`)."
+            }
+            TunnelError::HostKeyChanged { .. } => {
+                "The server's key is not the one known: it may have been reinstalled, or someone is in between. Ask its administrator before removing the old key from known_hosts."
+            }
+            TunnelError::PermissionDenied { .. } => {
+                "Add the key to the agent (ssh-add), name it as the identity file, or check the SSH user."
+            }
+            TunnelError::ForwardRefused { .. } => {
+                "The bastion does not allow forwarding to the database (AllowTcpForwarding / PermitOpen), or cannot reach it."
+            }
+            TunnelError::FingerprintMismatch { .. } => {
+                "The key changed between showing and trusting it: check it again before trusting."
+            }
+            TunnelError::Failed { .. } => {
+                "Try `ssh -v` with the same host in a terminal to see more."
+            }
         }
     }
 
@@ -280,6 +309,69 @@ impl Tunnel {
         let log = Arc::clone(&self.log);
         let target = self.target.clone();
         move || diagnose(&log, &target)
+    }
+
+    /// The database's `host:port` as the bastion reaches it.
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    /// One exchange with the server behind the tunnel: connects to the local end, sends
+    /// `hello` (nothing if empty) and waits for its first byte. Proves the bastion can open the
+    /// forward and something answers there, without logging in to the database.
+    pub fn probe(&self, hello: &[u8], timeout: Duration) -> Result<(), TunnelError> {
+        use std::io::{Read, Write};
+        let route = self.report.route.clone();
+        let failed = |detail: String| {
+            let said = diagnose(&self.log, &self.target);
+            match said {
+                Some(text) if text.contains("could not open") => TunnelError::ForwardRefused {
+                    route: route.clone(),
+                    target: self.target.clone(),
+                    detail: text
+                        .split_once(&format!("{}: ", self.target))
+                        .map_or(text.clone(), |(_, why)| why.to_string()),
+                },
+                Some(text) => TunnelError::Failed {
+                    route: route.clone(),
+                    detail: text,
+                },
+                None => TunnelError::Failed {
+                    route: route.clone(),
+                    detail,
+                },
+            }
+        };
+        let mut stream = std::net::TcpStream::connect_timeout(&self.local, timeout)
+            .map_err(|e| failed(format!("the tunnel's local end refused: {e}")))?;
+        stream
+            .set_read_timeout(Some(timeout))
+            .and_then(|()| stream.write_all(hello))
+            .map_err(|e| failed(format!("through the tunnel: {e}")))?;
+        let mut byte = [0u8; 1];
+        match stream.read(&mut byte) {
+            Ok(1) => Ok(()),
+            Ok(_) => Err(failed(format!(
+                "{} closed the connection without a word",
+                self.target
+            ))),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                Err(TunnelError::Timeout {
+                    route,
+                    detail: format!(
+                        "{} did not answer through the tunnel in {} s",
+                        self.target,
+                        timeout.as_secs()
+                    ),
+                })
+            }
+            Err(e) => Err(failed(format!("through the tunnel: {e}"))),
+        }
     }
 }
 
@@ -371,7 +463,9 @@ pub fn open(
             .arg("--")
             .arg(destination(route.bastion()));
         match start(route, cmd, &target, local) {
-            Err(TunnelError::Failed { detail, .. }) if detail.contains("Address already in use") => {
+            Err(TunnelError::Failed { detail, .. })
+                if detail.contains("Address already in use") =>
+            {
                 last = Some(detail);
             }
             other => return other,
@@ -526,7 +620,9 @@ fn start(
     let report = SshReport {
         route: route.describe(),
         authenticated: authentications(&lines),
-        host_key: host_keys(&lines).last().map(|(kind, fp)| format!("{kind} {fp}")),
+        host_key: host_keys(&lines)
+            .last()
+            .map(|(kind, fp)| format!("{kind} {fp}")),
         setup_ms: started.elapsed().as_millis() as u64,
     };
     Ok(Tunnel {
@@ -561,7 +657,10 @@ fn follow(stderr: Option<std::process::ChildStderr>, log: &Shared, port: Option<
                         bytes.clear();
                         let (lock, changed) = &*log;
                         let mut state = lock.lock().unwrap_or_else(|e| e.into_inner());
-                        if announced.as_ref().is_some_and(|a| line.contains(a.as_str())) {
+                        if announced
+                            .as_ref()
+                            .is_some_and(|a| line.contains(a.as_str()))
+                        {
                             seen = true;
                         } else if seen && line.contains("port listener]") {
                             state.ready = true;
@@ -698,7 +797,7 @@ fn classify(route: &str, target: &str, lines: &[String], timed_out: bool) -> Tun
             detail: line,
         };
     }
-    let detail = |line: String| line.trim().to_string();
+    let detail = |line: String| line.trim().trim_start_matches("debug1: ").to_string();
     if let Some(line) = find("Could not resolve hostname") {
         return TunnelError::Dns {
             route,
@@ -763,10 +862,8 @@ pub fn trust_host_key(
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());
-    let scratch = Scratch(std::env::temp_dir().join(format!(
-        "retort-trust-{}-{nanos}",
-        std::process::id()
-    )));
+    let scratch =
+        Scratch(std::env::temp_dir().join(format!("retort-trust-{}-{nanos}", std::process::id())));
     crate::private::create_dir_all(&scratch.0).map_err(|e| TunnelError::Failed {
         route: describe.clone(),
         detail: format!("no scratch folder: {e}"),
@@ -870,19 +967,27 @@ fn append(path: &Path, entry: &str) -> std::io::Result<()> {
 }
 
 /// What `ssh -G` makes of a hop (`hostname`, `port`, `userknownhostsfile`, …).
-fn effective_config(hop: &str, connect_timeout: Duration) -> Result<Vec<(String, String)>, TunnelError> {
+fn effective_config(
+    hop: &str,
+    connect_timeout: Duration,
+) -> Result<Vec<(String, String)>, TunnelError> {
     let mut cmd = Command::new("ssh");
     if let Some(config) = std::env::var_os("RETORT_SSH_CONFIG") {
         cmd.arg("-F").arg(config);
     }
     cmd.arg("-G")
         .arg("-o")
-        .arg(format!("ConnectTimeout={}", connect_timeout.as_secs().max(1)))
+        .arg(format!(
+            "ConnectTimeout={}",
+            connect_timeout.as_secs().max(1)
+        ))
         .arg("--")
         .arg(destination(hop))
         .stdin(Stdio::null())
         .stderr(Stdio::piped());
-    let out = cmd.output().map_err(|e| TunnelError::NoSsh(e.to_string()))?;
+    let out = cmd
+        .output()
+        .map_err(|e| TunnelError::NoSsh(e.to_string()))?;
     if !out.status.success() {
         return Err(TunnelError::Failed {
             route: format!("SSH via {hop}"),
@@ -914,7 +1019,11 @@ fn known_hosts_name(hop: &str, connect_timeout: Duration) -> Result<String, Tunn
     })
 }
 
-fn hop_named(route: &SshRoute, host: &str, connect_timeout: Duration) -> Result<usize, TunnelError> {
+fn hop_named(
+    route: &SshRoute,
+    host: &str,
+    connect_timeout: Duration,
+) -> Result<usize, TunnelError> {
     for (i, hop) in route.hops.iter().enumerate() {
         if known_hosts_name(hop, connect_timeout)? == host {
             return Ok(i);
@@ -955,10 +1064,27 @@ mod tests {
 
     #[test]
     fn hops_are_checked_before_ssh_sees_them() {
-        for good in ["bastion", "me@bastion", "me@10.0.0.5:2222", "[::1]:22", "me@[fe80::1]:2222", "::1"] {
+        for good in [
+            "bastion",
+            "me@bastion",
+            "me@10.0.0.5:2222",
+            "[::1]:22",
+            "me@[fe80::1]:2222",
+            "::1",
+        ] {
             assert_eq!(check_hop(good), Ok(()), "{good}");
         }
-        for bad in ["", "-oProxyCommand=evil", "a b", "a,b", "me@", "host:0", "host:99999", "host:x", "a\nb"] {
+        for bad in [
+            "",
+            "-oProxyCommand=evil",
+            "a b",
+            "a,b",
+            "me@",
+            "host:0",
+            "host:99999",
+            "host:x",
+            "a\nb",
+        ] {
             assert!(check_hop(bad).is_err(), "{bad:?}");
         }
         assert_eq!(destination("me@10.0.0.5:2222"), "ssh://me@10.0.0.5:2222");
@@ -980,7 +1106,9 @@ mod tests {
     fn failures_are_classified_from_what_ssh_said() {
         let r = "SSH via b";
         let t = "db:5432";
-        let unknown = lines("debug1: Connecting to 127.0.0.1 [127.0.0.1] port 2222.\ndebug1: Server host key: ssh-ed25519 SHA256:AbC\nNo ED25519 host key is known for [127.0.0.1]:2222 and you have requested strict checking.\nHost key verification failed.");
+        let unknown = lines(
+            "debug1: Connecting to 127.0.0.1 [127.0.0.1] port 2222.\ndebug1: Server host key: ssh-ed25519 SHA256:AbC\nNo ED25519 host key is known for [127.0.0.1]:2222 and you have requested strict checking.\nHost key verification failed.",
+        );
         assert_eq!(
             classify(r, t, &unknown, false),
             TunnelError::HostKeyUnknown {
@@ -989,18 +1117,42 @@ mod tests {
                 fingerprint: "ED25519 SHA256:AbC".into()
             }
         );
-        let changed = lines("debug1: Server host key: ssh-ed25519 SHA256:New\n@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\n@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @\n@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\nIT IS POSSIBLE THAT SOMEONE IS DOING SOMETHING NASTY!\nHost key for [127.0.0.1]:2222 has changed and you have requested strict checking.\nHost key verification failed.");
+        let changed = lines(
+            "debug1: Server host key: ssh-ed25519 SHA256:New\n@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\n@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @\n@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\nIT IS POSSIBLE THAT SOMEONE IS DOING SOMETHING NASTY!\nHost key for [127.0.0.1]:2222 has changed and you have requested strict checking.\nHost key verification failed.",
+        );
         let e = classify(r, t, &changed, false);
         assert_eq!(e.kind(), "host_key_changed");
         assert_eq!(e.fingerprint(), Some("ED25519 SHA256:New"));
-        assert!(e.to_string().contains("WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!"),
+            "{e}"
+        );
         let cases = [
-            ("ssh: Could not resolve hostname nosuch.invalid: Name or service not known", "dns"),
-            ("ssh: connect to host 127.0.0.1 port 1: Connection refused", "refused"),
-            ("me@127.0.0.1: Permission denied (publickey).", "permission_denied"),
-            ("ssh: connect to host 10.255.255.1 port 22: Connection timed out", "timeout"),
-            ("channel 0: open failed: administratively prohibited: open failed\nstdio forwarding failed", "forward_refused"),
-            ("kex_exchange_identification: Connection closed by remote host", "failed"),
+            (
+                "ssh: Could not resolve hostname nosuch.invalid: Name or service not known",
+                "dns",
+            ),
+            (
+                "ssh: connect to host 127.0.0.1 port 1: Connection refused",
+                "refused",
+            ),
+            (
+                "me@127.0.0.1: Permission denied (publickey).",
+                "permission_denied",
+            ),
+            (
+                "ssh: connect to host 10.255.255.1 port 22: Connection timed out",
+                "timeout",
+            ),
+            (
+                "channel 0: open failed: administratively prohibited: open failed\nstdio forwarding failed",
+                "forward_refused",
+            ),
+            (
+                "kex_exchange_identification: Connection closed by remote host",
+                "failed",
+            ),
         ];
         for (said, kind) in cases {
             assert_eq!(classify(r, t, &lines(said), false).kind(), kind, "{said}");
@@ -1010,7 +1162,9 @@ mod tests {
 
     #[test]
     fn the_report_names_each_hop_and_its_key() {
-        let said = lines("debug1: Server host key: ssh-ed25519 SHA256:Jump\ndebug1: Server accepts key: /k/id ED25519 SHA256:K explicit\nAuthenticated to jump ([127.0.0.1]:2201) using \"publickey\".\ndebug1: Server host key: ssh-ed25519 SHA256:Bastion\ndebug1: Server accepts key: me@laptop ED25519 SHA256:A agent\nAuthenticated to bastion (via proxy) using \"publickey\".");
+        let said = lines(
+            "debug1: Server host key: ssh-ed25519 SHA256:Jump\ndebug1: Server accepts key: /k/id ED25519 SHA256:K explicit\nAuthenticated to jump ([127.0.0.1]:2201) using \"publickey\".\ndebug1: Server host key: ssh-ed25519 SHA256:Bastion\ndebug1: Server accepts key: me@laptop ED25519 SHA256:A agent\nAuthenticated to bastion (via proxy) using \"publickey\".",
+        );
         assert_eq!(
             authentications(&said),
             vec![

@@ -762,7 +762,10 @@ mod tests {
         ));
         let file = OptionFile::new(&url).unwrap();
         let text = std::fs::read_to_string(&file.0).unwrap();
-        assert!(text.contains("host=\"127.0.0.1\"") && text.contains("port=\"40124\""), "{text}");
+        assert!(
+            text.contains("host=\"127.0.0.1\"") && text.contains("port=\"40124\""),
+            "{text}"
+        );
     }
 
     #[test]

@@ -798,7 +798,13 @@ mod tests {
                 ))
             })
             .collect();
-        assert!(envs.contains(&("PGHOST".into(), "127.0.0.1".into())), "{envs:?}");
-        assert!(envs.contains(&("PGPORT".into(), "40123".into())), "{envs:?}");
+        assert!(
+            envs.contains(&("PGHOST".into(), "127.0.0.1".into())),
+            "{envs:?}"
+        );
+        assert!(
+            envs.contains(&("PGPORT".into(), "40123".into())),
+            "{envs:?}"
+        );
     }
 }

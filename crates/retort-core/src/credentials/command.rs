@@ -87,7 +87,11 @@ pub fn fetch(command: &str, timeout: Duration) -> Result<Secret, CommandError> {
         });
     }
     let text = String::from_utf8_lossy(&bytes);
-    let first = text.lines().next().unwrap_or_default().trim_end_matches('\r');
+    let first = text
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .trim_end_matches('\r');
     if first.is_empty() {
         return Err(CommandError::Empty { command: named() });
     }
@@ -119,12 +123,19 @@ mod tests {
     #[test]
     fn failures_name_the_command_not_its_output() {
         // What it prints is not in its text, so that a leak would show.
-        let e = fetch("printf 'pw-%s\\n' 42; printf 'err-%s\\n' 7 >&2; exit 3", TIMEOUT).unwrap_err();
+        let e = fetch(
+            "printf 'pw-%s\\n' 42; printf 'err-%s\\n' 7 >&2; exit 3",
+            TIMEOUT,
+        )
+        .unwrap_err();
         assert!(matches!(e, CommandError::Failed { .. }), "{e}");
         let text = e.to_string();
         assert!(text.contains("exit status: 3"), "{text}");
         assert!(!text.contains("pw-42") && !text.contains("err-7"), "{text}");
-        assert!(matches!(fetch("true", TIMEOUT), Err(CommandError::Empty { .. })));
+        assert!(matches!(
+            fetch("true", TIMEOUT),
+            Err(CommandError::Empty { .. })
+        ));
         let e = fetch("sleep 30 & sleep 30", Duration::from_millis(300)).unwrap_err();
         assert!(matches!(e, CommandError::Timeout { .. }), "{e}");
     }

@@ -492,7 +492,11 @@ impl DatabaseUrl {
     /// written and percent-encoded.
     pub fn scrub(&self, text: &str) -> String {
         let mut text = text.to_string();
-        let refreshed = self.refresh.as_ref().map(Refresh::every).unwrap_or_default();
+        let refreshed = self
+            .refresh
+            .as_ref()
+            .map(Refresh::every)
+            .unwrap_or_default();
         for secret in self.password.iter().chain(&self.secrets).chain(&refreshed) {
             let secret = secret.expose();
             if secret.is_empty() {
@@ -600,7 +604,11 @@ mod tests {
         assert_eq!(url.current_password().unwrap().unwrap().expose(), "token-0");
         assert_eq!(calls.load(Ordering::SeqCst), 0);
         // Expired at once: each connection fetches a new one.
-        url.refresh = Some(Refresh::new(Secret::new("token-0"), std::time::Duration::ZERO, fetch));
+        url.refresh = Some(Refresh::new(
+            Secret::new("token-0"),
+            std::time::Duration::ZERO,
+            fetch,
+        ));
         assert_eq!(url.current_password().unwrap().unwrap().expose(), "token-1");
         assert_eq!(url.current_password().unwrap().unwrap().expose(), "token-2");
         assert_eq!(
@@ -608,10 +616,15 @@ mod tests {
             "saw ***, *** and ***"
         );
         // A failing command is the connection's error.
-        url.refresh = Some(Refresh::new(Secret::new("x"), std::time::Duration::ZERO, || {
-            Err("the password command `vault` failed".to_string())
-        }));
-        assert!(matches!(url.current_password(), Err(DatabaseError::Password(_))));
+        url.refresh = Some(Refresh::new(
+            Secret::new("x"),
+            std::time::Duration::ZERO,
+            || Err("the password command `vault` failed".to_string()),
+        ));
+        assert!(matches!(
+            url.current_password(),
+            Err(DatabaseError::Password(_))
+        ));
     }
 
     #[test]

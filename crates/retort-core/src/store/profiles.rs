@@ -301,7 +301,9 @@ impl ConnectionProfile {
             .unwrap_or_else(|e| e.to_string())
     }
 
-    fn validate(&mut self) -> Result<(), StoreError> {
+    /// Checks the profile as saving would (and completes a relative SQLite path); the error
+    /// names the connection and the field.
+    pub fn validate(&mut self) -> Result<(), StoreError> {
         valid_name(&self.name)?;
         self.environment = normalize_environment(&self.environment)?;
         self.color = normalize_color(&self.color)?;
@@ -327,7 +329,12 @@ impl ConnectionProfile {
 
     /// The SSH route and the password command hold together with the rest.
     fn validate_reach(&mut self) -> Result<(), StoreError> {
-        let invalid = |why: String| Err(StoreError::Invalid(format!("connection '{}': {why}", self.name)));
+        let invalid = |why: String| {
+            Err(StoreError::Invalid(format!(
+                "connection '{}': {why}",
+                self.name
+            )))
+        };
         if let Some(route) = &self.ssh {
             if self.driver == Driver::Sqlite {
                 return invalid("an SSH route is for PostgreSQL and MySQL; a SQLite file is opened where Retort runs".into());
@@ -338,7 +345,9 @@ impl ConnectionProfile {
         }
         match (self.password_storage, &self.password_command) {
             (PasswordStorage::Command, None) => {
-                return invalid("the password comes from a command, but no command is given".into());
+                return invalid(
+                    "the password comes from a command, but no command is given".into(),
+                );
             }
             (PasswordStorage::Command, Some(command)) if command.trim().is_empty() => {
                 return invalid("the password command is empty".into());
@@ -569,12 +578,7 @@ fn bind_fields<'q>(
                 .as_ref()
                 .map(|r| serde_json::to_string(&r.hops).unwrap_or_default()),
         )
-        .bind(
-            profile
-                .ssh
-                .as_ref()
-                .and_then(|r| path_text(&r.identity)),
-        )
+        .bind(profile.ssh.as_ref().and_then(|r| path_text(&r.identity)))
         .bind(profile.password_command.clone())
         .bind(profile.password_lifetime.map(i64::from))
 }

@@ -137,6 +137,27 @@ fn daemon(key: &SshKey, options: SshdOptions) -> Option<Sshd> {
     Sshd::start(&[key], options)
 }
 
+/// PostgreSQL behind one bastion (alias `bastion`, its host key already known) and a site
+/// whose connection `name` goes through it; `None` (skipped) without OpenSSH or PostgreSQL.
+fn postgres_behind_a_bastion(
+    options: SshdOptions,
+    ups: &[&str],
+    name: &str,
+) -> Option<(ScratchDb, Sshd, Site, SshKey)> {
+    if !support::sshd::available() {
+        return None;
+    }
+    let db = ScratchDb::create(Server::Postgres, "tunnel")?;
+    let key = SshKey::generate();
+    let sshd = daemon(&key, options)?;
+    let mut site = Site::new(ups);
+    site.client.alias("bastion", &sshd, Some(&key), None);
+    site.client.trust(&sshd);
+    site.add(name, &db, &["bastion"], &[]);
+    // The key's files live as long as it: the caller keeps it.
+    Some((db, sshd, site, key))
+}
+
 fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in fs::read_dir(dir).unwrap().flatten() {
         let path = entry.path();
@@ -356,20 +377,13 @@ fn mariadb_is_backed_up_and_restored_through_a_jump_host_and_a_bastion_with_an_a
 
 #[test]
 fn a_changed_host_key_is_refused_with_openssh_s_warning() {
-    if !support::sshd::available() {
-        return;
-    }
-    let Some(db) = ScratchDb::create(Server::Postgres, "tunnel") else {
-        return;
-    };
-    let key = SshKey::generate();
-    let Some(mut sshd) = daemon(&key, SshdOptions::default()) else {
+    let Some((db, mut sshd, site, _key)) = postgres_behind_a_bastion(
+        SshdOptions::default(),
+        &["CREATE TABLE t1 (id INTEGER);"],
+        "prod",
+    ) else {
         return;
     };
-    let mut site = Site::new(&["CREATE TABLE t1 (id INTEGER);"]);
-    site.client.alias("bastion", &sshd, Some(&key), None);
-    site.client.trust(&sshd);
-    site.add("prod", &db, &["bastion"], &[]);
     site.ok(&["connections", "test", "prod"]);
 
     sshd.restart_with_new_host_key();
@@ -389,25 +403,15 @@ fn a_changed_host_key_is_refused_with_openssh_s_warning() {
 
 #[test]
 fn a_bastion_that_refuses_to_forward_is_named() {
-    if !support::sshd::available() {
-        return;
-    }
-    let Some(db) = ScratchDb::create(Server::Postgres, "tunnel") else {
-        return;
-    };
-    let key = SshKey::generate();
-    let Some(sshd) = daemon(
-        &key,
+    let Some((_db, _sshd, site, _key)) = postgres_behind_a_bastion(
         SshdOptions {
             allow_tcp_forwarding: false,
         },
+        &["CREATE TABLE t1 (id INTEGER);"],
+        "prod",
     ) else {
         return;
     };
-    let mut site = Site::new(&["CREATE TABLE t1 (id INTEGER);"]);
-    site.client.alias("bastion", &sshd, Some(&key), None);
-    site.client.trust(&sshd);
-    site.add("prod", &db, &["bastion"], &[]);
     let refused = site.fails(&["connections", "test", "prod"]);
     assert!(
         refused
@@ -425,24 +429,16 @@ fn a_bastion_that_refuses_to_forward_is_named() {
 
 #[test]
 fn a_bastion_lost_mid_upgrade_fails_the_run_and_the_revision_in_flight_rolls_back() {
-    if !support::sshd::available() {
-        return;
-    }
-    let Some(db) = ScratchDb::create(Server::Postgres, "tunnel") else {
-        return;
-    };
-    let key = SshKey::generate();
-    let Some(mut sshd) = daemon(&key, SshdOptions::default()) else {
-        return;
-    };
     // Slow steps: the bastion goes while one of them runs.
     let ups: Vec<String> = (1..=10)
         .map(|i| format!("CREATE TABLE t{i} (id INTEGER);\nSELECT pg_sleep(0.3);"))
         .collect();
-    let mut site = Site::new(&ups.iter().map(String::as_str).collect::<Vec<_>>());
-    site.client.alias("bastion", &sshd, Some(&key), None);
-    site.client.trust(&sshd);
-    site.add("stage", &db, &["bastion"], &[]);
+    let ups: Vec<&str> = ups.iter().map(String::as_str).collect();
+    let Some((db, mut sshd, site, _key)) =
+        postgres_behind_a_bastion(SshdOptions::default(), &ups, "stage")
+    else {
+        return;
+    };
 
     let mut child = site
         .command(&["upgrade", "head", "--connection", "stage"])

@@ -262,6 +262,14 @@ try {
       assert.equal(psql("SELECT version_num FROM alembic_version"), "8b0d3e6f1c58");
     });
 
+    await step("production through the bastion: the status board reads it through the tunnel", async () => {
+      await page.click("#tab-status");
+      await page.click('[data-testid="status-refresh"]');
+      // The audit branch's head is not applied: behind, as it would be reached directly.
+      await page.waitForSelector('.board-card[data-connection="pg-ssh"][data-standing="behind"]');
+      assert.equal(await page.locator('.board-card[data-connection="pg-ssh"] [data-testid="standing"]').textContent(), "behind by 2");
+    });
+
     await step("production through the bastion: the backup restored from the backups screen", async () => {
       await page.click("#tab-backups");
       await page.selectOption('[data-testid="backups-connection"] select', "pg-ssh");

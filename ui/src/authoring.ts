@@ -8,6 +8,7 @@ import { call, commands } from "./api";
 import { h, clear } from "./dom";
 import { renderSource } from "./source";
 import { ConnectionPicker } from "./backups";
+import { AutogenerateCard } from "./autogenerate";
 import { newRunId, RunProgress } from "./events";
 import { errorText } from "./format";
 import type { CheckReport, MergeExplanation, RevisionInput, RevisionPreview, RoundTripEvent, RoundTripReport } from "./bindings";
@@ -45,7 +46,10 @@ export class AuthoringScreen implements Screen {
   private readonly mergeResult = h("div");
   private picked: string[] | null = null;
 
+  private readonly autogenerate: AutogenerateCard;
+
   constructor(private readonly app: App) {
+    this.autogenerate = new AutogenerateCard(app);
     for (const el of [this.message, this.label, this.depends]) el.addEventListener("input", () => this.schedulePreview());
     this.parent.addEventListener("change", () => this.schedulePreview());
   }
@@ -123,7 +127,9 @@ export class AuthoringScreen implements Screen {
           ],
       this.mergeResult,
     );
-    clear(this.root, h("div", { class: "screen-head" }, h("h1", null, "Authoring")), h("div", { class: "split" }, revForm, mergeCard));
+    const alembic = ws.kind === "alembic";
+    clear(this.root, h("div", { class: "screen-head" }, h("h1", null, "Authoring")), h("div", { class: "split" }, revForm, mergeCard), alembic ? this.autogenerate.root : null);
+    if (alembic) await this.autogenerate.show();
     this.schedulePreview();
     if (ws.heads.length >= 2 && !this.explanation.hasChildNodes()) await this.explain();
   }

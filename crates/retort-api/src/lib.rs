@@ -59,6 +59,9 @@ macro_rules! with_commands {
             status_board() -> Vec<$crate::types::StatusRow>;
             preview_revision(input: $crate::types::RevisionInput) -> $crate::types::RevisionPreview;
             create_revision(input: $crate::types::RevisionInput) -> $crate::types::RevisionPreview;
+            propose_autogenerate(input: $crate::types::AutogenerateInput) -> $crate::types::AutogenerateProposal;
+            preview_autogenerate(choice: $crate::types::AutogenerateChoice) -> $crate::types::AutogeneratePreview;
+            create_autogenerate(choice: $crate::types::AutogenerateChoice) -> $crate::types::AutogenerateWritten;
             explain_merge(revisions: Vec<String>) -> $crate::types::MergeExplanation;
             create_merge(revisions: Vec<String>, message: String) -> $crate::types::RevisionPreview;
             project_checks(connection: Option<String>, password: Option<String>) -> $crate::types::CheckReport;

@@ -524,6 +524,67 @@ pub struct RevisionPreview {
     pub written: bool,
 }
 
+/// Autogenerate's request: the database to compare the models with, and the revision's
+/// message.
+#[derive(Debug, Clone, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct AutogenerateInput {
+    /// A saved connection; `None`: the project's own URL.
+    pub connection: Option<String>,
+    pub password: Option<String>,
+    /// A production database's name, typed: autogenerate reads its schema.
+    pub confirm_database: Option<String>,
+    pub message: String,
+    /// The head to base the revision on (`None`: the only head).
+    pub head: Option<String>,
+}
+
+/// One operation alembic would write, and what it risks on a table with rows.
+#[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct ProposedOperation {
+    pub kind: String,
+    pub table: String,
+    pub text: String,
+    pub risks: Vec<String>,
+}
+
+/// The review: the database read, and the operations found.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct AutogenerateProposal {
+    pub target: TargetView,
+    pub operations: Vec<ProposedOperation>,
+}
+
+/// The operations chosen in the review: `keep` numbers `reviewed` (from 0).
+#[derive(Debug, Clone, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct AutogenerateChoice {
+    pub input: AutogenerateInput,
+    pub reviewed: Vec<ProposedOperation>,
+    pub keep: Vec<u32>,
+}
+
+/// The revision file's two functions for the operations kept, as alembic renders them.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct AutogeneratePreview {
+    pub upgrade: String,
+    pub downgrade: String,
+}
+
+/// The revision alembic wrote.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct AutogenerateWritten {
+    pub revision: String,
+    pub path: String,
+    pub kept: u32,
+    pub reviewed: u32,
+    pub warnings: Vec<String>,
+}
+
 #[derive(Debug, Clone, Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct JournalQuery {

@@ -3,9 +3,11 @@
 
 use crate::{Cli, fail, json, load};
 use retort_core::authoring::merge::{explain_merge, explanation_text};
+use retort_core::authoring::autogenerate::{self, AutogenerateError, ProposedOperation};
 use retort_core::authoring::{self, NewRevision, RevisionRequest};
 use retort_core::journal::{Context, EntryKind};
 use retort_core::store::Store;
+use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -33,6 +35,20 @@ pub struct RevisionArgs {
     /// Specify specific path from config for version file.
     #[arg(long)]
     version_path: Option<PathBuf>,
+    /// Populate revision script with candidate migration operations, based on comparison of
+    /// database to model (env.py's target_metadata), through the project's alembic; the
+    /// operations are listed for review before anything is written.
+    #[arg(long)]
+    autogenerate: bool,
+    /// With --autogenerate: list the operations and write nothing.
+    #[arg(long, requires = "autogenerate", conflicts_with_all = ["yes", "skip"])]
+    dry_run: bool,
+    /// With --autogenerate: keep every operation (but those --skip names) without asking.
+    #[arg(long, requires = "autogenerate")]
+    yes: bool,
+    /// With --autogenerate: leave out operation N, as the list numbers them (repeatable).
+    #[arg(long, value_name = "N", requires = "autogenerate")]
+    skip: Vec<usize>,
 }
 
 #[derive(clap::Args)]
@@ -59,6 +75,15 @@ pub struct MergeArgs {
 }
 
 pub fn revision(cli: &Cli, args: &RevisionArgs) -> ExitCode {
+    if args.autogenerate {
+        return match autogenerate(cli, args) {
+            Ok(out) => {
+                print!("{out}");
+                ExitCode::SUCCESS
+            }
+            Err(message) => fail(cli, &message),
+        };
+    }
     let request = RevisionRequest {
         message: args.message.clone(),
         heads: args.head.iter().cloned().collect(),
@@ -150,4 +175,145 @@ fn record(config: &std::path::Path, new: &NewRevision, kind: EntryKind) -> Resul
         store.close().await;
         recorded.map(|_| ()).map_err(|e| e.to_string())
     })
+}
+
+/// `revision --autogenerate`: alembic's operations listed, chosen (`--dry-run`, `--yes`,
+/// `--skip N`, or asked on the terminal), then the file written by alembic.
+fn autogenerate(cli: &Cli, args: &RevisionArgs) -> Result<String, String> {
+    let (project, _map) = load(cli)?;
+    let url = crate::database_url(cli, cli.connection.as_deref(), &project)?;
+    let revision_args = autogenerate::RevisionArgs {
+        message: args.message.clone(),
+        head: args.head.clone(),
+        splice: args.splice,
+        branch_label: args.branch_label.clone(),
+        version_path: args.version_path.clone(),
+        rev_id: args.rev_id.clone(),
+        depends_on: args.depends_on.clone(),
+    };
+    let rt = crate::runtime()?;
+    let python = cli.python.as_deref();
+    let proposed = rt
+        .block_on(autogenerate::propose(&project, &url, python, &revision_args))
+        .map_err(explained)?;
+    if let Some(&n) = args.skip.iter().find(|&&n| n == 0 || n > proposed.len()) {
+        return Err(format!(
+            "--skip {n}: the operations are numbered 1 to {}",
+            proposed.len()
+        ));
+    }
+    if args.dry_run {
+        return if cli.json {
+            crate::json(&proposed)
+        } else {
+            Ok(listing(&proposed, &url.redacted()))
+        };
+    }
+    let mut skipped: Vec<usize> = args.skip.iter().map(|n| n - 1).collect();
+    if !args.yes && args.skip.is_empty() {
+        if cli.json || !std::io::stdin().is_terminal() {
+            return Err("autogenerate lists the operations for review before writing: --dry-run lists them, --yes keeps them all, --skip N leaves operation N out".into());
+        }
+        eprint!("{}", listing(&proposed, &url.redacted()));
+        match ask_which(proposed.len())? {
+            Some(out) => skipped = out,
+            None => return Ok("Nothing written.\n".into()),
+        }
+    }
+    let keep: Vec<usize> = (0..proposed.len())
+        .filter(|n| !skipped.contains(n))
+        .collect();
+    let written = rt
+        .block_on(autogenerate::write(
+            &project,
+            &url,
+            python,
+            &revision_args,
+            &proposed,
+            &keep,
+        ))
+        .map_err(explained)?;
+    let recorded = rt.block_on(async {
+        let store = Store::open_default().await.map_err(|e| e.to_string())?;
+        let context = Context::current(project.config_path.parent());
+        let r = autogenerate::record(
+            &store,
+            &context,
+            &written,
+            proposed.len(),
+            args.message.as_deref(),
+        )
+        .await;
+        store.close().await;
+        r.map_err(|e| e.to_string())
+    });
+    if let Err(e) = recorded {
+        eprintln!("warning: the journal did not record this revision: {e}");
+    }
+    if cli.json {
+        return crate::json(&written);
+    }
+    let mut out = format!("Generating {} ...  done\n", written.path.display());
+    if !skipped.is_empty() {
+        let mut left: Vec<String> = skipped.iter().map(|n| (n + 1).to_string()).collect();
+        left.sort();
+        out.push_str(&format!(
+            "Kept {} of {} operations (left out: {}).\n",
+            written.kept.len(),
+            proposed.len(),
+            left.join(", ")
+        ));
+    }
+    Ok(out)
+}
+
+/// The error with what to do about it.
+fn explained(e: AutogenerateError) -> String {
+    match e.hint() {
+        Some(hint) => format!("{e}\n  {hint}"),
+        None => e.to_string(),
+    }
+}
+
+/// The review list: numbered, with each operation's risks under it.
+fn listing(ops: &[ProposedOperation], url: &str) -> String {
+    if ops.is_empty() {
+        return format!("No changes: the models match {url}.\n");
+    }
+    let mut out = format!("Operations alembic would write (the models against {url}):\n");
+    for (i, op) in ops.iter().enumerate() {
+        out.push_str(&format!("{:>4}. {}\n", i + 1, op.text));
+        for risk in &op.risks {
+            out.push_str(&format!("        ! {risk}\n"));
+        }
+    }
+    out
+}
+
+/// Asks on the terminal which operations to leave out: `None` when the user cancels.
+fn ask_which(count: usize) -> Result<Option<Vec<usize>>, String> {
+    let stdin = std::io::stdin();
+    loop {
+        eprint!("Leave any out? Their numbers (e.g. 2 5), Enter keeps all, q writes nothing: ");
+        let _ = std::io::stderr().flush();
+        let mut line = String::new();
+        if stdin.lock().read_line(&mut line).map_err(|e| e.to_string())? == 0 {
+            return Ok(None);
+        }
+        let line = line.trim();
+        if line.eq_ignore_ascii_case("q") {
+            return Ok(None);
+        }
+        let numbers: Result<Vec<usize>, _> = line
+            .split([' ', ','])
+            .filter(|w| !w.is_empty())
+            .map(str::parse::<usize>)
+            .collect();
+        match numbers {
+            Ok(n) if n.iter().all(|&k| (1..=count).contains(&k)) => {
+                return Ok(Some(n.into_iter().map(|k| k - 1).collect()));
+            }
+            _ => eprintln!("  numbers from 1 to {count}, please"),
+        }
+    }
 }

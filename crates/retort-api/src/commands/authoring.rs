@@ -8,7 +8,7 @@ use crate::error::{ApiError, ErrorKind};
 use crate::types::*;
 use retort_core::authoring::checks::{self, CheckOptions};
 use retort_core::authoring::merge::explain_merge as explain;
-use retort_core::authoring::{self, AuthoringError, RevisionRequest, naming};
+use retort_core::authoring::{self, AuthoringError, RevisionRequest, autogenerate, naming};
 use retort_core::execution::RunOptions;
 use retort_core::execution::round_trip;
 use retort_core::journal::{Context, EntryKind, status};
@@ -121,6 +121,154 @@ pub async fn create_revision(
         authoring::create_revision(project, map, &request, &opened.dir).map_err(authoring_error)?;
     let naming = naming_advice(project, &input.message);
     written(core, new, EntryKind::Revision, naming).await
+}
+
+// ----- autogenerate -------------------------------------------------------------------------
+
+fn autogenerate_error(e: autogenerate::AutogenerateError) -> ApiError {
+    let hint = e.hint();
+    let kind = match e {
+        autogenerate::AutogenerateError::Database(_) => ErrorKind::Database,
+        _ => ErrorKind::InvalidInput,
+    };
+    let error = ApiError::new(kind, e.to_string());
+    match hint {
+        Some(h) => error.with_hint(h),
+        None => error,
+    }
+}
+
+fn autogenerate_args(input: &AutogenerateInput) -> autogenerate::RevisionArgs {
+    autogenerate::RevisionArgs {
+        message: Some(input.message.trim().to_string()).filter(|m| !m.is_empty()),
+        head: input
+            .head
+            .as_deref()
+            .map(str::trim)
+            .filter(|h| !h.is_empty())
+            .map(str::to_string),
+        ..autogenerate::RevisionArgs::default()
+    }
+}
+
+fn reviewed_of(ops: &[ProposedOperation]) -> Vec<autogenerate::ProposedOperation> {
+    ops.iter()
+        .map(|o| autogenerate::ProposedOperation {
+            kind: o.kind.clone(),
+            table: o.table.clone(),
+            text: o.text.clone(),
+            risks: o.risks.clone(),
+        })
+        .collect()
+}
+
+/// The database behind `input`, through the production gate (reading a production schema
+/// needs its name typed).
+async fn autogenerate_target(
+    core: &AppCore,
+    input: &AutogenerateInput,
+) -> Result<super::runs::Target, ApiError> {
+    let target = target(core, input.connection.clone(), input.password.clone()).await?;
+    super::runs::confirm(&target.view, input.confirm_database.as_deref())?;
+    Ok(target)
+}
+
+/// Autogenerate's review: the operations alembic would write for the models against the
+/// database, each with its risks; nothing is written.
+pub async fn propose_autogenerate(
+    core: &AppCore,
+    input: AutogenerateInput,
+) -> Result<AutogenerateProposal, ApiError> {
+    let opened = core.require_graph()?;
+    let (project, _) = opened.graph().expect("require_graph checked it");
+    let target = autogenerate_target(core, &input).await?;
+    let operations =
+        autogenerate::propose(project, &target.url, None, &autogenerate_args(&input))
+            .await
+            .map_err(autogenerate_error)?;
+    Ok(AutogenerateProposal {
+        target: target.view.clone(),
+        operations: operations
+            .into_iter()
+            .map(|o| ProposedOperation {
+                kind: o.kind,
+                table: o.table,
+                text: o.text,
+                risks: o.risks,
+            })
+            .collect(),
+    })
+}
+
+/// The file's two functions with the chosen operations, as alembic renders them.
+pub async fn preview_autogenerate(
+    core: &AppCore,
+    choice: AutogenerateChoice,
+) -> Result<AutogeneratePreview, ApiError> {
+    let opened = core.require_graph()?;
+    let (project, _) = opened.graph().expect("require_graph checked it");
+    let target = autogenerate_target(core, &choice.input).await?;
+    let keep: Vec<usize> = choice.keep.iter().map(|&k| k as usize).collect();
+    let preview = autogenerate::preview(
+        project,
+        &target.url,
+        None,
+        &autogenerate_args(&choice.input),
+        &reviewed_of(&choice.reviewed),
+        &keep,
+    )
+    .await
+    .map_err(autogenerate_error)?;
+    Ok(AutogeneratePreview {
+        upgrade: preview.upgrade,
+        downgrade: preview.downgrade,
+    })
+}
+
+/// Has alembic write the revision with the chosen operations, journals it and reloads the
+/// workspace.
+pub async fn create_autogenerate(
+    core: &AppCore,
+    choice: AutogenerateChoice,
+) -> Result<AutogenerateWritten, ApiError> {
+    let opened = core.require_graph()?;
+    let (project, _) = opened.graph().expect("require_graph checked it");
+    let target = autogenerate_target(core, &choice.input).await?;
+    let keep: Vec<usize> = choice.keep.iter().map(|&k| k as usize).collect();
+    let args = autogenerate_args(&choice.input);
+    let written = autogenerate::write(
+        project,
+        &target.url,
+        None,
+        &args,
+        &reviewed_of(&choice.reviewed),
+        &keep,
+    )
+    .await
+    .map_err(autogenerate_error)?;
+    drop(target);
+    let mut warnings = Vec::new();
+    let store = core.store().await?;
+    if let Err(e) = autogenerate::record(
+        store,
+        &Context::current(Some(&opened.dir)),
+        &written,
+        choice.reviewed.len(),
+        args.message.as_deref(),
+    )
+    .await
+    {
+        warnings.push(format!("the journal did not record this file: {e}"));
+    }
+    core.emit(ApiEvent::JournalChanged);
+    reopen(core, &opened.dir).await?;
+    Ok(AutogenerateWritten {
+        revision: written.revision,
+        path: written.path.display().to_string(),
+        kept: written.kept.len() as u32,
+        reviewed: choice.reviewed.len() as u32,
+        warnings,
+    })
 }
 
 /// What merging these heads (none: every head) means: the common ancestor, each branch,

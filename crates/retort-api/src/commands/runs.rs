@@ -243,7 +243,7 @@ pub async fn offline_sql(
     Ok(text)
 }
 
-fn confirm(target: &TargetView, given: Option<&str>) -> Result<(), ApiError> {
+pub(crate) fn confirm(target: &TargetView, given: Option<&str>) -> Result<(), ApiError> {
     if !target.production {
         return Ok(());
     }

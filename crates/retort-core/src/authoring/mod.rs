@@ -17,6 +17,7 @@
 //! - where alembic says "Can't locate revision identified by 'x'", the detailed reason is
 //!   given.
 
+pub mod autogenerate;
 pub mod checks;
 pub mod merge;
 pub mod naming;

@@ -349,7 +349,7 @@ pub(super) async fn run(
 }
 
 /// The folder alembic runs in: the configuration file's.
-fn project_dir(project: &Project) -> PathBuf {
+pub(crate) fn project_dir(project: &Project) -> PathBuf {
     let dir = project
         .config_path
         .parent()
@@ -641,7 +641,7 @@ fn sqlalchemy_url(url: &DatabaseUrl) -> String {
 
 /// [`sqlalchemy_url`] with `password` (a token fetched again for this child), reaching the
 /// server where connections go ([`DatabaseUrl::connect_host`]: an SSH tunnel's local end).
-fn sqlalchemy_url_with(url: &DatabaseUrl, password: Option<&crate::database::Secret>) -> String {
+pub(crate) fn sqlalchemy_url_with(url: &DatabaseUrl, password: Option<&crate::database::Secret>) -> String {
     let mut pairs: Vec<String> = url
         .query
         .iter()
@@ -707,7 +707,7 @@ fn quote(s: &str) -> String {
 }
 
 /// Removes the password from the child's output, as written and percent-encoded.
-fn scrub(url: &DatabaseUrl, text: &str) -> String {
+pub(crate) fn scrub(url: &DatabaseUrl, text: &str) -> String {
     let text = url.scrub(text);
     match &url.password {
         Some(p) if !p.expose().is_empty() && quote(p.expose()) != p.expose() => {
@@ -788,7 +788,7 @@ enum Stream {
 }
 
 /// A marker no migration prints by accident: random per run.
-fn run_nonce() -> String {
+pub(crate) fn run_nonce() -> String {
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
     hasher.write_u128(
         std::time::SystemTime::now()
@@ -797,6 +797,20 @@ fn run_nonce() -> String {
     );
     hasher.write_u32(std::process::id());
     format!("RETORT-{:016x}", hasher.finish())
+}
+
+/// The shim's first two arguments: the alembic.ini and the pyproject.toml alembic reads
+/// (either may be empty), as the `alembic` script finds them in `dir`.
+pub(crate) fn config_files(project: &Project, dir: &Path) -> (PathBuf, PathBuf) {
+    let config = &project.config_path;
+    if config.file_name().is_some_and(|n| n == "pyproject.toml") {
+        return (PathBuf::new(), config.clone());
+    }
+    let toml = dir.join("pyproject.toml");
+    (
+        config.clone(),
+        if toml.is_file() { toml } else { PathBuf::new() },
+    )
 }
 
 /// Runs the shim and turns its output into progress events.
@@ -816,17 +830,7 @@ async fn drive(
             ));
         }
     };
-    let config = &spec.project.config_path;
-    let is_pyproject = config.file_name().is_some_and(|n| n == "pyproject.toml");
-    let (ini, toml) = if is_pyproject {
-        (PathBuf::new(), config.clone())
-    } else {
-        let toml = spec.dir.join("pyproject.toml");
-        (
-            config.clone(),
-            if toml.is_file() { toml } else { PathBuf::new() },
-        )
-    };
+    let (ini, toml) = config_files(spec.project, &spec.dir);
     let nonce = run_nonce();
     let marker = format!("\u{1e}{nonce} ");
     let cancel_file = std::env::temp_dir().join(format!("{}-cancel", nonce.to_lowercase()));

@@ -1,0 +1,332 @@
+//! `retort revision --autogenerate` against alembic 1.20.1 itself, on SQLite, PostgreSQL and
+//! MariaDB: a project made by `alembic init` with SQLAlchemy models and `target_metadata` set
+//! in env.py, at its first revision; the models then change in each common way. Keeping every
+//! operation writes the file `alembic revision --autogenerate` writes (the date aside);
+//! leaving one out leaves exactly it out, and alembic upgrades and downgrades with the file.
+
+mod support;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use support::{ScratchDb, Server, retort, text, venv_bin};
+
+const MODELS_V1: &str = "from sqlalchemy import Column, Integer, String\nfrom sqlalchemy.orm import declarative_base\n\nBase = declarative_base()\n\n\nclass User(Base):\n    __tablename__ = 'users'\n    id = Column(Integer, primary_key=True)\n    name = Column(String(50), nullable=False)\n    email = Column(String(255), index=True)\n";
+
+/// Every kind of change the review names: a new table with a foreign key and an index, a
+/// nullable column with a server default, a NOT NULL column without one, a narrower type,
+/// a dropped index, a new unique constraint, a dropped column.
+const MODELS_V2: &str = "from sqlalchemy import Column, ForeignKey, Integer, String, Text, UniqueConstraint\nfrom sqlalchemy.orm import declarative_base\n\nBase = declarative_base()\n\n\nclass User(Base):\n    __tablename__ = 'users'\n    id = Column(Integer, primary_key=True)\n    name = Column(String(20), nullable=False)\n    age = Column(Integer, nullable=False)\n    nick = Column(String(30), server_default='x')\n    __table_args__ = (UniqueConstraint('name', name='uq_users_name'),)\n\n\nclass Post(Base):\n    __tablename__ = 'posts'\n    id = Column(Integer, primary_key=True)\n    user_id = Column(Integer, ForeignKey('users.id'), index=True)\n    body = Column(Text)\n";
+
+/// The operations the review lists for V1 → V2, in alembic's order.
+const LISTED: &[&str] = &[
+    "create table posts (id INTEGER, user_id INTEGER, body TEXT)",
+    "create index ix_posts_user_id on posts (user_id)",
+    "add column users.age INTEGER NOT NULL",
+    "add column users.nick VARCHAR(30) DEFAULT 'x'",
+    "alter column users.name: type VARCHAR(50) → VARCHAR(20)",
+    "drop index ix_users_email on users",
+    "add unique constraint uq_users_name on users (name)",
+    "drop column users.email VARCHAR(255)",
+];
+
+struct Project {
+    dir: tempfile::TempDir,
+    home: tempfile::TempDir,
+    alembic: PathBuf,
+}
+
+impl Project {
+    /// `alembic init`, the URL in alembic.ini, env.py's target_metadata set to the models'
+    /// (`metadata = false`: left as `alembic init` writes it, None), the first revision
+    /// written by alembic and applied.
+    fn new(url: &str, batch: bool, metadata: bool) -> Option<Self> {
+        let alembic = venv_bin("alembic")?;
+        let dir = tempfile::tempdir().unwrap();
+        let out = support::run(&alembic, dir.path(), &["init", "migrations"]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let ini = dir.path().join("alembic.ini");
+        let config = fs::read_to_string(&ini).unwrap().replace(
+            "sqlalchemy.url = driver://user:pass@localhost/dbname",
+            &format!("sqlalchemy.url = {url}"),
+        );
+        fs::write(&ini, config).unwrap();
+        let env_py = dir.path().join("migrations/env.py");
+        let mut env = fs::read_to_string(&env_py).unwrap();
+        if metadata {
+            env = env.replace(
+                "target_metadata = None",
+                "import models\ntarget_metadata = models.Base.metadata",
+            );
+        }
+        if batch {
+            // SQLite alters tables by rebuilding them: alembic's batch mode.
+            env = env.replace(
+                "target_metadata=target_metadata,",
+                "target_metadata=target_metadata, render_as_batch=True,",
+            );
+        }
+        fs::write(&env_py, env).unwrap();
+        fs::write(dir.path().join("models.py"), MODELS_V1).unwrap();
+        let project = Project {
+            dir,
+            home: tempfile::tempdir().unwrap(),
+            alembic,
+        };
+        if metadata {
+            project.alembic_ok(&["revision", "--autogenerate", "-m", "init", "--rev-id", "000000000001"]);
+            project.alembic_ok(&["upgrade", "head"]);
+        }
+        Some(project)
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn alembic_ok(&self, args: &[&str]) -> String {
+        let out = support::run(&self.alembic, self.path(), args);
+        let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert!(out.status.success(), "alembic {args:?}:\n{all}");
+        all
+    }
+
+    fn retort(&self, args: &[&str]) -> Output {
+        Command::new(retort())
+            .args(args)
+            .current_dir(self.path())
+            .env("RETORT_HOME", self.home.path())
+            .env("RETORT_PYTHON", venv_bin("python").unwrap())
+            .env_remove("DATABASE_URL")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    }
+
+    fn retort_ok(&self, args: &[&str]) -> String {
+        let out = self.retort(args);
+        let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert!(out.status.success(), "retort {args:?}:\n{all}");
+        all
+    }
+
+    fn retort_fails(&self, args: &[&str]) -> String {
+        let out = self.retort(args);
+        let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert!(!out.status.success(), "retort {args:?} succeeded:\n{all}");
+        all
+    }
+
+    fn versions(&self) -> PathBuf {
+        self.path().join("migrations/versions")
+    }
+
+    /// How many revision files there are (alembic leaves a `__pycache__` there too).
+    fn revision_files(&self) -> usize {
+        fs::read_dir(self.versions())
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "py"))
+            .count()
+    }
+
+    /// The revision file `id`'s text without its Create Date line; the file is moved out of
+    /// the project.
+    fn take(&self, id: &str, message: &str) -> String {
+        let path = self.versions().join(format!("{id}_{message}.py"));
+        let source = fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        fs::remove_file(&path).unwrap();
+        source
+            .lines()
+            .filter(|l| !l.starts_with("Create Date: "))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+/// The body of function `name` in a revision file.
+fn function<'a>(source: &'a str, name: &str) -> &'a str {
+    let start = source
+        .find(&format!("def {name}()"))
+        .unwrap_or_else(|| panic!("no {name}() in:\n{source}"));
+    let rest = &source[start..];
+    let end = rest[1..].find("\ndef ").map_or(rest.len(), |e| e + 1);
+    &rest[..end]
+}
+
+/// The whole comparison on one database.
+fn autogenerate_matches_alembic(url: &str, batch: bool) {
+    let Some(p) = Project::new(url, batch, true) else {
+        return;
+    };
+    fs::write(p.path().join("models.py"), MODELS_V2).unwrap();
+
+    // The review: every change, numbered, with its risks; nothing written.
+    let listed = p.retort_ok(&["revision", "--autogenerate", "-m", "change", "--dry-run"]);
+    for (i, op) in LISTED.iter().enumerate() {
+        let line = format!("{:>4}. {op}", i + 1);
+        assert!(listed.contains(&line), "no {line:?} in:\n{listed}");
+    }
+    for risk in [
+        "! fails if users has rows: NOT NULL without a server default",
+        "! may lose data or fail: the new type is narrower",
+        "! fails if users has duplicates",
+        "! loses data: the column's values",
+    ] {
+        assert!(listed.contains(risk), "no {risk:?} in:\n{listed}");
+    }
+    assert!(!listed.contains("! locks writes to posts"), "a new table's index locks nothing:\n{listed}");
+    assert_eq!(p.revision_files(), 1, "--dry-run wrote a file");
+    let json: serde_json::Value = serde_json::from_str(&p.retort_ok(&[
+        "--json",
+        "revision",
+        "--autogenerate",
+        "-m",
+        "change",
+        "--dry-run",
+    ]))
+    .unwrap();
+    assert_eq!(json.as_array().unwrap().len(), LISTED.len(), "{json:#}");
+    assert_eq!(json[7]["kind"], "drop_column", "{json:#}");
+
+    // Without a choice and no terminal to ask on: refused, nothing written.
+    let refused = p.retort_fails(&["revision", "--autogenerate", "-m", "change"]);
+    assert!(refused.contains("--yes keeps them all"), "{refused}");
+    assert_eq!(p.revision_files(), 1);
+
+    // Everything kept: alembic's own file.
+    let written = p.retort_ok(&[
+        "revision", "--autogenerate", "-m", "change", "--rev-id", "000000000002", "--yes",
+    ]);
+    assert!(written.contains("000000000002_change.py ...  done"), "{written}");
+    let ours = p.take("000000000002", "change");
+    p.alembic_ok(&["revision", "--autogenerate", "-m", "change", "--rev-id", "000000000002"]);
+    let theirs = p.take("000000000002", "change");
+    assert_eq!(ours, theirs);
+
+    // The dropped column left out: exactly that operation and its reverse are missing.
+    let written = p.retort_ok(&[
+        "revision", "--autogenerate", "-m", "change", "--rev-id", "000000000003", "--skip", "8",
+    ]);
+    assert!(written.contains("Kept 7 of 8 operations (left out: 8)."), "{written}");
+    let path = p.versions().join("000000000003_change.py");
+    let partial = fs::read_to_string(&path).unwrap();
+    let full_up = function(&theirs, "upgrade");
+    let full_down = function(&theirs, "downgrade");
+    let up = function(&partial, "upgrade");
+    let down = function(&partial, "downgrade");
+    let missing_up: Vec<&str> = full_up.lines().filter(|l| !up.contains(l)).collect();
+    let missing_down: Vec<&str> = full_down.lines().filter(|l| !down.contains(l)).collect();
+    assert_eq!(missing_up.len(), 1, "{missing_up:?}\n{partial}");
+    assert!(missing_up[0].contains("drop_column(") && missing_up[0].contains("'email'"), "{missing_up:?}");
+    assert_eq!(missing_down.len(), 1, "{missing_down:?}\n{partial}");
+    assert!(missing_down[0].contains("add_column(") && missing_down[0].contains("'email'"), "{missing_down:?}");
+    assert!(up.lines().all(|l| full_up.contains(l)), "a line alembic would not write:\n{up}");
+
+    // alembic runs it both ways; the column left out is still there.
+    p.alembic_ok(&["upgrade", "head"]);
+    p.alembic_ok(&["downgrade", "-1"]);
+    p.alembic_ok(&["upgrade", "head"]);
+    let now = p.retort_ok(&["revision", "--autogenerate", "-m", "again", "--dry-run"]);
+    assert_eq!(now.trim_end().lines().count(), 3, "only the column left out is proposed:\n{now}");
+    assert!(now.contains("   1. drop column users.email"), "{now}");
+
+    // The journal has it, with what was kept.
+    let log = p.retort_ok(&["log", "--json", "-n", "1"]);
+    assert!(log.contains("autogenerate: kept 7 of 8 operations"), "{log}");
+}
+
+#[test]
+fn autogenerate_on_sqlite_writes_what_alembic_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:///{}", dir.path().join("app.db").display());
+    autogenerate_matches_alembic(&url, true);
+}
+
+#[test]
+fn autogenerate_on_postgresql_writes_what_alembic_writes() {
+    let Some(db) = ScratchDb::create(Server::Postgres, "autogen") else {
+        return;
+    };
+    autogenerate_matches_alembic(&db.url(), false);
+}
+
+#[test]
+fn autogenerate_on_mariadb_writes_what_alembic_writes() {
+    let Some(db) = ScratchDb::create(Server::MariaDb, "autogen") else {
+        return;
+    };
+    autogenerate_matches_alembic(&db.url(), false);
+}
+
+#[test]
+fn autogenerate_errors_say_what_to_do_and_write_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:///{}", dir.path().join("app.db").display());
+    // env.py as `alembic init` writes it: no target_metadata.
+    let Some(p) = Project::new(&url, false, false) else {
+        return;
+    };
+    let failed = p.retort_fails(&["revision", "--autogenerate", "-m", "x", "--dry-run"]);
+    assert!(failed.contains("FAILED: Can't proceed with --autogenerate option; environment script"), "{failed}");
+    assert!(failed.contains("set target_metadata = Base.metadata"), "{failed}");
+
+    // Models that do not import: the error, and where in the project it came from.
+    let env_py = p.path().join("migrations/env.py");
+    let env = fs::read_to_string(&env_py).unwrap().replace(
+        "target_metadata = None",
+        "import models\ntarget_metadata = models.Base.metadata",
+    );
+    fs::write(&env_py, env).unwrap();
+    fs::write(p.path().join("models.py"), "import no_such_module\n").unwrap();
+    let failed = p.retort_fails(&["revision", "--autogenerate", "-m", "x", "--dry-run"]);
+    assert!(failed.contains("ModuleNotFoundError: No module named 'no_such_module' (at models.py:1)"), "{failed}");
+
+    // A database behind the heads.
+    fs::write(p.path().join("models.py"), MODELS_V1).unwrap();
+    p.alembic_ok(&["revision", "-m", "empty", "--rev-id", "000000000001"]);
+    let failed = p.retort_fails(&["revision", "--autogenerate", "-m", "x", "--dry-run"]);
+    assert!(failed.contains("Target database is not up to date."), "{failed}");
+    assert!(failed.contains("upgrade it first"), "{failed}");
+    // An operation number that is not in the list.
+    p.alembic_ok(&["upgrade", "head"]);
+    let failed = p.retort_fails(&["revision", "--autogenerate", "-m", "x", "--skip", "9"]);
+    assert!(failed.contains("--skip 9: the operations are numbered 1 to 2"), "{failed}");
+    assert_eq!(p.revision_files(), 1);
+}
+
+#[test]
+fn autogenerate_in_the_app_reviews_previews_and_writes() {
+    let Some(chromium) = support::ui::tools() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:///{}", dir.path().join("app.db").display());
+    let Some(p) = Project::new(&url, true, true) else {
+        return;
+    };
+    fs::write(p.path().join("models.py"), MODELS_V2).unwrap();
+    // A production connection at the first revision, bound to the project.
+    let prod = dir.path().join("prod.db");
+    let prod_url = format!("sqlite:///{}", prod.display());
+    p.retort_ok(&[
+        "connections", "add", "prod", "--from-url", &prod_url, "--environment", "production", "--bind",
+    ]);
+    p.retort_ok(&["--connection", "prod", "upgrade", "head"]);
+
+    let screenshots = support::ui::screenshots();
+    support::ui::assert_browser_passed(
+        support::ui::browser_script("autogenerate.mjs", &chromium)
+            .env("RETORT_HOME", p.home.path())
+            .env("RETORT_PYTHON", venv_bin("python").unwrap())
+            .env("E2E_PROJECT", p.path())
+            .env("E2E_PROD_DB", "prod.db")
+            .env("E2E_SCREENSHOTS", &screenshots),
+    );
+    support::ui::assert_screenshots(
+        &screenshots,
+        &["autogen-review", "autogen-unchecked", "autogen-written", "autogen-production"],
+    );
+    // alembic upgrades with the file the app had written.
+    p.alembic_ok(&["upgrade", "head"]);
+}

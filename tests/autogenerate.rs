@@ -13,15 +13,16 @@ use support::{ScratchDb, Server, retort, text, venv_bin};
 
 const MODELS_V1: &str = "from sqlalchemy import Column, Integer, String\nfrom sqlalchemy.orm import declarative_base\n\nBase = declarative_base()\n\n\nclass User(Base):\n    __tablename__ = 'users'\n    id = Column(Integer, primary_key=True)\n    name = Column(String(50), nullable=False)\n    email = Column(String(255), index=True)\n";
 
-/// Every kind of change the review names: a new table with a foreign key and an index, a
+/// Every kind of change the review names: a new table with a foreign key and an index (not
+/// on the foreign key's column: MySQL refuses the downgrade alembic writes for that), a
 /// nullable column with a server default, a NOT NULL column without one, a narrower type,
 /// a dropped index, a new unique constraint, a dropped column.
-const MODELS_V2: &str = "from sqlalchemy import Column, ForeignKey, Integer, String, Text, UniqueConstraint\nfrom sqlalchemy.orm import declarative_base\n\nBase = declarative_base()\n\n\nclass User(Base):\n    __tablename__ = 'users'\n    id = Column(Integer, primary_key=True)\n    name = Column(String(20), nullable=False)\n    age = Column(Integer, nullable=False)\n    nick = Column(String(30), server_default='x')\n    __table_args__ = (UniqueConstraint('name', name='uq_users_name'),)\n\n\nclass Post(Base):\n    __tablename__ = 'posts'\n    id = Column(Integer, primary_key=True)\n    user_id = Column(Integer, ForeignKey('users.id'), index=True)\n    body = Column(Text)\n";
+const MODELS_V2: &str = "from sqlalchemy import Column, ForeignKey, Integer, String, Text, UniqueConstraint\nfrom sqlalchemy.orm import declarative_base\n\nBase = declarative_base()\n\n\nclass User(Base):\n    __tablename__ = 'users'\n    id = Column(Integer, primary_key=True)\n    name = Column(String(20), nullable=False)\n    age = Column(Integer, nullable=False)\n    nick = Column(String(30), server_default='x')\n    __table_args__ = (UniqueConstraint('name', name='uq_users_name'),)\n\n\nclass Post(Base):\n    __tablename__ = 'posts'\n    id = Column(Integer, primary_key=True)\n    user_id = Column(Integer, ForeignKey('users.id'))\n    title = Column(String(100), index=True)\n    body = Column(Text)\n";
 
 /// The operations the review lists for V1 → V2, in alembic's order.
 const LISTED: &[&str] = &[
-    "create table posts (id INTEGER, user_id INTEGER, body TEXT)",
-    "create index ix_posts_user_id on posts (user_id)",
+    "create table posts (id INTEGER, user_id INTEGER, title VARCHAR(100), body TEXT)",
+    "create index ix_posts_title on posts (title)",
     "add column users.age INTEGER NOT NULL",
     "add column users.nick VARCHAR(30) DEFAULT 'x'",
     "alter column users.name: type VARCHAR(50) → VARCHAR(20)",
@@ -62,8 +63,8 @@ impl Project {
         if batch {
             // SQLite alters tables by rebuilding them: alembic's batch mode.
             env = env.replace(
-                "target_metadata=target_metadata,",
-                "target_metadata=target_metadata, render_as_batch=True,",
+                "target_metadata=target_metadata",
+                "target_metadata=target_metadata, render_as_batch=True",
             );
         }
         fs::write(&env_py, env).unwrap();
@@ -74,7 +75,14 @@ impl Project {
             alembic,
         };
         if metadata {
-            project.alembic_ok(&["revision", "--autogenerate", "-m", "init", "--rev-id", "000000000001"]);
+            project.alembic_ok(&[
+                "revision",
+                "--autogenerate",
+                "-m",
+                "init",
+                "--rev-id",
+                "000000000001",
+            ]);
             project.alembic_ok(&["upgrade", "head"]);
         }
         Some(project)
@@ -125,7 +133,13 @@ impl Project {
     fn revision_files(&self) -> usize {
         fs::read_dir(self.versions())
             .unwrap()
-            .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "py"))
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .path()
+                    .extension()
+                    .is_some_and(|x| x == "py")
+            })
             .count()
     }
 
@@ -133,8 +147,8 @@ impl Project {
     /// the project.
     fn take(&self, id: &str, message: &str) -> String {
         let path = self.versions().join(format!("{id}_{message}.py"));
-        let source = fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let source =
+            fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         fs::remove_file(&path).unwrap();
         source
             .lines()
@@ -175,7 +189,10 @@ fn autogenerate_matches_alembic(url: &str, batch: bool) {
     ] {
         assert!(listed.contains(risk), "no {risk:?} in:\n{listed}");
     }
-    assert!(!listed.contains("! locks writes to posts"), "a new table's index locks nothing:\n{listed}");
+    assert!(
+        !listed.contains("! locks writes to posts"),
+        "a new table's index locks nothing:\n{listed}"
+    );
     assert_eq!(p.revision_files(), 1, "--dry-run wrote a file");
     let json: serde_json::Value = serde_json::from_str(&p.retort_ok(&[
         "--json",
@@ -196,19 +213,45 @@ fn autogenerate_matches_alembic(url: &str, batch: bool) {
 
     // Everything kept: alembic's own file.
     let written = p.retort_ok(&[
-        "revision", "--autogenerate", "-m", "change", "--rev-id", "000000000002", "--yes",
+        "revision",
+        "--autogenerate",
+        "-m",
+        "change",
+        "--rev-id",
+        "000000000002",
+        "--yes",
     ]);
-    assert!(written.contains("000000000002_change.py ...  done"), "{written}");
+    assert!(
+        written.contains("000000000002_change.py ...  done"),
+        "{written}"
+    );
     let ours = p.take("000000000002", "change");
-    p.alembic_ok(&["revision", "--autogenerate", "-m", "change", "--rev-id", "000000000002"]);
+    p.alembic_ok(&[
+        "revision",
+        "--autogenerate",
+        "-m",
+        "change",
+        "--rev-id",
+        "000000000002",
+    ]);
     let theirs = p.take("000000000002", "change");
     assert_eq!(ours, theirs);
 
     // The dropped column left out: exactly that operation and its reverse are missing.
     let written = p.retort_ok(&[
-        "revision", "--autogenerate", "-m", "change", "--rev-id", "000000000003", "--skip", "8",
+        "revision",
+        "--autogenerate",
+        "-m",
+        "change",
+        "--rev-id",
+        "000000000003",
+        "--skip",
+        "8",
     ]);
-    assert!(written.contains("Kept 7 of 8 operations (left out: 8)."), "{written}");
+    assert!(
+        written.contains("Kept 7 of 8 operations (left out: 8)."),
+        "{written}"
+    );
     let path = p.versions().join("000000000003_change.py");
     let partial = fs::read_to_string(&path).unwrap();
     let full_up = function(&theirs, "upgrade");
@@ -218,22 +261,38 @@ fn autogenerate_matches_alembic(url: &str, batch: bool) {
     let missing_up: Vec<&str> = full_up.lines().filter(|l| !up.contains(l)).collect();
     let missing_down: Vec<&str> = full_down.lines().filter(|l| !down.contains(l)).collect();
     assert_eq!(missing_up.len(), 1, "{missing_up:?}\n{partial}");
-    assert!(missing_up[0].contains("drop_column(") && missing_up[0].contains("'email'"), "{missing_up:?}");
+    assert!(
+        missing_up[0].contains("drop_column(") && missing_up[0].contains("'email'"),
+        "{missing_up:?}"
+    );
     assert_eq!(missing_down.len(), 1, "{missing_down:?}\n{partial}");
-    assert!(missing_down[0].contains("add_column(") && missing_down[0].contains("'email'"), "{missing_down:?}");
-    assert!(up.lines().all(|l| full_up.contains(l)), "a line alembic would not write:\n{up}");
+    assert!(
+        missing_down[0].contains("add_column(") && missing_down[0].contains("'email'"),
+        "{missing_down:?}"
+    );
+    assert!(
+        up.lines().all(|l| full_up.contains(l)),
+        "a line alembic would not write:\n{up}"
+    );
 
     // alembic runs it both ways; the column left out is still there.
     p.alembic_ok(&["upgrade", "head"]);
     p.alembic_ok(&["downgrade", "-1"]);
     p.alembic_ok(&["upgrade", "head"]);
     let now = p.retort_ok(&["revision", "--autogenerate", "-m", "again", "--dry-run"]);
-    assert_eq!(now.trim_end().lines().count(), 3, "only the column left out is proposed:\n{now}");
+    assert_eq!(
+        now.trim_end().lines().count(),
+        3,
+        "only the column left out is proposed:\n{now}"
+    );
     assert!(now.contains("   1. drop column users.email"), "{now}");
 
     // The journal has it, with what was kept.
     let log = p.retort_ok(&["log", "--json", "-n", "1"]);
-    assert!(log.contains("autogenerate: kept 7 of 8 operations"), "{log}");
+    assert!(
+        log.contains("autogenerate: kept 7 of 8 operations"),
+        "{log}"
+    );
 }
 
 #[test]
@@ -268,8 +327,14 @@ fn autogenerate_errors_say_what_to_do_and_write_nothing() {
         return;
     };
     let failed = p.retort_fails(&["revision", "--autogenerate", "-m", "x", "--dry-run"]);
-    assert!(failed.contains("FAILED: Can't proceed with --autogenerate option; environment script"), "{failed}");
-    assert!(failed.contains("set target_metadata = Base.metadata"), "{failed}");
+    assert!(
+        failed.contains("FAILED: Can't proceed with --autogenerate option; environment script"),
+        "{failed}"
+    );
+    assert!(
+        failed.contains("set target_metadata = Base.metadata"),
+        "{failed}"
+    );
 
     // Models that do not import: the error, and where in the project it came from.
     let env_py = p.path().join("migrations/env.py");
@@ -280,18 +345,27 @@ fn autogenerate_errors_say_what_to_do_and_write_nothing() {
     fs::write(&env_py, env).unwrap();
     fs::write(p.path().join("models.py"), "import no_such_module\n").unwrap();
     let failed = p.retort_fails(&["revision", "--autogenerate", "-m", "x", "--dry-run"]);
-    assert!(failed.contains("ModuleNotFoundError: No module named 'no_such_module' (at models.py:1)"), "{failed}");
+    assert!(
+        failed.contains("ModuleNotFoundError: No module named 'no_such_module' (at models.py:1)"),
+        "{failed}"
+    );
 
     // A database behind the heads.
     fs::write(p.path().join("models.py"), MODELS_V1).unwrap();
     p.alembic_ok(&["revision", "-m", "empty", "--rev-id", "000000000001"]);
     let failed = p.retort_fails(&["revision", "--autogenerate", "-m", "x", "--dry-run"]);
-    assert!(failed.contains("Target database is not up to date."), "{failed}");
+    assert!(
+        failed.contains("Target database is not up to date."),
+        "{failed}"
+    );
     assert!(failed.contains("upgrade it first"), "{failed}");
     // An operation number that is not in the list.
     p.alembic_ok(&["upgrade", "head"]);
     let failed = p.retort_fails(&["revision", "--autogenerate", "-m", "x", "--skip", "9"]);
-    assert!(failed.contains("--skip 9: the operations are numbered 1 to 2"), "{failed}");
+    assert!(
+        failed.contains("--skip 9: the operations are numbered 1 to 2"),
+        "{failed}"
+    );
     assert_eq!(p.revision_files(), 1);
 }
 
@@ -310,7 +384,14 @@ fn autogenerate_in_the_app_reviews_previews_and_writes() {
     let prod = dir.path().join("prod.db");
     let prod_url = format!("sqlite:///{}", prod.display());
     p.retort_ok(&[
-        "connections", "add", "prod", "--from-url", &prod_url, "--environment", "production", "--bind",
+        "connections",
+        "add",
+        "prod",
+        "--from-url",
+        &prod_url,
+        "--environment",
+        "production",
+        "--bind",
     ]);
     p.retort_ok(&["--connection", "prod", "upgrade", "head"]);
 
@@ -325,7 +406,12 @@ fn autogenerate_in_the_app_reviews_previews_and_writes() {
     );
     support::ui::assert_screenshots(
         &screenshots,
-        &["autogen-review", "autogen-unchecked", "autogen-written", "autogen-production"],
+        &[
+            "autogen-review",
+            "autogen-unchecked",
+            "autogen-written",
+            "autogen-production",
+        ],
     );
     // alembic upgrades with the file the app had written.
     p.alembic_ok(&["upgrade", "head"]);

@@ -47,12 +47,12 @@ try {
     await card.locator('[data-testid="autogen-compare"]').click();
     await ops.first().waitFor();
     assert.equal(await ops.count(), 8);
-    assert.match(await ops.nth(0).textContent(), /create table posts \(id INTEGER, user_id INTEGER, body TEXT\)/);
+    assert.match(await ops.nth(0).textContent(), /create table posts \(id INTEGER, user_id INTEGER, title VARCHAR\(100\), body TEXT\)/);
     assert.match(await ops.nth(7).textContent(), /drop column users\.email VARCHAR\(255\)/);
     assert.match(await ops.nth(7).textContent(), /⚠ loses data: the column's values/);
     assert.equal(await ops.nth(7).getAttribute("class"), "autogen-op risky");
     assert.equal(await ops.nth(0).getAttribute("class"), "autogen-op", "a new table risks nothing");
-    assert.match(await upgrade.textContent(), /op\.drop_column\('email'\)/);
+    assert.match(await upgrade.textContent(), /batch_op\.drop_column\('email'\)/);
     assert.match(await downgrade.textContent(), /sa\.Column\('email'/);
     assert.deepEqual(revisionFiles().length, 1, "nothing written yet");
     await card.scrollIntoViewIfNeeded();

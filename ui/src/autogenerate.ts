@@ -12,7 +12,7 @@ import { errorText } from "./format";
 import type { AutogenerateInput, AutogenerateProposal, ProposedOperation } from "./bindings";
 
 export class AutogenerateCard {
-  readonly root = h("div", { class: "card autogenerate", id: "autogenerate-card", "data-testid": "autogenerate-card" });
+  readonly root = h("div", { class: "card conn-form autogenerate", id: "autogenerate-card", "data-testid": "autogenerate-card" });
   private readonly picker: ConnectionPicker;
   private readonly message = h("input", { name: "autogenMessage", placeholder: "add_posts_table", "aria-label": "Autogenerate message", "data-testid": "autogen-message", autocomplete: "off" });
   private readonly confirm = h("input", { name: "autogenConfirm", "aria-label": "Database name", "data-testid": "autogen-confirm", autocomplete: "off", hidden: true });

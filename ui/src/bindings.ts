@@ -38,6 +38,9 @@ export const commands = {
 	statusBoard: () => typedError<StatusRow[], ApiError>(__TAURI_INVOKE("status_board")),
 	previewRevision: (input: RevisionInput) => typedError<RevisionPreview, ApiError>(__TAURI_INVOKE("preview_revision", { input })),
 	createRevision: (input: RevisionInput) => typedError<RevisionPreview, ApiError>(__TAURI_INVOKE("create_revision", { input })),
+	proposeAutogenerate: (input: AutogenerateInput) => typedError<AutogenerateProposal, ApiError>(__TAURI_INVOKE("propose_autogenerate", { input })),
+	previewAutogenerate: (choice: AutogenerateChoice) => typedError<AutogeneratePreview, ApiError>(__TAURI_INVOKE("preview_autogenerate", { choice })),
+	createAutogenerate: (choice: AutogenerateChoice) => typedError<AutogenerateWritten, ApiError>(__TAURI_INVOKE("create_autogenerate", { choice })),
 	explainMerge: (revisions: string[]) => typedError<MergeExplanation, ApiError>(__TAURI_INVOKE("explain_merge", { revisions })),
 	createMerge: (revisions: string[], message: string) => typedError<RevisionPreview, ApiError>(__TAURI_INVOKE("create_merge", { revisions, message })),
 	projectChecks: (connection: string | null, password: string | null) => typedError<CheckReport, ApiError>(__TAURI_INVOKE("project_checks", { connection, password })),
@@ -108,6 +111,49 @@ export type AppliedFile = {
 	sha256: string,
 	appliedAt: string,
 	entryId: number | null,
+};
+
+/**  The operations chosen in the review: `keep` numbers `reviewed` (from 0). */
+export type AutogenerateChoice = {
+	input: AutogenerateInput,
+	reviewed: ProposedOperation[],
+	keep: number[],
+};
+
+/**
+ *  Autogenerate's request: the database to compare the models with, and the revision's
+ *  message.
+ */
+export type AutogenerateInput = {
+	/**  A saved connection; `None`: the project's own URL. */
+	connection: string | null,
+	password: string | null,
+	/**  A production database's name, typed: autogenerate reads its schema. */
+	confirmDatabase: string | null,
+	message: string,
+	/**  The head to base the revision on (`None`: the only head). */
+	head: string | null,
+};
+
+/**  The revision file's two functions for the operations kept, as alembic renders them. */
+export type AutogeneratePreview = {
+	upgrade: string,
+	downgrade: string,
+};
+
+/**  The review: the database read, and the operations found. */
+export type AutogenerateProposal = {
+	target: TargetView,
+	operations: ProposedOperation[],
+};
+
+/**  The revision alembic wrote. */
+export type AutogenerateWritten = {
+	revision: string,
+	path: string,
+	kept: number,
+	reviewed: number,
+	warnings: string[],
 };
 
 export type Backend = "sqlite" | "postgres" | "mysql";
@@ -790,6 +836,14 @@ export type ProgressEvent =
 
 /**  Which kind of project this is; decides how revision files are read and, later, executed. */
 export type ProjectKind = "alembic" | "native";
+
+/**  One operation alembic would write, and what it risks on a table with rows. */
+export type ProposedOperation = {
+	kind: string,
+	table: string,
+	text: string,
+	risks: string[],
+};
 
 export type RecentWorkspace = {
 	name: string,

@@ -2,8 +2,8 @@
 //! them (through the project's own `script.py.mako`), or `.sql` files for native projects.
 
 use crate::{Cli, fail, json, load};
-use retort_core::authoring::merge::{explain_merge, explanation_text};
 use retort_core::authoring::autogenerate::{self, AutogenerateError, ProposedOperation};
+use retort_core::authoring::merge::{explain_merge, explanation_text};
 use retort_core::authoring::{self, NewRevision, RevisionRequest};
 use retort_core::journal::{Context, EntryKind};
 use retort_core::store::Store;
@@ -194,7 +194,12 @@ fn autogenerate(cli: &Cli, args: &RevisionArgs) -> Result<String, String> {
     let rt = crate::runtime()?;
     let python = cli.python.as_deref();
     let proposed = rt
-        .block_on(autogenerate::propose(&project, &url, python, &revision_args))
+        .block_on(autogenerate::propose(
+            &project,
+            &url,
+            python,
+            &revision_args,
+        ))
         .map_err(explained)?;
     if let Some(&n) = args.skip.iter().find(|&&n| n == 0 || n > proposed.len()) {
         return Err(format!(
@@ -297,7 +302,12 @@ fn ask_which(count: usize) -> Result<Option<Vec<usize>>, String> {
         eprint!("Leave any out? Their numbers (e.g. 2 5), Enter keeps all, q writes nothing: ");
         let _ = std::io::stderr().flush();
         let mut line = String::new();
-        if stdin.lock().read_line(&mut line).map_err(|e| e.to_string())? == 0 {
+        if stdin
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| e.to_string())?
+            == 0
+        {
             return Ok(None);
         }
         let line = line.trim();

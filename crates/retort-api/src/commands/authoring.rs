@@ -182,10 +182,9 @@ pub async fn propose_autogenerate(
     let opened = core.require_graph()?;
     let (project, _) = opened.graph().expect("require_graph checked it");
     let target = autogenerate_target(core, &input).await?;
-    let operations =
-        autogenerate::propose(project, &target.url, None, &autogenerate_args(&input))
-            .await
-            .map_err(autogenerate_error)?;
+    let operations = autogenerate::propose(project, &target.url, None, &autogenerate_args(&input))
+        .await
+        .map_err(autogenerate_error)?;
     Ok(AutogenerateProposal {
         target: target.view.clone(),
         operations: operations

@@ -240,9 +240,15 @@ def _hook(context, revision, directives):
         _keep_only(script, set(_REQUEST.get("keep") or []))
     if mode == "preview":
         # The bodies alembic renders for the kept operations; still nothing written.
-        from alembic.autogenerate import render_python_code
+        import textwrap
 
         batch = bool(getattr(context, "opts", {}).get("render_as_batch"))
+
+        def render_python_code(ops, **kw):
+            # alembic indents all lines but the first, for the template's function body.
+            from alembic.autogenerate import render_python_code as render
+
+            return textwrap.dedent("    " + render(ops, **kw))
         _SEEN["preview"] = {
             "upgrade": "\n".join(render_python_code(u, render_as_batch=batch) for u in script.upgrade_ops_list),
             "downgrade": "\n".join(render_python_code(d, render_as_batch=batch) for d in script.downgrade_ops_list),

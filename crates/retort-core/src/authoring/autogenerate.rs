@@ -17,9 +17,7 @@
 //!   writing the file.
 
 use crate::database::{DatabaseError, DatabaseUrl};
-use crate::execution::alembic::{
-    config_files, project_dir, run_nonce, scrub, sqlalchemy_url_with,
-};
+use crate::execution::alembic::{config_files, project_dir, run_nonce, scrub, sqlalchemy_url_with};
 use crate::project::{Project, ProjectKind};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -255,9 +253,7 @@ pub async fn record(
     reviewed: usize,
     message: Option<&str>,
 ) -> Result<i64, crate::store::StoreError> {
-    use crate::journal::{
-        EntryKind, EntryOutcome, Finish, NewEntry, StepRecord, file_checksum,
-    };
+    use crate::journal::{EntryKind, EntryOutcome, Finish, NewEntry, StepRecord, file_checksum};
     let down = std::fs::read_to_string(&written.path)
         .ok()
         .and_then(|source| {
@@ -322,7 +318,10 @@ async fn run(
         .arg(&ini)
         .arg(&toml)
         .current_dir(&dir)
-        .env("RETORT_DATABASE_URL", sqlalchemy_url_with(url, password.as_ref()))
+        .env(
+            "RETORT_DATABASE_URL",
+            sqlalchemy_url_with(url, password.as_ref()),
+        )
         .env("RETORT_MARKER", &nonce)
         .env("RETORT_AUTOGENERATE", request_json)
         .env("PYTHONIOENCODING", "utf-8:backslashreplace")

@@ -641,7 +641,10 @@ fn sqlalchemy_url(url: &DatabaseUrl) -> String {
 
 /// [`sqlalchemy_url`] with `password` (a token fetched again for this child), reaching the
 /// server where connections go ([`DatabaseUrl::connect_host`]: an SSH tunnel's local end).
-pub(crate) fn sqlalchemy_url_with(url: &DatabaseUrl, password: Option<&crate::database::Secret>) -> String {
+pub(crate) fn sqlalchemy_url_with(
+    url: &DatabaseUrl,
+    password: Option<&crate::database::Secret>,
+) -> String {
     let mut pairs: Vec<String> = url
         .query
         .iter()

@@ -180,8 +180,11 @@ fn record(config: &std::path::Path, new: &NewRevision, kind: EntryKind) -> Resul
 /// `revision --autogenerate`: alembic's operations listed, chosen (`--dry-run`, `--yes`,
 /// `--skip N`, or asked on the terminal), then the file written by alembic.
 fn autogenerate(cli: &Cli, args: &RevisionArgs) -> Result<String, String> {
-    let (project, _map) = load(cli)?;
+    let (project, map) = load(cli)?;
     let url = crate::database_url(cli, cli.connection.as_deref(), &project)?;
+    if project.kind == retort_core::project::ProjectKind::Native {
+        return native_autogenerate(cli, args, &project, &map, &url);
+    }
     let revision_args = autogenerate::RevisionArgs {
         message: args.message.clone(),
         head: args.head.clone(),
@@ -285,7 +288,14 @@ fn listing(ops: &[ProposedOperation], url: &str) -> String {
     if ops.is_empty() {
         return format!("No changes: the models match {url}.\n");
     }
-    let mut out = format!("Operations alembic would write (the models against {url}):\n");
+    numbered(
+        ops,
+        &format!("Operations alembic would write (the models against {url}):"),
+    )
+}
+
+fn numbered(ops: &[ProposedOperation], header: &str) -> String {
+    let mut out = format!("{header}\n");
     for (i, op) in ops.iter().enumerate() {
         out.push_str(&format!("{:>4}. {}\n", i + 1, op.text));
         for risk in &op.risks {
@@ -326,4 +336,98 @@ fn ask_which(count: usize) -> Result<Option<Vec<usize>>, String> {
             _ => eprintln!("  numbers from 1 to {count}, please"),
         }
     }
+}
+
+/// `revision --autogenerate` in a native project: the revision that turns the heads' schema
+/// into the database's, proven on a scratch database before it is shown or written.
+fn native_autogenerate(
+    cli: &Cli,
+    args: &RevisionArgs,
+    project: &retort_core::project::Project,
+    map: &retort_core::graph::RevisionMap,
+    url: &retort_core::database::DatabaseUrl,
+) -> Result<String, String> {
+    use retort_core::authoring::native_autogenerate;
+    use retort_core::execution::RunOptions;
+    if !args.skip.is_empty() {
+        return Err("--skip is for Alembic projects: a native revision is proven whole (upgrade, then downgrade) on a scratch database".into());
+    }
+    let options = RunOptions {
+        connect_timeout: std::time::Duration::from_secs(cli.connect_timeout),
+        ..RunOptions::default()
+    };
+    let sink = |_event: retort_core::execution::ProgressEvent| {};
+    let rt = crate::runtime()?;
+    eprintln!(
+        "Building the heads' schema in a scratch database like {} and comparing …",
+        url.redacted()
+    );
+    let proposal = rt
+        .block_on(native_autogenerate::propose(
+            project, map, url, &options, &sink,
+        ))
+        .map_err(|e| e.to_string())?;
+    let listed = {
+        let mut text = numbered(
+            &proposal.operations,
+            &format!(
+                "Operations that turn the heads' schema into the schema of {}:",
+                url.redacted()
+            ),
+        );
+        if !proposal.operations.is_empty() {
+            text.push_str(&format!(
+                "Proven on {}: the upgrade gives the database's schema, the downgrade the heads' again.\n\n-- migrate:up\n{}\n-- migrate:down\n{}",
+                proposal.scratch, proposal.up_sql, proposal.down_sql
+            ));
+        } else {
+            text = format!("No changes: {} has the heads' schema.\n", url.redacted());
+        }
+        text
+    };
+    if args.dry_run || proposal.operations.is_empty() {
+        return Ok(listed);
+    }
+    if !args.yes {
+        if cli.json || !std::io::stdin().is_terminal() {
+            return Err("autogenerate lists the operations for review before writing: --dry-run lists them, --yes writes them".into());
+        }
+        eprint!("{listed}");
+        eprint!("Write this revision? [y/N] ");
+        let _ = std::io::stderr().flush();
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| e.to_string())?;
+        if !line.trim().eq_ignore_ascii_case("y") {
+            return Ok("Nothing written.\n".into());
+        }
+    }
+    let request = RevisionRequest {
+        message: args.message.clone(),
+        heads: args.head.iter().cloned().collect(),
+        splice: args.splice,
+        branch_labels: args.branch_label.iter().cloned().collect(),
+        depends_on: args.depends_on.clone(),
+        rev_id: args.rev_id.clone(),
+        version_path: args.version_path.clone(),
+        body: authoring::Body {
+            up_sql: Some(proposal.up_sql.clone()),
+            down_sql: Some(proposal.down_sql.clone()),
+            ..authoring::Body::default()
+        },
+        ..RevisionRequest::default()
+    };
+    let cwd =
+        std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
+    let new =
+        authoring::create_revision(project, map, &request, &cwd).map_err(|e| e.to_string())?;
+    if let Err(e) = record(&project.config_path, &new, EntryKind::Revision) {
+        eprintln!("warning: the journal did not record this revision: {e}");
+    }
+    if cli.json {
+        return crate::json(&new);
+    }
+    Ok(format!("Generating {} ...  done\n", new.path.display()))
 }

@@ -21,6 +21,7 @@ pub mod autogenerate;
 pub mod checks;
 pub mod merge;
 pub mod naming;
+pub mod native_autogenerate;
 pub mod tables;
 pub mod template;
 

@@ -195,6 +195,11 @@ fn ident(name: &str, backend: Backend) -> String {
     for_backend!(backend, E => E::quote(name))
 }
 
+/// An identifier as SQL, always quoted (generated DDL: a table called `order` must work).
+pub(crate) fn quoted(name: &str, backend: Backend) -> String {
+    for_backend!(backend, E => E::quote(name))
+}
+
 fn literal(value: &str, backend: Backend) -> String {
     format!("'{}'", for_backend!(backend, E => E::escape(value)))
 }

@@ -134,7 +134,7 @@ pub async fn verify_stamp(
 }
 
 /// Upgrades the (empty) scratch database to `heads` and reads its schema.
-async fn build_schema(
+pub(crate) async fn build_schema(
     project: &Project,
     map: &RevisionMap,
     scratch: &DatabaseUrl,

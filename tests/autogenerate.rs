@@ -395,9 +395,29 @@ fn autogenerate_in_the_app_reviews_previews_and_writes() {
     ]);
     p.retort_ok(&["--connection", "prod", "upgrade", "head"]);
 
+    // A native project whose database gained a table and a column by hand.
+    let native = dir.path().join("native");
+    let versions = support::native_layout(
+        &native,
+        &format!("url = \"sqlite:///{}\"\n", native.join("dev.db").display()),
+    );
+    fs::write(
+        versions.join("000000000001_users.sql"),
+        "-- revision: 000000000001\n-- down_revision:\n-- message: users\n\n-- migrate:up\nCREATE TABLE users (id INTEGER PRIMARY KEY, name VARCHAR(50) NOT NULL);\n\n-- migrate:down\nDROP TABLE users;\n",
+    )
+    .unwrap();
+    support::ui::run_retort(p.home.path(), &native, &["upgrade", "head"]);
+    let out = Command::new("sqlite3")
+        .arg(native.join("dev.db"))
+        .arg("CREATE TABLE posts (id INTEGER PRIMARY KEY, title VARCHAR(100)); ALTER TABLE users ADD COLUMN age INTEGER;")
+        .output()
+        .expect("sqlite3");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
     let screenshots = support::ui::screenshots();
     support::ui::assert_browser_passed(
         support::ui::browser_script("autogenerate.mjs", &chromium)
+            .env("E2E_NATIVE_PROJECT", &native)
             .env("RETORT_HOME", p.home.path())
             .env("RETORT_PYTHON", venv_bin("python").unwrap())
             .env("E2E_PROJECT", p.path())

@@ -5,6 +5,7 @@
 // production connection at the same revision.
 //
 // Environment: RETORT_BIN, RETORT_HOME, E2E_PROJECT, E2E_PROD_DB (the name to type),
+// E2E_NATIVE_PROJECT (a native project whose SQLite database was changed by hand),
 // E2E_SCREENSHOTS, RETORT_PYTHON (the venv with alembic).
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
@@ -97,6 +98,39 @@ try {
     await card.locator('[data-testid="autogen-error"]').filter({ hasText: "Target database is not up to date." }).waitFor();
     assert.match(await card.locator('[data-testid="autogen-hint"]').textContent(), /upgrade it first/);
     await shot("production");
+  });
+
+  const native = process.env.E2E_NATIVE_PROJECT;
+  await step("native project: the revision that turns the heads' schema into the database's, proven, shown whole", async () => {
+    await page.click("#tab-workspace");
+    await page.fill("#project-path", native);
+    await page.click('[data-testid="open-path"]');
+    await page.getByText("No problems").waitFor();
+    await page.click("#tab-authoring");
+    await card.waitFor();
+    assert.match(await card.locator('[data-testid="autogen-intro"]').textContent(), /proven on the scratch database first/);
+    await card.locator('[data-testid="autogen-message"]').fill("by hand");
+    await card.locator('[data-testid="autogen-compare"]').click();
+    await ops.first().waitFor();
+    assert.equal(await ops.count(), 2);
+    assert.match(await ops.nth(0).textContent(), /create table posts \(id INTEGER, title VARCHAR\(100\)\)/);
+    assert.match(await ops.nth(1).textContent(), /add column users\.age INTEGER/);
+    assert.ok(await card.locator('[data-testid="autogen-keep-0"]').isDisabled(), "a native revision is written whole");
+    assert.match(await card.locator('[data-testid="autogen-summary"]').textContent(), /Proven on sqlite:/);
+    assert.match(await upgrade.textContent(), /CREATE TABLE "posts"/);
+    assert.match(await downgrade.textContent(), /DROP TABLE "posts"/);
+    await card.scrollIntoViewIfNeeded();
+    await shot("native-review");
+    await card.locator('[data-testid="autogen-write"]').click();
+    await page.waitForSelector('[data-screen="graph"]');
+    const files = readdirSync(join(native, "versions")).filter((f) => f.endsWith(".sql"));
+    assert.equal(files.length, 2, files.join(", "));
+    const written = files.find((f) => f.endsWith("_by_hand.sql"));
+    assert.ok(written, files.join(", "));
+    const text = readFileSync(join(native, "versions", written), "utf8");
+    assert.match(text, /-- migrate:up\nCREATE TABLE "posts" \([\s\S]*\);\nALTER TABLE "users" ADD COLUMN "age" INTEGER NULL;/);
+    assert.match(text, /-- migrate:down\n[\s\S]*DROP TABLE "posts";/);
+    await page.locator(`.row.selected[data-id="${written.split("_")[0]}"]`).waitFor();
   });
 
   assert.deepEqual(consoleErrors, [], "no console errors");

@@ -127,9 +127,8 @@ export class AuthoringScreen implements Screen {
           ],
       this.mergeResult,
     );
-    const alembic = ws.kind === "alembic";
-    clear(this.root, h("div", { class: "screen-head" }, h("h1", null, "Authoring")), h("div", { class: "split" }, revForm, mergeCard), alembic ? this.autogenerate.root : null);
-    if (alembic) await this.autogenerate.show();
+    clear(this.root, h("div", { class: "screen-head" }, h("h1", null, "Authoring")), h("div", { class: "split" }, revForm, mergeCard), this.autogenerate.root);
+    await this.autogenerate.show();
     this.schedulePreview();
     if (ws.heads.length >= 2 && !this.explanation.hasChildNodes()) await this.explain();
   }

@@ -1,8 +1,9 @@
-// Autogenerate (Alembic projects): the models compared with a database by the project's own
+// Autogenerate. Alembic projects: the models compared with a database by the project's own
 // alembic, the operations listed with their risks and a box each, a live preview of the two
-// functions alembic would write for the ones kept, then the file written by alembic and the
-// new revision selected on the graph. A production database's name must be typed first,
-// since its schema is read.
+// functions alembic would write for the ones kept, then the file written by alembic. Native
+// projects: the revision that turns the heads' schema into a database's, proven on a scratch
+// database, shown whole (operations and SQL). Then the new revision is selected on the graph.
+// A production database's name must be typed first, since its schema is read.
 import type { App } from "./main";
 import type { GraphScreen } from "./graph";
 import { call, commands, CommandError } from "./api";
@@ -38,10 +39,18 @@ export class AutogenerateCard {
     this.picker.select.replaceChildren(...options);
     this.picker.select.value = keep || options[0]?.value || "";
     this.sync();
+    const native = this.app.workspace?.kind === "native";
+    this.compare.textContent = native ? "Compare with the database" : "Compare with the models";
     clear(
       this.root,
       h("h2", null, "Autogenerate"),
-      h("p", { class: "small muted" }, "Compares the models (env.py's target_metadata) with a database at the heads, through the project's alembic. Nothing is written before you choose."),
+      h(
+        "p",
+        { class: "small muted", "data-testid": "autogen-intro" },
+        native
+          ? "Compares the schema the revisions build at the heads (in a scratch database) with a database someone changed, and proposes the revision that turns one into the other, proven on the scratch database first. Nothing is written before you choose."
+          : "Compares the models (env.py's target_metadata) with a database at the heads, through the project's alembic. Nothing is written before you choose.",
+      ),
       h("div", { class: "field" }, h("label", null, "Database"), this.picker.root),
       h("div", { class: "field" }, h("label", null, "Message"), this.message),
       this.confirmNote,
@@ -100,20 +109,43 @@ export class AutogenerateCard {
       clear(this.body, h("p", { class: "good", "data-testid": "autogen-none" }, `No changes: the models match ${p.target.connection ?? p.target.url}.`));
       return;
     }
-    const boxes = p.operations.map((op, i) => h("input", { type: "checkbox", checked: true, value: String(i), "data-testid": `autogen-keep-${i}`, onchange: () => void this.refreshPreview() }));
+    // A native revision was proven whole (upgrade, then downgrade): nothing can be left out.
+    const native = p.native;
+    const boxes = p.operations.map((op, i) =>
+      h("input", { type: "checkbox", checked: true, disabled: !!native, value: String(i), "data-testid": `autogen-keep-${i}`, onchange: () => void this.refreshPreview() }),
+    );
     const rows = p.operations.map((op, i) => operationRow(op, i, boxes[i]));
     const write = h("button", { type: "button", class: "primary", "data-testid": "autogen-write" }, "Write the revision");
     const result = h("div", { "data-testid": "autogen-result" });
     write.addEventListener("click", () => void this.write(write, result));
     clear(
       this.body,
-      h("p", { class: "small", "data-testid": "autogen-summary" }, `${p.operations.length} operation${p.operations.length === 1 ? "" : "s"} against ${p.target.connection ?? p.target.url} (${p.target.environment}). Uncheck what the revision should leave out.`),
+      h(
+        "p",
+        { class: "small", "data-testid": "autogen-summary" },
+        `${p.operations.length} operation${p.operations.length === 1 ? "" : "s"} against ${p.target.connection ?? p.target.url} (${p.target.environment}). `,
+        native ? `Proven on ${native.scratch}: the upgrade gives the database's schema, the downgrade the heads' again.` : "Uncheck what the revision should leave out.",
+      ),
       h("ol", { class: "autogen-ops", "data-testid": "autogen-ops" }, rows),
       h("div", { class: "autogen-preview", "data-testid": "autogen-preview" }),
       h("div", { class: "buttons" }, write),
       result,
     );
-    void this.refreshPreview();
+    if (native) this.showSql(native.upSql, native.downSql);
+    else void this.refreshPreview();
+  }
+
+  /** A native revision's two sections, as the file will have them. */
+  private showSql(up: string, down: string): void {
+    const box = this.body.querySelector<HTMLElement>('[data-testid="autogen-preview"]');
+    if (!box) return;
+    clear(
+      box,
+      h("h3", null, "-- migrate:up"),
+      h("pre", { class: "sql", "data-testid": "autogen-preview-upgrade" }, up),
+      h("h3", null, "-- migrate:down"),
+      h("pre", { class: "sql", "data-testid": "autogen-preview-downgrade" }, down),
+    );
   }
 
   private kept(): number[] {

@@ -8,10 +8,13 @@ use crate::error::{ApiError, ErrorKind};
 use crate::types::*;
 use retort_core::authoring::checks::{self, CheckOptions};
 use retort_core::authoring::merge::explain_merge as explain;
-use retort_core::authoring::{self, AuthoringError, RevisionRequest, autogenerate, naming};
+use retort_core::authoring::{
+    self, AuthoringError, RevisionRequest, autogenerate, naming, native_autogenerate,
+};
 use retort_core::execution::RunOptions;
 use retort_core::execution::round_trip;
 use retort_core::journal::{Context, EntryKind, status};
+use retort_core::project::ProjectKind;
 
 fn authoring_error(e: AuthoringError) -> ApiError {
     ApiError::new(ErrorKind::InvalidInput, e.to_string())
@@ -174,28 +177,123 @@ async fn autogenerate_target(
 }
 
 /// Autogenerate's review: the operations alembic would write for the models against the
-/// database, each with its risks; nothing is written.
+/// database (native projects: the proven revision that turns the heads' schema into the
+/// database's), each with its risks; nothing is written.
 pub async fn propose_autogenerate(
     core: &AppCore,
     input: AutogenerateInput,
 ) -> Result<AutogenerateProposal, ApiError> {
     let opened = core.require_graph()?;
-    let (project, _) = opened.graph().expect("require_graph checked it");
+    let (project, map) = opened.graph().expect("require_graph checked it");
     let target = autogenerate_target(core, &input).await?;
+    if project.kind == ProjectKind::Native {
+        let proposal = propose_native(core, project, map, &target.url).await?;
+        return Ok(AutogenerateProposal {
+            target: target.view.clone(),
+            operations: wire_operations(proposal.operations),
+            native: Some(NativeRevisionSql {
+                up_sql: proposal.up_sql,
+                down_sql: proposal.down_sql,
+                scratch: proposal.scratch,
+            }),
+        });
+    }
     let operations = autogenerate::propose(project, &target.url, None, &autogenerate_args(&input))
         .await
         .map_err(autogenerate_error)?;
     Ok(AutogenerateProposal {
         target: target.view.clone(),
-        operations: operations
-            .into_iter()
-            .map(|o| ProposedOperation {
-                kind: o.kind,
-                table: o.table,
-                text: o.text,
-                risks: o.risks,
-            })
-            .collect(),
+        operations: wire_operations(operations),
+        native: None,
+    })
+}
+
+fn wire_operations(ops: Vec<autogenerate::ProposedOperation>) -> Vec<ProposedOperation> {
+    ops.into_iter()
+        .map(|o| ProposedOperation {
+            kind: o.kind,
+            table: o.table,
+            text: o.text,
+            risks: o.risks,
+        })
+        .collect()
+}
+
+async fn propose_native(
+    core: &AppCore,
+    project: &retort_core::project::Project,
+    map: &retort_core::graph::RevisionMap,
+    url: &retort_core::database::DatabaseUrl,
+) -> Result<native_autogenerate::NativeProposal, ApiError> {
+    let options = RunOptions {
+        connect_timeout: core.timeout,
+        ..RunOptions::default()
+    };
+    let sink = |_event: retort_core::execution::ProgressEvent| {};
+    native_autogenerate::propose(project, map, url, &options, &sink)
+        .await
+        .map_err(|e| ApiError::new(ErrorKind::InvalidInput, e.to_string()))
+}
+
+/// A native revision: proven again, and written only if it is still the one reviewed.
+async fn create_native(
+    core: &AppCore,
+    choice: &AutogenerateChoice,
+) -> Result<AutogenerateWritten, ApiError> {
+    let opened = core.require_graph()?;
+    let (project, map) = opened.graph().expect("require_graph checked it");
+    if choice.keep.len() != choice.reviewed.len() {
+        return Err(ApiError::invalid(
+            "a native revision is written whole: it was proven with every operation",
+        ));
+    }
+    let target = autogenerate_target(core, &choice.input).await?;
+    let proposal = propose_native(core, project, map, &target.url).await?;
+    drop(target);
+    let now: Vec<&str> = proposal
+        .operations
+        .iter()
+        .map(|o| o.text.as_str())
+        .collect();
+    let reviewed: Vec<&str> = choice.reviewed.iter().map(|o| o.text.as_str()).collect();
+    if now != reviewed {
+        return Err(ApiError::invalid(
+            "the operations are no longer the ones reviewed (the database or the revisions changed): review again",
+        ));
+    }
+    if proposal.operations.is_empty() {
+        return Err(ApiError::invalid("no changes: nothing to write"));
+    }
+    let message = choice.input.message.trim();
+    let request = RevisionRequest {
+        message: Some(message.to_string()).filter(|m| !m.is_empty()),
+        heads: vec![
+            choice
+                .input
+                .head
+                .as_deref()
+                .map(str::trim)
+                .filter(|h| !h.is_empty())
+                .unwrap_or("head")
+                .to_string(),
+        ],
+        body: authoring::Body {
+            up_sql: Some(proposal.up_sql),
+            down_sql: Some(proposal.down_sql),
+            ..authoring::Body::default()
+        },
+        ..RevisionRequest::default()
+    };
+    let new =
+        authoring::create_revision(project, map, &request, &opened.dir).map_err(authoring_error)?;
+    let (revision, path) = (new.revision.clone(), new.path.display().to_string());
+    let written = written(core, new, EntryKind::Revision, Vec::new()).await?;
+    Ok(AutogenerateWritten {
+        revision,
+        path,
+        kept: choice.reviewed.len() as u32,
+        reviewed: choice.reviewed.len() as u32,
+        warnings: written.revision.warnings,
     })
 }
 
@@ -232,6 +330,9 @@ pub async fn create_autogenerate(
 ) -> Result<AutogenerateWritten, ApiError> {
     let opened = core.require_graph()?;
     let (project, _) = opened.graph().expect("require_graph checked it");
+    if project.kind == ProjectKind::Native {
+        return create_native(core, &choice).await;
+    }
     let target = autogenerate_target(core, &choice.input).await?;
     let keep: Vec<usize> = choice.keep.iter().map(|&k| k as usize).collect();
     let args = autogenerate_args(&choice.input);

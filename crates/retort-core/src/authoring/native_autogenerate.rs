@@ -24,7 +24,7 @@ use crate::database::schema::{self, Column, Difference, ForeignKey, Index, Schem
 use crate::database::scratch::ScratchDatabase;
 use crate::database::{Backend, Database, DatabaseError, DatabaseUrl, VersionTable, quoted};
 use crate::execution::verify::{ScratchError, build_schema};
-use crate::execution::{ProgressSink, RunOptions, statements};
+use crate::execution::{ProgressSink, RunOptions};
 use crate::graph::RevisionMap;
 use crate::project::Project;
 

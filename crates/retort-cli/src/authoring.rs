@@ -84,7 +84,12 @@ pub fn revision(cli: &Cli, args: &RevisionArgs) -> ExitCode {
             Err(message) => fail(cli, &message),
         };
     }
-    let request = RevisionRequest {
+    write(cli, &request_of(args), EntryKind::Revision)
+}
+
+/// `revision`'s arguments as the core takes them (an empty body).
+fn request_of(args: &RevisionArgs) -> RevisionRequest {
+    RevisionRequest {
         message: args.message.clone(),
         heads: args.head.iter().cloned().collect(),
         splice: args.splice,
@@ -93,8 +98,7 @@ pub fn revision(cli: &Cli, args: &RevisionArgs) -> ExitCode {
         rev_id: args.rev_id.clone(),
         version_path: args.version_path.clone(),
         ..RevisionRequest::default()
-    };
-    write(cli, &request, EntryKind::Revision)
+    }
 }
 
 pub fn merge(cli: &Cli, args: &MergeArgs) -> ExitCode {
@@ -405,19 +409,12 @@ fn native_autogenerate(
         }
     }
     let request = RevisionRequest {
-        message: args.message.clone(),
-        heads: args.head.iter().cloned().collect(),
-        splice: args.splice,
-        branch_labels: args.branch_label.iter().cloned().collect(),
-        depends_on: args.depends_on.clone(),
-        rev_id: args.rev_id.clone(),
-        version_path: args.version_path.clone(),
         body: authoring::Body {
             up_sql: Some(proposal.up_sql.clone()),
             down_sql: Some(proposal.down_sql.clone()),
             ..authoring::Body::default()
         },
-        ..RevisionRequest::default()
+        ..request_of(args)
     };
     let cwd =
         std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;

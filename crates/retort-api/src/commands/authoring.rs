@@ -20,6 +20,14 @@ fn authoring_error(e: AuthoringError) -> ApiError {
     ApiError::new(ErrorKind::InvalidInput, e.to_string())
 }
 
+/// The parent the form names, `head` when it names none.
+fn head_of(head: Option<&str>) -> String {
+    head.map(str::trim)
+        .filter(|h| !h.is_empty())
+        .unwrap_or("head")
+        .to_string()
+}
+
 fn request_of(input: &RevisionInput) -> Result<RevisionRequest, ApiError> {
     let message = input.message.trim();
     if message.is_empty() {
@@ -27,15 +35,7 @@ fn request_of(input: &RevisionInput) -> Result<RevisionRequest, ApiError> {
     }
     Ok(RevisionRequest {
         message: Some(message.to_string()),
-        heads: vec![
-            input
-                .head
-                .as_deref()
-                .map(str::trim)
-                .filter(|h| !h.is_empty())
-                .unwrap_or("head")
-                .to_string(),
-        ],
+        heads: vec![head_of(input.head.as_deref())],
         branch_labels: input
             .branch_label
             .iter()
@@ -267,16 +267,7 @@ async fn create_native(
     let message = choice.input.message.trim();
     let request = RevisionRequest {
         message: Some(message.to_string()).filter(|m| !m.is_empty()),
-        heads: vec![
-            choice
-                .input
-                .head
-                .as_deref()
-                .map(str::trim)
-                .filter(|h| !h.is_empty())
-                .unwrap_or("head")
-                .to_string(),
-        ],
+        heads: vec![head_of(choice.input.head.as_deref())],
         body: authoring::Body {
             up_sql: Some(proposal.up_sql),
             down_sql: Some(proposal.down_sql),

@@ -29,6 +29,8 @@ try {
   const shot = screenshotter(page, shots, "autogen-");
   onStepFailure(pageReport(page, consoleErrors, shot));
   const card = page.locator('[data-testid="autogenerate-card"]');
+  // The card is on the page before its connections are listed: ready once it is not busy.
+  const ready = () => page.locator('[data-testid="autogenerate-card"]:not([aria-busy])').waitFor();
   const ops = card.locator('[data-testid="autogen-ops"] > li');
   const upgrade = card.locator('[data-testid="autogen-preview-upgrade"]');
   const downgrade = card.locator('[data-testid="autogen-preview-downgrade"]');
@@ -36,7 +38,7 @@ try {
   await step("the Authoring screen has Autogenerate for an Alembic project, development databases first", async () => {
     await page.goto(url);
     await page.click("#tab-authoring");
-    await card.waitFor();
+    await ready();
     const options = await card.locator('[data-testid="connection-picker"] option').allTextContents();
     assert.match(options[0], /^project URL/, options.join(" | "));
     assert.match(options[options.length - 1], /^prod \(production\)/, options.join(" | "));
@@ -85,7 +87,7 @@ try {
 
   await step("production: the name is asked for, and a wrong one reads nothing", async () => {
     await page.click("#tab-authoring");
-    await card.waitFor();
+    await ready();
     await card.locator('[data-testid="connection-picker"]').selectOption("prod");
     const confirm = card.locator('[data-testid="autogen-confirm"]');
     await confirm.waitFor();
@@ -107,7 +109,7 @@ try {
     await page.click('[data-testid="open-path"]');
     await page.getByText("No problems").waitFor();
     await page.click("#tab-authoring");
-    await card.waitFor();
+    await ready();
     assert.match(await card.locator('[data-testid="autogen-intro"]').textContent(), /proven on the scratch database first/);
     await card.locator('[data-testid="autogen-message"]').fill("by hand");
     await card.locator('[data-testid="autogen-compare"]').click();

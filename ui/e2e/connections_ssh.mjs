@@ -26,7 +26,7 @@ try {
   const page = await context.newPage();
   watchConsole(page, consoleErrors);
   page.on("dialog", (d) => d.accept());
-  page.setDefaultTimeout(20000);
+  page.setDefaultTimeout(60000);
   const shot = screenshotter(page, shots, "ssh-");
   onStepFailure(pageReport(page, consoleErrors, shot));
   const form = page.locator('[data-testid="connection-form"]');

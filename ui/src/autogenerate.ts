@@ -30,6 +30,16 @@ export class AutogenerateCard {
   }
 
   async show(): Promise<void> {
+    // Busy until the connections are listed: the card is on the page before they are.
+    this.root.setAttribute("aria-busy", "true");
+    try {
+      await this.render();
+    } finally {
+      this.root.removeAttribute("aria-busy");
+    }
+  }
+
+  private async render(): Promise<void> {
     await this.picker.load();
     // Development databases first: a production schema is read only with its name typed.
     const order = (env: string | undefined) => (env === "development" ? 0 : env === "production" ? 2 : 1);

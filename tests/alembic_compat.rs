@@ -16,7 +16,7 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use support::{retort, root};
+use support::{Rng, retort, root};
 
 fn alembic_python() -> Option<PathBuf> {
     let candidate = std::env::var_os("RETORT_ALEMBIC_PYTHON")
@@ -202,23 +202,6 @@ fn alembic_project(base: &Path, p: &Project) -> PathBuf {
         fs::write(d.join(&r.file), render(r)).unwrap();
     }
     ini
-}
-
-/// A small deterministic generator (xorshift), so the random graphs are the same every run.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
 }
 
 fn random_project(seed: u64, size: usize) -> Project {

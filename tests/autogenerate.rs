@@ -9,7 +9,7 @@ mod support;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use support::{ScratchDb, Server, retort, text, venv_bin};
+use support::{Rng, ScratchDb, Server, retort, text, venv_bin};
 
 const MODELS_V1: &str = "from sqlalchemy import Column, Integer, String\nfrom sqlalchemy.orm import declarative_base\n\nBase = declarative_base()\n\n\nclass User(Base):\n    __tablename__ = 'users'\n    id = Column(Integer, primary_key=True)\n    name = Column(String(50), nullable=False)\n    email = Column(String(255), index=True)\n";
 
@@ -635,24 +635,6 @@ fn native_autogenerate_on_mariadb() {
 
 // ----- native: random schema pairs ----------------------------------------------------------
 
-/// A small deterministic generator (xorshift), so that a failing case can be named by its seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-}
-
 #[derive(Clone, Debug)]
 struct GenColumn {
     name: String,
@@ -763,9 +745,9 @@ fn schema_pair(rng: &mut Rng, server: Option<Server>) -> (Vec<GenTable>, Vec<Gen
         .map(|i| gen_table(rng, &format!("t{i}"), types))
         .collect();
     // Some keys from the start (not to t0 from t0).
-    for i in 1..a.len() {
+    for t in a.iter_mut().skip(1) {
         if rng.chance(40) {
-            a[i].keys.push(("ref0".into(), "t0".into()));
+            t.keys.push(("ref0".into(), "t0".into()));
         }
     }
     let mut b = a.clone();

@@ -143,3 +143,22 @@ impl Announcements {
         self.seen.iter().map(|l| format!("{l}\n")).collect()
     }
 }
+
+/// A small deterministic generator (xorshift) for the randomised tests: the same seed gives
+/// the same cases every run, so a failing case is named by its seed.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    pub fn chance(&mut self, percent: u64) -> bool {
+        self.next() % 100 < percent
+    }
+}

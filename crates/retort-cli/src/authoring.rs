@@ -408,18 +408,10 @@ fn native_autogenerate(
             return Ok("Nothing written.\n".into());
         }
     }
-    let request = RevisionRequest {
-        body: authoring::Body {
-            up_sql: Some(proposal.up_sql.clone()),
-            down_sql: Some(proposal.down_sql.clone()),
-            ..authoring::Body::default()
-        },
-        ..request_of(args)
-    };
     let cwd =
         std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
-    let new =
-        authoring::create_revision(project, map, &request, &cwd).map_err(|e| e.to_string())?;
+    let new = native_autogenerate::write(project, map, &proposal, request_of(args), &cwd)
+        .map_err(|e| e.to_string())?;
     if let Err(e) = record(&project.config_path, &new, EntryKind::Revision) {
         eprintln!("warning: the journal did not record this revision: {e}");
     }

@@ -219,16 +219,21 @@ fn wire_operations(ops: Vec<autogenerate::ProposedOperation>) -> Vec<ProposedOpe
         .collect()
 }
 
+/// A native autogenerate's scratch build: the app's connect timeout, nothing to cancel.
+fn scratch_options(core: &AppCore) -> RunOptions {
+    RunOptions {
+        connect_timeout: core.timeout,
+        ..RunOptions::default()
+    }
+}
+
 async fn propose_native(
     core: &AppCore,
     project: &retort_core::project::Project,
     map: &retort_core::graph::RevisionMap,
     url: &retort_core::database::DatabaseUrl,
 ) -> Result<native_autogenerate::NativeProposal, ApiError> {
-    let options = RunOptions {
-        connect_timeout: core.timeout,
-        ..RunOptions::default()
-    };
+    let options = scratch_options(core);
     let sink = |_event: retort_core::execution::ProgressEvent| {};
     native_autogenerate::propose(project, map, url, &options, &sink)
         .await
@@ -242,41 +247,29 @@ async fn create_native(
 ) -> Result<AutogenerateWritten, ApiError> {
     let opened = core.require_graph()?;
     let (project, map) = opened.graph().expect("require_graph checked it");
-    if choice.keep.len() != choice.reviewed.len() {
-        return Err(ApiError::invalid(
-            "a native revision is written whole: it was proven with every operation",
-        ));
-    }
     let target = autogenerate_target(core, &choice.input).await?;
-    let proposal = propose_native(core, project, map, &target.url).await?;
+    let options = scratch_options(core);
+    let sink = |_event: retort_core::execution::ProgressEvent| {};
+    let keep: Vec<usize> = choice.keep.iter().map(|&k| k as usize).collect();
+    let proposal = native_autogenerate::propose_again(
+        project,
+        map,
+        &target.url,
+        &options,
+        &sink,
+        &reviewed_of(&choice.reviewed),
+        &keep,
+    )
+    .await
+    .map_err(|e| ApiError::new(ErrorKind::InvalidInput, e.to_string()))?;
     drop(target);
-    let now: Vec<&str> = proposal
-        .operations
-        .iter()
-        .map(|o| o.text.as_str())
-        .collect();
-    let reviewed: Vec<&str> = choice.reviewed.iter().map(|o| o.text.as_str()).collect();
-    if now != reviewed {
-        return Err(ApiError::invalid(
-            "the operations are no longer the ones reviewed (the database or the revisions changed): review again",
-        ));
-    }
-    if proposal.operations.is_empty() {
-        return Err(ApiError::invalid("no changes: nothing to write"));
-    }
-    let message = choice.input.message.trim();
     let request = RevisionRequest {
-        message: Some(message.to_string()).filter(|m| !m.is_empty()),
+        message: Some(choice.input.message.trim().to_string()).filter(|m| !m.is_empty()),
         heads: vec![head_of(choice.input.head.as_deref())],
-        body: authoring::Body {
-            up_sql: Some(proposal.up_sql),
-            down_sql: Some(proposal.down_sql),
-            ..authoring::Body::default()
-        },
         ..RevisionRequest::default()
     };
-    let new =
-        authoring::create_revision(project, map, &request, &opened.dir).map_err(authoring_error)?;
+    let new = native_autogenerate::write(project, map, &proposal, request, &opened.dir)
+        .map_err(authoring_error)?;
     let (revision, path) = (new.revision.clone(), new.path.display().to_string());
     let written = written(core, new, EntryKind::Revision, Vec::new()).await?;
     Ok(AutogenerateWritten {

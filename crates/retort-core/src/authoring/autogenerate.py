@@ -176,20 +176,19 @@ def _describe(op, table, schema, dialect, created):
 def _flatten(upgrade_ops):
     # Top-level operations, and each operation inside a ModifyTableOps: what the review lists.
     out = []
-    for i, op in enumerate(upgrade_ops.ops):
+    for op in upgrade_ops.ops:
         if isinstance(op, O.ModifyTableOps):
-            for j, sub in enumerate(op.ops):
-                out.append((i, j, sub, op.table_name, op.schema))
+            out.extend((sub, op.table_name, op.schema) for sub in op.ops)
         else:
-            out.append((i, None, op, None, None))
+            out.append((op, None, None))
     return out
 
 
 def _listed(script, dialect):
     items = []
-    for k, ops in enumerate(script.upgrade_ops_list):
+    for ops in script.upgrade_ops_list:
         created = set()
-        for i, j, op, table, schema in _flatten(ops):
+        for op, table, schema in _flatten(ops):
             kind, t, text, risks = _describe(op, table, schema, dialect, created)
             if kind == "create_table":
                 created.add(t)

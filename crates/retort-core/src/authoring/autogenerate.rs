@@ -253,7 +253,6 @@ pub async fn record(
     reviewed: usize,
     message: Option<&str>,
 ) -> Result<i64, crate::store::StoreError> {
-    use crate::journal::{EntryKind, EntryOutcome, Finish, NewEntry, StepRecord, file_checksum};
     let down = std::fs::read_to_string(&written.path)
         .ok()
         .and_then(|source| {
@@ -264,34 +263,20 @@ pub async fn record(
             _ => None,
         })
         .unwrap_or_default();
-    let entry = NewEntry {
-        kind: EntryKind::Revision,
-        context: context.clone(),
-        connection: None,
-        target: message.map(str::to_string),
-        from_revisions: down,
-        note: Some(format!(
+    super::record_file(
+        store,
+        context,
+        crate::journal::EntryKind::Revision,
+        message.map(str::to_string),
+        down,
+        &written.revision,
+        &written.path,
+        Some(format!(
             "autogenerate: kept {} of {reviewed} operations",
             written.kept.len()
         )),
-    };
-    let finish = Finish {
-        outcome: EntryOutcome::Ok,
-        from_revisions: None,
-        to_revisions: vec![written.revision.clone()],
-        steps: vec![StepRecord {
-            revision: Some(written.revision.clone()),
-            description: format!("wrote {}", written.path.display()),
-            file_path: Some(written.path.clone()),
-            file_sha256: file_checksum(&written.path).ok(),
-            duration_ms: 0,
-            ok: true,
-        }],
-        failed_step: None,
-        error: None,
-        backup_id: None,
-    };
-    store.journal_record(&entry, &finish).await
+    )
+    .await
 }
 
 async fn run(
@@ -334,11 +319,12 @@ async fn run(
         .map_err(|e| AutogenerateError::Python(format!("cannot run {}: {e}", python.display())))?;
     let stdout = scrub(url, &String::from_utf8_lossy(&out.stdout));
     let stderr = scrub(url, &String::from_utf8_lossy(&out.stderr));
+    // The last report counts.
     let report = stdout
         .lines()
+        .rev()
         .filter_map(|l| l.strip_prefix(&marker))
-        .filter_map(|json| serde_json::from_str::<Report>(json).ok())
-        .last();
+        .find_map(|json| serde_json::from_str::<Report>(json).ok());
     let Some(report) = report else {
         return Err(AutogenerateError::NoReport {
             status: out.status.to_string(),

@@ -464,24 +464,50 @@ pub async fn record_written(
     new: &NewRevision,
     kind: crate::journal::EntryKind,
 ) -> Result<i64, crate::store::StoreError> {
+    record_file(
+        store,
+        context,
+        kind,
+        Some(new.message.clone()),
+        new.down_revision.clone(),
+        &new.revision,
+        &new.path,
+        None,
+    )
+    .await
+}
+
+/// The journal's entry for a revision file written by Retort or by alembic: no database,
+/// one step naming the file and its checksum.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn record_file(
+    store: &crate::store::Store,
+    context: &crate::journal::Context,
+    kind: crate::journal::EntryKind,
+    target: Option<String>,
+    from_revisions: Vec<String>,
+    revision: &str,
+    path: &Path,
+    note: Option<String>,
+) -> Result<i64, crate::store::StoreError> {
     use crate::journal::{EntryOutcome, Finish, NewEntry, StepRecord, file_checksum};
     let entry = NewEntry {
         kind,
         context: context.clone(),
         connection: None,
-        target: Some(new.message.clone()),
-        from_revisions: new.down_revision.clone(),
-        note: None,
+        target,
+        from_revisions,
+        note,
     };
     let finish = Finish {
         outcome: EntryOutcome::Ok,
         from_revisions: None,
-        to_revisions: vec![new.revision.clone()],
+        to_revisions: vec![revision.to_string()],
         steps: vec![StepRecord {
-            revision: Some(new.revision.clone()),
-            description: format!("wrote {}", new.path.display()),
-            file_path: Some(new.path.clone()),
-            file_sha256: file_checksum(&new.path).ok(),
+            revision: Some(revision.to_string()),
+            description: format!("wrote {}", path.display()),
+            file_path: Some(path.to_path_buf()),
+            file_sha256: file_checksum(path).ok(),
             duration_ms: 0,
             ok: true,
         }],

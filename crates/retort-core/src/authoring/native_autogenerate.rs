@@ -19,6 +19,7 @@
 //! What the catalog reader does not read yet (server defaults, CHECK constraints, enum types,
 //! sequences, views, comments) is not compared, so not generated.
 
+use super::{AuthoringError, Body, NewRevision, RevisionRequest};
 use crate::authoring::autogenerate::ProposedOperation;
 use crate::database::schema::{self, Column, Difference, ForeignKey, Index, Schema, Table};
 use crate::database::scratch::ScratchDatabase;
@@ -27,6 +28,7 @@ use crate::execution::verify::{ScratchError, build_schema};
 use crate::execution::{ProgressSink, RunOptions};
 use crate::graph::RevisionMap;
 use crate::project::Project;
+use std::path::Path;
 
 /// A change the diff found, as DDL.
 #[derive(Debug, Clone)]
@@ -68,6 +70,14 @@ pub enum NativeAutogenerateError {
         stage: &'static str,
         differences: String,
     },
+    #[error("a native revision is written whole: it was proven with every operation")]
+    Partial,
+    #[error(
+        "the operations are no longer the ones reviewed (the database or the revisions changed): review again"
+    )]
+    Changed,
+    #[error("no changes: nothing to write")]
+    NoChanges,
 }
 
 /// The revision that turns the heads' schema into `source`'s, proven on a scratch database.
@@ -103,6 +113,51 @@ pub async fn propose(
         down_sql: script(&down),
         scratch: scratch_url,
     })
+}
+
+/// [`propose`] again for a choice made on an earlier proposal: refused unless every
+/// operation of `reviewed` is kept and they are still the ones proposed now.
+pub async fn propose_again(
+    project: &Project,
+    map: &RevisionMap,
+    source: &DatabaseUrl,
+    options: &RunOptions,
+    sink: ProgressSink<'_>,
+    reviewed: &[ProposedOperation],
+    keep: &[usize],
+) -> Result<NativeProposal, NativeAutogenerateError> {
+    if keep.len() != reviewed.len() {
+        return Err(NativeAutogenerateError::Partial);
+    }
+    let proposal = propose(project, map, source, options, sink).await?;
+    let texts = |ops: &[ProposedOperation]| ops.iter().map(|o| o.text.clone()).collect::<Vec<_>>();
+    if texts(&proposal.operations) != texts(reviewed) {
+        return Err(NativeAutogenerateError::Changed);
+    }
+    if proposal.operations.is_empty() {
+        return Err(NativeAutogenerateError::NoChanges);
+    }
+    Ok(proposal)
+}
+
+/// Writes `proposal` as a new revision with `request`'s identifiers and its SQL as the two
+/// sections (read back before it is kept, as every new revision).
+pub fn write(
+    project: &Project,
+    map: &RevisionMap,
+    proposal: &NativeProposal,
+    request: RevisionRequest,
+    cwd: &Path,
+) -> Result<NewRevision, AuthoringError> {
+    let request = RevisionRequest {
+        body: Body {
+            up_sql: Some(proposal.up_sql.clone()),
+            down_sql: Some(proposal.down_sql.clone()),
+            ..Body::default()
+        },
+        ..request
+    };
+    super::create_revision(project, map, &request, cwd)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -198,6 +253,8 @@ fn changes(
     let mut create_indexes = Vec::new();
     let mut add_keys = Vec::new();
     let sqlite = backend == Backend::Sqlite;
+    // Columns that already have a MODIFY (MySQL), by (table, column).
+    let mut modified = std::collections::BTreeSet::new();
     for d in &diff.differences {
         let t = d.table();
         let op = |kind: &str, text: String, risks: Vec<String>| ProposedOperation {
@@ -289,6 +346,7 @@ fn changes(
                     ));
                 }
                 let target = to_column(to, table, column);
+                modified.insert((table.clone(), column.clone()));
                 let sql = match backend {
                     Backend::Postgres => format!(
                         "ALTER TABLE {} ALTER COLUMN {} TYPE {actual} USING {}::{actual}",
@@ -342,16 +400,8 @@ fn changes(
                     vec![format!("fails if a row has NULL in {column}")]
                 };
                 // MySQL's MODIFY sets type and nullability together: one statement is enough.
-                let duplicate = backend == Backend::MySql
-                    && columns.iter().any(|c: &Change| {
-                        c.sql.iter().any(|s| {
-                            s.starts_with(&format!(
-                                "ALTER TABLE {} MODIFY COLUMN {} ",
-                                q(table),
-                                q(column)
-                            ))
-                        })
-                    });
+                let duplicate =
+                    backend == Backend::MySql && !modified.insert((table.clone(), column.clone()));
                 columns.push(Change {
                     op: op(
                         "alter_column",
@@ -470,9 +520,6 @@ fn changes(
                 });
             }
             Difference::MissingForeignKey { table, foreign_key } => {
-                if from.table(table).is_some() && to.table(table).is_none() {
-                    continue; // dropped with its table
-                }
                 let Some(name) = foreign_key.name.as_deref().filter(|_| !sqlite) else {
                     return unsupported(format!(
                         "dropping a foreign key of {table} on SQLite (the table must be rebuilt)"

@@ -419,6 +419,8 @@ fn autogenerate_in_the_app_reviews_previews_and_writes() {
         support::ui::browser_script("autogenerate.mjs", &chromium)
             .env("E2E_NATIVE_PROJECT", &native)
             .env("RETORT_HOME", p.home.path())
+            // No keychain here: a session bus another test left behind must not stall its probe.
+            .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent")
             .env("RETORT_PYTHON", venv_bin("python").unwrap())
             .env("E2E_PROJECT", p.path())
             .env("E2E_PROD_DB", "prod.db")

@@ -174,6 +174,8 @@ fn ssh_route_and_password_command_in_the_connection_form() {
     let mut script = browser_script("connections_ssh.mjs", &chromium);
     script
         .envs(client.env())
+        // No keychain here: a session bus another test left behind must not stall its probe.
+        .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent")
         .env("RETORT_HOME", &home)
         .env("E2E_DEMO", &demo)
         .env("E2E_SCREENSHOTS", &screenshots);
